@@ -1,0 +1,29 @@
+"""Working days in England and Wales: weekends and bank holidays (from the offline ``holidays`` package)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from functools import cache
+
+import holidays
+
+
+@cache
+def _bank_holidays(year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year))
+
+
+def is_working_day(day: date) -> bool:
+    """Whether ``day`` is a weekday that is not an England and Wales bank holiday."""
+    return day.weekday() < 5 and day not in _bank_holidays(day.year)
+
+
+def add_working_days(start: date, days: int) -> date:
+    """The date ``days`` working days after ``start`` (before it when negative); 0 gives ``start`` itself."""
+    step = timedelta(days=1 if days >= 0 else -1)
+    current, remaining = start, abs(days)
+    while remaining:
+        current += step
+        if is_working_day(current):
+            remaining -= 1
+    return current

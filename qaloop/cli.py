@@ -1,0 +1,104 @@
+"""The ``qaloop`` command line: set up the store, write the demo authority, load extracts, check the setup."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qaloop import doctor, loader, store, synthetic
+from qaloop.schema import Dataset
+from qaloop.settings import ConfigError, Settings, load_settings
+from qaloop.sources import SourceError
+
+app = typer.Typer(help="qaloop: run a social-care quality-assurance audit programme.", no_args_is_help=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="the configuration file (default: $QALOOP_CONFIG or qaloop.yaml)")
+]
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as error:
+        typer.secho(str(error), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("init-db")
+def init_db(config: ConfigOption = None) -> None:
+    """Create the store, or migrate it to this version of qaloop."""
+    settings = _settings(config)
+    engine = store.engine_from(settings)
+    before = store.current_revision(engine)
+    store.upgrade(engine)
+    where = engine.url.render_as_string(hide_password=True)
+    if before == store.head_revision():
+        typer.echo(f"Store {where} is up to date (migration {before}).")
+    else:
+        typer.echo(f"Store {where} migrated from {before or 'empty'} to {store.head_revision()}.")
+
+
+@app.command("demo-data")
+def demo_data(
+    config: ConfigOption = None,
+    cases: Annotated[int, typer.Option(help="how many cases (25,000 is a county; 1,000,000 for benchmarks)")] = 25_000,
+    seed: Annotated[int, typer.Option(help="the same seed gives the same authority")] = 1,
+    as_of: Annotated[str | None, typer.Option(help="the date the extracts are taken, YYYY-MM-DD (default today)")] = None,
+) -> None:
+    """Write a synthetic authority's extracts to the configured source files."""
+    settings = _settings(config)
+    authority = synthetic.generate(settings, as_of=_date(as_of), seed=seed, cases=cases)
+    for dataset, path in synthetic.write_extracts(authority, settings).items():
+        typer.echo(f"  {dataset.value:<14} {len(authority[dataset]):>9,} rows -> {path}")
+
+
+@app.command("load")
+def load(
+    config: ConfigOption = None,
+    dataset: Annotated[list[Dataset] | None, typer.Argument(help="datasets to load (default: every configured one)")] = None,
+    as_of: Annotated[str | None, typer.Option(help="the run date bound as :as_of in SQL sources")] = None,
+) -> None:
+    """Load the configured extracts into the store; each file's content is loaded once."""
+    settings = _settings(config)
+    engine = store.engine_from(settings)
+    if store.current_revision(engine) != store.head_revision():
+        typer.secho("The store is not set up for this version of qaloop: run `qaloop init-db` first.", fg="red", err=True)
+        raise typer.Exit(1)
+    chosen = dataset or [d for d in loader.LOAD_ORDER if d in settings.sources]
+    for name in chosen:
+        try:
+            summary = loader.load_dataset(engine, settings, name, _date(as_of))
+        except (SourceError, loader.LoadError) as error:
+            typer.secho(str(error), fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from None
+        if summary.skipped_file:
+            typer.echo(f"  {name.value:<14} already loaded (same file content), skipped")
+        else:
+            typer.echo(f"  {name.value:<14} {summary.rows:>9,} rows: {summary.new:,} new, {summary.updated:,} updated")
+    typer.echo(f"\nThe store now holds for {settings.authority.name}:")
+    for what, count in loader.counts(engine, settings).items():
+        typer.echo(f"  {what:<20} {count:>9,}")
+
+
+@app.command("doctor")
+def run_doctor(config: ConfigOption = None) -> None:
+    """Check the configuration, the database, the sources, the SMTP server and the Prefect API."""
+    findings = doctor.diagnose(config)
+    for finding in findings:
+        mark = typer.style("ok  ", fg="green") if finding.ok else typer.style("FAIL", fg="red")
+        typer.echo(f"{mark} {finding.check:<22} {finding.detail}")
+    if not all(finding.ok for finding in findings):
+        raise typer.Exit(1)
+
+
+def _date(text: str | None) -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date in the form YYYY-MM-DD") from None

@@ -1,0 +1,163 @@
+"""The canonical schema of every dataset qaloop reads: the columns, their kinds and the keys.
+
+A source's column mapping (see ``settings.Source.columns``) turns a council's own column names
+into these; everything after the source (checks, loading, selection) speaks only these names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+ColumnKind = Literal["text", "date", "int", "bool"]
+
+
+class Dataset(StrEnum):
+    """A dataset qaloop reads from a configured source."""
+
+    STAFF = "staff"
+    CASES = "cases"
+    AUDIT_HISTORY = "audit_history"
+    COMPLAINTS = "complaints"
+    OMBUDSMAN = "ombudsman"
+    COMPLIMENTS = "compliments"
+    SURVEYS = "surveys"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One canonical column: its name, kind, whether a source must provide it, and what it holds."""
+
+    name: str
+    kind: ColumnKind
+    required: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class DatasetSchema:
+    """The canonical columns of one dataset and the columns that identify a row."""
+
+    dataset: Dataset
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+
+    @property
+    def names(self) -> list[str]:
+        """Every canonical column name, in schema order."""
+        return [column.name for column in self.columns]
+
+    @property
+    def required(self) -> list[str]:
+        """The columns a source must provide."""
+        return [column.name for column in self.columns if column.required]
+
+    def column(self, name: str) -> Column:
+        """The column called ``name``; KeyError if the dataset has none."""
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+
+def _c(name: str, kind: ColumnKind, description: str, required: bool = True) -> Column:
+    return Column(name=name, kind=kind, required=required, description=description)
+
+
+SCHEMAS: dict[Dataset, DatasetSchema] = {
+    Dataset.STAFF: DatasetSchema(
+        Dataset.STAFF,
+        key=("staff_id",),
+        columns=(
+            _c("staff_id", "text", "the HR or case-system identifier of the member of staff"),
+            _c("name", "text", "full name, used only to greet people in emails addressed to them"),
+            _c("email", "text", "work email address"),
+            _c("role", "text", "one of the roles in qaloop.roles.Role"),
+            _c("area", "text", "area code or name (blank for authority-wide roles)", required=False),
+            _c("team", "text", "team name (blank for roles above team level)", required=False),
+            _c("line_manager_id", "text", "staff_id of the line manager", required=False),
+            _c("active", "bool", "false for leavers and suspended staff (default true)", required=False),
+            _c("leave_start", "date", "first day of a current or planned leave", required=False),
+            _c("leave_end", "date", "last day of that leave", required=False),
+        ),
+    ),
+    Dataset.CASES: DatasetSchema(
+        Dataset.CASES,
+        key=("case_ref",),
+        columns=(
+            _c("case_ref", "text", "the case reference in the case management system"),
+            _c("person_ref", "text", "the reference of the person the case is about (never a name)"),
+            _c("audit_type", "text", "the audit type id from the configuration"),
+            _c("area", "text", "area code or name"),
+            _c("team", "text", "team name"),
+            _c("worker_id", "text", "staff_id of the allocated worker"),
+            _c("start_date", "date", "when this piece of work started"),
+            _c("last_activity_date", "date", "the latest recorded activity"),
+            _c("end_date", "date", "when the work ended (blank while open)", required=False),
+        ),
+    ),
+    Dataset.AUDIT_HISTORY: DatasetSchema(
+        Dataset.AUDIT_HISTORY,
+        key=("case_ref",),
+        columns=(
+            _c("cycle_ref", "text", "the audit cycle the case was audited in"),
+            _c("selection_date", "date", "the cycle's selection date"),
+            _c("case_ref", "text", "the audited case"),
+            _c("worker_id", "text", "staff_id of the practitioner whose work was audited"),
+            _c("auditor_id", "text", "staff_id of the auditor"),
+            _c("grade", "text", "the overall grade, a label on the configured scale"),
+            _c("submitted_on", "date", "when the audit was returned", required=False),
+        ),
+    ),
+    Dataset.COMPLAINTS: DatasetSchema(
+        Dataset.COMPLAINTS,
+        key=("complaint_ref",),
+        columns=(
+            _c("complaint_ref", "text", "the complaint's reference"),
+            _c("received_on", "date", "date received"),
+            _c("area", "text", "area code or name"),
+            _c("team", "text", "team name, where known", required=False),
+            _c("theme", "text", "the complaint's theme"),
+            _c("outcome", "text", "upheld, partly upheld, not upheld or open"),
+            _c("response_days", "int", "working days to the response", required=False),
+        ),
+    ),
+    Dataset.OMBUDSMAN: DatasetSchema(
+        Dataset.OMBUDSMAN,
+        key=("decision_ref",),
+        columns=(
+            _c("decision_ref", "text", "the Ombudsman's (LGO) case reference"),
+            _c("decided_on", "date", "date of the decision"),
+            _c("area", "text", "area code or name"),
+            _c("team", "text", "team name, where known", required=False),
+            _c("theme", "text", "the complaint's theme"),
+            _c("outcome", "text", "the decision: upheld, not upheld, or closed after initial enquiries"),
+        ),
+    ),
+    Dataset.COMPLIMENTS: DatasetSchema(
+        Dataset.COMPLIMENTS,
+        key=("compliment_ref",),
+        columns=(
+            _c("compliment_ref", "text", "the compliment's reference"),
+            _c("received_on", "date", "date received"),
+            _c("area", "text", "area code or name"),
+            _c("team", "text", "team name, where known", required=False),
+            _c("theme", "text", "what the compliment was about"),
+        ),
+    ),
+    Dataset.SURVEYS: DatasetSchema(
+        Dataset.SURVEYS,
+        key=("response_ref", "question"),
+        columns=(
+            _c("response_ref", "text", "the survey response's reference"),
+            _c("survey", "text", "which survey"),
+            _c("responded_on", "date", "date of the response"),
+            _c("area", "text", "area code or name"),
+            _c("team", "text", "team name, where known", required=False),
+            _c("question", "text", "the question's short id"),
+            _c("score", "int", "the answer on the survey's scale (1 worst to 5 best)"),
+            _c("comment", "text", "free-text comment", required=False),
+        ),
+    ),
+}
