@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, select, tuple_, update
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -269,15 +269,14 @@ def _load_history(connection: Connection, settings: Settings, lookups: _Lookups,
     key = SCHEMAS[Dataset.AUDIT_HISTORY].key
     case_table = models.CaseRecord.__table__
     refs = list(frame["case_ref"].unique())
-    cases = pd.DataFrame(
-        connection.execute(
-            select(case_table.c.case_ref, case_table.c.id, case_table.c.area_id, case_table.c.audit_type).where(
-                case_table.c.authority_id == lookups.authority_id
-            )
-        ).all(),
-        columns=["case_ref", "case_id", "area_id", "audit_type"],
+    query = select(case_table.c.case_ref, case_table.c.id, case_table.c.area_id, case_table.c.audit_type).where(
+        case_table.c.authority_id == lookups.authority_id, case_table.c.case_ref.in_(bindparam("refs", expanding=True))
     )
-    merged = frame.merge(cases[cases["case_ref"].isin(refs)], on="case_ref", how="left")
+    found = [
+        row for start in range(0, len(refs), _CHUNK) for row in connection.execute(query, {"refs": refs[start : start + _CHUNK]})
+    ]
+    cases = pd.DataFrame(found, columns=["case_ref", "case_id", "area_id", "audit_type"])
+    merged = frame.merge(cases, on="case_ref", how="left")
     problems = []
     if merged["case_id"].isna().any():
         problems.append(_rows_line(merged, key, merged["case_id"].isna(), "case_ref: not in the case extract", "case_ref"))
@@ -320,12 +319,11 @@ def _load_history(connection: Connection, settings: Settings, lookups: _Lookups,
     )
     table = models.Allocation.__table__
     new, existing = _store(connection, table, allocations.to_dict("records"), ["cycle_id", "case_id"])
+    # Looked up by cycle (a handful of ids), not by pair: a history of 50,000 audits would exceed
+    # the number of bound parameters SQLite accepts in one statement.
+    loaded_cycles = sorted(set(allocations["cycle_id"]))
     allocation_ids = pd.DataFrame(
-        connection.execute(
-            select(table.c.id, table.c.cycle_id, table.c.case_id).where(
-                tuple_(table.c.cycle_id, table.c.case_id).in_(list(zip(allocations["cycle_id"], allocations["case_id"])))
-            )
-        ).all(),
+        connection.execute(select(table.c.id, table.c.cycle_id, table.c.case_id).where(table.c.cycle_id.in_(loaded_cycles))).all(),
         columns=["allocation_id", "cycle_id", "case_id"],
     )
     # Without a recorded return date, the cycle's due date is the best that can be said.
@@ -335,9 +333,9 @@ def _load_history(connection: Connection, settings: Settings, lookups: _Lookups,
     )
     filed = set(
         connection.scalars(
-            select(models.AuditReturn.allocation_id).where(
-                models.AuditReturn.allocation_id.in_(returns["allocation_id"].tolist())
-            )
+            select(models.AuditReturn.allocation_id)
+            .join(models.Allocation, models.Allocation.id == models.AuditReturn.allocation_id)
+            .where(models.Allocation.cycle_id.in_(loaded_cycles))
         )
     )
     fresh = returns.loc[~returns["allocation_id"].isin(filed), ["allocation_id", "auditor_id", "submitted_on", "grade"]]

@@ -79,6 +79,11 @@ def one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
     return CheckConstraint(f"{column} IN ({_in_list(values)})", name=f"{column}_allowed")
 
 
+def unique_where(name: str, column: str, condition: str) -> Index:
+    """A partial unique index: ``column`` is unique among the rows where ``condition`` holds (both engines)."""
+    return Index(name, column, unique=True, sqlite_where=text(condition), postgresql_where=text(condition))
+
+
 def _in_list(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{value}'" for value in values)
 
@@ -207,12 +212,10 @@ class Allocation(Base):
         one_of("status", ALLOCATION_STATUSES),
         CheckConstraint("auditor_id IS NULL OR auditor_id <> practitioner_id", name="auditor_not_worker"),
         CheckConstraint("(status = 'reserve') = (reserve_rank IS NOT NULL)", name="reserves_ranked"),
-        Index(
+        unique_where(
             "uq_allocation_regular_case",
             "case_id",
-            unique=True,
-            sqlite_where=text(f"programme = 'regular' AND status IN ({_in_list(AUDITED_STATUSES)})"),
-            postgresql_where=text(f"programme = 'regular' AND status IN ({_in_list(AUDITED_STATUSES)})"),
+            f"programme = 'regular' AND status IN ({_in_list(AUDITED_STATUSES)})",
         ),
     )
 
@@ -271,13 +274,7 @@ class AuditReturn(Base):
     __tablename__ = "audit_return"
     __table_args__ = (
         one_of("status", RETURN_STATUSES),
-        Index(
-            "uq_audit_return_filed",
-            "allocation_id",
-            unique=True,
-            sqlite_where=text("status = 'filed'"),
-            postgresql_where=text("status = 'filed'"),
-        ),
+        unique_where("uq_audit_return_filed", "allocation_id", "status = 'filed'"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -312,13 +309,7 @@ class SelfReflection(Base):
     __tablename__ = "self_reflection"
     __table_args__ = (
         one_of("status", RETURN_STATUSES),
-        Index(
-            "uq_self_reflection_filed",
-            "allocation_id",
-            unique=True,
-            sqlite_where=text("status = 'filed'"),
-            postgresql_where=text("status = 'filed'"),
-        ),
+        unique_where("uq_self_reflection_filed", "allocation_id", "status = 'filed'"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

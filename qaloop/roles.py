@@ -26,11 +26,6 @@ class Role(StrEnum):
         """Auditors are registered professionals at senior practitioner level and above."""
         return self.seniority >= _SENIORITY[Role.SENIOR_PRACTITIONER]
 
-    @property
-    def can_moderate(self) -> bool:
-        """Practice leads moderate audits (Essex QA framework, "Moderation")."""
-        return self is Role.PRACTICE_LEAD
-
 
 _SENIORITY: dict[Role, int] = {
     Role.PRACTITIONER: 0,

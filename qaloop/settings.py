@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -377,7 +378,7 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
         loaded = _FromFile(**overrides)
     except ValidationError as error:
         raise ConfigError(describe_validation_error(config_path, error)) from None
-    except (OSError, ValueError) as error:  # unreadable file or YAML syntax error
+    except (OSError, ValueError, yaml.YAMLError) as error:  # unreadable file or YAML syntax error
         raise ConfigError(f"{config_path}: cannot be read: {error}") from None
     return _resolve_paths(loaded, config_path.resolve().parent)
 
@@ -386,7 +387,8 @@ def describe_validation_error(config_path: Path, error: ValidationError) -> str:
     """One line per problem: the dotted field, the value given, and the rule it broke."""
     lines = [f"{config_path}: {error.error_count()} problem(s) in the configuration"]
     for problem in error.errors(include_url=False):
-        field = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        # pydantic marks a bad mapping key as "[key]"; the user only needs to see which key it was.
+        field = ".".join(str(part) for part in problem["loc"] if part != "[key]") or "(top level)"
         value = problem.get("input")
         shown = "missing" if problem["type"] == "missing" else f"value {_shorten(value)}"
         if "password" in field or "url" in field:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from qaloop.schema import SCHEMAS, Dataset
 from qaloop.settings import CsvSource, Settings, Source, SqlSource, XlsxSource
@@ -54,10 +55,16 @@ def read_dataset(settings: Settings, dataset: Dataset, as_of: date | None = None
 
 
 def _read_raw(source: Source, default_engine: Engine, as_of: date | None) -> pd.DataFrame:
+    raw = _read_query(source, default_engine, as_of) if isinstance(source, SqlSource) else _read_file(source)
+    raw.columns = [str(column).strip() for column in raw.columns]
+    return raw
+
+
+def _read_file(source: CsvSource | XlsxSource) -> pd.DataFrame:
     origin = describe(source)
     try:
         if isinstance(source, CsvSource):
-            raw = pd.read_csv(
+            return pd.read_csv(
                 source.path,
                 dtype=str,
                 sep=source.delimiter,
@@ -65,15 +72,7 @@ def _read_raw(source: Source, default_engine: Engine, as_of: date | None) -> pd.
                 keep_default_na=False,
                 na_values=[""],
             )
-        elif isinstance(source, XlsxSource):
-            raw = pd.read_excel(source.path, sheet_name=source.sheet or 0, dtype=str, engine="openpyxl")
-        else:
-            engine = engine_for(source.url.get_secret_value()) if source.url else default_engine
-            query = text(source.query)
-            params = {"as_of": as_of or date.today()} if "as_of" in query.compile().params else {}
-            with engine.connect() as connection:
-                raw = pd.read_sql_query(query, connection, params=params)
-            raw = raw.astype(object).where(raw.notna(), None).map(lambda v: None if v is None else str(v))
+        return pd.read_excel(source.path, sheet_name=source.sheet or 0, dtype=str, engine="openpyxl")
     except FileNotFoundError:
         raise SourceError(f"{origin}: file not found") from None
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
@@ -82,12 +81,20 @@ def _read_raw(source: Source, default_engine: Engine, as_of: date | None) -> pd.
         raise SourceError(f"{origin}: not a readable file ({error})") from None
     except ValueError as error:  # e.g. a worksheet that is not there
         raise SourceError(f"{origin}: {error}") from None
-    except Exception as error:  # the database said no: show its words, not a stack trace
-        if isinstance(source, SqlSource):
-            raise SourceError(f"{origin}: the query failed: {str(error).splitlines()[0]}") from None
-        raise
-    raw.columns = [str(column).strip() for column in raw.columns]
-    return raw
+
+
+def _read_query(source: SqlSource, default_engine: Engine, as_of: date | None) -> pd.DataFrame:
+    engine = engine_for(source.url.get_secret_value()) if source.url else default_engine
+    query = text(source.query)
+    params = {"as_of": as_of or date.today()} if "as_of" in query.compile().params else {}
+    try:
+        with engine.connect() as connection:
+            raw = pd.read_sql_query(query, connection, params=params)
+    except (SQLAlchemyError, pd.errors.DatabaseError) as error:
+        # The database's own words, first line only: the rest repeats the query and links to docs.
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise SourceError(f"{describe(source)}: the query failed: {reason}") from None
+    return raw.astype(object).where(raw.notna(), None).map(lambda value: None if value is None else str(value))
 
 
 def canonical(raw: pd.DataFrame, dataset: Dataset, mapping: dict[str, str], origin: str) -> pd.DataFrame:

@@ -15,7 +15,6 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
 
 from qaloop.settings import Settings
 
@@ -45,11 +44,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 def engine_from(settings: Settings) -> Engine:
     """The engine for the configured store."""
     return engine_for(settings.database_url.get_secret_value())
-
-
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions bound to ``engine`` that keep loaded objects usable after commit."""
-    return sessionmaker(engine, expire_on_commit=False)
 
 
 def _alembic_config(engine: Engine) -> Config:

@@ -75,14 +75,14 @@ def generate(
 ) -> SyntheticAuthority:
     """A synthetic authority for the configured areas, audit types and grade scale, as of ``as_of``.
 
-    The same settings, ``as_of``, ``seed`` and size give identical frames. Teams grow with the square root
-    of ``cases`` (about 40 teams and 600 staff at 25,000 cases, 4,000 staff at 1,000,000).
+    The same settings, ``as_of``, ``seed`` and size give identical frames. Teams grow more slowly than
+    ``cases`` (about 40 teams and 600 staff at 25,000 cases, 5,000 staff at 1,000,000).
     ``history_per_cycle`` defaults to the configured audits per area times the number of areas.
     """
     rng = np.random.default_rng(seed)
     faker = Faker("en_GB")
     faker.seed_instance(seed)
-    teams_per_area = max(2, round(BASE_TEAMS_PER_AREA * math.sqrt(cases / BASE_CASES)))
+    teams_per_area = max(2, round(BASE_TEAMS_PER_AREA * (cases / BASE_CASES) ** 0.6))
     staff = _staff(settings, rng, faker, teams_per_area, as_of)
     case_frame = _cases(settings, rng, staff, cases, as_of)
     per_cycle = history_per_cycle or settings.calendar.audits_per_area * len(settings.authority.areas)
@@ -231,7 +231,11 @@ def _audit_history(
         look_back = np.datetime64(selection - timedelta(days=30 * settings.selection.look_back_months))
         eligible = ~audited & (start <= np.datetime64(selection)) & (activity >= look_back)
         order = rng.permutation(np.flatnonzero(eligible))
-        candidates = cases.iloc[order].drop_duplicates("worker_id")
+        shuffled = cases.iloc[order]
+        # One case per worker per cycle, as the programme's rule says, unless the requested history is
+        # larger than the workforce can give (benchmark sizes).
+        per_worker = max(1, math.ceil(per_cycle / max(1, shuffled["worker_id"].nunique())))
+        candidates = shuffled.groupby("worker_id", sort=False).head(per_worker)
         drawn = candidates.groupby("area", sort=True).head(per_area)
         audited[cases.index.get_indexer(drawn.index)] = True
         drawn_auditors = _pick_auditors(rng, drawn, auditors, area_names)

@@ -1,0 +1,72 @@
+"""Benchmark: generate a 1,000,000-case authority with 50,000 past audits, write its extracts and load them.
+
+Prints the time and peak memory (this process's maximum resident set size) of each step. Run with
+``.venv/bin/python bench/generate.py [--cases N] [--database-url URL]``; by default the store is a fresh
+SQLite file in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import SecretStr
+
+from qaloop.loader import LOAD_ORDER, load_dataset
+from qaloop.settings import load_settings
+from qaloop.store import engine_from, upgrade
+from qaloop.synthetic import PAST_CYCLES, generate, write_extracts
+
+PROJECT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(label: str, step: Callable[[], T]) -> T:
+    started = time.perf_counter()
+    result = step()
+    print(f"{label:<34} {time.perf_counter() - started:8.1f} s   peak RSS {peak_mb():8.0f} MB", flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--past-audits", type=int, default=50_000, help="audits over the 8 past cycles")
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as folder:
+        base = load_settings(PROJECT / "qaloop.yaml")
+        sources = {d: s.model_copy(update={"path": Path(folder) / s.path.name}) for d, s in base.sources.items()}
+        settings = base.model_copy(
+            update={
+                "sources": sources,
+                "database_url": SecretStr(args.database_url or f"sqlite:///{folder}/bench.db"),
+            }
+        )
+        print(f"qaloop synthetic authority: {args.cases:,} cases, {args.past_audits:,} past audits")
+        total = time.perf_counter()
+        authority = timed("generate", lambda: generate(
+                settings, as_of=date(2026, 11, 22), cases=args.cases, history_per_cycle=args.past_audits // PAST_CYCLES
+            ))
+        timed("write extracts (CSV / XLSX)", lambda: write_extracts(authority, settings))
+        engine = engine_from(settings)
+        timed("migrate the store", lambda: upgrade(engine))
+        for dataset in LOAD_ORDER:
+            rows = len(authority[dataset])
+            timed(f"load {dataset.value} ({rows:,} rows)", lambda d=dataset: load_dataset(engine, settings, d))
+        print(f"{'total':<34} {time.perf_counter() - total:8.1f} s   peak RSS {peak_mb():8.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Fixtures shared by every test: the demo settings redirected to a temporary folder, and the store.
+
+The ``store_url`` fixture runs a test on SQLite and on PostgreSQL. PostgreSQL comes from
+QALOOP_TEST_POSTGRES_URL (default: the local server, database ``test``); each test gets a fresh database.
+Without the server the PostgreSQL half is skipped, unless QALOOP_REQUIRE_POSTGRES=1 (as in CI), when it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from pydantic import SecretStr
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from qaloop.settings import Settings, load_settings
+from qaloop.store import engine_for
+
+PROJECT = Path(__file__).resolve().parent.parent
+DEMO_CONFIG = PROJECT / "qaloop.yaml"
+POSTGRES_ADMIN_URL = os.environ.get("QALOOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def settings_in(folder: Path, config: Path = DEMO_CONFIG, database_url: str | None = None) -> Settings:
+    """The settings of ``config`` with the store, the output and every file source moved under ``folder``."""
+    settings = load_settings(config)
+    sources = {
+        dataset: source.model_copy(update={"path": folder / "extracts" / source.path.name})
+        if hasattr(source, "path")
+        else source
+        for dataset, source in settings.sources.items()
+    }
+    return settings.model_copy(
+        update={
+            "database_url": SecretStr(database_url or f"sqlite:///{folder / 'qaloop.db'}"),
+            "output_dir": folder / "output",
+            "sources": sources,
+        }
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """The demo authority's settings, writing only under this test's temporary folder (SQLite store)."""
+    return settings_in(tmp_path)
+
+
+def _postgres_database() -> Iterator[str]:
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"qaloop_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as error:
+        admin.dispose()
+        reason = f"PostgreSQL not reachable at {make_url(POSTGRES_ADMIN_URL).render_as_string()}: {error.orig}"
+        if os.environ.get("QALOOP_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        engine_for(url).dispose()  # the store keeps one pooled engine per URL: close it before dropping
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database URL, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture
+def store_settings(tmp_path: Path, store_url: str) -> Settings:
+    """The demo settings under a temporary folder, with the store on each database in turn."""
+    return settings_in(tmp_path, database_url=store_url)
+
+
+@dataclass
+class SmtpSink:
+    """A real SMTP server on 127.0.0.1 that keeps every message it receives."""
+
+    host: str
+    port: int
+    messages: list[EmailMessage]
+
+
+class _Keep:
+    def __init__(self, messages: list[EmailMessage]) -> None:
+        self.messages = messages
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # aiosmtpd's hook
+        self.messages.append(message_from_bytes(envelope.original_content or envelope.content, policy=default))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpSink]:
+    """An aiosmtpd server on a free local port, stopped after the test."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    messages: list[EmailMessage] = []
+    controller = Controller(_Keep(messages), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield SmtpSink("127.0.0.1", port, messages)
+    finally:
+        controller.stop()

@@ -1,0 +1,137 @@
+"""Loading a council's extracts into the store, on SQLite and PostgreSQL: all or nothing, once per file."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select, text
+
+from qaloop import models
+from qaloop.loader import LOAD_ORDER, LoadError, counts, load_dataset
+from qaloop.schema import Dataset
+from qaloop.settings import Settings, SqlSource
+from qaloop.sources import SourceError, read_dataset
+from qaloop.store import engine_from, upgrade
+from qaloop.synthetic import SyntheticAuthority, generate, write_extracts
+
+AS_OF = date(2026, 11, 22)
+
+
+@pytest.fixture
+def authority(store_settings: Settings) -> SyntheticAuthority:
+    authority = generate(store_settings, as_of=AS_OF, seed=11, cases=3_000)
+    write_extracts(authority, store_settings)
+    upgrade(engine_from(store_settings))
+    return authority
+
+
+def load_all(settings: Settings) -> dict[Dataset, object]:
+    engine = engine_from(settings)
+    return {dataset: load_dataset(engine, settings, dataset) for dataset in LOAD_ORDER}
+
+
+def test_the_whole_authority_loads_and_matches_the_extracts(store_settings: Settings, authority: SyntheticAuthority) -> None:
+    summaries = load_all(store_settings)
+    assert all(summary.new == len(authority[dataset]) for dataset, summary in summaries.items())
+    held = counts(engine_from(store_settings), store_settings)
+    assert held["staff"] == len(authority[Dataset.STAFF])
+    assert held["cases"] == 3_000
+    assert held["teams"] == authority[Dataset.STAFF]["team"].nunique()
+    assert held["audit cycles"] == 8
+    assert held["past audits"] == len(authority[Dataset.AUDIT_HISTORY])
+    assert held["survey answers"] == len(authority[Dataset.SURVEYS])
+
+    engine = engine_from(store_settings)
+    with engine.connect() as connection:
+        # The hierarchy survives: every practitioner's line manager is their team's manager.
+        mismatched = connection.scalar(
+            text(
+                "SELECT count(*) FROM staff s JOIN staff m ON m.id = s.line_manager_id "
+                "WHERE s.role = 'practitioner' AND (m.role <> 'team_manager' OR m.team_id <> s.team_id)"
+            )
+        )
+        assert mismatched == 0
+        statuses = connection.execute(select(models.Allocation.status, func.count()).group_by(models.Allocation.status)).all()
+        assert statuses == [("closed", len(authority[Dataset.AUDIT_HISTORY]))]
+
+
+def test_a_file_already_loaded_is_skipped_and_a_newer_extract_updates(store_settings: Settings, authority: SyntheticAuthority) -> None:
+    load_all(store_settings)
+    again = load_all(store_settings)
+    assert all(summary.skipped_file for summary in again.values())
+
+    cases = authority[Dataset.CASES].copy()
+    cases.loc[0, "last_activity_date"] = AS_OF
+    extra = cases.iloc[[1]].assign(case_ref="CR99999999")
+    newer = SyntheticAuthority({Dataset.CASES: pd.concat([cases, extra], ignore_index=True)})
+    write_extracts(newer, store_settings)
+    summary = load_dataset(engine_from(store_settings), store_settings, Dataset.CASES)
+    assert (summary.new, summary.updated) == (1, 3_000)
+    with engine_from(store_settings).connect() as connection:
+        changed = connection.scalar(
+            select(models.CaseRecord.last_activity_date).where(models.CaseRecord.case_ref == cases.loc[0, "case_ref"])
+        )
+    assert changed == AS_OF
+
+
+def test_bad_rows_are_named_and_nothing_is_stored(store_settings: Settings, authority: SyntheticAuthority) -> None:
+    engine = engine_from(store_settings)
+    load_dataset(engine, store_settings, Dataset.STAFF)
+    cases = authority[Dataset.CASES].copy()
+    cases.loc[5, "worker_id"] = "E999999"
+    cases.loc[6, "team"] = "Atlantis Locality 1"
+    cases.loc[7, "audit_type"] = "haircut"
+    write_extracts(SyntheticAuthority({Dataset.CASES: cases}), store_settings)
+    with pytest.raises(LoadError) as raised:
+        load_dataset(engine, store_settings, Dataset.CASES)
+    message = str(raised.value)
+    assert "nothing was stored" in message
+    assert f"worker_id: worker (not in the staff list): 1 row(s): {cases.loc[5, 'case_ref']} (values: E999999)" in message
+    assert f"team: team (not in the staff list): 1 row(s): {cases.loc[6, 'case_ref']}" in message
+    assert f"audit_type: not one of" in message and "haircut" in message
+    assert counts(engine, store_settings)["cases"] == 0
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(models.SourceFile).where(models.SourceFile.dataset == "cases")) == 0
+
+    # Once the extract is corrected, the same load goes through.
+    write_extracts(SyntheticAuthority({Dataset.CASES: authority[Dataset.CASES]}), store_settings)
+    assert load_dataset(engine, store_settings, Dataset.CASES).new == 3_000
+
+
+def test_history_with_a_grade_off_the_scale_is_refused(store_settings: Settings, authority: SyntheticAuthority) -> None:
+    engine = engine_from(store_settings)
+    for dataset in (Dataset.STAFF, Dataset.CASES):
+        load_dataset(engine, store_settings, dataset)
+    history = authority[Dataset.AUDIT_HISTORY].copy()
+    history.loc[3, "grade"] = "Superb"
+    write_extracts(SyntheticAuthority({Dataset.AUDIT_HISTORY: history}), store_settings)
+    with pytest.raises(LoadError, match=rf"grade: not on the scale .*1 row\(s\): {history.loc[3, 'case_ref']} \(values: Superb\)"):
+        load_dataset(engine, store_settings, Dataset.AUDIT_HISTORY)
+    assert counts(engine, store_settings)["audit cycles"] == 0
+
+
+def test_a_sql_source_reads_through_sqlalchemy_with_bound_parameters(store_settings: Settings, authority: SyntheticAuthority) -> None:
+    engine = engine_from(store_settings)
+    load_dataset(engine, store_settings, Dataset.STAFF)
+    load_dataset(engine, store_settings, Dataset.CASES)
+    query = (
+        "SELECT c.case_ref AS ref, c.person_ref, c.audit_type, a.code AS area, t.name AS team, s.staff_ref AS worker, "
+        "c.start_date, c.last_activity_date, c.end_date FROM case_record c JOIN area a ON a.id = c.area_id "
+        "JOIN team t ON t.id = c.team_id JOIN staff s ON s.id = c.worker_id WHERE c.last_activity_date >= :as_of"
+    )
+    source = SqlSource(kind="sql", query=query, columns={"case_ref": "ref", "worker_id": "worker"})
+    sql_settings = store_settings.model_copy(update={"sources": {Dataset.CASES: source}})
+    frame = read_dataset(sql_settings, Dataset.CASES, as_of=date(2026, 9, 1))
+    expected = authority[Dataset.CASES].query("last_activity_date >= @date(2026, 9, 1)")
+    assert sorted(frame["case_ref"]) == sorted(expected["case_ref"])
+    assert set(frame["worker_id"]) <= set(authority[Dataset.STAFF]["staff_id"])
+
+    missing = SqlSource(kind="sql", query="SELECT case_ref FROM case_record", columns={})
+    with pytest.raises(SourceError, match=r"missing column\(s\) 'person_ref'"):
+        read_dataset(store_settings.model_copy(update={"sources": {Dataset.CASES: missing}}), Dataset.CASES)
+    broken = SqlSource(kind="sql", query="SELECT * FROM no_such_table")
+    with pytest.raises(SourceError, match="SQL query: the query failed"):
+        read_dataset(store_settings.model_copy(update={"sources": {Dataset.CASES: broken}}), Dataset.CASES)

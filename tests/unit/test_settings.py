@@ -1,0 +1,134 @@
+"""The configuration: every shipped config is valid, and a wrong one stops with the field, value and rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from qaloop.schema import Dataset
+from qaloop.settings import ConfigError, load_settings
+
+PROJECT = Path(__file__).resolve().parents[2]
+DEMO = yaml.safe_load((PROJECT / "qaloop.yaml").read_text())
+
+
+def write_config(folder: Path, changes: dict) -> Path:
+    """The demo config with ``changes`` merged in (dotted keys reach into nested sections; None deletes)."""
+    config = yaml.safe_load((PROJECT / "qaloop.yaml").read_text())
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        target = config
+        for part in parents:
+            target = target[part]
+        if value is None:
+            del target[last]
+        else:
+            target[last] = value
+    path = folder / "qaloop.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.parametrize("name", ["qaloop.yaml", "configs/essex.yaml", "configs/warwickshire.yaml", "configs/ofsted.yaml", "configs/coventry.yaml"])
+def test_every_shipped_configuration_is_valid(name: str) -> None:
+    settings = load_settings(PROJECT / name)
+    assert settings.audit_types and settings.grade_scale.labels
+
+
+@pytest.mark.parametrize(
+    ("name", "below", "meets"),
+    [
+        ("configs/essex.yaml", "Requires improvement", "Adequate"),
+        ("configs/warwickshire.yaml", "Amber", "Green"),
+        ("configs/ofsted.yaml", "Requires improvement", "Good"),
+        ("configs/coventry.yaml", "does not meet good", "meets good"),
+    ],
+)
+def test_each_seed_scale_draws_its_standard_line(name: str, below: str, meets: str) -> None:
+    scale = load_settings(PROJECT / name).grade_scale
+    assert scale.below_standard(below)
+    assert not scale.below_standard(meets)
+    assert scale.rank(below) < scale.rank(meets)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        ({"grade_scale.standard": "Excellent"}, "grade_scale", "'Excellent' is not one of the grade labels"),
+        ({"grade_scale.standard": "Requires improvement"}, "grade_scale", "worst grade"),
+        ({"authority.service": "health"}, "authority.service", "'adults' or 'children'"),
+        ({"authority.code": "Demo County"}, "authority.code", "value 'Demo County'"),
+        ({"calendar.cadence_weeks": 0}, "calendar.cadence_weeks", "greater than or equal to 1"),
+        ({"calendar.timezone": "Europe/Londres"}, "calendar.timezone", "unknown time zone"),
+        ({"calendar.type_shares": {"care_act_assessment": 0.5, "care_act_review": 0.6, "mca_assessment": 0, "safeguarding": 0}}, "calendar.type_shares", "add up to 1.1"),
+        ({"calendar.type_shares": {"care_act_assessment": 1.0}}, "(top level)", "must name exactly the audit types"),
+        ({"calendar.anchor": "12/01/2026"}, "calendar.anchor", "value '12/01/2026'"),
+        ({"selection.relaxation_order": ["look_back", "look_back"]}, "selection.relaxation_order", "each rule may appear once"),
+        ({"selection.relaxation_order": ["seniority"]}, "selection.relaxation_order.0", "'worker_repeat'"),
+        ({"selection.reserve_share": 1.5}, "selection.reserve_share", "less than or equal to 1"),
+        ({"moderation.share": 0}, "moderation.share", "greater than 0"),
+        ({"email.from_address": "not-an-address"}, "email.from_address", "value 'not-an-address'"),
+        ({"email.ssl": True, "email.starttls": True}, "email", "not both"),
+        ({"email.qa_team": []}, "email.qa_team", "at least 1 item"),
+        ({"email.smpt_host": "typo.example"}, "email.smpt_host", "Extra inputs are not permitted"),
+        ({"sources.cases.kind": "parquet"}, "sources.cases", "'csv', 'xlsx', 'sql'"),
+        ({"sources.cases.columns": {"worker": "Worker ID"}}, "(top level)", "maps unknown column(s) ['worker']"),
+        ({"sources.payroll": {"kind": "csv", "path": "x.csv"}}, "sources.payroll", "Input should be"),
+        ({"audit_types": [{"id": "care_act_review", "label": "Review", "tool": "missing"}]}, "(top level)", "names tool 'missing'"),
+        ({"audit_tools.safeguarding.questions": [{"id": "Q1", "aspect": "nowhere", "text": "?"}]}, "audit_tools.safeguarding", "names aspect 'nowhere'"),
+        ({"reminders.audit": [{"days": 2, "notify": "assignee"}, {"days": -3, "notify": "assignee"}]}, "reminders", "increasing order"),
+        ({"authority": None}, "authority", "missing"),
+    ],
+)
+def test_a_wrong_configuration_names_the_field_and_the_rule(tmp_path: Path, changes: dict, field: str, words: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(write_config(tmp_path, changes))
+    message = str(raised.value)
+    assert f"  - {field}:" in message
+    assert words in message
+
+
+def test_the_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QALOOP_DATABASE_URL", "postgresql+psycopg://qaloop@db.internal/qaloop")
+    monkeypatch.setenv("QALOOP_EMAIL__SMTP_HOST", "relay.council.example")
+    monkeypatch.setenv("QALOOP_EMAIL__PASSWORD", "s3cret-value")
+    settings = load_settings(write_config(tmp_path, {}))
+    assert settings.database_url.get_secret_value() == "postgresql+psycopg://qaloop@db.internal/qaloop"
+    assert settings.email.smtp_host == "relay.council.example"
+    assert settings.email.password.get_secret_value() == "s3cret-value"
+    assert "s3cret-value" not in repr(settings)
+
+
+def test_a_bad_environment_value_is_named_and_secrets_are_not_shown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QALOOP_EMAIL__SMTP_PORT", "twenty-five")
+    monkeypatch.setenv("QALOOP_DATABASE_URL", "42")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(write_config(tmp_path, {"email.password": {"nested": "hunter2"}}))
+    message = str(raised.value)
+    assert "email.smtp_port: value 'twenty-five'" in message
+    assert "hunter2" not in message
+
+
+def test_relative_paths_are_taken_from_the_config_folder(tmp_path: Path) -> None:
+    settings = load_settings(write_config(tmp_path, {}))
+    assert settings.database_url.get_secret_value() == f"sqlite:///{tmp_path / 'var' / 'qaloop.db'}"
+    assert settings.output_dir == tmp_path / "output"
+    assert settings.sources[Dataset.CASES].path == tmp_path / "var" / "extracts" / "cases.csv"
+
+
+def test_a_missing_or_unreadable_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "absent.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("authority: [unclosed\n")
+    with pytest.raises(ConfigError, match="broken.yaml"):
+        load_settings(broken)
+
+
+def test_the_audit_tool_is_found_through_the_audit_type() -> None:
+    settings = load_settings(PROJECT / "qaloop.yaml")
+    tool = settings.tool_for("mca_assessment")
+    assert [aspect.id for aspect in tool.aspects] == ["voice", "practice", "impact", "recording"]
+    assert {question.aspect for question in tool.questions} <= {"voice", "practice", "impact", "recording"}
