@@ -19,7 +19,9 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(INSTALLED)
 
+# The demo authority is regenerated as of today, so each demo starts from a fresh demo store.
 demo: install
+	rm -f var/qaloop.db var/qaloop.db-wal var/qaloop.db-shm
 	$(BIN)/qaloop init-db
 	$(BIN)/qaloop demo-data
 	$(BIN)/qaloop load

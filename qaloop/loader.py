@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from qaloop import models
 from qaloop.cycles import cycle_dates
@@ -77,6 +78,22 @@ def load_frame(
     With ``source_file`` and ``content_hash`` the file is recorded in the ledger, and a file whose content
     was loaded before is skipped. Raises LoadError naming the rows that cannot be stored.
     """
+    try:
+        return _load_in_transaction(engine, settings, dataset, frame, source_file, content_hash)
+    except IntegrityError as error:
+        # The checks above name rows for every rule we know of; this is the store's last line of defence.
+        reason = str(error.orig).splitlines()[0]
+        raise LoadError(f"{dataset.value}: nothing was stored: the store refused a row ({reason})") from None
+
+
+def _load_in_transaction(
+    engine: Engine,
+    settings: Settings,
+    dataset: Dataset,
+    frame: pd.DataFrame,
+    source_file: Path | None,
+    content_hash: str | None,
+) -> LoadSummary:
     with engine.begin() as connection:
         if content_hash is not None and _already_loaded(connection, dataset, content_hash):
             return LoadSummary(dataset, rows=len(frame), new=0, updated=0, skipped_file=True)
@@ -154,12 +171,18 @@ def _raise_if(problems: list[str], dataset: Dataset) -> None:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Plain Python rows: NaN / NA / NaT become None, timestamps become dates, numpy ints become ints."""
-    out = frame.astype(object).where(frame.notna(), None)
-    for column in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[column]):
-            out[column] = [None if v is None else v.date() for v in out[column]]
-    return out.to_dict("records")
+    """Plain Python rows: NaN / NA / NaT become None, timestamps become dates, numpy scalars Python ones."""
+    columns = []
+    for name in frame.columns:
+        values = frame[name]
+        missing = values.isna().to_numpy()
+        if pd.api.types.is_datetime64_any_dtype(values):
+            values = values.dt.date
+        plain = values.astype(object).to_numpy(copy=True)
+        plain[missing] = None
+        columns.append(plain.tolist())  # tolist turns numpy scalars into Python ones
+    names = list(frame.columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def _count_existing(connection: Connection, table: Table, key: Sequence[str], rows: list[dict[str, Any]]) -> int:
@@ -289,6 +312,12 @@ def _load_history(connection: Connection, settings: Settings, lookups: _Lookups,
     repeated = merged["case_ref"].duplicated(keep=False)
     if repeated.any():
         problems.append(_rows_line(merged, key, repeated, "case_ref: audited more than once in the history", "case_ref"))
+    audited_in = _audited_cycles(connection, merged["case_id"].dropna().astype(int).tolist())
+    elsewhere = merged["case_id"].map(audited_in).notna() & (merged["case_id"].map(audited_in) != merged["cycle_ref"])
+    if elsewhere.any():
+        problems.append(
+            _rows_line(merged, key, elsewhere, "case_ref: already audited by the regular programme in another cycle", "cycle_ref")
+        )
     _raise_if(problems, Dataset.AUDIT_HISTORY)
 
     cycles = merged.groupby("cycle_ref", sort=True)["selection_date"].min()
@@ -342,6 +371,25 @@ def _load_history(connection: Connection, settings: Settings, lookups: _Lookups,
     if len(fresh):
         connection.execute(models.AuditReturn.__table__.insert(), _records(fresh.assign(status="filed")))
     return new, existing
+
+
+def _audited_cycles(connection: Connection, case_ids: list[int]) -> dict[int, str]:
+    """For each of these cases the regular programme has audited, the cycle it was audited in."""
+    allocation, cycle = models.Allocation, models.AuditCycle
+    query = (
+        select(allocation.case_id, cycle.cycle_ref)
+        .join(cycle, cycle.id == allocation.cycle_id)
+        .where(
+            allocation.programme == "regular",
+            allocation.status.in_(models.AUDITED_STATUSES),
+            allocation.case_id.in_(bindparam("ids", expanding=True)),
+        )
+    )
+    return {
+        case_id: ref
+        for start in range(0, len(case_ids), _CHUNK)
+        for case_id, ref in connection.execute(query, {"ids": case_ids[start : start + _CHUNK]})
+    }
 
 
 def _evidence_loader(dataset: Dataset, table: Table, ref: str, columns: list[str]) -> _Loader:

@@ -267,10 +267,14 @@ def _pick_auditors(
     picked = np.empty(len(drawn), dtype=object)
     for area_code, rows in drawn.groupby("area"):
         pool = auditors[auditors["area"] == area_names[area_code]]
-        positions = drawn.index.get_indexer(rows.index)
-        for position, team in zip(positions, rows["team"], strict=True):
-            others = pool[pool["team"] != team]
-            picked[position] = others["staff_id"].iloc[int(rng.integers(0, len(others)))]
+        pool_ids, pool_teams = pool["staff_id"].to_numpy(), pool["team"].to_numpy()
+        case_teams = rows["team"].to_numpy()
+        choice = rng.integers(0, len(pool), len(rows))
+        clash = pool_teams[choice] == case_teams
+        while clash.any():  # draw again for the cases that landed on their own team
+            choice[clash] = rng.integers(0, len(pool), int(clash.sum()))
+            clash = pool_teams[choice] == case_teams
+        picked[drawn.index.get_indexer(rows.index)] = pool_ids[choice]
     return picked
 
 

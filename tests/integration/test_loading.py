@@ -135,3 +135,27 @@ def test_a_sql_source_reads_through_sqlalchemy_with_bound_parameters(store_setti
     broken = SqlSource(kind="sql", query="SELECT * FROM no_such_table")
     with pytest.raises(SourceError, match="SQL query: the query failed"):
         read_dataset(store_settings.model_copy(update={"sources": {Dataset.CASES: broken}}), Dataset.CASES)
+
+
+def test_history_that_re_audits_a_case_is_refused_by_row(store_settings: Settings, authority: SyntheticAuthority) -> None:
+    engine = engine_from(store_settings)
+    for dataset in (Dataset.STAFF, Dataset.CASES, Dataset.AUDIT_HISTORY):
+        load_dataset(engine, store_settings, dataset)
+    history = authority[Dataset.AUDIT_HISTORY]
+    again = history.iloc[[0]].assign(cycle_ref="2026-99", selection_date=date(2026, 11, 16))
+    write_extracts(SyntheticAuthority({Dataset.AUDIT_HISTORY: again}), store_settings)
+    with pytest.raises(LoadError) as raised:
+        load_dataset(engine, store_settings, Dataset.AUDIT_HISTORY)
+    assert f"already audited by the regular programme in another cycle: 1 row(s): {again.iloc[0]['case_ref']}" in str(raised.value)
+    assert counts(engine, store_settings)["audit cycles"] == 8
+
+
+def test_a_rule_only_the_store_knows_is_still_reported_in_words(store_settings: Settings, authority: SyntheticAuthority) -> None:
+    engine = engine_from(store_settings)
+    load_dataset(engine, store_settings, Dataset.STAFF)
+    cases = authority[Dataset.CASES].copy()
+    cases.loc[0, "last_activity_date"] = date(2020, 1, 1)  # before the case started
+    write_extracts(SyntheticAuthority({Dataset.CASES: cases}), store_settings)
+    with pytest.raises(LoadError, match="cases: nothing was stored: the store refused a row"):
+        load_dataset(engine, store_settings, Dataset.CASES)
+    assert counts(engine, store_settings)["cases"] == 0
