@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME := $(CURDIR)/var/prefect
 
-.PHONY: install demo test clean
+.PHONY: install demo test lint clean
 
 install: $(INSTALLED)
 
@@ -28,6 +28,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check qaloop tests bench
+	$(BIN)/ruff format --check qaloop tests bench
 
 clean:
 	rm -rf var output .pytest_cache

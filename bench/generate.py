@@ -56,9 +56,12 @@ def main() -> None:
         )
         print(f"qaloop synthetic authority: {args.cases:,} cases, {args.past_audits:,} past audits")
         total = time.perf_counter()
-        authority = timed("generate", lambda: generate(
+        authority = timed(
+            "generate",
+            lambda: generate(
                 settings, as_of=date(2026, 11, 22), cases=args.cases, history_per_cycle=args.past_audits // PAST_CYCLES
-            ))
+            ),
+        )
         timed("write extracts (CSV / XLSX)", lambda: write_extracts(authority, settings))
         engine = engine_from(settings)
         timed("migrate the store", lambda: upgrade(engine))

@@ -47,7 +47,9 @@ def demo_data(
     config: ConfigOption = None,
     cases: Annotated[int, typer.Option(help="how many cases (25,000 is a county; 1,000,000 for benchmarks)")] = 25_000,
     seed: Annotated[int, typer.Option(help="the same seed gives the same authority")] = 1,
-    as_of: Annotated[str | None, typer.Option(help="the date the extracts are taken, YYYY-MM-DD (default today)")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="the date the extracts are taken, YYYY-MM-DD (default today)")
+    ] = None,
 ) -> None:
     """Write a synthetic authority's extracts to the configured source files."""
     settings = _settings(config)
@@ -59,14 +61,18 @@ def demo_data(
 @app.command("load")
 def load(
     config: ConfigOption = None,
-    dataset: Annotated[list[Dataset] | None, typer.Argument(help="datasets to load (default: every configured one)")] = None,
+    dataset: Annotated[
+        list[Dataset] | None, typer.Argument(help="datasets to load (default: every configured one)")
+    ] = None,
     as_of: Annotated[str | None, typer.Option(help="the run date bound as :as_of in SQL sources")] = None,
 ) -> None:
     """Load the configured extracts into the store; each file's content is loaded once."""
     settings = _settings(config)
     engine = store.engine_from(settings)
     if store.current_revision(engine) != store.head_revision():
-        typer.secho("The store is not set up for this version of qaloop: run `qaloop init-db` first.", fg="red", err=True)
+        typer.secho(
+            "The store is not set up for this version of qaloop: run `qaloop init-db` first.", fg="red", err=True
+        )
         raise typer.Exit(1)
     chosen = dataset or [d for d in loader.LOAD_ORDER if d in settings.sources]
     for name in chosen:

@@ -48,7 +48,11 @@ def _database(settings: Settings) -> Finding:
     if revision is None:
         return Finding("database", False, f"{where} is reachable but empty: run `qaloop init-db`")
     if revision != head_revision():
-        return Finding("database", False, f"{where} is at migration {revision}, this qaloop needs {head_revision()}: run `qaloop init-db`")
+        return Finding(
+            "database",
+            False,
+            f"{where} is at migration {revision}, this qaloop needs {head_revision()}: run `qaloop init-db`",
+        )
     return Finding("database", True, f"{where} at migration {revision}")
 
 

@@ -158,7 +158,9 @@ def _resolve(
 def _rows_line(frame: pd.DataFrame, key: Sequence[str], mask: pd.Series, reason: str, column: str) -> str:
     """One line for a problem: how many rows, the first rows' keys, and the offending values."""
     rows = frame.loc[mask]
-    shown = ", ".join(" / ".join(str(value) for value in row) for row in rows[list(key)].head(_SHOWN_ROWS).itertuples(index=False))
+    shown = ", ".join(
+        " / ".join(str(value) for value in row) for row in rows[list(key)].head(_SHOWN_ROWS).itertuples(index=False)
+    )
     more = f" and {len(rows) - _SHOWN_ROWS} more" if len(rows) > _SHOWN_ROWS else ""
     values = sorted({str(value) for value in rows[column]})
     listed = ", ".join(values[:_SHOWN_ROWS]) + (", ..." if len(values) > _SHOWN_ROWS else "")
@@ -213,9 +215,7 @@ def _upsert(connection: Connection, table: Table, rows: list[dict[str, Any]], ke
         connection.execute(statement, rows[start : start + _CHUNK])
 
 
-def _store(
-    connection: Connection, table: Table, rows: list[dict[str, Any]], key: Sequence[str]
-) -> tuple[int, int]:
+def _store(connection: Connection, table: Table, rows: list[dict[str, Any]], key: Sequence[str]) -> tuple[int, int]:
     existing = _count_existing(connection, table, key, rows)
     _upsert(connection, table, rows, key)
     return len(rows) - existing, existing
@@ -239,14 +239,14 @@ def _load_staff(connection: Connection, authority_id: int, frame: pd.DataFrame) 
     known_refs = set(frame["staff_id"]) | set(lookups.staff)
     unknown_manager = frame["line_manager_id"].notna() & ~frame["line_manager_id"].isin(known_refs)
     if unknown_manager.any():
-        problems.append(_rows_line(frame, key, unknown_manager, "line_manager_id: not in the staff list", "line_manager_id"))
+        problems.append(
+            _rows_line(frame, key, unknown_manager, "line_manager_id: not in the staff list", "line_manager_id")
+        )
     _raise_if(problems, Dataset.STAFF)
 
-    team_rows = (
-        teams.drop_duplicates("team")
-        .assign(authority_id=authority_id, name=lambda t: t["team"], area_id=lambda t: t["area_id"].astype(int))
-        [["authority_id", "area_id", "name"]]
-    )
+    team_rows = teams.drop_duplicates("team").assign(
+        authority_id=authority_id, name=lambda t: t["team"], area_id=lambda t: t["area_id"].astype(int)
+    )[["authority_id", "area_id", "name"]]
     _upsert(connection, models.Team.__table__, team_rows.to_dict("records"), ["authority_id", "name"])
     team_ids = _lookups(connection, authority_id).teams
     staff = frame.assign(
@@ -254,7 +254,20 @@ def _load_staff(connection: Connection, authority_id: int, frame: pd.DataFrame) 
         staff_ref=frame["staff_id"],
         area_id=area_ids.astype("Int64"),
         team_id=frame["team"].str.casefold().map(team_ids).astype("Int64"),
-    )[["authority_id", "staff_ref", "name", "email", "role", "area_id", "team_id", "active", "leave_start", "leave_end"]]
+    )[
+        [
+            "authority_id",
+            "staff_ref",
+            "name",
+            "email",
+            "role",
+            "area_id",
+            "team_id",
+            "active",
+            "leave_start",
+            "leave_end",
+        ]
+    ]
     table = models.Staff.__table__
     counts = _store(connection, table, _records(staff), ["authority_id", "staff_ref"])
     # Managers are linked once everyone is stored, since a manager may appear after their reports.
@@ -275,20 +288,35 @@ def _load_cases(connection: Connection, settings: Settings, lookups: _Lookups, f
     key = SCHEMAS[Dataset.CASES].key
     area_ids, problems = _resolve(frame, key, "area", lookups.areas, "area")
     team_ids, team_problems = _resolve(frame, key, "team", lookups.teams, "team (not in the staff list)")
-    worker_ids, worker_problems = _resolve(frame, key, "worker_id", lookups.staff, "worker (not in the staff list)", fold=False)
+    worker_ids, worker_problems = _resolve(
+        frame, key, "worker_id", lookups.staff, "worker (not in the staff list)", fold=False
+    )
     problems += team_problems + worker_problems
     types = {audit_type.id for audit_type in settings.audit_types}
     odd_type = ~frame["audit_type"].isin(types)
     if odd_type.any():
         problems.append(_rows_line(frame, key, odd_type, f"audit_type: not one of {sorted(types)}", "audit_type"))
     _raise_if(problems, Dataset.CASES)
-    cases = frame.assign(
-        authority_id=lookups.authority_id, area_id=area_ids, team_id=team_ids, worker_id=worker_ids
-    )[["authority_id", "case_ref", "person_ref", "audit_type", "area_id", "team_id", "worker_id", "start_date", "last_activity_date", "end_date"]]
+    cases = frame.assign(authority_id=lookups.authority_id, area_id=area_ids, team_id=team_ids, worker_id=worker_ids)[
+        [
+            "authority_id",
+            "case_ref",
+            "person_ref",
+            "audit_type",
+            "area_id",
+            "team_id",
+            "worker_id",
+            "start_date",
+            "last_activity_date",
+            "end_date",
+        ]
+    ]
     return _store(connection, models.CaseRecord.__table__, _records(cases), ["authority_id", "case_ref"])
 
 
-def _load_history(connection: Connection, settings: Settings, lookups: _Lookups, frame: pd.DataFrame) -> tuple[int, int]:
+def _load_history(
+    connection: Connection, settings: Settings, lookups: _Lookups, frame: pd.DataFrame
+) -> tuple[int, int]:
     key = SCHEMAS[Dataset.AUDIT_HISTORY].key
     case_table = models.CaseRecord.__table__
     refs = list(frame["case_ref"].unique())
@@ -296,27 +324,41 @@ def _load_history(connection: Connection, settings: Settings, lookups: _Lookups,
         case_table.c.authority_id == lookups.authority_id, case_table.c.case_ref.in_(bindparam("refs", expanding=True))
     )
     found = [
-        row for start in range(0, len(refs), _CHUNK) for row in connection.execute(query, {"refs": refs[start : start + _CHUNK]})
+        row
+        for start in range(0, len(refs), _CHUNK)
+        for row in connection.execute(query, {"refs": refs[start : start + _CHUNK]})
     ]
     cases = pd.DataFrame(found, columns=["case_ref", "case_id", "area_id", "audit_type"])
     merged = frame.merge(cases, on="case_ref", how="left")
     problems = []
     if merged["case_id"].isna().any():
-        problems.append(_rows_line(merged, key, merged["case_id"].isna(), "case_ref: not in the case extract", "case_ref"))
+        problems.append(
+            _rows_line(merged, key, merged["case_id"].isna(), "case_ref: not in the case extract", "case_ref")
+        )
     for column in ("worker_id", "auditor_id"):
         _, found = _resolve(merged, key, column, lookups.staff, "not in the staff list", fold=False)
         problems += found
     off_scale = ~merged["grade"].isin(settings.grade_scale.labels)
     if off_scale.any():
-        problems.append(_rows_line(merged, key, off_scale, f"grade: not on the scale {settings.grade_scale.labels}", "grade"))
+        problems.append(
+            _rows_line(merged, key, off_scale, f"grade: not on the scale {settings.grade_scale.labels}", "grade")
+        )
     repeated = merged["case_ref"].duplicated(keep=False)
     if repeated.any():
-        problems.append(_rows_line(merged, key, repeated, "case_ref: audited more than once in the history", "case_ref"))
+        problems.append(
+            _rows_line(merged, key, repeated, "case_ref: audited more than once in the history", "case_ref")
+        )
     audited_in = _audited_cycles(connection, merged["case_id"].dropna().astype(int).tolist())
     elsewhere = merged["case_id"].map(audited_in).notna() & (merged["case_id"].map(audited_in) != merged["cycle_ref"])
     if elsewhere.any():
         problems.append(
-            _rows_line(merged, key, elsewhere, "case_ref: already audited by the regular programme in another cycle", "cycle_ref")
+            _rows_line(
+                merged,
+                key,
+                elsewhere,
+                "case_ref: already audited by the regular programme in another cycle",
+                "cycle_ref",
+            )
         )
     _raise_if(problems, Dataset.AUDIT_HISTORY)
 
@@ -340,7 +382,9 @@ def _load_history(connection: Connection, settings: Settings, lookups: _Lookups,
             "cycle_id": merged["cycle_ref"].map(cycle_ids),
             "case_id": merged["case_id"].astype(int),
             "programme": "regular",
-            "stratum": [f"{area_codes[a].upper()}|{t}" for a, t in zip(merged["area_id"], merged["audit_type"], strict=True)],
+            "stratum": [
+                f"{area_codes[a].upper()}|{t}" for a, t in zip(merged["area_id"], merged["audit_type"], strict=True)
+            ],
             "status": "closed",
             "practitioner_id": merged["worker_id"].map(lookups.staff),
             "auditor_id": merged["auditor_id"].map(lookups.staff),
@@ -352,11 +396,15 @@ def _load_history(connection: Connection, settings: Settings, lookups: _Lookups,
     # the number of bound parameters SQLite accepts in one statement.
     loaded_cycles = sorted(set(allocations["cycle_id"]))
     allocation_ids = pd.DataFrame(
-        connection.execute(select(table.c.id, table.c.cycle_id, table.c.case_id).where(table.c.cycle_id.in_(loaded_cycles))).all(),
+        connection.execute(
+            select(table.c.id, table.c.cycle_id, table.c.case_id).where(table.c.cycle_id.in_(loaded_cycles))
+        ).all(),
         columns=["allocation_id", "cycle_id", "case_id"],
     )
     # Without a recorded return date, the cycle's due date is the best that can be said.
-    submitted = merged["submitted_on"].dt.date.where(merged["submitted_on"].notna(), merged["cycle_ref"].map(lambda ref: planned[ref].audit_due))
+    submitted = merged["submitted_on"].dt.date.where(
+        merged["submitted_on"].notna(), merged["cycle_ref"].map(lambda ref: planned[ref].audit_due)
+    )
     returns = allocations.assign(grade=merged["grade"].to_numpy(), submitted_on=submitted.to_numpy()).merge(
         allocation_ids, on=["cycle_id", "case_id"]
     )
@@ -402,7 +450,9 @@ def _evidence_loader(dataset: Dataset, table: Table, ref: str, columns: list[str
         _raise_if(problems + team_problems, dataset)
         rows = frame.assign(authority_id=lookups.authority_id, area_id=area_ids, team_id=team_ids.astype("Int64"))
         unique_key = ["authority_id", ref] + (["question"] if dataset is Dataset.SURVEYS else [])
-        return _store(connection, table, _records(rows[["authority_id", ref, *columns, "area_id", "team_id"]]), unique_key)
+        return _store(
+            connection, table, _records(rows[["authority_id", ref, *columns, "area_id", "team_id"]]), unique_key
+        )
 
     return load
 
@@ -412,16 +462,21 @@ _LOADERS: dict[Dataset, _Loader] = {
     Dataset.AUDIT_HISTORY: _load_history,
     Dataset.COMPLAINTS: _evidence_loader(
         Dataset.COMPLAINTS,
-        models.Complaint.__table__, "complaint_ref", ["received_on", "theme", "outcome", "response_days"]
+        models.Complaint.__table__,
+        "complaint_ref",
+        ["received_on", "theme", "outcome", "response_days"],
     ),
     Dataset.OMBUDSMAN: _evidence_loader(
-        Dataset.OMBUDSMAN,
-        models.OmbudsmanDecision.__table__, "decision_ref", ["decided_on", "theme", "outcome"]
+        Dataset.OMBUDSMAN, models.OmbudsmanDecision.__table__, "decision_ref", ["decided_on", "theme", "outcome"]
     ),
-    Dataset.COMPLIMENTS: _evidence_loader(Dataset.COMPLIMENTS, models.Compliment.__table__, "compliment_ref", ["received_on", "theme"]),
+    Dataset.COMPLIMENTS: _evidence_loader(
+        Dataset.COMPLIMENTS, models.Compliment.__table__, "compliment_ref", ["received_on", "theme"]
+    ),
     Dataset.SURVEYS: _evidence_loader(
         Dataset.SURVEYS,
-        models.SurveyResponse.__table__, "response_ref", ["survey", "responded_on", "question", "score", "comment"]
+        models.SurveyResponse.__table__,
+        "response_ref",
+        ["survey", "responded_on", "question", "score", "comment"],
     ),
 }
 
@@ -451,7 +506,12 @@ def counts(engine: Engine, settings: Settings) -> dict[str, int]:
             select(func.count())
             .select_from(models.AuditReturn)
             .join(models.Allocation, models.Allocation.id == models.AuditReturn.allocation_id)
-            .join(models.AuditCycle, and_(models.AuditCycle.id == models.Allocation.cycle_id, models.AuditCycle.authority_id == authority_id))
+            .join(
+                models.AuditCycle,
+                and_(
+                    models.AuditCycle.id == models.Allocation.cycle_id, models.AuditCycle.authority_id == authority_id
+                ),
+            )
         )
     return result
 

@@ -8,7 +8,7 @@ these tables (a test compares the two).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -71,7 +71,7 @@ OMBUDSMAN_OUTCOMES = ("upheld", "not upheld", "closed after initial enquiries")
 
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC, as the store keeps it."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:

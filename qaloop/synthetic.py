@@ -101,14 +101,14 @@ def generate(
     return SyntheticAuthority(frames)
 
 
-def _staff(settings: Settings, rng: np.random.Generator, faker: Faker, teams_per_area: int, as_of: date) -> pd.DataFrame:
+def _staff(
+    settings: Settings, rng: np.random.Generator, faker: Faker, teams_per_area: int, as_of: date
+) -> pd.DataFrame:
     rows: list[dict] = []
 
     def add(role: Role, area: str | None, team: str | None, manager: str | None) -> str:
         staff_id = f"E{10001 + len(rows):06d}"
-        rows.append(
-            {"staff_id": staff_id, "role": role.value, "area": area, "team": team, "line_manager_id": manager}
-        )
+        rows.append({"staff_id": staff_id, "role": role.value, "area": area, "team": team, "line_manager_id": manager})
         return staff_id
 
     director = add(Role.DIRECTOR, None, None, None)
@@ -218,7 +218,8 @@ def _audit_history(
     centre = labels.index(settings.grade_scale.standard) + 0.9
     team_shift = {team: rng.normal(0, 0.4) for team in staff["team"].dropna().unique()}
     auditors = staff[
-        staff["active"] & staff["role"].isin([Role.SENIOR_PRACTITIONER.value, Role.TEAM_MANAGER.value, Role.SERVICE_MANAGER.value])
+        staff["active"]
+        & staff["role"].isin([Role.SENIOR_PRACTITIONER.value, Role.TEAM_MANAGER.value, Role.SERVICE_MANAGER.value])
     ]
     area_names = {area.code: area.name for area in settings.authority.areas}
     start = pd.to_datetime(cases["start_date"]).to_numpy()
@@ -376,9 +377,10 @@ def write_extracts(authority: SyntheticAuthority, settings: Settings) -> dict[Da
         if not isinstance(source, CsvSource | XlsxSource):
             continue
         out = frame.copy()
-        for column in SCHEMAS[dataset].columns:
-            if column.kind == "date" and source.date_format:
-                out[column.name] = out[column.name].map(lambda d: d.strftime(source.date_format) if d else None)
+        if source.date_format:
+            for column in SCHEMAS[dataset].columns:
+                if column.kind == "date":
+                    out[column.name] = [d.strftime(source.date_format) if d else None for d in out[column.name]]
         out = out.rename(columns={name: source.columns.get(name, name) for name in out.columns})
         source.path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(source, CsvSource):

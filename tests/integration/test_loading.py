@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -33,7 +32,9 @@ def load_all(settings: Settings) -> dict[Dataset, object]:
     return {dataset: load_dataset(engine, settings, dataset) for dataset in LOAD_ORDER}
 
 
-def test_the_whole_authority_loads_and_matches_the_extracts(store_settings: Settings, authority: SyntheticAuthority) -> None:
+def test_the_whole_authority_loads_and_matches_the_extracts(
+    store_settings: Settings, authority: SyntheticAuthority
+) -> None:
     summaries = load_all(store_settings)
     assert all(summary.new == len(authority[dataset]) for dataset, summary in summaries.items())
     held = counts(engine_from(store_settings), store_settings)
@@ -54,11 +55,15 @@ def test_the_whole_authority_loads_and_matches_the_extracts(store_settings: Sett
             )
         )
         assert mismatched == 0
-        statuses = connection.execute(select(models.Allocation.status, func.count()).group_by(models.Allocation.status)).all()
+        statuses = connection.execute(
+            select(models.Allocation.status, func.count()).group_by(models.Allocation.status)
+        ).all()
         assert statuses == [("closed", len(authority[Dataset.AUDIT_HISTORY]))]
 
 
-def test_a_file_already_loaded_is_skipped_and_a_newer_extract_updates(store_settings: Settings, authority: SyntheticAuthority) -> None:
+def test_a_file_already_loaded_is_skipped_and_a_newer_extract_updates(
+    store_settings: Settings, authority: SyntheticAuthority
+) -> None:
     load_all(store_settings)
     again = load_all(store_settings)
     assert all(summary.skipped_file for summary in again.values())
@@ -89,12 +94,19 @@ def test_bad_rows_are_named_and_nothing_is_stored(store_settings: Settings, auth
         load_dataset(engine, store_settings, Dataset.CASES)
     message = str(raised.value)
     assert "nothing was stored" in message
-    assert f"worker_id: worker (not in the staff list): 1 row(s): {cases.loc[5, 'case_ref']} (values: E999999)" in message
+    assert (
+        f"worker_id: worker (not in the staff list): 1 row(s): {cases.loc[5, 'case_ref']} (values: E999999)" in message
+    )
     assert f"team: team (not in the staff list): 1 row(s): {cases.loc[6, 'case_ref']}" in message
-    assert f"audit_type: not one of" in message and "haircut" in message
+    assert "audit_type: not one of" in message and "haircut" in message
     assert counts(engine, store_settings)["cases"] == 0
     with engine.connect() as connection:
-        assert connection.scalar(select(func.count()).select_from(models.SourceFile).where(models.SourceFile.dataset == "cases")) == 0
+        assert (
+            connection.scalar(
+                select(func.count()).select_from(models.SourceFile).where(models.SourceFile.dataset == "cases")
+            )
+            == 0
+        )
 
     # Once the extract is corrected, the same load goes through.
     write_extracts(SyntheticAuthority({Dataset.CASES: authority[Dataset.CASES]}), store_settings)
@@ -108,12 +120,16 @@ def test_history_with_a_grade_off_the_scale_is_refused(store_settings: Settings,
     history = authority[Dataset.AUDIT_HISTORY].copy()
     history.loc[3, "grade"] = "Superb"
     write_extracts(SyntheticAuthority({Dataset.AUDIT_HISTORY: history}), store_settings)
-    with pytest.raises(LoadError, match=rf"grade: not on the scale .*1 row\(s\): {history.loc[3, 'case_ref']} \(values: Superb\)"):
+    with pytest.raises(
+        LoadError, match=rf"grade: not on the scale .*1 row\(s\): {history.loc[3, 'case_ref']} \(values: Superb\)"
+    ):
         load_dataset(engine, store_settings, Dataset.AUDIT_HISTORY)
     assert counts(engine, store_settings)["audit cycles"] == 0
 
 
-def test_a_sql_source_reads_through_sqlalchemy_with_bound_parameters(store_settings: Settings, authority: SyntheticAuthority) -> None:
+def test_a_sql_source_reads_through_sqlalchemy_with_bound_parameters(
+    store_settings: Settings, authority: SyntheticAuthority
+) -> None:
     engine = engine_from(store_settings)
     load_dataset(engine, store_settings, Dataset.STAFF)
     load_dataset(engine, store_settings, Dataset.CASES)
@@ -137,7 +153,9 @@ def test_a_sql_source_reads_through_sqlalchemy_with_bound_parameters(store_setti
         read_dataset(store_settings.model_copy(update={"sources": {Dataset.CASES: broken}}), Dataset.CASES)
 
 
-def test_history_that_re_audits_a_case_is_refused_by_row(store_settings: Settings, authority: SyntheticAuthority) -> None:
+def test_history_that_re_audits_a_case_is_refused_by_row(
+    store_settings: Settings, authority: SyntheticAuthority
+) -> None:
     engine = engine_from(store_settings)
     for dataset in (Dataset.STAFF, Dataset.CASES, Dataset.AUDIT_HISTORY):
         load_dataset(engine, store_settings, dataset)
@@ -146,11 +164,15 @@ def test_history_that_re_audits_a_case_is_refused_by_row(store_settings: Setting
     write_extracts(SyntheticAuthority({Dataset.AUDIT_HISTORY: again}), store_settings)
     with pytest.raises(LoadError) as raised:
         load_dataset(engine, store_settings, Dataset.AUDIT_HISTORY)
-    assert f"already audited by the regular programme in another cycle: 1 row(s): {again.iloc[0]['case_ref']}" in str(raised.value)
+    assert f"already audited by the regular programme in another cycle: 1 row(s): {again.iloc[0]['case_ref']}" in str(
+        raised.value
+    )
     assert counts(engine, store_settings)["audit cycles"] == 8
 
 
-def test_a_rule_only_the_store_knows_is_still_reported_in_words(store_settings: Settings, authority: SyntheticAuthority) -> None:
+def test_a_rule_only_the_store_knows_is_still_reported_in_words(
+    store_settings: Settings, authority: SyntheticAuthority
+) -> None:
     engine = engine_from(store_settings)
     load_dataset(engine, store_settings, Dataset.STAFF)
     cases = authority[Dataset.CASES].copy()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, insert
+from sqlalchemy import Engine, insert, inspect
 from sqlalchemy.exc import IntegrityError
 
 from qaloop import models
@@ -55,13 +55,28 @@ def world(engine: Engine) -> dict[str, int]:
     ids["team"] = _add(engine, models.Team, authority_id=ids["authority"], area_id=ids["area"], name="North 1")
     for ref, role in (("worker", "practitioner"), ("auditor", "senior_practitioner")):
         ids[ref] = _add(
-            engine, models.Staff, authority_id=ids["authority"], staff_ref=ref, name=ref, email=f"{ref}@x.example",
-            role=role, team_id=ids["team"], area_id=ids["area"],
+            engine,
+            models.Staff,
+            authority_id=ids["authority"],
+            staff_ref=ref,
+            name=ref,
+            email=f"{ref}@x.example",
+            role=role,
+            team_id=ids["team"],
+            area_id=ids["area"],
         )
     ids["case"] = _add(
-        engine, models.CaseRecord, authority_id=ids["authority"], case_ref="CR1", person_ref="P1",
-        audit_type="care_act_review", area_id=ids["area"], team_id=ids["team"], worker_id=ids["worker"],
-        start_date=date(2026, 1, 1), last_activity_date=date(2026, 6, 1),
+        engine,
+        models.CaseRecord,
+        authority_id=ids["authority"],
+        case_ref="CR1",
+        person_ref="P1",
+        audit_type="care_act_review",
+        area_id=ids["area"],
+        team_id=ids["team"],
+        worker_id=ids["worker"],
+        start_date=date(2026, 1, 1),
+        last_activity_date=date(2026, 6, 1),
     )
     for ref, programme in (("cycle1", "regular"), ("cycle2", "regular"), ("dive", "deep_dive")):
         ids[ref] = _add(engine, models.AuditCycle, **_cycle(ids["authority"], ref, programme))
@@ -71,16 +86,28 @@ def world(engine: Engine) -> dict[str, int]:
 def _cycle(authority_id: int, ref: str, programme: str) -> dict[str, Any]:
     day = date(2026, 3, 2)
     return dict(
-        authority_id=authority_id, cycle_ref=ref, programme=programme, selection_date=day, allocation_date=day,
-        self_reflection_due=day, audit_due=day, moderation_due=day, close_date=day,
+        authority_id=authority_id,
+        cycle_ref=ref,
+        programme=programme,
+        selection_date=day,
+        allocation_date=day,
+        self_reflection_due=day,
+        audit_due=day,
+        moderation_due=day,
+        close_date=day,
     )
 
 
 def _allocate(engine: Engine, world: dict[str, int], cycle: str, status: str, **extra: Any) -> int:
     programme = "deep_dive" if cycle == "dive" else "regular"
     values = dict(
-        cycle_id=world[cycle], case_id=world["case"], programme=programme, stratum="N|care_act_review",
-        status=status, practitioner_id=world["worker"], auditor_id=world["auditor"],
+        cycle_id=world[cycle],
+        case_id=world["case"],
+        programme=programme,
+        stratum="N|care_act_review",
+        status=status,
+        practitioner_id=world["worker"],
+        auditor_id=world["auditor"],
     )
     return _add(engine, models.Allocation, **(values | extra))
 
@@ -119,7 +146,9 @@ def test_a_second_return_is_held_not_filed(engine: Engine, world: dict[str, int]
 
 
 def test_an_outbox_key_is_unique(engine: Engine) -> None:
-    message = dict(key="cycle1/auditor/CR1", kind="auditor", recipients=["a@x.example"], subject="s", html="h", text_body="t")
+    message = dict(
+        key="cycle1/auditor/CR1", kind="auditor", recipients=["a@x.example"], subject="s", html="h", text_body="t"
+    )
     _add(engine, models.EmailOutbox, **message)
     with pytest.raises(IntegrityError, match="email_outbox|UNIQUE"):
         _add(engine, models.EmailOutbox, **message)
@@ -139,10 +168,16 @@ def test_a_file_is_recorded_once_per_dataset(engine: Engine) -> None:
         (models.Staff, dict(staff_ref="x", name="x", email="x", role="intern"), "role_allowed"),
         (models.Staff, dict(staff_ref="worker", name="x", email="x", role="practitioner"), "UNIQUE|uq_staff"),
         (models.AuditCycle, _cycle(0, "bad", "regular") | {"audit_due": date(2026, 1, 1)}, "dates_in_order"),
-        (models.Complaint, dict(complaint_ref="C", received_on=date(2026, 1, 1), area_id=0, theme="x", outcome="maybe"), "outcome_allowed"),
+        (
+            models.Complaint,
+            dict(complaint_ref="C", received_on=date(2026, 1, 1), area_id=0, theme="x", outcome="maybe"),
+            "outcome_allowed",
+        ),
     ],
 )
-def test_check_and_unique_constraints_hold(engine: Engine, world: dict[str, int], model: type, values: dict, rule: str) -> None:
+def test_check_and_unique_constraints_hold(
+    engine: Engine, world: dict[str, int], model: type, values: dict, rule: str
+) -> None:
     values = values | {"authority_id": world["authority"]}
     if "area_id" in values:
         values["area_id"] = world["area"]
@@ -153,7 +188,15 @@ def test_check_and_unique_constraints_hold(engine: Engine, world: dict[str, int]
 def test_foreign_keys_are_enforced_on_both_databases(engine: Engine, world: dict[str, int]) -> None:
     with pytest.raises(IntegrityError):
         _add(
-            engine, models.CaseRecord, authority_id=world["authority"], case_ref="CR2", person_ref="P2",
-            audit_type="care_act_review", area_id=world["area"], team_id=world["team"], worker_id=999_999,
-            start_date=date(2026, 1, 1), last_activity_date=date(2026, 6, 1),
+            engine,
+            models.CaseRecord,
+            authority_id=world["authority"],
+            case_ref="CR2",
+            person_ref="P2",
+            audit_type="care_act_review",
+            area_id=world["area"],
+            team_id=world["team"],
+            worker_id=999_999,
+            start_date=date(2026, 1, 1),
+            last_activity_date=date(2026, 6, 1),
         )

@@ -31,7 +31,10 @@ def write_config(folder: Path, changes: dict) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["qaloop.yaml", "configs/essex.yaml", "configs/warwickshire.yaml", "configs/ofsted.yaml", "configs/coventry.yaml"])
+@pytest.mark.parametrize(
+    "name",
+    ["qaloop.yaml", "configs/essex.yaml", "configs/warwickshire.yaml", "configs/ofsted.yaml", "configs/coventry.yaml"],
+)
 def test_every_shipped_configuration_is_valid(name: str) -> None:
     settings = load_settings(PROJECT / name)
     assert settings.audit_types and settings.grade_scale.labels
@@ -62,10 +65,25 @@ def test_each_seed_scale_draws_its_standard_line(name: str, below: str, meets: s
         ({"authority.code": "Demo County"}, "authority.code", "value 'Demo County'"),
         ({"calendar.cadence_weeks": 0}, "calendar.cadence_weeks", "greater than or equal to 1"),
         ({"calendar.timezone": "Europe/Londres"}, "calendar.timezone", "unknown time zone"),
-        ({"calendar.type_shares": {"care_act_assessment": 0.5, "care_act_review": 0.6, "mca_assessment": 0, "safeguarding": 0}}, "calendar.type_shares", "add up to 1.1"),
+        (
+            {
+                "calendar.type_shares": {
+                    "care_act_assessment": 0.5,
+                    "care_act_review": 0.6,
+                    "mca_assessment": 0,
+                    "safeguarding": 0,
+                }
+            },
+            "calendar.type_shares",
+            "add up to 1.1",
+        ),
         ({"calendar.type_shares": {"care_act_assessment": 1.0}}, "(top level)", "must name exactly the audit types"),
         ({"calendar.anchor": "12/01/2026"}, "calendar.anchor", "value '12/01/2026'"),
-        ({"selection.relaxation_order": ["look_back", "look_back"]}, "selection.relaxation_order", "each rule may appear once"),
+        (
+            {"selection.relaxation_order": ["look_back", "look_back"]},
+            "selection.relaxation_order",
+            "each rule may appear once",
+        ),
         ({"selection.relaxation_order": ["seniority"]}, "selection.relaxation_order.0", "'worker_repeat'"),
         ({"selection.reserve_share": 1.5}, "selection.reserve_share", "less than or equal to 1"),
         ({"moderation.share": 0}, "moderation.share", "greater than 0"),
@@ -76,13 +94,27 @@ def test_each_seed_scale_draws_its_standard_line(name: str, below: str, meets: s
         ({"sources.cases.kind": "parquet"}, "sources.cases", "'csv', 'xlsx', 'sql'"),
         ({"sources.cases.columns": {"worker": "Worker ID"}}, "(top level)", "maps unknown column(s) ['worker']"),
         ({"sources.payroll": {"kind": "csv", "path": "x.csv"}}, "sources.payroll", "Input should be"),
-        ({"audit_types": [{"id": "care_act_review", "label": "Review", "tool": "missing"}]}, "(top level)", "names tool 'missing'"),
-        ({"audit_tools.safeguarding.questions": [{"id": "Q1", "aspect": "nowhere", "text": "?"}]}, "audit_tools.safeguarding", "names aspect 'nowhere'"),
-        ({"reminders.audit": [{"days": 2, "notify": "assignee"}, {"days": -3, "notify": "assignee"}]}, "reminders", "increasing order"),
+        (
+            {"audit_types": [{"id": "care_act_review", "label": "Review", "tool": "missing"}]},
+            "(top level)",
+            "names tool 'missing'",
+        ),
+        (
+            {"audit_tools.safeguarding.questions": [{"id": "Q1", "aspect": "nowhere", "text": "?"}]},
+            "audit_tools.safeguarding",
+            "names aspect 'nowhere'",
+        ),
+        (
+            {"reminders.audit": [{"days": 2, "notify": "assignee"}, {"days": -3, "notify": "assignee"}]},
+            "reminders",
+            "increasing order",
+        ),
         ({"authority": None}, "authority", "missing"),
     ],
 )
-def test_a_wrong_configuration_names_the_field_and_the_rule(tmp_path: Path, changes: dict, field: str, words: str) -> None:
+def test_a_wrong_configuration_names_the_field_and_the_rule(
+    tmp_path: Path, changes: dict, field: str, words: str
+) -> None:
     with pytest.raises(ConfigError) as raised:
         load_settings(write_config(tmp_path, changes))
     message = str(raised.value)
@@ -101,7 +133,9 @@ def test_the_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.
     assert "s3cret-value" not in repr(settings)
 
 
-def test_a_bad_environment_value_is_named_and_secrets_are_not_shown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_environment_value_is_named_and_secrets_are_not_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("QALOOP_EMAIL__SMTP_PORT", "twenty-five")
     monkeypatch.setenv("QALOOP_DATABASE_URL", "42")
     with pytest.raises(ConfigError) as raised:

@@ -103,7 +103,9 @@ def test_a_missing_sheet_and_unreadable_files_are_reported(settings: Settings, t
     workbook = tmp_path / "staff.xlsx"
     pd.DataFrame({"x": [1]}).to_excel(workbook, sheet_name="Other", index=False)
     with pytest.raises(SourceError, match="Worksheet named 'Staff' not found"):
-        read_dataset(with_source(settings, Dataset.STAFF, XlsxSource(kind="xlsx", path=workbook, sheet="Staff")), Dataset.STAFF)
+        read_dataset(
+            with_source(settings, Dataset.STAFF, XlsxSource(kind="xlsx", path=workbook, sheet="Staff")), Dataset.STAFF
+        )
 
     not_a_workbook = tmp_path / "fake.xlsx"
     not_a_workbook.write_text("this is not a workbook")
