@@ -248,7 +248,6 @@ class _Draw:
                 self.reserve_count[stratum] += 1
                 self._take(case_ref, stratum, worker, RESERVE, self.reserve_count[stratum], label)
             else:
-                self.passed_over.setdefault(case_ref, "the stratum's quota and reserves were filled first")
                 continue
             open_places -= 1
 
@@ -268,7 +267,7 @@ class _Draw:
 def _outcomes(
     frame: pd.DataFrame, draw: _Draw, quotas: Mapping[str, int], rules: SelectionRules, cutoff: pd.Timestamp
 ) -> pd.DataFrame:
-    reasons = pd.Series("not reached: the stratum's quota and reserves were filled first", index=frame.index)
+    reasons = pd.Series("the stratum's quota and reserves were filled by cases ranked before it", index=frame.index)
     reasons[frame["repeat_blocked"]] = f"the worker was audited in each of the last {rules.worker_repeat_cycles} cycles"
     reasons[~frame["in_window"]] = f"no recorded activity since {cutoff.date().isoformat()}"
     reasons[~frame["stratum"].isin([s for s, q in quotas.items() if q > 0])] = "no quota for this stratum"
