@@ -281,6 +281,20 @@ class SqlSource(_Source):
 Source = Annotated[CsvSource | XlsxSource | SqlSource, Field(discriminator="kind")]
 
 
+class CheckPolicy(_Strict):
+    """What a failed data check does: stop the step, or set the failing rows aside and go on."""
+
+    on_failure: Literal["stop", "quarantine"] = "stop"
+    max_quarantine_share: float = Field(
+        default=0.01, ge=0, le=1, description="above this share of failing rows the step stops instead"
+    )
+
+
+def _default_checks() -> dict[Dataset, CheckPolicy]:
+    # A few bad case rows should not hold up a cycle; a wrong staff list would misdirect every email.
+    return {Dataset.CASES: CheckPolicy(on_failure="quarantine"), Dataset.STAFF: CheckPolicy(on_failure="stop")}
+
+
 class Settings(BaseSettings):
     """The whole configuration of one authority's QA programme."""
 
@@ -306,6 +320,9 @@ class Settings(BaseSettings):
     reminders: Reminders = Reminders()
     email: Email
     sources: dict[Dataset, Source] = Field(default_factory=dict)
+    checks: dict[Dataset, CheckPolicy] = Field(
+        default_factory=_default_checks, description="per dataset: stop or quarantine when its checks fail"
+    )
     distribution: dict[str, list[EmailStr]] = Field(
         default_factory=dict, description="named distribution lists, e.g. governance_board"
     )
@@ -348,6 +365,10 @@ class Settings(BaseSettings):
                     f"the {dataset.value} columns are {schema.names}"
                 )
         return self
+
+    def check_policy(self, dataset: Dataset) -> CheckPolicy:
+        """The configured policy for ``dataset``'s checks (stop, unless configured otherwise)."""
+        return self.checks.get(dataset, CheckPolicy())
 
     def audit_type(self, type_id: str) -> AuditType:
         """The configured audit type with this id; KeyError if there is none."""

@@ -129,12 +129,27 @@ def typed(frame: pd.DataFrame, dataset: Dataset, date_format: str | None = None)
     spreadsheet dates arrive), integers ``Int64``, flags ``boolean`` (blank ``active`` means true).
     Raises SourceError naming the rows (by key) and the values that do not parse.
     """
+    parsed, unreadable = parse_values(frame, dataset, date_format)
     schema = SCHEMAS[dataset]
+    problems = [
+        _bad_rows(frame, schema.key, name, mask, schema.column(name).kind) for name, mask in unreadable.items()
+    ]
+    if problems:
+        raise SourceError(f"{dataset.value}: values that cannot be read:\n" + "\n".join(problems))
+    return parsed
+
+
+def parse_values(
+    frame: pd.DataFrame, dataset: Dataset, date_format: str | None = None
+) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """``frame`` parsed as ``typed`` does, without raising: unreadable values become missing.
+
+    Also returns, for each column that had any, the mask of rows whose value could not be read.
+    """
     result = frame.copy()
-    problems: list[str] = []
-    for column in schema.columns:
+    unreadable: dict[str, pd.Series] = {}
+    for column in SCHEMAS[dataset].columns:
         values = frame[column.name]
-        present = values.notna()
         if column.kind == "date":
             parsed = _parse_dates(values, date_format)
         elif column.kind == "int":
@@ -147,17 +162,15 @@ def typed(frame: pd.DataFrame, dataset: Dataset, date_format: str | None = None)
             parsed[lowered.isin(_FALSE)] = False
         else:
             continue
-        bad = present & parsed.isna()
+        bad = values.notna() & parsed.isna()
         if bad.any():
-            problems.append(_bad_rows(frame, schema.key, column.name, bad, column.kind))
+            unreadable[column.name] = bad
         if column.kind == "int":
             parsed = parsed.astype("Int64")
         if column.kind == "bool" and column.name == "active":
             parsed = parsed.fillna(True)
         result[column.name] = parsed
-    if problems:
-        raise SourceError(f"{dataset.value}: values that cannot be read:\n" + "\n".join(problems))
-    return result
+    return result, unreadable
 
 
 def _parse_dates(values: pd.Series, date_format: str | None) -> pd.Series:

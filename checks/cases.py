@@ -1,0 +1,90 @@
+"""The case extract's suite: keys, audit types, areas, teams and workers known, dates in order and not ahead."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import great_expectations as gx
+import pandas as pd
+
+from checks.runner import CheckReport, Rule, checkable, rule, run_checks, schema_rules
+from qaloop.schema import Dataset
+from qaloop.settings import Settings
+
+EARLIEST = pd.Timestamp(1990, 1, 1)
+
+
+def case_rules(settings: Settings, staff_ids: Iterable[str], teams: Iterable[str], as_of: date) -> list[Rule]:
+    """Every rule the case extract must meet, given the staff list it will be joined to."""
+    type_ids = [audit_type.id for audit_type in settings.audit_types]
+    areas = [area.code for area in settings.authority.areas] + [area.name for area in settings.authority.areas]
+    today = pd.Timestamp(as_of)
+    rules = schema_rules(Dataset.CASES, "case extract") + [
+        rule(
+            f"audit_type is not one of the configured audit types ({', '.join(type_ids)})",
+            gx.expectations.ExpectColumnValuesToBeInSet,
+            column="audit_type",
+            value_set=type_ids,
+        ),
+        rule(
+            "area is not one of the authority's areas",
+            gx.expectations.ExpectColumnValuesToBeInSet,
+            column="area",
+            value_set=areas,
+        ),
+        rule(
+            "team is not a team in the staff list",
+            gx.expectations.ExpectColumnValuesToBeInSet,
+            column="team",
+            value_set=sorted(set(teams)),
+        ),
+        rule(
+            "worker_id is not in the staff list",
+            gx.expectations.ExpectColumnValuesToBeInSet,
+            column="worker_id",
+            value_set=sorted(set(staff_ids)),
+        ),
+        rule(
+            "last_activity_date is before start_date",
+            gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB,
+            column_A="last_activity_date",
+            column_B="start_date",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+        ),
+        rule(
+            "end_date is before start_date",
+            gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB,
+            column_A="end_date",
+            column_B="start_date",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+        ),
+    ]
+    for column in ("start_date", "last_activity_date", "end_date"):
+        rules.append(
+            rule(
+                f"{column} is in the future or before 1990",
+                gx.expectations.ExpectColumnValuesToBeBetween,
+                column=column,
+                min_value=EARLIEST,
+                max_value=today,
+            )
+        )
+    return rules
+
+
+def check_cases(
+    settings: Settings, cases: pd.DataFrame, staff: pd.DataFrame, as_of: date
+) -> tuple[CheckReport, pd.DataFrame]:
+    """Check the canonical case extract (text, as read) against the canonical staff list.
+
+    Returns the report and the extract parsed for use (dates as timestamps), with the checks' helper
+    columns removed.
+    """
+    source = settings.sources.get(Dataset.CASES)
+    frame = checkable(cases, Dataset.CASES, source.date_format if source else None)
+    rules = case_rules(settings, staff["staff_id"].dropna(), staff["team"].dropna(), as_of)
+    report = run_checks("cases", frame, rules, key="case_ref")
+    return report, frame[list(cases.columns)]

@@ -1,0 +1,234 @@
+"""The one runner for every suite: run rules on a frame, get the failing rows by key, apply the policy."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import great_expectations as gx
+import pandas as pd
+
+from qaloop.schema import SCHEMAS, Dataset
+from qaloop.settings import CheckPolicy
+from qaloop.sources import parse_values
+
+_SHOWN = 10
+_names = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One expectation and what it means to a QA officer when rows break it."""
+
+    expectation: gx.expectations.Expectation
+    says: str
+    shows: str | None = None
+
+
+def rule(
+    says: str,
+    expectation: type[gx.expectations.Expectation],
+    shows: str | None = None,
+    reveal: bool = True,
+    **arguments: Any,
+) -> Rule:
+    """A rule: ``expectation`` built from ``arguments``, carrying ``says`` into its results.
+
+    ``shows`` names the column whose values a failure lists, when not the one the expectation tests;
+    ``reveal=False`` lists no values at all (for personal details such as email addresses).
+    """
+    return Rule(expectation(meta={"says": says, "shows": shows, "reveal": reveal}, **arguments), says, shows)
+
+
+def checkable(frame: pd.DataFrame, dataset: Dataset, date_format: str | None) -> pd.DataFrame:
+    """``frame`` (canonical text) parsed for checking, with helper columns the schema rules look at.
+
+    For each parsed column: ``<column>__text``, the value as it arrived, and ``<column>__unreadable``,
+    whether it was there but could not be read.
+    """
+    parsed, unreadable = parse_values(frame, dataset, date_format)
+    for column in SCHEMAS[dataset].columns:
+        if column.kind != "text":
+            parsed[f"{column.name}__text"] = frame[column.name]
+            parsed[f"{column.name}__unreadable"] = unreadable.get(column.name, pd.Series(False, index=frame.index))
+    return parsed
+
+
+def schema_rules(dataset: Dataset, what: str) -> list[Rule]:
+    """The rules every dataset has: rows present, required values present and readable, the key unique."""
+    schema = SCHEMAS[dataset]
+    rules = [rule(f"the {what} has no rows", gx.expectations.ExpectTableRowCountToBeBetween, min_value=1)]
+    if len(schema.key) == 1:
+        rules.append(
+            rule(
+                f"{schema.key[0]} appears more than once",
+                gx.expectations.ExpectColumnValuesToBeUnique,
+                column=schema.key[0],
+            )
+        )
+    for column in schema.columns:
+        stored_as = column.name if column.kind == "text" else f"{column.name}__text"
+        if column.required:
+            rules.append(
+                rule(f"{column.name} is blank", gx.expectations.ExpectColumnValuesToNotBeNull, column=stored_as)
+            )
+        if column.kind != "text":
+            rules.append(
+                rule(
+                    f"{column.name} is not a valid {column.kind}",
+                    gx.expectations.ExpectColumnValuesToBeInSet,
+                    column=f"{column.name}__unreadable",
+                    value_set=[False],
+                    shows=f"{column.name}__text",
+                )
+            )
+    return rules
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Rows that broke one rule: their keys and the values at fault (none for a rule on the whole dataset)."""
+
+    says: str
+    keys: tuple[str, ...]
+    values: tuple[str, ...]
+    whole_dataset: bool
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """The outcome of checking one dataset."""
+
+    dataset: str
+    rows: int
+    failures: tuple[Failure, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def failing_keys(self) -> set[str]:
+        """Keys of every row that broke a row-level rule."""
+        return {key for failure in self.failures if not failure.whole_dataset for key in failure.keys}
+
+    def describe(self) -> str:
+        """The report in plain words: one line per broken rule, with the first rows and values."""
+        if self.ok:
+            return f"{self.dataset}: all {self.rows:,} rows passed every check"
+        lines = [f"{self.dataset}: {len(self.failures)} check(s) failed on {self.rows:,} rows"]
+        for failure in self.failures:
+            if failure.whole_dataset:
+                lines.append(f"  - {failure.says}")
+                continue
+            keys = sorted(set(failure.keys))
+            shown = ", ".join(keys[:_SHOWN]) + (f" and {len(keys) - _SHOWN} more" if len(keys) > _SHOWN else "")
+            values = f" (values: {', '.join(failure.values[:_SHOWN])})" if failure.values else ""
+            lines.append(f"  - {failure.says}: {len(failure.keys)} row(s): {shown}{values}")
+        return "\n".join(lines)
+
+    def table(self) -> list[dict[str, Any]]:
+        """One row per broken rule, for a Prefect table artifact."""
+        return [
+            {
+                "check": failure.says,
+                "rows failing": "whole dataset" if failure.whole_dataset else len(failure.keys),
+                "first rows": ", ".join(sorted(set(failure.keys))[:_SHOWN]),
+                "values": ", ".join(failure.values[:_SHOWN]),
+            }
+            for failure in self.failures
+        ]
+
+
+class CheckFailed(Exception):
+    """A dataset failed its checks and its policy says stop; nothing of it may be written."""
+
+    def __init__(self, report: CheckReport, why: str) -> None:
+        super().__init__(f"{report.describe()}\n{why}")
+        self.report = report
+
+
+@cache
+def _context() -> Any:
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False}
+    return context
+
+
+def run_checks(dataset: str, frame: pd.DataFrame, rules: list[Rule], key: str) -> CheckReport:
+    """Run ``rules`` on ``frame`` through Great Expectations; failing rows are named by ``frame[key]``."""
+    context = _context()
+    name = f"{dataset}-{next(_names)}"
+    batch = context.data_sources.add_pandas(name).add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
+    suite = gx.ExpectationSuite(name=name)
+    for each in rules:
+        suite.add_expectation(each.expectation)
+    suite = context.suites.add(suite)
+    validation = context.validation_definitions.add(gx.ValidationDefinition(data=batch, suite=suite, name=name))
+    try:
+        outcome = validation.run(
+            batch_parameters={"dataframe": frame},
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [key]},
+        )
+    finally:
+        context.validation_definitions.delete(name)
+        context.suites.delete(name)
+        context.data_sources.delete(name)
+    failures = []
+    for result in outcome.results:
+        if result.success:
+            continue
+        meaning = result.expectation_config.meta["says"]
+        if result.exception_info and result.exception_info.get("raised_exception"):
+            message = str(result.exception_info.get("exception_message", "")).splitlines()[0]
+            failures.append(Failure(f"{meaning}: could not be checked ({message})", (), (), True))
+            continue
+        indexes = result.result.get("unexpected_index_list")
+        if indexes is None:
+            failures.append(Failure(meaning, (), (), True))
+            continue
+        keys = tuple(str(item[key]) for item in indexes)
+        shows = result.expectation_config.meta.get("shows")
+        raw = frame.loc[frame[key].astype(str).isin(keys), shows] if shows else result.result.get("unexpected_list", [])
+        values = (
+            tuple(dict.fromkeys(_shown(value) for value in raw)) if result.expectation_config.meta["reveal"] else ()
+        )
+        failures.append(Failure(meaning, keys, values, False))
+    return CheckReport(dataset, len(frame), tuple(failures))
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple):
+        return " / ".join(_shown(part) for part in value)
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    if hasattr(value, "astype") and str(getattr(value, "dtype", "")).startswith("datetime64"):
+        return str(pd.Timestamp(value).date())
+    return "(blank)" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
+def apply_policy(
+    report: CheckReport, frame: pd.DataFrame, key: str, policy: CheckPolicy
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows to go on with and the rows set aside, as ``policy`` says; CheckFailed when it says stop.
+
+    A rule on the whole dataset (no rows, a team without a manager) always stops, and so does a share of
+    failing rows above ``policy.max_quarantine_share``.
+    """
+    if report.ok:
+        return frame, frame.iloc[0:0]
+    failing = frame[key].astype(str).isin(report.failing_keys)
+    if policy.on_failure == "stop":
+        raise CheckFailed(report, "Nothing was written: this dataset's policy is to stop on any failed check.")
+    if any(failure.whole_dataset for failure in report.failures):
+        raise CheckFailed(report, "Nothing was written: a check on the whole dataset failed.")
+    share = failing.mean()
+    if share > policy.max_quarantine_share:
+        raise CheckFailed(
+            report,
+            f"Nothing was written: {failing.sum():,} of {len(frame):,} rows failed ({share:.1%}), more than the "
+            f"{policy.max_quarantine_share:.1%} this dataset may set aside.",
+        )
+    return frame[~failing], frame[failing]

@@ -1,0 +1,85 @@
+"""The staff list's suite: unique ids, known roles and areas, line managers in the list, a manager per team."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import great_expectations as gx
+import pandas as pd
+
+from checks.runner import CheckReport, Rule, checkable, rule, run_checks, schema_rules
+from qaloop.roles import Role
+from qaloop.schema import Dataset
+from qaloop.settings import Settings
+
+
+def staff_rules(settings: Settings, staff_ids: list[str]) -> list[Rule]:
+    """Every rule a staff list must meet, row by row."""
+    areas = [area.code for area in settings.authority.areas] + [area.name for area in settings.authority.areas]
+    return schema_rules(Dataset.STAFF, "staff list") + [
+        rule(
+            f"role is not one of {', '.join(role.value for role in Role)}",
+            gx.expectations.ExpectColumnValuesToBeInSet,
+            column="role",
+            value_set=[role.value for role in Role],
+        ),
+        rule(
+            "email is not an email address",
+            gx.expectations.ExpectColumnValuesToMatchRegex,
+            reveal=False,
+            column="email",
+            regex=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        ),
+        rule(
+            "area is not one of the authority's areas",
+            gx.expectations.ExpectColumnValuesToBeInSet,
+            column="area",
+            value_set=areas,
+        ),
+        rule(
+            "line_manager_id is not in the staff list",
+            gx.expectations.ExpectColumnValuesToBeInSet,
+            column="line_manager_id",
+            value_set=staff_ids,
+        ),
+        rule(
+            "leave_end is before leave_start",
+            gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB,
+            column_A="leave_end",
+            column_B="leave_start",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+        ),
+    ]
+
+
+def check_staff(settings: Settings, staff: pd.DataFrame) -> tuple[CheckReport, pd.DataFrame]:
+    """Check the canonical staff list (text, as read), including that every team has an active team manager.
+
+    Returns the report and the list parsed for use, with the checks' helper columns removed.
+    """
+    source = settings.sources.get(Dataset.STAFF)
+    frame = checkable(staff, Dataset.STAFF, source.date_format if source else None)
+    report = run_checks("staff", frame, staff_rules(settings, sorted(staff["staff_id"].dropna())), key="staff_id")
+    managers = frame[(frame["role"] == Role.TEAM_MANAGER.value) & frame["active"]].groupby("team").size()
+    teams = pd.DataFrame({"team": sorted(frame["team"].dropna().unique())})
+    teams["managers"] = teams["team"].map(managers).fillna(0).astype(int)
+    per_team = run_checks(
+        "teams",
+        teams,
+        [
+            rule(
+                "team has no active team manager",
+                gx.expectations.ExpectColumnValuesToBeBetween,
+                column="managers",
+                min_value=1,
+            )
+        ],
+        key="team",
+    )
+    # Named by team, not by member of staff, so it counts against the whole list rather than some rows.
+    team_failures = tuple(
+        replace(failure, whole_dataset=True, says=f"{failure.says}: {', '.join(failure.keys)}")
+        for failure in per_team.failures
+    )
+    return replace(report, failures=report.failures + team_failures), frame[list(staff.columns)]
