@@ -131,9 +131,7 @@ def typed(frame: pd.DataFrame, dataset: Dataset, date_format: str | None = None)
     """
     parsed, unreadable = parse_values(frame, dataset, date_format)
     schema = SCHEMAS[dataset]
-    problems = [
-        _bad_rows(frame, schema.key, name, mask, schema.column(name).kind) for name, mask in unreadable.items()
-    ]
+    problems = [_bad_rows(frame, schema.key, name, mask, schema.column(name).kind) for name, mask in unreadable.items()]
     if problems:
         raise SourceError(f"{dataset.value}: values that cannot be read:\n" + "\n".join(problems))
     return parsed

@@ -103,8 +103,16 @@ class SmtpSink:
 
 
 class _Keep:
+    """Keeps every message; refuses any recipient whose address starts with "refuse"."""
+
     def __init__(self, messages: list[EmailMessage]) -> None:
         self.messages = messages
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        if address.startswith("refuse"):
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # aiosmtpd's hook
         self.messages.append(message_from_bytes(envelope.original_content or envelope.content, policy=default))

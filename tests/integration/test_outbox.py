@@ -1,0 +1,121 @@
+"""The outbox through yagmail to a real SMTP server: written once, sent once, refusals kept for next time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from qaloop.models import EmailOutbox
+from qaloop.outbox import MAX_ATTEMPTS, Message, enqueue, message_id, send_queued
+from qaloop.settings import Settings
+from qaloop.store import engine_from, upgrade
+from tests.conftest import SmtpSink
+
+
+@pytest.fixture
+def mail_settings(store_settings: Settings, smtp_server: SmtpSink) -> Settings:
+    upgrade(engine_from(store_settings))
+    email = store_settings.email.model_copy(update={"smtp_port": smtp_server.port, "messages_per_minute": 6000})
+    return store_settings.model_copy(update={"email": email})
+
+
+def message(n: int, to: str = "auditor{n}@qaloop-demo.example", **extra) -> Message:  # noqa: ANN003
+    return Message(
+        key=f"2026-09/auditor/CR{n:04d}",
+        kind="auditor",
+        to=(to.format(n=n),),
+        subject=f"Case CR{n:04d} allocated to you for audit",
+        html=f"<p>Please audit case <b>CR{n:04d}</b> by 11 January 2027.</p>",
+        text=f"Please audit case CR{n:04d} by 11 January 2027.",
+        **extra,
+    )
+
+
+def outbox(settings: Settings) -> list[EmailOutbox]:
+    with Session(engine_from(settings)) as session:
+        return list(session.scalars(select(EmailOutbox).order_by(EmailOutbox.id)))
+
+
+def test_messages_are_written_once_and_sent_once(
+    mail_settings: Settings, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    engine = engine_from(mail_settings)
+    workbook = tmp_path / "CR0001 audit tool.xlsx"
+    workbook.write_bytes(b"PK\x03\x04 pretend workbook")
+    batch = [message(1, attachments=(workbook,)), message(2), message(3)]
+    assert enqueue(engine, batch) == 3
+    assert enqueue(engine, batch) == 0  # a re-run queues nothing new
+
+    summary = send_queued(engine, mail_settings.email)
+    assert (summary.sent, summary.refused, summary.still_queued) == (3, 0, 0)
+    assert len(smtp_server.messages) == 3
+    first = smtp_server.messages[0]
+    assert first["To"] == "auditor1@qaloop-demo.example"
+    assert first["Subject"] == "Case CR0001 allocated to you for audit"
+    assert first["From"] == "Practice Quality Team <practice.quality@qaloop-demo.example>"
+    assert first["Reply-To"] == "practice.quality@qaloop-demo.example"
+    assert first["Message-ID"] == message_id("2026-09/auditor/CR0001", "qaloop-demo.example")
+    assert first.get_body(("plain",)).get_content().strip() == "Please audit case CR0001 by 11 January 2027."
+    assert "<b>CR0001</b>" in first.get_body(("html",)).get_content()
+    assert [part.get_filename() for part in first.iter_attachments()] == ["CR0001 audit tool.xlsx"]
+    assert len({m["Message-ID"] for m in smtp_server.messages}) == 3
+    assert all(row.status == "sent" and row.sent_at for row in outbox(mail_settings))
+
+    assert send_queued(engine, mail_settings.email).sent == 0
+    assert len(smtp_server.messages) == 3
+
+
+def test_a_refused_message_stays_queued_with_its_error_until_it_gives_up(
+    mail_settings: Settings, smtp_server: SmtpSink
+) -> None:
+    engine = engine_from(mail_settings)
+    enqueue(engine, [message(1), message(2, to="refuse.me@qaloop-demo.example"), message(3)])
+    summary = send_queued(engine, mail_settings.email)
+    assert (summary.sent, summary.refused, summary.still_queued) == (2, 1, 1)
+    refused = outbox(mail_settings)[1]
+    assert refused.status == "queued" and refused.attempts == 1
+    assert "refuse.me@qaloop-demo.example refused: 550" in refused.last_error
+    for _ in range(MAX_ATTEMPTS - 1):
+        send_queued(engine, mail_settings.email)
+    assert outbox(mail_settings)[1].status == "failed"
+    assert len(smtp_server.messages) == 2
+
+
+def test_sending_keeps_to_the_rate_limit(mail_settings: Settings) -> None:
+    engine = engine_from(mail_settings)
+    enqueue(engine, [message(n) for n in range(4)])
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    slow = mail_settings.email.model_copy(update={"messages_per_minute": 30})
+    send_queued(engine, slow, sleep=sleep, clock=lambda: now[0])
+    assert waits == pytest.approx([2.0, 2.0, 2.0])  # 30 a minute: one every two seconds
+
+
+def test_a_stop_between_messages_leaves_the_rest_queued(mail_settings: Settings, smtp_server: SmtpSink) -> None:
+    engine = engine_from(mail_settings)
+    enqueue(engine, [message(n) for n in range(5)])
+    progress: list[tuple[int, int]] = []
+    summary = send_queued(
+        engine, mail_settings.email, should_stop=lambda: len(progress) >= 2, on_progress=lambda *p: progress.append(p)
+    )
+    assert (summary.sent, summary.still_queued) == (2, 3)
+    assert progress == [(1, 5), (2, 5)]
+    assert send_queued(engine, mail_settings.email).sent == 3
+    assert sorted(m["Subject"] for m in smtp_server.messages) == sorted(m.subject for m in map(message, range(5)))
+
+
+def test_an_unreachable_server_sends_nothing_and_keeps_everything(mail_settings: Settings) -> None:
+    engine = engine_from(mail_settings)
+    enqueue(engine, [message(1)])
+    down = mail_settings.email.model_copy(update={"smtp_port": 1})
+    with pytest.raises(OSError):
+        send_queued(engine, down)
+    assert [row.status for row in outbox(mail_settings)] == ["queued"]
