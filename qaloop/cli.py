@@ -8,12 +8,14 @@ from typing import Annotated
 
 import typer
 
-from qaloop import doctor, loader, store, synthetic
+from qaloop import cycle_record, cycles, doctor, loader, store, synthetic
 from qaloop.schema import Dataset
 from qaloop.settings import ConfigError, Settings, load_settings
 from qaloop.sources import SourceError
 
 app = typer.Typer(help="qaloop: run a social-care quality-assurance audit programme.", no_args_is_help=True)
+cycle_app = typer.Typer(help="Audit cycles: draw a cycle's sample, and explain how it was drawn.", no_args_is_help=True)
+app.add_typer(cycle_app, name="cycle")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="the configuration file (default: $QALOOP_CONFIG or qaloop.yaml)")
@@ -98,6 +100,75 @@ def run_doctor(config: ConfigOption = None) -> None:
         mark = typer.style("ok  ", fg="green") if finding.ok else typer.style("FAIL", fg="red")
         typer.echo(f"{mark} {finding.check:<22} {finding.detail}")
     if not all(finding.ok for finding in findings):
+        raise typer.Exit(1)
+
+
+@cycle_app.command("draw")
+def cycle_draw(
+    config: ConfigOption = None,
+    on: Annotated[
+        str | None, typer.Option(help="the selection date, YYYY-MM-DD (default: the next scheduled one)")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="the random seed (default: derived from the authority and cycle)")
+    ] = None,
+) -> None:
+    """Draw and record a regular cycle's sample (a cycle already drawn is left as it is)."""
+    settings = _settings(config)
+    engine = store.engine_from(settings)
+    selection_date = _date(on) if on else cycles.next_selection_date(settings.calendar, date.today())
+    try:
+        dates = cycles.cycle_dates(settings.calendar, selection_date)
+        outcome = cycle_record.draw_cycle(engine, settings, dates, seed)
+    except (ValueError, cycle_record.CycleError) as error:
+        typer.secho(str(error), fg="red", err=True)
+        raise typer.Exit(1) from None
+    if not outcome.drawn_now:
+        typer.echo(f"Cycle {dates.cycle_ref} was already drawn; nothing changed.")
+        return
+    selection = outcome.selection
+    assert selection is not None
+    typer.echo(f"Cycle {dates.cycle_ref}, selected {dates.selection_date}, seed {selection.seed}:")
+    for result in selection.strata:
+        short = f", short by {result.shortfall}" if result.shortfall else ""
+        typer.echo(
+            f"  {result.stratum:<32} quota {result.quota:>4}  eligible {result.eligible:>6}  drawn {result.drawn:>4}  "
+            f"reserves {result.reserves:>3}{short}"
+        )
+    for relaxation in selection.relaxations:
+        typer.echo(f"  relaxed {relaxation.rule} for {relaxation.stratum}: {relaxation.added} more case(s)")
+
+
+@cycle_app.command("explain")
+def cycle_explain(
+    cycle_ref: Annotated[str, typer.Argument(help="the cycle, e.g. 2026-09")],
+    config: ConfigOption = None,
+    case: Annotated[list[str] | None, typer.Option(help="show the reason for these case references")] = None,
+) -> None:
+    """Re-derive a cycle's sample from its stored inputs and show it is identical, with each case's reason."""
+    settings = _settings(config)
+    try:
+        explanation = cycle_record.explain_cycle(store.engine_from(settings), settings, cycle_ref)
+    except cycle_record.CycleError as error:
+        typer.secho(str(error), fg="red", err=True)
+        raise typer.Exit(1) from None
+    outcomes = explanation.outcomes
+    if explanation.identical:
+        typer.echo(f"Cycle {cycle_ref}: re-derived from its stored inputs, seed and rules: identical to the record.")
+    else:
+        typer.secho(f"Cycle {cycle_ref}: the re-derived sample differs from the record:", fg="red")
+        for line in explanation.differences:
+            typer.echo(f"  {line}")
+    typer.echo("\nWhy cases were or were not drawn:")
+    for reason, count in (
+        outcomes["reason"].str.replace(r" \d+ in its stratum.*", " in its stratum", regex=True).value_counts().items()
+    ):
+        typer.echo(f"  {count:>9,}  {reason}")
+    for ref in case or []:
+        found = outcomes[outcomes["case_ref"] == ref]
+        detail = found.iloc[0]["reason"] if len(found) else "not in the cycle's case extract"
+        typer.echo(f"  {ref}: {detail}")
+    if not explanation.identical:
         raise typer.Exit(1)
 
 

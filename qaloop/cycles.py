@@ -64,3 +64,8 @@ def cycle_dates(calendar: CycleCalendar, selection_date: date, ref: str | None =
         moderation_due=moderation_due,
         close_date=add_working_days(moderation_due, calendar.close_days),
     )
+
+
+def next_selection_date(calendar: CycleCalendar, on_or_after: date) -> date:
+    """The first scheduled selection date on or after ``on_or_after``."""
+    return scheduled_selection_dates(calendar, on_or_after - timedelta(days=1), on_or_after + _cadence(calendar))[0]

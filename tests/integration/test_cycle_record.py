@@ -1,0 +1,125 @@
+"""Drawing a cycle into the store and explaining it later, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import date
+
+import pytest
+from sqlalchemy import select, update
+from typer.testing import CliRunner
+
+from qaloop import models
+from qaloop.cli import app
+from qaloop.cycle_record import CycleError, draw_cycle, explain_cycle, selection_inputs
+from qaloop.cycles import cycle_dates
+from qaloop.loader import LOAD_ORDER, load_dataset
+from qaloop.settings import Settings
+from qaloop.store import engine_from, upgrade
+from qaloop.synthetic import generate, write_extracts
+
+AS_OF = date(2026, 11, 22)
+NEXT = date(2026, 12, 14)
+
+
+@pytest.fixture
+def loaded(store_settings: Settings) -> Settings:
+    write_extracts(generate(store_settings, as_of=AS_OF, seed=31, cases=4_000), store_settings)
+    engine = engine_from(store_settings)
+    upgrade(engine)
+    for dataset in LOAD_ORDER:
+        load_dataset(engine, store_settings, dataset)
+    return store_settings
+
+
+def allocations(settings: Settings, cycle_id: int) -> list[tuple[str, str, int | None]]:
+    with engine_from(settings).connect() as connection:
+        return connection.execute(
+            select(models.CaseRecord.case_ref, models.Allocation.status, models.Allocation.reserve_rank)
+            .join(models.CaseRecord, models.CaseRecord.id == models.Allocation.case_id)
+            .where(models.Allocation.cycle_id == cycle_id)
+            .order_by(models.CaseRecord.case_ref)
+        ).all()
+
+
+def test_a_cycle_is_drawn_recorded_once_and_explained(loaded: Settings) -> None:
+    engine = engine_from(loaded)
+    dates = cycle_dates(loaded.calendar, NEXT)
+    before = selection_inputs(engine, loaded, NEXT)
+    draw = draw_cycle(engine, loaded, dates)
+    assert draw.drawn_now and draw.selection is not None
+    recorded = allocations(loaded, draw.cycle_id)
+    selected = {ref for ref, status, _ in recorded if status == "selected"}
+    assert len(selected) == sum(result.drawn for result in draw.selection.strata) == 240
+    assert all(rank for _, status, rank in recorded if status == "reserve")
+
+    # The regular programme's earlier audits were respected, and now count as audited too.
+    assert before.audited and not selected & before.audited
+    assert selection_inputs(engine, loaded, NEXT).audited == before.audited | selected
+
+    again = draw_cycle(engine, loaded, dates)
+    assert (again.cycle_id, again.drawn_now) == (draw.cycle_id, False)
+    assert allocations(loaded, draw.cycle_id) == recorded
+
+    with engine.connect() as connection:
+        cycle = connection.execute(select(models.AuditCycle).where(models.AuditCycle.id == draw.cycle_id)).one()
+    assert cycle.seed == draw.selection.seed and cycle.rule_version == "selection-1"
+    assert cycle.status == "selected" and cycle.audit_due == dates.audit_due
+
+    # Later changes in the case system do not change what the cycle was drawn from.
+    with engine.begin() as connection:
+        connection.execute(
+            update(models.CaseRecord).values(start_date=date(2020, 1, 1), last_activity_date=date(2020, 1, 1))
+        )
+    explanation = explain_cycle(engine, loaded, dates.cycle_ref)
+    assert explanation.identical, explanation.differences
+    reasons = explanation.outcomes.set_index("case_ref")["reason"]
+    assert all(reasons[ref].startswith("drawn ") for ref in selected)
+    assert (reasons == "already audited by the regular programme").sum() == len(before.audited)
+
+
+def test_an_altered_input_file_is_detected(loaded: Settings) -> None:
+    engine = engine_from(loaded)
+    dates = cycle_dates(loaded.calendar, NEXT)
+    draw_cycle(engine, loaded, dates)
+    stored = loaded.output_dir / "cycles" / dates.cycle_ref / "selection-inputs.json.gz"
+    stored.write_bytes(gzip.compress(gzip.decompress(stored.read_bytes()).replace(b"CR", b"CX", 1)))
+    with pytest.raises(CycleError, match="have been altered since the draw"):
+        explain_cycle(engine, loaded, dates.cycle_ref)
+    with pytest.raises(CycleError, match="2027-01 has no recorded draw"):
+        explain_cycle(engine, loaded, "2027-01")
+
+
+def test_a_different_record_is_reported_as_a_difference(loaded: Settings) -> None:
+    engine = engine_from(loaded)
+    dates = cycle_dates(loaded.calendar, NEXT)
+    draw_cycle(engine, loaded, dates, seed=5)
+    with engine.begin() as connection:
+        connection.execute(
+            update(models.AuditCycle).where(models.AuditCycle.cycle_ref == dates.cycle_ref).values(seed=6)
+        )
+    explanation = explain_cycle(engine, loaded, dates.cycle_ref)
+    assert not explanation.identical
+    assert any(line.startswith("recorded as selected but not re-derived so") for line in explanation.differences)
+
+
+def test_the_command_line_draws_and_explains(loaded: Settings, tmp_path) -> None:  # noqa: ANN001
+    import yaml
+
+    from tests.conftest import DEMO_CONFIG
+
+    config = yaml.safe_load(DEMO_CONFIG.read_text())
+    config["database_url"] = loaded.database_url.get_secret_value()
+    config["output_dir"] = str(loaded.output_dir)
+    path = tmp_path / "cli.yaml"
+    path.write_text(yaml.safe_dump(config))
+    runner = CliRunner()
+    drawn = runner.invoke(app, ["cycle", "draw", "--config", str(path), "--on", str(NEXT)])
+    assert drawn.exit_code == 0, drawn.output
+    assert "Cycle 2026-09, selected 2026-12-14" in drawn.output and "NE|care_act_review" in drawn.output
+    assert "already drawn" in runner.invoke(app, ["cycle", "draw", "--config", str(path), "--on", str(NEXT)]).output
+    explained = runner.invoke(app, ["cycle", "explain", "2026-09", "--config", str(path)])
+    assert explained.exit_code == 0, explained.output
+    assert "identical to the record" in explained.output and "drawn in its stratum" in explained.output
+    off_schedule = runner.invoke(app, ["cycle", "draw", "--config", str(path), "--on", "2026-12-15"])
+    assert off_schedule.exit_code == 1 and "not a scheduled selection date" in off_schedule.output
