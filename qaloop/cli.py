@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from qaloop import cycle_record, cycles, doctor, loader, store, synthetic
+from qaloop import allocation_record, cycle_record, cycles, doctor, loader, store, synthetic
 from qaloop.schema import Dataset
 from qaloop.settings import ConfigError, Settings, load_settings
 from qaloop.sources import SourceError
@@ -16,6 +16,8 @@ from qaloop.sources import SourceError
 app = typer.Typer(help="qaloop: run a social-care quality-assurance audit programme.", no_args_is_help=True)
 cycle_app = typer.Typer(help="Audit cycles: draw a cycle's sample, and explain how it was drawn.", no_args_is_help=True)
 app.add_typer(cycle_app, name="cycle")
+allocation_app = typer.Typer(help="Allocations: give a cycle's cases to auditors, and move them.", no_args_is_help=True)
+app.add_typer(allocation_app, name="allocation")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="the configuration file (default: $QALOOP_CONFIG or qaloop.yaml)")
@@ -170,6 +172,50 @@ def cycle_explain(
         typer.echo(f"  {ref}: {detail}")
     if not explanation.identical:
         raise typer.Exit(1)
+
+
+@allocation_app.command("allocate")
+def allocation_allocate(
+    cycle_ref: Annotated[str, typer.Argument(help="the cycle, e.g. 2026-09")], config: ConfigOption = None
+) -> None:
+    """Give each selected case of a cycle its service manager and auditor (cases already allocated stay)."""
+    settings = _settings(config)
+    try:
+        assignments = allocation_record.allocate_cycle(store.engine_from(settings), settings, cycle_ref)
+    except cycle_record.CycleError as error:
+        typer.secho(str(error), fg="red", err=True)
+        raise typer.Exit(1) from None
+    waiting = [a for a in assignments if a.auditor_id is None]
+    typer.echo(f"Cycle {cycle_ref}: {len(assignments) - len(waiting)} case(s) allocated, {len(waiting)} waiting.")
+    for assignment in waiting:
+        typer.echo(f"  {assignment.case_ref}: {assignment.note}")
+    if waiting:
+        raise typer.Exit(1)
+
+
+@allocation_app.command("move")
+def allocation_move(
+    cycle_ref: Annotated[str, typer.Argument(help="the cycle, e.g. 2026-09")],
+    case_ref: Annotated[str, typer.Argument(help="the case to move")],
+    reason: Annotated[str, typer.Option(help="why: kept with the allocation's history")],
+    to: Annotated[str | None, typer.Option(help="the staff id of the new auditor")] = None,
+    replace: Annotated[bool, typer.Option(help="replace the case with its stratum's next reserve")] = False,
+    by: Annotated[str, typer.Option(help="who decided (a service manager's staff id or name)")] = "service manager",
+    config: ConfigOption = None,
+) -> None:
+    """Move a case to another auditor, or replace it from the reserves, as a service manager decided."""
+    if (to is None) == (not replace):
+        typer.secho("Give either --to STAFF_ID or --replace.", fg="red", err=True)
+        raise typer.Exit(2)
+    settings = _settings(config)
+    try:
+        done = allocation_record.move_allocation(
+            store.engine_from(settings), settings, cycle_ref, case_ref, reason=reason, actor=by, to_auditor=to
+        )
+    except cycle_record.CycleError as error:
+        typer.secho(str(error), fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(done)
 
 
 def _date(text: str | None) -> date:

@@ -1,0 +1,139 @@
+"""Allocating a drawn cycle in the store and moving cases, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
+
+from qaloop import models
+from qaloop.allocation_record import MoveError, allocate_cycle, move_allocation
+from qaloop.cycle_record import draw_cycle, explain_cycle
+from qaloop.cycles import cycle_dates
+from qaloop.loader import LOAD_ORDER, load_dataset
+from qaloop.settings import Settings
+from qaloop.store import engine_from, upgrade
+from qaloop.synthetic import generate, write_extracts
+
+NEXT = date(2026, 12, 14)
+
+
+@pytest.fixture
+def drawn(store_settings: Settings) -> Settings:
+    # A 4,000-case county has about 130 workers: 15 audits per area a cycle suits it as 60 suits 25,000 cases.
+    settings = store_settings.model_copy(
+        update={"calendar": store_settings.calendar.model_copy(update={"audits_per_area": 15})}
+    )
+    write_extracts(generate(settings, as_of=date(2026, 11, 22), seed=41, cases=4_000), settings)
+    engine = engine_from(settings)
+    upgrade(engine)
+    for dataset in LOAD_ORDER:
+        load_dataset(engine, settings, dataset)
+    draw_cycle(engine, settings, cycle_dates(settings.calendar, NEXT))
+    return settings
+
+
+def rows(settings: Settings) -> list:
+    a, c, worker, auditor, manager = (
+        models.Allocation,
+        models.CaseRecord,
+        aliased(models.Staff),
+        aliased(models.Staff),
+        aliased(models.Staff),
+    )
+    with engine_from(settings).connect() as connection:
+        return connection.execute(
+            select(
+                c.case_ref,
+                a.status,
+                a.stratum,
+                worker.staff_ref.label("worker"),
+                worker.line_manager_id.label("worker_manager_id"),
+                worker.team_id.label("worker_team"),
+                auditor.id.label("auditor_pk"),
+                auditor.staff_ref.label("auditor"),
+                auditor.team_id.label("auditor_team"),
+                manager.role.label("manager_role"),
+                a.audit_due,
+            )
+            .join(c, c.id == a.case_id)
+            .join(worker, worker.id == a.practitioner_id)
+            .outerjoin(auditor, auditor.id == a.auditor_id)
+            .outerjoin(manager, manager.id == a.service_manager_id)
+            .order_by(c.case_ref)
+        ).all()
+
+
+def test_every_selected_case_is_allocated_within_the_rules(drawn: Settings) -> None:
+    assignments = allocate_cycle(engine_from(drawn), drawn, "2026-09")
+    assert len(assignments) == 60 and all(a.auditor_id for a in assignments)
+    allocated = [row for row in rows(drawn) if row.status == "allocated"]
+    assert len(allocated) == 60
+    for row in allocated:
+        assert row.auditor != row.worker and row.auditor_pk != row.worker_manager_id
+        assert row.auditor_team != row.worker_team
+        assert row.manager_role == "service_manager"
+        assert row.audit_due == cycle_dates(drawn.calendar, NEXT).audit_due
+    assert allocate_cycle(engine_from(drawn), drawn, "2026-09") == []  # nothing left to allocate
+    with engine_from(drawn).connect() as connection:
+        events = connection.execute(
+            select(models.AllocationEvent.to_status).where(models.AllocationEvent.actor == "qaloop allocation")
+        ).all()
+        status = connection.scalar(select(models.AuditCycle.status).where(models.AuditCycle.cycle_ref == "2026-09"))
+    assert len(events) == 60 and status == "allocated"
+
+
+def test_a_move_to_an_auditor_who_may_not_audit_the_case_is_refused(drawn: Settings) -> None:
+    engine = engine_from(drawn)
+    allocate_cycle(engine, drawn, "2026-09")
+    case = next(row for row in rows(drawn) if row.status == "allocated")
+    with pytest.raises(MoveError, match="is the case's worker"):
+        move_allocation(engine, drawn, "2026-09", case.case_ref, reason="r", actor="SM", to_auditor=case.worker)
+    with pytest.raises(MoveError, match="a move needs a reason"):
+        move_allocation(engine, drawn, "2026-09", case.case_ref, reason=" ", actor="SM", to_auditor=case.auditor)
+    assert next(r for r in rows(drawn) if r.case_ref == case.case_ref).auditor == case.auditor
+
+
+def test_a_move_to_another_eligible_auditor_is_recorded_with_its_reason(drawn: Settings) -> None:
+    engine = engine_from(drawn)
+    allocate_cycle(engine, drawn, "2026-09")
+    allocated = [row for row in rows(drawn) if row.status == "allocated"]
+    case = allocated[0]
+    other = next(r.auditor for r in allocated if r.auditor != case.auditor and r.auditor_team != case.worker_team)
+    done = move_allocation(
+        engine, drawn, "2026-09", case.case_ref, reason="auditor off sick", actor="E010005", to_auditor=other
+    )
+    assert done == f"case {case.case_ref} moved to {other}"
+    assert next(r for r in rows(drawn) if r.case_ref == case.case_ref).auditor == other
+    with engine.connect() as connection:
+        last = connection.execute(
+            select(models.AllocationEvent.actor, models.AllocationEvent.reason)
+            .order_by(models.AllocationEvent.id.desc())
+            .limit(1)
+        ).one()
+    assert last == ("E010005", f"moved to {other}: auditor off sick")
+
+
+def test_a_replaced_case_gives_way_to_the_next_reserve_which_is_allocated(drawn: Settings) -> None:
+    engine = engine_from(drawn)
+    allocate_cycle(engine, drawn, "2026-09")
+    before = rows(drawn)
+    with_reserves = {row.stratum for row in before if row.status == "reserve"}
+    case = next(row for row in before if row.status == "allocated" and row.stratum in with_reserves)
+    reserves = [row for row in before if row.status == "reserve" and row.stratum == case.stratum]
+    done = move_allocation(engine, drawn, "2026-09", case.case_ref, reason="case closed", actor="SM")
+    after = {row.case_ref: row for row in rows(drawn)}
+    assert after[case.case_ref].status == "replaced"
+    promoted = [ref for ref in (r.case_ref for r in reserves) if after[ref].status == "allocated"]
+    assert len(promoted) == 1 and done.startswith(f"case {case.case_ref} replaced by reserve {promoted[0]}")
+    assert explain_cycle(engine, drawn, "2026-09").identical  # the draw itself is unchanged
+    with pytest.raises(MoveError, match="is replaced and can no longer be moved"):
+        move_allocation(engine, drawn, "2026-09", case.case_ref, reason="again", actor="SM")
+    for _ in reserves[1:]:
+        target = next(r for r in rows(drawn) if r.stratum == case.stratum and r.status == "allocated")
+        move_allocation(engine, drawn, "2026-09", target.case_ref, reason="closed", actor="SM")
+    target = next(r for r in rows(drawn) if r.stratum == case.stratum and r.status == "allocated")
+    with pytest.raises(MoveError, match=f"no reserve is left in stratum {case.stratum}"):
+        move_allocation(engine, drawn, "2026-09", target.case_ref, reason="closed", actor="SM")
