@@ -19,12 +19,21 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(INSTALLED)
 
-# The demo authority is regenerated as of today, so each demo starts from a fresh demo store.
+# The demo authority is regenerated as of today, so each demo starts from a fresh demo store. A local
+# SMTP sink (output/mail) receives the cycle's emails; it is stopped whatever happens.
 demo: install
-	rm -f var/qaloop.db var/qaloop.db-wal var/qaloop.db-shm
+	rm -rf var/qaloop.db var/qaloop.db-wal var/qaloop.db-shm output/mail output/cycles
 	$(BIN)/qaloop init-db
 	$(BIN)/qaloop demo-data
 	$(BIN)/qaloop load
+	@$(BIN)/qaloop mail-sink --seconds 900 & sink=$$!; \
+	trap 'kill $$sink 2>/dev/null' EXIT; sleep 1; \
+	$(BIN)/qaloop cycle draw && \
+	$(BIN)/qaloop allocation allocate && \
+	$(BIN)/qaloop cycle notify && \
+	$(BIN)/qaloop send && \
+	echo "" && echo "Emails (one .eml file each): $(CURDIR)/output/mail" && \
+	echo "Audit tool workbooks:        $(CURDIR)/output/cycles"
 
 test: install
 	$(BIN)/python -m pytest

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from qaloop import allocation_record, cycle_record, cycles, doctor, loader, store, synthetic
+from qaloop import allocation_record, cycle_messages, cycle_record, cycles, doctor, loader, outbox, store, synthetic
 from qaloop.schema import Dataset
 from qaloop.settings import ConfigError, Settings, load_settings
 from qaloop.sources import SourceError
@@ -22,6 +22,8 @@ app.add_typer(allocation_app, name="allocation")
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="the configuration file (default: $QALOOP_CONFIG or qaloop.yaml)")
 ]
+
+CycleArgument = Annotated[str | None, typer.Argument(help="the cycle, e.g. 2026-09 (default: the latest open one)")]
 
 
 def _settings(config: Path | None) -> Settings:
@@ -175,12 +177,11 @@ def cycle_explain(
 
 
 @allocation_app.command("allocate")
-def allocation_allocate(
-    cycle_ref: Annotated[str, typer.Argument(help="the cycle, e.g. 2026-09")], config: ConfigOption = None
-) -> None:
+def allocation_allocate(cycle_ref: CycleArgument = None, config: ConfigOption = None) -> None:
     """Give each selected case of a cycle its service manager and auditor (cases already allocated stay)."""
     settings = _settings(config)
     try:
+        cycle_ref = cycle_ref or cycle_record.latest_cycle_ref(store.engine_from(settings), settings)
         assignments = allocation_record.allocate_cycle(store.engine_from(settings), settings, cycle_ref)
     except cycle_record.CycleError as error:
         typer.secho(str(error), fg="red", err=True)
@@ -216,6 +217,63 @@ def allocation_move(
         typer.secho(str(error), fg="red", err=True)
         raise typer.Exit(1) from None
     typer.echo(done)
+
+
+@cycle_app.command("notify")
+def cycle_notify(cycle_ref: CycleArgument = None, config: ConfigOption = None) -> None:
+    """Queue the emails of every allocated case not yet notified (auditor, practitioner, service manager)."""
+    settings = _settings(config)
+    try:
+        cycle_ref = cycle_ref or cycle_record.latest_cycle_ref(store.engine_from(settings), settings)
+        queued = cycle_messages.notify_cycle(store.engine_from(settings), settings, cycle_ref)
+    except cycle_record.CycleError as error:
+        typer.secho(str(error), fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"Cycle {cycle_ref}: {queued} message(s) queued; workbooks in {settings.output_dir / 'cycles' / cycle_ref}"
+    )
+
+
+@app.command("send")
+def send(config: ConfigOption = None) -> None:
+    """Send every queued email through the configured SMTP server, at the configured rate."""
+    settings = _settings(config)
+    total = [0]
+
+    def progress(done: int, of: int) -> None:
+        total[0] = of
+        if done % 50 == 0 or done == of:
+            typer.echo(f"  {done}/{of} sent")
+
+    try:
+        summary = outbox.send_queued(store.engine_from(settings), settings.email, on_progress=progress)
+    except OSError as error:
+        where = f"{settings.email.smtp_host}:{settings.email.smtp_port}"
+        typer.secho(f"Cannot reach the mail server at {where}: {error}. Nothing more was sent.", fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{summary.sent} sent, {summary.refused} refused by the server, {summary.still_queued} still queued.")
+
+
+@app.command("mail-sink")
+def mail_sink(
+    config: ConfigOption = None,
+    seconds: Annotated[float | None, typer.Option(help="stop after this long (default: until interrupted)")] = None,
+) -> None:
+    """Run a local SMTP server on the configured host and port that saves each message as a .eml file."""
+    import time
+
+    from qaloop.mail_sink import start_sink
+
+    settings = _settings(config)
+    folder = settings.output_dir / "mail"
+    sink = start_sink(folder, settings.email.smtp_host, settings.email.smtp_port)
+    typer.echo(f"Mail sink on {settings.email.smtp_host}:{settings.email.smtp_port}, saving to {folder}")
+    try:
+        time.sleep(seconds or 10**9)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sink.stop()
 
 
 def _date(text: str | None) -> date:

@@ -271,6 +271,21 @@ def recorded_cycle(engine: Engine, settings: Settings, cycle_ref: str) -> int | 
         )
 
 
+def latest_cycle_ref(engine: Engine, settings: Settings) -> str:
+    """The reference of the most recently selected cycle that is not closed; CycleError if there is none."""
+    cycle = models.AuditCycle
+    with engine.connect() as connection:
+        ref = connection.scalar(
+            select(cycle.cycle_ref)
+            .where(cycle.authority_id == authority_id(engine, settings), cycle.status != "closed")
+            .order_by(cycle.selection_date.desc())
+            .limit(1)
+        )
+    if ref is None:
+        raise CycleError("no cycle is open: draw one with `qaloop cycle draw`")
+    return ref
+
+
 @dataclass(frozen=True)
 class Draw:
     """The outcome of drawing a cycle: its id, whether this call drew it, and the draw when it did."""

@@ -12,6 +12,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -24,11 +25,16 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from qaloop.cycle_record import draw_cycle
+from qaloop.cycles import cycle_dates
+from qaloop.loader import LOAD_ORDER, load_dataset
 from qaloop.settings import Settings, load_settings
-from qaloop.store import engine_for
+from qaloop.store import engine_for, engine_from, upgrade
+from qaloop.synthetic import generate, write_extracts
 
 PROJECT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = PROJECT / "qaloop.yaml"
+NEXT_CYCLE = date(2026, 12, 14)
 POSTGRES_ADMIN_URL = os.environ.get("QALOOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -132,3 +138,19 @@ def smtp_server() -> Iterator[SmtpSink]:
         yield SmtpSink("127.0.0.1", port, messages)
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def drawn(store_settings: Settings) -> Settings:
+    """A 4,000-case county loaded into the store, with cycle 2026-09 (selected 14 December 2026) drawn."""
+    # A 4,000-case county has about 130 workers: 15 audits per area a cycle suits it as 60 suits 25,000 cases.
+    settings = store_settings.model_copy(
+        update={"calendar": store_settings.calendar.model_copy(update={"audits_per_area": 15})}
+    )
+    write_extracts(generate(settings, as_of=date(2026, 11, 22), seed=41, cases=4_000), settings)
+    engine = engine_from(settings)
+    upgrade(engine)
+    for dataset in LOAD_ORDER:
+        load_dataset(engine, settings, dataset)
+    draw_cycle(engine, settings, cycle_dates(settings.calendar, NEXT_CYCLE))
+    return settings

@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from qaloop import models
 from qaloop.allocation_record import MoveError, allocate_cycle, move_allocation
-from qaloop.cycle_record import draw_cycle, explain_cycle
+from qaloop.cycle_record import explain_cycle
 from qaloop.cycles import cycle_dates
-from qaloop.loader import LOAD_ORDER, load_dataset
 from qaloop.settings import Settings
-from qaloop.store import engine_from, upgrade
-from qaloop.synthetic import generate, write_extracts
-
-NEXT = date(2026, 12, 14)
-
-
-@pytest.fixture
-def drawn(store_settings: Settings) -> Settings:
-    # A 4,000-case county has about 130 workers: 15 audits per area a cycle suits it as 60 suits 25,000 cases.
-    settings = store_settings.model_copy(
-        update={"calendar": store_settings.calendar.model_copy(update={"audits_per_area": 15})}
-    )
-    write_extracts(generate(settings, as_of=date(2026, 11, 22), seed=41, cases=4_000), settings)
-    engine = engine_from(settings)
-    upgrade(engine)
-    for dataset in LOAD_ORDER:
-        load_dataset(engine, settings, dataset)
-    draw_cycle(engine, settings, cycle_dates(settings.calendar, NEXT))
-    return settings
+from qaloop.store import engine_from
+from tests.conftest import NEXT_CYCLE as NEXT
 
 
 def rows(settings: Settings) -> list:

@@ -119,3 +119,26 @@ def test_an_unreachable_server_sends_nothing_and_keeps_everything(mail_settings:
     with pytest.raises(OSError):
         send_queued(engine, down)
     assert [row.status for row in outbox(mail_settings)] == ["queued"]
+
+
+def test_the_demo_mail_sink_saves_each_message_as_an_eml_file(mail_settings: Settings, tmp_path: Path) -> None:
+    import socket
+
+    from qaloop.mail_sink import start_sink
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sink = start_sink(tmp_path / "mail", port=port)
+    try:
+        engine = engine_from(mail_settings)
+        enqueue(engine, [message(1), message(2)])
+        send_queued(engine, mail_settings.email.model_copy(update={"smtp_port": port}))
+    finally:
+        sink.stop()
+    files = sorted((tmp_path / "mail").glob("*.eml"))
+    assert [f.name for f in files] == [
+        "00001 to auditor1@qaloop-demo.example.eml",
+        "00002 to auditor2@qaloop-demo.example.eml",
+    ]
+    assert b"Subject: Case CR0002 allocated to you for audit" in files[1].read_bytes()

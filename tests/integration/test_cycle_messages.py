@@ -1,0 +1,110 @@
+"""A drawn and allocated cycle's emails through a real SMTP server: who gets what, and no names leak."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from qaloop import models
+from qaloop.allocation_record import allocate_cycle, move_allocation
+from qaloop.cycle_messages import long_date, notify_cycle
+from qaloop.cycles import cycle_dates
+from qaloop.outbox import send_queued
+from qaloop.schema import Dataset
+from qaloop.settings import Settings
+from qaloop.sources import read_dataset
+from qaloop.store import engine_from
+from tests.conftest import NEXT_CYCLE, SmtpSink
+
+
+@pytest.fixture
+def allocated(drawn: Settings, smtp_server: SmtpSink) -> Settings:
+    allocate_cycle(engine_from(drawn), drawn, "2026-09")
+    return drawn.model_copy(
+        update={"email": drawn.email.model_copy(update={"smtp_port": smtp_server.port, "messages_per_minute": 60_000})}
+    )
+
+
+def staff_by_email(settings: Settings) -> pd.DataFrame:
+    return read_dataset(settings, Dataset.STAFF).set_index("email")
+
+
+def test_each_person_gets_their_message_once(allocated: Settings, smtp_server: SmtpSink) -> None:
+    engine = engine_from(allocated)
+    queued = notify_cycle(engine, allocated, "2026-09")
+    with engine.connect() as connection:
+        managers = connection.scalar(
+            select(func.count(func.distinct(models.Allocation.service_manager_id))).where(
+                models.Allocation.status == "notified"
+            )
+        )
+        notified = connection.scalar(select(func.count()).where(models.Allocation.status == "notified"))
+    assert notified == 60 and queued == 60 * 2 + managers
+    assert notify_cycle(engine, allocated, "2026-09") == 0  # a re-run queues nothing
+
+    send_queued(engine, allocated.email)
+    assert send_queued(engine, allocated.email).sent == 0
+    received = smtp_server.messages
+    assert len(received) == queued
+    staff = staff_by_email(allocated)
+    due = long_date(cycle_dates(allocated.calendar, NEXT_CYCLE).audit_due)
+    for message in received:
+        role = staff.loc[message["To"], "role"]
+        if message["Subject"].startswith("Audit allocated"):
+            assert role != "practitioner"
+            assert due in message["Subject"]
+            [workbook] = list(message.iter_attachments())
+            book = load_workbook(io.BytesIO(workbook.get_content()))
+            sheet = book["Audit"]
+            case_ref = message["Subject"].split("case ")[1].split(" ")[0]
+            assert sheet["B3"].value == case_ref and sheet["B6"].value == staff.loc[message["To"], "staff_id"]
+            assert sheet.data_validations.dataValidation  # drop-down answers and grades
+        elif message["Subject"].startswith("Your self-reflection"):
+            assert role in {"practitioner", "senior_practitioner"}
+        else:
+            assert role == "service_manager" and "allocated for audit" in message["Subject"]
+    assert len({m["Message-ID"] for m in received}) == len(received)
+
+
+def test_no_name_from_the_staff_list_appears_in_any_message(allocated: Settings, smtp_server: SmtpSink) -> None:
+    engine = engine_from(allocated)
+    notify_cycle(engine, allocated, "2026-09")
+    send_queued(engine, allocated.email)
+    names = set(read_dataset(allocated, Dataset.STAFF)["name"])
+    for message in smtp_server.messages:
+        text = "\n".join(
+            [message["Subject"], message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()]
+        )
+        for part in message.iter_attachments():
+            book = load_workbook(io.BytesIO(part.get_content()))
+            text += "\n".join(str(cell) for sheet in book for row in sheet.iter_rows(values_only=True) for cell in row)
+        leaked = {name for name in names if name in text}
+        assert not leaked, f"{message['Subject']} names {leaked}"
+
+
+def test_a_moved_case_is_sent_to_its_new_auditor(allocated: Settings, smtp_server: SmtpSink) -> None:
+    engine = engine_from(allocated)
+    notify_cycle(engine, allocated, "2026-09")
+    send_queued(engine, allocated.email)
+    first = next(m for m in smtp_server.messages if m["Subject"].startswith("Audit allocated"))
+    case_ref = first["Subject"].split("case ")[1].split(" ")[0]
+    staff = staff_by_email(allocated)
+    with engine.connect() as connection:
+        team = connection.scalar(
+            select(models.Team.name)
+            .join(models.CaseRecord, models.CaseRecord.team_id == models.Team.id)
+            .where(models.CaseRecord.case_ref == case_ref)
+        )
+    others = staff[(staff["role"] == "team_manager") & (staff["team"] != team) & (staff.index != first["To"])]
+    new_auditor = others["staff_id"].iloc[0]
+    move_allocation(
+        engine, allocated, "2026-09", case_ref, reason="conflict of interest", actor="SM", to_auditor=new_auditor
+    )
+    assert notify_cycle(engine, allocated, "2026-09") >= 2  # the auditor's email and the service manager's update
+    send_queued(engine, allocated.email)
+    latest = [m for m in smtp_server.messages if case_ref in m["Subject"] and m["Subject"].startswith("Audit")]
+    assert [m["To"] for m in latest] == [first["To"], others.index[0]]
