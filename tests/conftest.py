@@ -19,6 +19,7 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
+import yaml
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 from sqlalchemy import create_engine, text
@@ -154,3 +155,36 @@ def drawn(store_settings: Settings) -> Settings:
         load_dataset(engine, settings, dataset)
     draw_cycle(engine, settings, cycle_dates(settings.calendar, NEXT_CYCLE))
     return settings
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One temporary Prefect server for the whole session (starting one costs about 12 s)."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, PREFECT_HOME, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    home = tmp_path_factory.mktemp("prefect-home")
+    # No heartbeat: otherwise every flow run waits about a second for its thread at the end.
+    with (
+        temporary_settings({PREFECT_HOME: home, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+        prefect_test_harness(server_startup_timeout=60),
+    ):
+        yield
+
+
+def write_config(settings: Settings, folder: Path, smtp_port: int | None = None) -> Path:
+    """A YAML config file for ``settings`` (as the flows read their configuration from a file)."""
+    data = yaml.safe_load(DEMO_CONFIG.read_text())
+    data["database_url"] = settings.database_url.get_secret_value()
+    data["output_dir"] = str(settings.output_dir)
+    data["calendar"]["audits_per_area"] = settings.calendar.audits_per_area
+    for dataset, source in settings.sources.items():
+        if hasattr(source, "path"):
+            data["sources"][dataset.value]["path"] = str(source.path)
+    if smtp_port is not None:
+        data["email"]["smtp_port"] = smtp_port
+        data["email"]["messages_per_minute"] = 60_000
+    path = folder / "flow-config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path

@@ -1,0 +1,98 @@
+"""The audit-cycle flow: check and load the extracts, draw the sample, optionally pause for approval,
+allocate auditors, then queue and send the allocation, auditor and self-reflection emails."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow, get_run_logger
+from prefect.flow_runs import pause_flow_run
+from prefect.runtime import flow_run
+from pydantic import BaseModel, Field
+
+from qaloop.cycles import cycle_dates, next_selection_date
+from qaloop.settings import load_settings
+from tasks.cycle import allocate, check_and_load, draw, exclude, queue_emails, send_emails
+
+
+class Approval(BaseModel):
+    """The QA team's decision on a drawn sample, given in the Prefect UI."""
+
+    approve: bool = Field(default=True, description="go ahead and allocate")
+    exclude: dict[str, str] = Field(
+        default_factory=dict, description="case reference -> reason; each is replaced from its stratum's reserves"
+    )
+    approved_by: str = Field(default="QA team", description="who approved")
+
+
+class CycleSummary(BaseModel):
+    """What the run did."""
+
+    cycle_ref: str
+    selection_date: date
+    cases_loaded: int
+    cases_quarantined: int
+    allocated: int
+    waiting_for_an_auditor: int
+    emails_queued: int
+    emails_sent: int
+    emails_still_queued: int
+    excluded: list[str] = []
+    stopped: str | None = None
+
+
+def _run_name() -> str:
+    parameters = flow_run.parameters
+    settings = load_settings(parameters.get("config"))
+    on = parameters.get("selection_date") or next_selection_date(settings.calendar, date.today())
+    return f"{settings.authority.code} {cycle_dates(settings.calendar, date.fromisoformat(str(on))).cycle_ref}"
+
+
+@flow(name="audit-cycle", flow_run_name=_run_name, log_prints=False)
+def audit_cycle(
+    config: str | None = None,
+    selection_date: date | None = None,
+    seed: int | None = None,
+    dry_run: bool = False,
+    approval: bool = False,
+) -> CycleSummary:
+    """Run one regular audit cycle for the configured authority.
+
+    ``selection_date`` defaults to the next scheduled one (today on a scheduled run); ``dry_run`` stops after
+    allocation without queueing any email; ``approval`` pauses after the draw for the QA team to approve it
+    or exclude cases in the Prefect UI.
+    """
+    settings = load_settings(config)
+    dates = cycle_dates(settings.calendar, selection_date or next_selection_date(settings.calendar, date.today()))
+    loaded = check_and_load(settings, dates.selection_date)
+    draw(settings, dates, seed)
+    excluded: list[str] = []
+    if approval:
+        decision = pause_flow_run(wait_for_input=Approval, timeout=7 * 24 * 3600, key=f"approve-{dates.cycle_ref}")
+        if not decision.approve:
+            get_run_logger().warning("Cycle %s was not approved; nothing was allocated or sent.", dates.cycle_ref)
+            return CycleSummary(
+                cycle_ref=dates.cycle_ref, selection_date=dates.selection_date, cases_loaded=loaded["cases"],
+                cases_quarantined=loaded["quarantined cases"], allocated=0, waiting_for_an_auditor=0,
+                emails_queued=0, emails_sent=0, emails_still_queued=0, stopped="not approved",
+            )  # fmt: skip
+        excluded = exclude(settings, dates.cycle_ref, decision.exclude, decision.approved_by)
+    assignments = allocate(settings, dates.cycle_ref)
+    queued = sent = still = 0
+    if not dry_run:
+        queued = queue_emails(settings, dates.cycle_ref)
+        summary = send_emails(settings)
+        sent, still = summary.sent, summary.still_queued
+    return CycleSummary(
+        cycle_ref=dates.cycle_ref,
+        selection_date=dates.selection_date,
+        cases_loaded=loaded["cases"],
+        cases_quarantined=loaded["quarantined cases"],
+        allocated=sum(1 for a in assignments if a.auditor_id),
+        waiting_for_an_auditor=sum(1 for a in assignments if a.auditor_id is None),
+        emails_queued=queued,
+        emails_sent=sent,
+        emails_still_queued=still,
+        excluded=excluded,
+        stopped="dry run: no email queued" if dry_run else None,
+    )
