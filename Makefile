@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME := $(CURDIR)/var/prefect
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint ui clean
 
 install: $(INSTALLED)
 
@@ -37,6 +37,21 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# A local Prefect server with qaloop's deployments and a worker: the schedules show in the UI at
+# http://127.0.0.1:4200. Ctrl-C stops the worker and the server.
+PREFECT_LOCAL := http://127.0.0.1:4200/api
+ui: install
+	$(BIN)/qaloop init-db
+	@mkdir -p var
+	@$(BIN)/prefect server start --host 127.0.0.1 --port 4200 > var/prefect-server.log 2>&1 & server=$$!; \
+	trap 'kill $$server 2>/dev/null' EXIT INT TERM; \
+	for i in $$(seq 60); do curl -sf $(PREFECT_LOCAL)/health >/dev/null && break; sleep 1; done; \
+	export PREFECT_API_URL=$(PREFECT_LOCAL); \
+	$(BIN)/prefect work-pool inspect qaloop >/dev/null 2>&1 || $(BIN)/prefect work-pool create qaloop --type process; \
+	$(BIN)/prefect --no-prompt deploy --all && \
+	echo "Prefect UI: http://127.0.0.1:4200 (the audit-cycle schedule is under Deployments)" && \
+	$(BIN)/prefect worker start --pool qaloop
 
 lint: install
 	$(BIN)/ruff check qaloop tests bench
