@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -245,13 +247,23 @@ def send(config: ConfigOption = None) -> None:
         if done % 50 == 0 or done == of:
             typer.echo(f"  {done}/{of} sent")
 
+    # A stop request (SIGTERM from a service manager or Prefect, Ctrl-C) ends the batch between two
+    # messages, so each message is recorded exactly as the server saw it and none is sent twice.
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     try:
-        summary = outbox.send_queued(store.engine_from(settings), settings.email, on_progress=progress)
+        summary = outbox.send_queued(
+            store.engine_from(settings), settings.email, on_progress=progress, should_stop=stop.is_set
+        )
     except OSError as error:
         where = f"{settings.email.smtp_host}:{settings.email.smtp_port}"
         typer.secho(f"Cannot reach the mail server at {where}: {error}. Nothing more was sent.", fg="red", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{summary.sent} sent, {summary.refused} refused by the server, {summary.still_queued} still queued.")
+    if stop.is_set():
+        typer.echo("Stopped on request; run `qaloop send` again to send the rest.")
+        raise typer.Exit(1)
 
 
 @app.command("mail-sink")
