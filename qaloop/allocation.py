@@ -83,10 +83,11 @@ def allocate(
     the same people are not always first. ``area`` is matched against the staff list's area by code or name
     as given. Returns one Assignment per case, in the order of ``cases``.
     """
+    staff = staff.astype(object).where(staff.notna(), None)  # one kind of blank: None compares plainly
     auditors = available_auditors(staff, window).sort_values("staff_id", ignore_index=True)
     ids = auditors["staff_id"].to_numpy(dtype=object)
-    teams = auditors["team"].astype(object).to_numpy()
-    areas = auditors["area"].astype(object).to_numpy()
+    teams = auditors["team"].to_numpy(dtype=object)
+    areas = auditors["area"].to_numpy(dtype=object)
     load = np.array([(existing_load or {}).get(auditor, 0) for auditor in ids], dtype=np.int64)
     tie_break = np.random.default_rng(seed).permutation(len(ids))
     by_id = staff.set_index("staff_id")

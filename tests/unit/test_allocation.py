@@ -106,6 +106,13 @@ def test_the_home_area_is_used_first_and_another_area_is_said() -> None:
     assert "another area" in away[0].note
 
 
+def test_a_staff_list_read_from_a_file_with_blank_cells_is_handled() -> None:
+    text_columns = {"area": "string", "team": "string", "line_manager_id": "string", "role": "string"}
+    staff = small_service().astype(text_columns)  # blanks are pd.NA, as sources give them
+    [assignment] = allocate(pd.DataFrame([case("CR1", "A", "P_A")]), staff, WINDOW, capacity=4, seed=1)
+    assert assignment.auditor_id in {"TM_B", "SP_B", "SM1"} and assignment.service_manager_id == "SM1"
+
+
 def test_existing_load_counts_against_capacity() -> None:
     cases = pd.DataFrame([case("CR1", "A", "P_A")])
     [assignment] = allocate(cases, small_service(), WINDOW, 2, seed=1, existing_load={"TM_B": 2, "SP_B": 2})

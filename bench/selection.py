@@ -1,0 +1,110 @@
+"""Benchmark: checks, selection and allocation on 1,000,000 cases, 50,000 past audits and about 5,000 staff.
+
+Prints the time to read the case extract alone, then the time of the checks (Great Expectations), the
+selection and the allocation, and the process's peak memory after each. The target: selection plus
+allocation within 1.5 x the extract read time, peak memory under 2 GB. Run with
+``.venv/bin/python bench/selection.py [--cases N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from checks.cases import check_cases
+from checks.staff import check_staff
+from qaloop.allocation import AuditWindow, allocate
+from qaloop.cycles import cycle_dates, next_selection_date
+from qaloop.schema import Dataset
+from qaloop.selection import select_cases, stratum_quotas
+from qaloop.settings import load_settings
+from qaloop.sources import read_dataset
+from qaloop.synthetic import PAST_CYCLES, generate, write_extracts
+
+PROJECT = Path(__file__).resolve().parent.parent
+AS_OF = date(2026, 11, 22)
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--past-audits", type=int, default=50_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        base = load_settings(PROJECT / "qaloop.yaml")
+        sources = {d: s.model_copy(update={"path": Path(folder) / s.path.name}) for d, s in base.sources.items()}
+        settings = base.model_copy(
+            update={
+                "sources": sources,
+                "database_url": SecretStr(f"sqlite:///{folder}/bench.db"),
+                "calendar": base.calendar.model_copy(update={"audits_per_area": 120}),
+            }
+        )
+        authority = generate(settings, as_of=AS_OF, cases=args.cases, history_per_cycle=args.past_audits // PAST_CYCLES)
+        write_extracts(authority, settings)
+        history = authority[Dataset.AUDIT_HISTORY]
+        del authority
+        print(f"{args.cases:,} cases, {len(history):,} past audits; figures below exclude generating them")
+
+        started = time.perf_counter()
+        cases = read_dataset(settings, Dataset.CASES)
+        read_seconds = time.perf_counter() - started
+        staff = read_dataset(settings, Dataset.STAFF)
+        print(
+            f"{'read the case extract':<28} {read_seconds:7.2f} s   peak RSS {peak_mb():6.0f} MB"
+            f"   ({len(staff):,} staff)"
+        )
+
+        started = time.perf_counter()
+        staff_report, parsed_staff = check_staff(settings, staff)
+        case_report, parsed = check_cases(settings, cases, staff, AS_OF)
+        print(f"{'checks (staff and cases)':<28} {time.perf_counter() - started:7.2f} s   peak RSS {peak_mb():6.0f} MB")
+        assert staff_report.ok and case_report.ok, (staff_report.describe(), case_report.describe())
+
+        selection_date = next_selection_date(settings.calendar, AS_OF)
+        dates = cycle_dates(settings.calendar, selection_date)
+        started = time.perf_counter()
+        recent = [set(group["worker_id"]) for _, group in sorted(history.groupby("cycle_ref"), reverse=True)]
+        areas = [area.code for area in settings.authority.areas]
+        types = [audit_type.id for audit_type in settings.audit_types]
+        quotas = stratum_quotas(parsed, areas, types, 120, settings.calendar.type_shares)
+        selection = select_cases(
+            parsed,
+            quotas,
+            settings.selection,
+            selection_date,
+            1,
+            audited=set(history["case_ref"]),
+            recent_cycles=recent,
+        )
+        select_seconds = time.perf_counter() - started
+        print(
+            f"{'selection':<28} {select_seconds:7.2f} s   peak RSS {peak_mb():6.0f} MB   ({len(selection.drawn)} drawn)"
+        )
+
+        started = time.perf_counter()
+        drawn = parsed[parsed["case_ref"].isin(selection.drawn["case_ref"])]
+        window = AuditWindow(dates.allocation_date, dates.audit_due)
+        assignments = allocate(drawn, parsed_staff, window, settings.selection.auditor_capacity, 1)
+        allocate_seconds = time.perf_counter() - started
+        allocated = sum(1 for a in assignments if a.auditor_id)
+        print(f"{'allocation':<28} {allocate_seconds:7.2f} s   peak RSS {peak_mb():6.0f} MB   ({allocated} allocated)")
+        ratio = (select_seconds + allocate_seconds) / read_seconds
+        print(
+            f"selection + allocation = {ratio:.2f} x the extract read time (target 1.5); "
+            f"peak {peak_mb():,.0f} MB (target 2,048)"
+        )
+
+
+if __name__ == "__main__":
+    main()
