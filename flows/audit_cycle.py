@@ -68,7 +68,9 @@ def audit_cycle(
     draw(settings, dates, seed)
     excluded: list[str] = []
     if approval:
-        decision = pause_flow_run(wait_for_input=Approval, timeout=7 * 24 * 3600, key=f"approve-{dates.cycle_ref}")
+        decision = pause_flow_run(
+            wait_for_input=Approval, timeout=7 * 24 * 3600, poll_interval=2, key=f"approve-{dates.cycle_ref}"
+        )
         if not decision.approve:
             get_run_logger().warning("Cycle %s was not approved; nothing was allocated or sent.", dates.cycle_ref)
             return CycleSummary(

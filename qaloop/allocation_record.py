@@ -56,6 +56,7 @@ def staff_frame(connection: Connection, authority: int) -> pd.DataFrame:
 class _Cycle:
     id: int
     seed: int
+    status: str
     window: AuditWindow
     audit_due: date
     self_reflection_due: date
@@ -64,14 +65,14 @@ class _Cycle:
 def _cycle(connection: Connection, authority: int, cycle_ref: str) -> _Cycle:
     cycle = models.AuditCycle
     row = connection.execute(
-        select(cycle.id, cycle.seed, cycle.allocation_date, cycle.audit_due, cycle.self_reflection_due).where(
-            cycle.authority_id == authority, cycle.cycle_ref == cycle_ref
-        )
+        select(
+            cycle.id, cycle.seed, cycle.status, cycle.allocation_date, cycle.audit_due, cycle.self_reflection_due
+        ).where(cycle.authority_id == authority, cycle.cycle_ref == cycle_ref)
     ).one_or_none()
     if row is None:
         raise CycleError(f"cycle {cycle_ref} is not recorded")
     window = AuditWindow(row.allocation_date, row.audit_due)
-    return _Cycle(row.id, row.seed or 0, window, row.audit_due, row.self_reflection_due)
+    return _Cycle(row.id, row.seed or 0, row.status, window, row.audit_due, row.self_reflection_due)
 
 
 def _waiting(connection: Connection, cycle_id: int) -> pd.DataFrame:
@@ -164,9 +165,9 @@ def move_allocation(
 ) -> str:
     """Move one case: to ``to_auditor`` when given, else replace it with its stratum's next reserve.
 
-    A replacement is allocated at once. Returns what was done, in words. MoveError when the move breaks a
-    rule (an auditor who may not audit this case, a case already returned, no reserve left); nothing
-    changes then.
+    A replacement is allocated at once if the cycle has been allocated, else with the rest of the cycle.
+    Returns what was done, in words. MoveError when the move breaks a rule (an auditor who may not audit
+    this case, a case already returned, no reserve left); nothing changes then.
     """
     if not reason.strip():
         raise MoveError("a move needs a reason, kept with the allocation's history")
@@ -185,9 +186,12 @@ def move_allocation(
             raise MoveError(f"case {case_ref} is {current.status} and can no longer be moved")
         if to_auditor is not None:
             return _to_auditor(connection, authority, cycle, current, case_ref, to_auditor, reason, actor)
-        done = _replace(connection, cycle, current, case_ref, reason, actor)
-    # The reserve now waits for an auditor like any selected case: allocate it under the same rules.
-    [assignment] = allocate_cycle(engine, settings, cycle_ref)
+        reserve_ref = _replace(connection, cycle, current, case_ref, reason, actor)
+    done = f"case {case_ref} replaced by reserve {reserve_ref}"
+    if cycle.status == "selected":
+        return f"{done}; it will be allocated with the rest of the cycle"
+    # Once the cycle is allocated, the reserve is allocated at once under the same rules.
+    assignment = next(a for a in allocate_cycle(engine, settings, cycle_ref) if a.case_ref == reserve_ref)
     if assignment.auditor_id is None:
         return f"{done}; it could not be allocated: {assignment.note}"
     return f"{done}, allocated to {assignment.auditor_id}"
@@ -239,6 +243,7 @@ def _to_auditor(
 
 
 def _replace(connection: Connection, cycle: _Cycle, current: Row[Any], case_ref: str, reason: str, actor: str) -> str:
+    """Mark the case replaced and promote its stratum's next reserve; returns the reserve's reference."""
     allocation, case = models.Allocation, models.CaseRecord
     reserve = connection.execute(
         select(allocation.id, case.case_ref)
@@ -257,4 +262,4 @@ def _replace(connection: Connection, cycle: _Cycle, current: Row[Any], case_ref:
         .values(status="selected", reserve_rank=None, replaces_id=current.id)
     )
     _event(connection, reserve.id, "reserve", "selected", actor, f"replaces {case_ref}: {reason}")
-    return f"case {case_ref} replaced by reserve {reserve.case_ref}"
+    return reserve.case_ref

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from prefect.artifacts import Artifact
@@ -86,3 +89,63 @@ def test_a_bad_staff_list_stops_the_cycle_before_anything_is_written(
         )
         assert connection.scalar(select(func.count()).select_from(models.EmailOutbox)) == 0
     assert smtp_server.messages == []
+
+
+def _paused_run(timeout: float = 90) -> UUID:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+                )
+            )
+            if runs:
+                return runs[0].id
+            time.sleep(0.5)
+    raise AssertionError("the flow never paused for approval")
+
+
+def test_the_qa_team_approves_in_the_ui_and_an_excluded_case_is_replaced(
+    prefect_harness: None, county: Settings, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    from prefect.flow_runs import resume_flow_run
+
+    config = str(write_config(county, tmp_path, smtp_server.port))
+    outcome: list = []
+    runner = threading.Thread(
+        target=lambda: outcome.append(audit_cycle(config=config, selection_date=NEXT_CYCLE, approval=True))
+    )
+    runner.start()
+    run_id = _paused_run()
+    assert smtp_server.messages == []  # nothing is sent before approval
+    with engine_from(county).connect() as connection:
+        excluded = connection.scalar(
+            select(models.CaseRecord.case_ref)
+            .join(models.Allocation, models.Allocation.case_id == models.CaseRecord.id)
+            .join(models.AuditCycle, models.AuditCycle.id == models.Allocation.cycle_id)
+            .where(models.Allocation.status == "selected", models.AuditCycle.cycle_ref == "2026-09")
+            .where(
+                models.Allocation.stratum.in_(
+                    select(models.Allocation.stratum).where(models.Allocation.status == "reserve")
+                )
+            )
+            .limit(1)
+        )
+    resume_flow_run(run_id, run_input={"approve": True, "exclude": {excluded: "case closed"}, "approved_by": "QA lead"})
+    runner.join(timeout=120)
+    [summary] = outcome
+    assert summary.allocated == 60 and len(summary.excluded) == 1
+    assert summary.excluded[0].startswith(f"case {excluded} replaced by reserve")
+    assert not any(excluded in message["Subject"] for message in smtp_server.messages)
+    with engine_from(county).connect() as connection:
+        status = connection.scalar(
+            select(models.Allocation.status)
+            .join(models.CaseRecord, models.CaseRecord.id == models.Allocation.case_id)
+            .where(models.CaseRecord.case_ref == excluded)
+        )
+    assert status == "replaced"
