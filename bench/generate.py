@@ -8,7 +8,6 @@ SQLite file in a temporary folder.
 from __future__ import annotations
 
 import argparse
-import resource
 import tempfile
 import time
 from collections.abc import Callable
@@ -16,19 +15,14 @@ from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import SecretStr
+from common import peak_mb, scratch_settings
 
 from qaloop.loader import LOAD_ORDER, load_dataset
-from qaloop.settings import load_settings
 from qaloop.store import engine_from, upgrade
 from qaloop.synthetic import PAST_CYCLES, generate, write_extracts
 
 PROJECT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def timed(label: str, step: Callable[[], T]) -> T:
@@ -46,14 +40,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder:
-        base = load_settings(PROJECT / "qaloop.yaml")
-        sources = {d: s.model_copy(update={"path": Path(folder) / s.path.name}) for d, s in base.sources.items()}
-        settings = base.model_copy(
-            update={
-                "sources": sources,
-                "database_url": SecretStr(args.database_url or f"sqlite:///{folder}/bench.db"),
-            }
-        )
+        settings = scratch_settings(folder, args.database_url)
         print(f"qaloop synthetic authority: {args.cases:,} cases, {args.past_audits:,} past audits")
         total = time.perf_counter()
         authority = timed(

@@ -9,13 +9,12 @@ allocation within 1.5 x the extract read time, peak memory under 2 GB. Run with
 from __future__ import annotations
 
 import argparse
-import resource
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
-from pydantic import SecretStr
+from common import peak_mb, scratch_settings
 
 from checks.cases import check_cases
 from checks.staff import check_staff
@@ -23,16 +22,11 @@ from qaloop.allocation import AuditWindow, allocate
 from qaloop.cycles import cycle_dates, next_selection_date
 from qaloop.schema import Dataset
 from qaloop.selection import select_cases, stratum_quotas
-from qaloop.settings import load_settings
 from qaloop.sources import read_dataset
 from qaloop.synthetic import PAST_CYCLES, generate, write_extracts
 
 PROJECT = Path(__file__).resolve().parent.parent
 AS_OF = date(2026, 11, 22)
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
@@ -41,15 +35,7 @@ def main() -> None:
     parser.add_argument("--past-audits", type=int, default=50_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        base = load_settings(PROJECT / "qaloop.yaml")
-        sources = {d: s.model_copy(update={"path": Path(folder) / s.path.name}) for d, s in base.sources.items()}
-        settings = base.model_copy(
-            update={
-                "sources": sources,
-                "database_url": SecretStr(f"sqlite:///{folder}/bench.db"),
-                "calendar": base.calendar.model_copy(update={"audits_per_area": 120}),
-            }
-        )
+        settings = scratch_settings(folder, audits_per_area=120)
         authority = generate(settings, as_of=AS_OF, cases=args.cases, history_per_cycle=args.past_audits // PAST_CYCLES)
         write_extracts(authority, settings)
         history = authority[Dataset.AUDIT_HISTORY]

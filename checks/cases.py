@@ -8,7 +8,7 @@ from datetime import date
 import great_expectations as gx
 import pandas as pd
 
-from checks.runner import CheckReport, Rule, checkable, rule, run_checks, schema_rules
+from checks.runner import CheckReport, Rule, area_rule, checkable, rule, run_checks, schema_rules
 from qaloop.schema import Dataset
 from qaloop.settings import Settings
 
@@ -18,7 +18,6 @@ EARLIEST = pd.Timestamp(1990, 1, 1)
 def case_rules(settings: Settings, staff_ids: Iterable[str], teams: Iterable[str], as_of: date) -> list[Rule]:
     """Every rule the case extract must meet, given the staff list it will be joined to."""
     type_ids = [audit_type.id for audit_type in settings.audit_types]
-    areas = [area.code for area in settings.authority.areas] + [area.name for area in settings.authority.areas]
     today = pd.Timestamp(as_of)
     rules = schema_rules(Dataset.CASES, "case extract") + [
         rule(
@@ -27,12 +26,7 @@ def case_rules(settings: Settings, staff_ids: Iterable[str], teams: Iterable[str
             column="audit_type",
             value_set=type_ids,
         ),
-        rule(
-            "area is not one of the authority's areas",
-            gx.expectations.ExpectColumnValuesToBeInSet,
-            column="area",
-            value_set=areas,
-        ),
+        area_rule(settings),
         rule(
             "team is not a team in the staff list",
             gx.expectations.ExpectColumnValuesToBeInSet,

@@ -11,7 +11,7 @@ import great_expectations as gx
 import pandas as pd
 
 from qaloop.schema import SCHEMAS, Dataset
-from qaloop.settings import CheckPolicy
+from qaloop.settings import CheckPolicy, Settings
 from qaloop.sources import parse_values
 
 _SHOWN = 10
@@ -54,6 +54,17 @@ def checkable(frame: pd.DataFrame, dataset: Dataset, date_format: str | None) ->
             parsed[f"{column.name}__text"] = frame[column.name]
             parsed[f"{column.name}__unreadable"] = unreadable.get(column.name, pd.Series(False, index=frame.index))
     return parsed
+
+
+def area_rule(settings: Settings) -> Rule:
+    """The dataset's ``area`` is one of the authority's areas, by code or by name."""
+    areas = [area.code for area in settings.authority.areas] + [area.name for area in settings.authority.areas]
+    return rule(
+        "area is not one of the authority's areas",
+        gx.expectations.ExpectColumnValuesToBeInSet,
+        column="area",
+        value_set=areas,
+    )
 
 
 def schema_rules(dataset: Dataset, what: str) -> list[Rule]:

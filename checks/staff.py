@@ -7,7 +7,7 @@ from dataclasses import replace
 import great_expectations as gx
 import pandas as pd
 
-from checks.runner import CheckReport, Rule, checkable, rule, run_checks, schema_rules
+from checks.runner import CheckReport, Rule, area_rule, checkable, rule, run_checks, schema_rules
 from qaloop.roles import Role
 from qaloop.schema import Dataset
 from qaloop.settings import Settings
@@ -15,7 +15,6 @@ from qaloop.settings import Settings
 
 def staff_rules(settings: Settings, staff_ids: list[str]) -> list[Rule]:
     """Every rule a staff list must meet, row by row."""
-    areas = [area.code for area in settings.authority.areas] + [area.name for area in settings.authority.areas]
     return schema_rules(Dataset.STAFF, "staff list") + [
         rule(
             f"role is not one of {', '.join(role.value for role in Role)}",
@@ -30,12 +29,7 @@ def staff_rules(settings: Settings, staff_ids: list[str]) -> list[Rule]:
             column="email",
             regex=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
         ),
-        rule(
-            "area is not one of the authority's areas",
-            gx.expectations.ExpectColumnValuesToBeInSet,
-            column="area",
-            value_set=areas,
-        ),
+        area_rule(settings),
         rule(
             "line_manager_id is not in the staff list",
             gx.expectations.ExpectColumnValuesToBeInSet,

@@ -142,9 +142,11 @@ def smtp_server() -> Iterator[SmtpSink]:
 
 
 @pytest.fixture
-def drawn(store_settings: Settings) -> Settings:
-    """A 4,000-case county loaded into the store, with cycle 2026-09 (selected 14 December 2026) drawn."""
-    # A 4,000-case county has about 130 workers: 15 audits per area a cycle suits it as 60 suits 25,000 cases.
+def county(store_settings: Settings) -> Settings:
+    """A 4,000-case county with its history loaded into the store, auditing 15 cases per area.
+
+    A 4,000-case county has about 130 workers: 15 audits per area a cycle suits it as 60 suits 25,000 cases.
+    """
     settings = store_settings.model_copy(
         update={"calendar": store_settings.calendar.model_copy(update={"audits_per_area": 15})}
     )
@@ -153,8 +155,14 @@ def drawn(store_settings: Settings) -> Settings:
     upgrade(engine)
     for dataset in LOAD_ORDER:
         load_dataset(engine, settings, dataset)
-    draw_cycle(engine, settings, cycle_dates(settings.calendar, NEXT_CYCLE))
     return settings
+
+
+@pytest.fixture
+def drawn(county: Settings) -> Settings:
+    """The county with cycle 2026-09 (selected 14 December 2026) drawn."""
+    draw_cycle(engine_from(county), county, cycle_dates(county.calendar, NEXT_CYCLE))
+    return county
 
 
 @pytest.fixture(scope="session")

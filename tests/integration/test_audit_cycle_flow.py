@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date
 from pathlib import Path
 from uuid import UUID
 
@@ -14,25 +13,9 @@ from sqlalchemy import func, select
 
 from flows.audit_cycle import audit_cycle
 from qaloop import models
-from qaloop.loader import LOAD_ORDER, load_dataset
 from qaloop.settings import Settings
-from qaloop.store import engine_from, upgrade
-from qaloop.synthetic import generate, write_extracts
+from qaloop.store import engine_from
 from tests.conftest import NEXT_CYCLE, SmtpSink, write_config
-
-
-@pytest.fixture
-def county(store_settings: Settings) -> Settings:
-    """A 4,000-case county with its history loaded, auditing 15 cases per area."""
-    settings = store_settings.model_copy(
-        update={"calendar": store_settings.calendar.model_copy(update={"audits_per_area": 15})}
-    )
-    write_extracts(generate(settings, as_of=date(2026, 11, 22), seed=51, cases=4_000), settings)
-    engine = engine_from(settings)
-    upgrade(engine)
-    for dataset in LOAD_ORDER:
-        load_dataset(engine, settings, dataset)
-    return settings
 
 
 def test_a_cycle_runs_end_to_end_and_a_rerun_sends_nothing_new(
