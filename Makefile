@@ -11,7 +11,10 @@ export PREFECT_HOME := $(CURDIR)/var/prefect
 
 .PHONY: install demo test lint ui clean
 
-install: $(INSTALLED)
+install: $(INSTALLED) | $(PREFECT_HOME)
+
+$(PREFECT_HOME):
+	@mkdir -p $@
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
