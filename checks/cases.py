@@ -8,7 +8,7 @@ from datetime import date
 import great_expectations as gx
 import pandas as pd
 
-from checks.runner import CheckReport, Rule, area_rule, checkable, rule, run_checks, schema_rules
+from checks.runner import CheckReport, Rule, area_rule, checkable, not_before, rule, run_checks, schema_rules
 from qaloop.schema import Dataset
 from qaloop.settings import Settings
 
@@ -39,22 +39,8 @@ def case_rules(settings: Settings, staff_ids: Iterable[str], teams: Iterable[str
             column="worker_id",
             value_set=sorted(set(staff_ids)),
         ),
-        rule(
-            "last_activity_date is before start_date",
-            gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB,
-            column_A="last_activity_date",
-            column_B="start_date",
-            or_equal=True,
-            ignore_row_if="either_value_is_missing",
-        ),
-        rule(
-            "end_date is before start_date",
-            gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB,
-            column_A="end_date",
-            column_B="start_date",
-            or_equal=True,
-            ignore_row_if="either_value_is_missing",
-        ),
+        not_before("last_activity_date", "start_date"),
+        not_before("end_date", "start_date"),
     ]
     for column in ("start_date", "last_activity_date", "end_date"):
         rules.append(

@@ -67,6 +67,18 @@ def area_rule(settings: Settings) -> Rule:
     )
 
 
+def not_before(later: str, earlier: str) -> Rule:
+    """Where both dates are given, ``later`` is on or after ``earlier``."""
+    return rule(
+        f"{later} is before {earlier}",
+        gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB,
+        column_A=later,
+        column_B=earlier,
+        or_equal=True,
+        ignore_row_if="either_value_is_missing",
+    )
+
+
 def schema_rules(dataset: Dataset, what: str) -> list[Rule]:
     """The rules every dataset has: rows present, required values present and readable, the key unique."""
     schema = SCHEMAS[dataset]

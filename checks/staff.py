@@ -7,7 +7,7 @@ from dataclasses import replace
 import great_expectations as gx
 import pandas as pd
 
-from checks.runner import CheckReport, Rule, area_rule, checkable, rule, run_checks, schema_rules
+from checks.runner import CheckReport, Rule, area_rule, checkable, not_before, rule, run_checks, schema_rules
 from qaloop.roles import Role
 from qaloop.schema import Dataset
 from qaloop.settings import Settings
@@ -36,14 +36,7 @@ def staff_rules(settings: Settings, staff_ids: list[str]) -> list[Rule]:
             column="line_manager_id",
             value_set=staff_ids,
         ),
-        rule(
-            "leave_end is before leave_start",
-            gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB,
-            column_A="leave_end",
-            column_B="leave_start",
-            or_equal=True,
-            ignore_row_if="either_value_is_missing",
-        ),
+        not_before("leave_end", "leave_start"),
     ]
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +28,16 @@ ConfigOption = Annotated[
 ]
 
 CycleArgument = Annotated[str | None, typer.Argument(help="the cycle, e.g. 2026-09 (default: the latest open one)")]
+
+
+@contextmanager
+def _refusals(*errors: type[Exception]) -> Iterator[None]:
+    """The domain's refusals (bad data, a rule broken) as a red message and exit code 1, never a traceback."""
+    try:
+        yield
+    except errors as error:
+        typer.secho(str(error), fg="red", err=True)
+        raise typer.Exit(1) from None
 
 
 def _settings(config: Path | None) -> Settings:
@@ -84,11 +96,8 @@ def load(
         raise typer.Exit(1)
     chosen = dataset or [d for d in loader.LOAD_ORDER if d in settings.sources]
     for name in chosen:
-        try:
+        with _refusals(SourceError, loader.LoadError):
             summary = loader.load_dataset(engine, settings, name, _date(as_of))
-        except (SourceError, loader.LoadError) as error:
-            typer.secho(str(error), fg=typer.colors.RED, err=True)
-            raise typer.Exit(1) from None
         if summary.skipped_file:
             typer.echo(f"  {name.value:<14} already loaded (same file content), skipped")
         else:
@@ -123,12 +132,9 @@ def cycle_draw(
     settings = _settings(config)
     engine = store.engine_from(settings)
     selection_date = _date(on) if on else cycles.next_selection_date(settings.calendar, date.today())
-    try:
+    with _refusals(ValueError, cycle_record.CycleError):
         dates = cycles.cycle_dates(settings.calendar, selection_date)
         outcome = cycle_record.draw_cycle(engine, settings, dates, seed)
-    except (ValueError, cycle_record.CycleError) as error:
-        typer.secho(str(error), fg="red", err=True)
-        raise typer.Exit(1) from None
     if not outcome.drawn_now:
         typer.echo(f"Cycle {dates.cycle_ref} was already drawn; nothing changed.")
         return
@@ -153,11 +159,8 @@ def cycle_explain(
 ) -> None:
     """Re-derive a cycle's sample from its stored inputs and show it is identical, with each case's reason."""
     settings = _settings(config)
-    try:
+    with _refusals(cycle_record.CycleError):
         explanation = cycle_record.explain_cycle(store.engine_from(settings), settings, cycle_ref)
-    except cycle_record.CycleError as error:
-        typer.secho(str(error), fg="red", err=True)
-        raise typer.Exit(1) from None
     outcomes = explanation.outcomes
     if explanation.identical:
         typer.echo(f"Cycle {cycle_ref}: re-derived from its stored inputs, seed and rules: identical to the record.")
@@ -182,12 +185,9 @@ def cycle_explain(
 def allocation_allocate(cycle_ref: CycleArgument = None, config: ConfigOption = None) -> None:
     """Give each selected case of a cycle its service manager and auditor (cases already allocated stay)."""
     settings = _settings(config)
-    try:
+    with _refusals(cycle_record.CycleError):
         cycle_ref = cycle_ref or cycle_record.latest_cycle_ref(store.engine_from(settings), settings)
         assignments = allocation_record.allocate_cycle(store.engine_from(settings), settings, cycle_ref)
-    except cycle_record.CycleError as error:
-        typer.secho(str(error), fg="red", err=True)
-        raise typer.Exit(1) from None
     waiting = [a for a in assignments if a.auditor_id is None]
     typer.echo(f"Cycle {cycle_ref}: {len(assignments) - len(waiting)} case(s) allocated, {len(waiting)} waiting.")
     for assignment in waiting:
@@ -211,13 +211,10 @@ def allocation_move(
         typer.secho("Give either --to STAFF_ID or --replace.", fg="red", err=True)
         raise typer.Exit(2)
     settings = _settings(config)
-    try:
+    with _refusals(cycle_record.CycleError):
         done = allocation_record.move_allocation(
             store.engine_from(settings), settings, cycle_ref, case_ref, reason=reason, actor=by, to_auditor=to
         )
-    except cycle_record.CycleError as error:
-        typer.secho(str(error), fg="red", err=True)
-        raise typer.Exit(1) from None
     typer.echo(done)
 
 
@@ -225,12 +222,9 @@ def allocation_move(
 def cycle_notify(cycle_ref: CycleArgument = None, config: ConfigOption = None) -> None:
     """Queue the emails of every allocated case not yet notified (auditor, practitioner, service manager)."""
     settings = _settings(config)
-    try:
+    with _refusals(cycle_record.CycleError):
         cycle_ref = cycle_ref or cycle_record.latest_cycle_ref(store.engine_from(settings), settings)
         queued = cycle_messages.notify_cycle(store.engine_from(settings), settings, cycle_ref)
-    except cycle_record.CycleError as error:
-        typer.secho(str(error), fg="red", err=True)
-        raise typer.Exit(1) from None
     typer.echo(
         f"Cycle {cycle_ref}: {queued} message(s) queued; workbooks in {settings.output_dir / 'cycles' / cycle_ref}"
     )
