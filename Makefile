@@ -22,21 +22,19 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(INSTALLED)
 
-# The demo authority is regenerated as of today, so each demo starts from a fresh demo store. A local
-# SMTP sink (output/mail) receives the cycle's emails; it is stopped whatever happens.
+# The demo authority is regenerated as of today, so each demo starts from a fresh demo store; its
+# history (past cycles, complaints, surveys) is loaded, then the audit-cycle flow runs in Prefect's local
+# mode. A local SMTP sink (output/mail) receives the cycle's emails; it is stopped whatever happens.
 demo: install
-	rm -rf var/qaloop.db var/qaloop.db-wal var/qaloop.db-shm output/mail output/cycles
+	rm -rf var/qaloop.db var/qaloop.db-wal var/qaloop.db-shm output/mail output/cycles output/quarantine
 	$(BIN)/qaloop init-db
 	$(BIN)/qaloop demo-data
 	$(BIN)/qaloop load
 	@$(BIN)/qaloop mail-sink --seconds 900 & sink=$$!; \
 	trap 'kill $$sink 2>/dev/null' EXIT; sleep 1; \
-	$(BIN)/qaloop cycle draw && \
-	$(BIN)/qaloop allocation allocate && \
-	$(BIN)/qaloop cycle notify && \
-	$(BIN)/qaloop send && \
+	$(BIN)/qaloop cycle run && \
 	echo "" && echo "Emails (one .eml file each): $(CURDIR)/output/mail" && \
-	echo "Audit tool workbooks:        $(CURDIR)/output/cycles"
+	echo "Prefect runs:                \`make ui\`, then http://127.0.0.1:4200/runs"
 
 test: install
 	$(BIN)/python -m pytest
@@ -57,8 +55,8 @@ ui: install
 	$(BIN)/prefect worker start --pool qaloop
 
 lint: install
-	$(BIN)/ruff check qaloop tests bench
-	$(BIN)/ruff format --check qaloop tests bench
+	$(BIN)/ruff check qaloop checks tasks flows tests bench
+	$(BIN)/ruff format --check qaloop checks tasks flows tests bench
 
 clean:
 	rm -rf var output .pytest_cache

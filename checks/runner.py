@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import great_expectations as gx
@@ -137,6 +138,15 @@ class CheckReport:
         """Keys of every row that broke a row-level rule."""
         return {key for failure in self.failures if not failure.whole_dataset for key in failure.keys}
 
+    def reasons(self) -> dict[str, str]:
+        """For each failing row's key, the rules it broke, in plain words and separated by "; "."""
+        broken: dict[str, list[str]] = {}
+        for failure in self.failures:
+            if not failure.whole_dataset:
+                for key in dict.fromkeys(failure.keys):
+                    broken.setdefault(key, []).append(failure.says)
+        return {key: "; ".join(says) for key, says in broken.items()}
+
     def describe(self) -> str:
         """The report in plain words: one line per broken rule, with the first rows and values."""
         if self.ok:
@@ -255,3 +265,14 @@ def apply_policy(
             f"{policy.max_quarantine_share:.1%} this dataset may set aside.",
         )
     return frame[~failing], frame[failing]
+
+
+def write_quarantine(report: CheckReport, rows: pd.DataFrame, key: str, path: Path) -> Path:
+    """Write the rows set aside to ``path`` (CSV) with a column saying which checks each broke; returns the path.
+
+    The QA team corrects them at source; the next extract brings them in like any other row.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    reasons = report.reasons()
+    rows.assign(failed_checks=rows[key].astype(str).map(reasons)).to_csv(path, index=False)
+    return path

@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 
 from qaloop.cycles import cycle_dates, next_selection_date
 from qaloop.settings import load_settings
-from tasks.cycle import allocate, check_and_load, draw, exclude, queue_emails, send_emails
+from tasks.cycle import allocate, check_and_load, draw, exclude
+from tasks.notify import queue_emails, send_emails
 
 
 class Approval(BaseModel):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -27,6 +25,10 @@ ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="the configuration file (default: $QALOOP_CONFIG or qaloop.yaml)")
 ]
 
+SelectionDateOption = Annotated[
+    str | None, typer.Option(help="the selection date, YYYY-MM-DD (default: the next scheduled one)")
+]
+SeedOption = Annotated[int | None, typer.Option(help="the random seed (default: derived from the authority and cycle)")]
 CycleArgument = Annotated[str | None, typer.Argument(help="the cycle, e.g. 2026-09 (default: the latest open one)")]
 
 
@@ -118,15 +120,49 @@ def run_doctor(config: ConfigOption = None) -> None:
         raise typer.Exit(1)
 
 
+@cycle_app.command("run")
+def cycle_run(
+    config: ConfigOption = None,
+    on: SelectionDateOption = None,
+    seed: SeedOption = None,
+    dry_run: Annotated[bool, typer.Option(help="stop after allocation: queue and send no email")] = False,
+) -> None:
+    """Run the whole audit-cycle flow in Prefect now: check and load, draw, allocate, queue and send."""
+    settings = _settings(config)
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME  # Prefect is slow to import: only here
+
+    from flows.audit_cycle import audit_cycle
+
+    state = audit_cycle(
+        config=str(config) if config else None,
+        selection_date=_date(on) if on else None,
+        seed=seed,
+        dry_run=dry_run,
+        return_state=True,
+    )
+    run_id = state.state_details.flow_run_id
+    where = PREFECT_API_URL.value() or f"the local Prefect database in {PREFECT_HOME.value()}"
+    typer.echo(f"Prefect flow run {run_id} ({state.name}), recorded in {where}.")
+    if not PREFECT_API_URL.value():
+        typer.echo(f"  `make ui` shows it at http://127.0.0.1:4200/runs/flow-run/{run_id}")
+    if not state.is_completed():
+        typer.secho(f"The cycle did not finish: {state.message}", fg="red", err=True)
+        raise typer.Exit(1)
+    summary = state.result()
+    typer.echo(
+        f"Cycle {summary.cycle_ref}: {summary.cases_loaded:,} cases loaded ({summary.cases_quarantined} quarantined), "
+        f"{summary.allocated} allocated, {summary.waiting_for_an_auditor} waiting for an auditor; "
+        f"emails: {summary.emails_queued} queued, {summary.emails_sent} sent, "
+        f"{summary.emails_still_queued} still queued."
+    )
+    typer.echo(f"Audit tool workbooks: {settings.output_dir / 'cycles' / summary.cycle_ref}")
+
+
 @cycle_app.command("draw")
 def cycle_draw(
     config: ConfigOption = None,
-    on: Annotated[
-        str | None, typer.Option(help="the selection date, YYYY-MM-DD (default: the next scheduled one)")
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option(help="the random seed (default: derived from the authority and cycle)")
-    ] = None,
+    on: SelectionDateOption = None,
+    seed: SeedOption = None,
 ) -> None:
     """Draw and record a regular cycle's sample (a cycle already drawn is left as it is)."""
     settings = _settings(config)
@@ -234,29 +270,20 @@ def cycle_notify(cycle_ref: CycleArgument = None, config: ConfigOption = None) -
 def send(config: ConfigOption = None) -> None:
     """Send every queued email through the configured SMTP server, at the configured rate."""
     settings = _settings(config)
-    total = [0]
 
     def progress(done: int, of: int) -> None:
-        total[0] = of
         if done % 50 == 0 or done == of:
             typer.echo(f"  {done}/{of} sent")
 
-    # A stop request (SIGTERM from a service manager or Prefect, Ctrl-C) ends the batch between two
-    # messages, so each message is recorded exactly as the server saw it and none is sent twice.
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     try:
-        summary = outbox.send_queued(
-            store.engine_from(settings), settings.email, on_progress=progress, should_stop=stop.is_set
-        )
+        summary = outbox.send_queued(store.engine_from(settings), settings.email, on_progress=progress)
     except OSError as error:
         where = f"{settings.email.smtp_host}:{settings.email.smtp_port}"
         typer.secho(f"Cannot reach the mail server at {where}: {error}. Nothing more was sent.", fg="red", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{summary.sent} sent, {summary.refused} refused by the server, {summary.still_queued} still queued.")
-    if stop.is_set():
-        typer.echo("Stopped on request; run `qaloop send` again to send the rest.")
+    if summary.stopped_by:
+        typer.echo(f"Stopped on request ({summary.stopped_by}); run `qaloop send` again to send the rest.")
         raise typer.Exit(1)
 
 

@@ -5,15 +5,23 @@ new); ``send_queued`` sends what is queued through yagmail over one SMTP session
 configured messages per minute, and records each message as sent the moment the server accepts it. A
 message the server refuses stays queued with the error for the next run, up to ``MAX_ATTEMPTS``; a lost
 connection stops the batch with an error (the caller retries) and leaves the rest queued.
+
+A stop request (SIGTERM from a cancelled Prefect run or an operator, Ctrl-C) is held while a message is
+between the server's acceptance and its record, and ends the batch before the next message: every
+message is then recorded exactly as the server saw it and none is sent twice. Only a hard kill (SIGKILL,
+power loss) in that instant can leave one accepted message unrecorded; it is sent again with the same
+Message-ID, which mail servers such as Exchange use to drop the duplicate.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import signal
 import smtplib
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_string
 from email.message import Message as MimeMessage
@@ -55,6 +63,33 @@ class SendSummary:
     sent: int
     refused: int
     still_queued: int
+    stopped_by: str | None = None  # the signal that ended the batch early, e.g. "SIGTERM"
+
+
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _stop_requests() -> Iterator[list[int]]:
+    """Hold SIGTERM and SIGINT for the block, collecting them instead of letting them interrupt it.
+
+    On leaving, the previous handlers come back. Signals can only be caught on the main thread; elsewhere
+    the list stays empty and the process's own handling applies.
+    """
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def hold(signum: int, _frame: object) -> None:
+        received.append(signum)
+
+    previous = {signum: signal.signal(signum, hold) for signum in _STOP_SIGNALS}
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def enqueue(engine: Engine, messages: Iterable[Message]) -> int:
@@ -162,8 +197,9 @@ def send_queued(
 ) -> SendSummary:
     """Send every queued message, oldest first, and record each outcome as it happens.
 
-    Stops early, between messages, when ``should_stop()`` says so (a cancelled run); what is left stays
-    queued. Raises the connection error when the server cannot be reached or drops the session.
+    Stops early, between messages, when ``should_stop()`` says so or a stop signal arrives (the summary's
+    ``stopped_by`` names it; the caller decides whether to end the process); what is left stays queued.
+    Raises the connection error when the server cannot be reached or drops the session.
     """
     with Session(engine) as session:
         queued = session.scalars(
@@ -172,14 +208,15 @@ def send_queued(
     interval = 60.0 / settings.messages_per_minute
     sent = refused = 0
     next_slot = clock()
+    signals: list[int] = []
     if queued:
-        with Mailer(settings) as mailer:
+        with _stop_requests() as signals, Mailer(settings) as mailer:
             for done, row in enumerate(queued):
-                if should_stop():
-                    break
                 wait = next_slot - clock()
                 if wait > 0:
                     sleep(wait)
+                if should_stop() or signals:
+                    break
                 next_slot = max(next_slot, clock()) + interval
                 try:
                     sent_id = mailer.send(row)
@@ -192,7 +229,8 @@ def send_queued(
                 on_progress(done + 1, len(queued))
     with engine.connect() as connection:
         left = len(connection.scalars(select(EmailOutbox.id).where(EmailOutbox.status == "queued")).all())
-    return SendSummary(sent=sent, refused=refused, still_queued=left)
+    stopped_by = signal.Signals(signals[0]).name if signals else None
+    return SendSummary(sent=sent, refused=refused, still_queued=left, stopped_by=stopped_by)
 
 
 def _record(engine: Engine, row_id: int, **values: object) -> None:

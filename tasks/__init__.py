@@ -3,3 +3,28 @@
 A task gathers its inputs, calls the domain (``qaloop/``) or a client, publishes what the QA team should
 see in the Prefect UI as artifacts, and returns. Retries only where I/O can fail (database, SMTP, files).
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.cache_policies import NONE
+from prefect.states import State
+
+from checks.runner import CheckFailed
+from qaloop.cycle_record import CycleError
+from qaloop.loader import LoadError
+from qaloop.sources import SourceError
+
+# Settings and frames are not hashed for caching: they are large and the steps are not pure anyway.
+NOT_CACHED: dict[str, Any] = {"cache_policy": NONE}
+# Bad data or a broken rule will not mend itself between attempts: only I/O failures are retried.
+_WILL_NOT_MEND = (CheckFailed, SourceError, LoadError, CycleError)
+
+
+def worth_retrying(task: object, task_run: object, state: State) -> bool:
+    """Whether a failed attempt is worth another: true unless the domain refused the input."""
+    return not isinstance(state.result(raise_on_failure=False), _WILL_NOT_MEND)
+
+
+RETRY_IO: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 10, "retry_condition_fn": worth_retrying}

@@ -1,4 +1,4 @@
-"""Tasks of the audit cycle: check and load the extracts, draw, approve, allocate, queue and send the emails."""
+"""Tasks of the audit cycle: check and load the extracts, draw the sample, exclude cases, allocate auditors."""
 
 from __future__ import annotations
 
@@ -8,36 +8,19 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.artifacts import (
     create_markdown_artifact,
-    create_progress_artifact,
     create_table_artifact,
-    update_progress_artifact,
 )
-from prefect.cache_policies import NONE
-from prefect.states import State
 
 from checks.cases import check_cases
-from checks.runner import CheckFailed, CheckReport, apply_policy
+from checks.runner import CheckReport, apply_policy, write_quarantine
 from checks.staff import check_staff
-from qaloop import allocation_record, cycle_messages, cycle_record, loader, outbox, store
+from qaloop import allocation_record, cycle_record, loader, store
 from qaloop.allocation import Assignment
-from qaloop.cycle_record import CycleError
 from qaloop.cycles import CycleDates
-from qaloop.loader import LoadError
 from qaloop.schema import SCHEMAS, Dataset
 from qaloop.settings import Settings
-from qaloop.sources import SourceError, file_digest, read_dataset
-
-# Settings and frames are not hashed for caching: they are large and the steps are not pure anyway.
-_STEP = {"cache_policy": NONE}
-# Bad data or a broken rule will not mend itself between attempts: only I/O failures are retried.
-_WILL_NOT_MEND = (CheckFailed, SourceError, LoadError, CycleError)
-
-
-def _worth_retrying(task: object, task_run: object, state: State) -> bool:
-    return not isinstance(state.result(raise_on_failure=False), _WILL_NOT_MEND)
-
-
-_RETRY = {"retries": 2, "retry_delay_seconds": 10, "retry_condition_fn": _worth_retrying}
+from qaloop.sources import file_digest, read_dataset
+from tasks import NOT_CACHED, RETRY_IO
 
 
 def _publish_check(report: CheckReport, key: str) -> None:
@@ -48,7 +31,7 @@ def _publish_check(report: CheckReport, key: str) -> None:
         )
 
 
-@task(name="check and load the staff list and case extract", **_RETRY, **_STEP)
+@task(name="check and load the staff list and case extract", **RETRY_IO, **NOT_CACHED)
 def check_and_load(settings: Settings, as_of: date) -> dict[str, int]:
     """Read both extracts, check them (Great Expectations), apply each policy, then store them.
 
@@ -66,9 +49,13 @@ def check_and_load(settings: Settings, as_of: date) -> dict[str, int]:
     staff, _ = apply_policy(staff_report, staff, "staff_id", settings.check_policy(Dataset.STAFF))
     cases, quarantined = apply_policy(cases_report, cases, "case_ref", settings.check_policy(Dataset.CASES))
     if len(quarantined):
-        logger.warning(
-            "%d case row(s) set aside in quarantine: %s", len(quarantined), ", ".join(quarantined["case_ref"][:20])
+        kept = write_quarantine(
+            cases_report, quarantined, "case_ref", settings.output_dir / "quarantine" / f"cases-{as_of}.csv"
         )
+        logger.warning(
+            "%d case row(s) set aside in quarantine (%s): %s",
+            len(quarantined), kept, ", ".join(quarantined["case_ref"][:20]),
+        )  # fmt: skip
     engine = store.engine_from(settings)
     counts = {}
     for dataset, frame in ((Dataset.STAFF, staff), (Dataset.CASES, cases)):
@@ -82,7 +69,7 @@ def check_and_load(settings: Settings, as_of: date) -> dict[str, int]:
     return counts
 
 
-@task(name="draw the sample", **_RETRY, **_STEP)
+@task(name="draw the sample", **RETRY_IO, **NOT_CACHED)
 def draw(settings: Settings, dates: CycleDates, seed: int | None) -> int:
     """Draw and record the cycle's sample (a cycle already drawn is kept) and publish it by stratum."""
     outcome = cycle_record.draw_cycle(store.engine_from(settings), settings, dates, seed)
@@ -111,7 +98,7 @@ def draw(settings: Settings, dates: CycleDates, seed: int | None) -> int:
     return outcome.cycle_id
 
 
-@task(name="exclude cases and replace them from reserves", **_STEP)
+@task(name="exclude cases and replace them from reserves", **NOT_CACHED)
 def exclude(settings: Settings, cycle_ref: str, exclusions: dict[str, str], actor: str) -> list[str]:
     """Replace each excluded case (reference -> reason) with its stratum's next reserve."""
     engine = store.engine_from(settings)
@@ -121,7 +108,7 @@ def exclude(settings: Settings, cycle_ref: str, exclusions: dict[str, str], acto
     ]
 
 
-@task(name="allocate auditors", **_RETRY, **_STEP)
+@task(name="allocate auditors", **RETRY_IO, **NOT_CACHED)
 def allocate(settings: Settings, cycle_ref: str) -> list[Assignment]:
     """Allocate every selected case; publish allocations by auditor and by service manager."""
     assignments = allocation_record.allocate_cycle(store.engine_from(settings), settings, cycle_ref)
@@ -150,28 +137,3 @@ def allocate(settings: Settings, cycle_ref: str) -> list[Assignment]:
                 table=waiting[["case_ref", "note"]].to_dict("records"),
             )
     return assignments
-
-
-@task(name="queue the emails", **_RETRY, **_STEP)
-def queue_emails(settings: Settings, cycle_ref: str) -> int:
-    """Render and queue the auditor, self-reflection and service manager emails of the cycle."""
-    return cycle_messages.notify_cycle(store.engine_from(settings), settings, cycle_ref)
-
-
-@task(name="send the emails", retries=3, retry_delay_seconds=[10, 60, 300], retry_condition_fn=_worth_retrying, **_STEP)
-def send_emails(settings: Settings) -> outbox.SendSummary:
-    """Send every queued email over one SMTP session, with a progress bar in the UI."""
-    progress = create_progress_artifact(progress=0.0, key="sending", description="Emails sent")
-
-    def advance(done: int, total: int) -> None:
-        if done == total or done % 25 == 0:
-            update_progress_artifact(artifact_id=progress, progress=100.0 * done / total)
-
-    summary = outbox.send_queued(store.engine_from(settings), settings.email, on_progress=advance)
-    update_progress_artifact(artifact_id=progress, progress=100.0)
-    create_table_artifact(
-        key="emails",
-        description="Emails this run",
-        table=[{"sent": summary.sent, "refused by the server": summary.refused, "still queued": summary.still_queued}],
-    )
-    return summary

@@ -7,15 +7,19 @@ import time
 from pathlib import Path
 from uuid import UUID
 
+import pandas as pd
 import pytest
 from prefect.artifacts import Artifact
 from sqlalchemy import func, select
 
 from flows.audit_cycle import audit_cycle
 from qaloop import models
+from qaloop.cycles import cycle_dates
+from qaloop.schema import Dataset
 from qaloop.settings import Settings
 from qaloop.store import engine_from
 from tests.conftest import NEXT_CYCLE, SmtpSink, write_config
+from tests.mail import assert_each_person_got_their_message, assert_no_staff_name_appears
 
 
 def test_a_cycle_runs_end_to_end_and_a_rerun_sends_nothing_new(
@@ -26,6 +30,8 @@ def test_a_cycle_runs_end_to_end_and_a_rerun_sends_nothing_new(
     assert summary.cycle_ref == "2026-09" and summary.allocated == 60 and summary.waiting_for_an_auditor == 0
     assert summary.emails_sent == summary.emails_queued == len(smtp_server.messages) > 120
     assert summary.cases_loaded == 4_000 and summary.cases_quarantined == 0
+    assert_each_person_got_their_message(county, cycle_dates(county.calendar, NEXT_CYCLE), smtp_server.messages)
+    assert_no_staff_name_appears(county, smtp_server.messages)
 
     again = audit_cycle(config=config, selection_date=NEXT_CYCLE)
     assert (again.emails_queued, again.emails_sent, again.allocated) == (0, 0, 0)
@@ -53,10 +59,6 @@ def test_a_dry_run_allocates_but_sends_nothing(
 def test_a_bad_staff_list_stops_the_cycle_before_anything_is_written(
     prefect_harness: None, county: Settings, smtp_server: SmtpSink, tmp_path: Path
 ) -> None:
-    import pandas as pd
-
-    from qaloop.schema import Dataset
-
     staff_file = county.sources[Dataset.STAFF].path
     staff = pd.read_excel(staff_file, sheet_name="Staff", dtype=str)
     staff.loc[3, "Role"] = "wizard"
@@ -72,6 +74,24 @@ def test_a_bad_staff_list_stops_the_cycle_before_anything_is_written(
         )
         assert connection.scalar(select(func.count()).select_from(models.EmailOutbox)) == 0
     assert smtp_server.messages == []
+
+
+def test_bad_case_rows_within_the_allowed_share_go_to_a_quarantine_file_and_the_cycle_goes_on(
+    prefect_harness: None, county: Settings, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    cases_file = county.sources[Dataset.CASES].path
+    cases = pd.read_csv(cases_file, dtype=str, keep_default_na=False)
+    cases.loc[5, "Worker ID"] = "E999999"
+    cases.to_csv(cases_file, index=False)
+    bad_ref = cases.loc[5, "Case Reference"]
+
+    summary = audit_cycle(
+        config=str(write_config(county, tmp_path, smtp_server.port)), selection_date=NEXT_CYCLE, dry_run=True
+    )
+    assert summary.cases_quarantined == 1 and summary.allocated == 60
+    quarantine = pd.read_csv(county.output_dir / "quarantine" / f"cases-{NEXT_CYCLE}.csv", dtype=str)
+    assert quarantine["case_ref"].tolist() == [bad_ref]
+    assert quarantine["failed_checks"].tolist() == ["worker_id is not in the staff list"]
 
 
 def _paused_run(timeout: float = 90) -> UUID:

@@ -1,0 +1,54 @@
+"""Tasks that tell people: render and queue a cycle's emails, and send what is queued."""
+
+from __future__ import annotations
+
+import signal
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
+
+from qaloop import cycle_messages, outbox, store
+from qaloop.settings import Settings
+from tasks import NOT_CACHED, RETRY_IO, worth_retrying
+
+
+@task(name="queue the emails", **RETRY_IO, **NOT_CACHED)
+def queue_emails(settings: Settings, cycle_ref: str) -> int:
+    """Render and queue the auditor, self-reflection and service manager emails of the cycle."""
+    return cycle_messages.notify_cycle(store.engine_from(settings), settings, cycle_ref)
+
+
+# A mail server that drops the session often recovers within minutes: wait longer between attempts.
+@task(
+    name="send the emails",
+    retries=3,
+    retry_delay_seconds=[10, 60, 300],
+    retry_condition_fn=worth_retrying,
+    **NOT_CACHED,
+)
+def send_emails(settings: Settings) -> outbox.SendSummary:
+    """Send every queued email over one SMTP session, with a progress bar in the UI.
+
+    A stop request (cancelling the run, SIGTERM) ends the batch between two messages; the figures are
+    published and the signal is then passed on, so Prefect ends the run as it would have.
+    """
+    progress = create_progress_artifact(progress=0.0, key="sending", description="Emails sent")
+
+    def advance(done: int, total: int) -> None:
+        if done == total or done % 25 == 0:
+            update_progress_artifact(artifact_id=progress, progress=100.0 * done / total)
+
+    summary = outbox.send_queued(store.engine_from(settings), settings.email, on_progress=advance)
+    create_table_artifact(
+        key="emails",
+        description="Emails this run",
+        table=[{"sent": summary.sent, "refused by the server": summary.refused, "still queued": summary.still_queued}],
+    )
+    if summary.stopped_by:
+        get_run_logger().warning(
+            "Sending stopped on request (%s) after %d email(s); %d stay queued for the next run.",
+            summary.stopped_by, summary.sent, summary.still_queued,
+        )  # fmt: skip
+        signal.raise_signal(signal.Signals[summary.stopped_by])
+    update_progress_artifact(artifact_id=progress, progress=100.0)
+    return summary
