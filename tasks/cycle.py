@@ -11,62 +11,42 @@ from prefect.artifacts import (
     create_table_artifact,
 )
 
-from checks.cases import check_cases
-from checks.runner import CheckReport, apply_policy, write_quarantine
-from checks.staff import check_staff
-from qaloop import allocation_record, cycle_record, loader, store
+from checks.extracts import CheckedLoad, check_and_load_extracts
+from checks.runner import CheckReport
+from qaloop import allocation_record, cycle_record, store
 from qaloop.allocation import Assignment
 from qaloop.cycles import CycleDates
-from qaloop.schema import SCHEMAS, Dataset
 from qaloop.settings import Settings
-from qaloop.sources import file_digest, read_dataset
 from tasks import NOT_CACHED, RETRY_IO
 
 
-def _publish_check(report: CheckReport, key: str) -> None:
-    create_markdown_artifact(markdown=f"```\n{report.describe()}\n```", key=key, description=f"{report.dataset} checks")
-    if not report.ok:
-        create_table_artifact(
-            table=report.table(), key=f"{key}-failures", description=f"{report.dataset}: failing rows"
-        )
-
-
 @task(name="check and load the staff list and case extract", **RETRY_IO, **NOT_CACHED)
-def check_and_load(settings: Settings, as_of: date) -> dict[str, int]:
+def check_and_load(settings: Settings, as_of: date) -> CheckedLoad:
     """Read both extracts, check them (Great Expectations), apply each policy, then store them.
 
-    A failed check that the policy says stops raises CheckFailed before anything is written.
+    Each check report is logged and published as it comes; a failed check that the policy says stops
+    raises CheckFailed before anything is written.
     """
     logger = get_run_logger()
-    staff_text = read_dataset(settings, Dataset.STAFF, as_of)
-    cases_text = read_dataset(settings, Dataset.CASES, as_of)
-    staff_report, staff = check_staff(settings, staff_text)
-    _publish_check(staff_report, "staff-checks")
-    cases_report, cases = check_cases(settings, cases_text, staff_text, as_of)
-    _publish_check(cases_report, "case-checks")
-    for report in (staff_report, cases_report):
+
+    def publish(report: CheckReport) -> None:
         (logger.info if report.ok else logger.warning)(report.describe())
-    staff, _ = apply_policy(staff_report, staff, "staff_id", settings.check_policy(Dataset.STAFF))
-    cases, quarantined = apply_policy(cases_report, cases, "case_ref", settings.check_policy(Dataset.CASES))
-    if len(quarantined):
-        kept = write_quarantine(
-            cases_report, quarantined, "case_ref", settings.output_dir / "quarantine" / f"cases-{as_of}.csv"
+        key = f"{report.dataset}-checks"
+        create_markdown_artifact(
+            markdown=f"```\n{report.describe()}\n```", key=key, description=f"{report.dataset} checks"
         )
+        if not report.ok:
+            create_table_artifact(
+                table=report.table(), key=f"{key}-failures", description=f"{report.dataset}: failing rows"
+            )
+
+    loaded = check_and_load_extracts(settings, as_of, on_report=publish)
+    if loaded.quarantined:
         logger.warning(
             "%d case row(s) set aside in quarantine (%s): %s",
-            len(quarantined), kept, ", ".join(quarantined["case_ref"][:20]),
+            len(loaded.quarantined), loaded.quarantine_file, ", ".join(loaded.quarantined[:20]),
         )  # fmt: skip
-    engine = store.engine_from(settings)
-    counts = {}
-    for dataset, frame in ((Dataset.STAFF, staff), (Dataset.CASES, cases)):
-        source = settings.sources[dataset]
-        path = getattr(source, "path", None)
-        summary = loader.load_frame(
-            engine, settings, dataset, frame[SCHEMAS[dataset].names], path, file_digest(path) if path else None
-        )
-        counts[dataset.value] = summary.rows
-    counts["quarantined cases"] = len(quarantined)
-    return counts
+    return loaded
 
 
 @task(name="draw the sample", **RETRY_IO, **NOT_CACHED)

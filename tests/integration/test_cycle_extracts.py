@@ -1,0 +1,111 @@
+"""The cycle's first step on bad extracts: each gives a clear message naming the rows, and the store is
+left exactly as it was (on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from checks.extracts import check_and_load_extracts
+from checks.runner import CheckFailed
+from qaloop import models
+from qaloop.schema import Dataset
+from qaloop.settings import CheckPolicy, Settings
+from qaloop.sources import SourceError
+from qaloop.store import engine_from, upgrade
+from qaloop.synthetic import generate, write_extracts
+
+AS_OF = date(2026, 11, 22)
+
+
+@pytest.fixture
+def loaded(store_settings: Settings) -> Settings:
+    """A 600-case authority loaded once through the step, with cases set to stop on any failed check."""
+    settings = store_settings.model_copy(
+        update={"checks": {**store_settings.checks, Dataset.CASES: CheckPolicy(on_failure="stop")}}
+    )
+    write_extracts(generate(settings, as_of=AS_OF, seed=5, cases=600), settings)
+    upgrade(engine_from(settings))
+    check_and_load_extracts(settings, AS_OF)
+    return settings
+
+
+def store_contents(settings: Settings) -> tuple[list, list]:
+    with engine_from(settings).connect() as connection:
+        cases = connection.execute(select(models.CaseRecord).order_by(models.CaseRecord.case_ref)).all()
+        staff = connection.execute(select(models.Staff).order_by(models.Staff.staff_ref)).all()
+    return cases, staff
+
+
+def _edit(change: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Settings], None]:
+    def apply(settings: Settings) -> None:
+        path = settings.sources[Dataset.CASES].path
+        cases = pd.read_csv(path, dtype=str, keep_default_na=False)
+        cases.loc[0, "Last Activity Date"] = "21/11/2026"  # a genuine update: stored only if the step goes on
+        change(cases).to_csv(path, index=False)
+
+    return apply
+
+
+def _set(row: int, column: str, value: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def change(cases: pd.DataFrame) -> pd.DataFrame:
+        cases.loc[row, column] = value
+        return cases
+
+    return change
+
+
+def _ref(settings: Settings, row: int) -> str:
+    return pd.read_csv(settings.sources[Dataset.CASES].path, dtype=str)["Case Reference"][row]
+
+
+BAD_EXTRACTS = {
+    "a missing column": (
+        _edit(lambda cases: cases.drop(columns=["Worker ID"])),
+        SourceError,
+        lambda s: "missing column(s) 'worker_id'",
+    ),
+    "duplicate case references": (
+        _edit(lambda cases: pd.concat([cases, cases.iloc[[7]]])),
+        CheckFailed,
+        lambda s: f"case_ref appears more than once: 2 row(s): {_ref(s, 7)}",
+    ),
+    "a worker not in the staff list": (
+        _edit(_set(9, "Worker ID", "E999999")),
+        CheckFailed,
+        lambda s: f"worker_id is not in the staff list: 1 row(s): {_ref(s, 9)} (values: E999999)",
+    ),
+    "an unparseable date": (
+        _edit(_set(11, "Start Date", "31/02/2026")),
+        CheckFailed,
+        lambda s: f"start_date is not a valid date: 1 row(s): {_ref(s, 11)} (values: 31/02/2026)",
+    ),
+    "a future date": (
+        _edit(_set(12, "Last Activity Date", "01/01/2027")),
+        CheckFailed,
+        lambda s: f"last_activity_date is in the future or before 1990: 1 row(s): {_ref(s, 12)}",
+    ),
+    "an empty extract": (_edit(lambda cases: cases.iloc[0:0]), CheckFailed, lambda s: "the case extract has no rows"),
+    "an unreadable file": (
+        lambda s: s.sources[Dataset.CASES].path.write_bytes(b"\x00\xff\xfe garbage \xff"),
+        SourceError,
+        lambda s: "cases.csv: not a readable CSV",
+    ),
+}
+
+
+@pytest.mark.parametrize("bad", BAD_EXTRACTS, ids=list(BAD_EXTRACTS))
+def test_a_bad_extract_is_named_and_changes_nothing(loaded: Settings, bad: str) -> None:
+    spoil, error, says = BAD_EXTRACTS[bad]
+    before = store_contents(loaded)
+    expected = says(loaded)
+    spoil(loaded)
+    with pytest.raises(error) as raised:
+        check_and_load_extracts(loaded, AS_OF)
+    message = raised.value.report.describe() if isinstance(raised.value, CheckFailed) else str(raised.value)
+    assert expected in message
+    assert store_contents(loaded) == before
