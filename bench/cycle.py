@@ -24,9 +24,9 @@ from common import PROJECT, peak_mb
 
 from qaloop import store
 from qaloop.cycles import next_selection_date
-from qaloop.loader import LOAD_ORDER, load_dataset
+from qaloop.loader import load_dataset
 from qaloop.mail_sink import start_sink
-from qaloop.schema import Dataset
+from qaloop.schema import EXTRACTS, Dataset
 from qaloop.settings import load_settings
 from qaloop.synthetic import generate, write_extracts
 
@@ -59,7 +59,7 @@ def main() -> None:
         write_extracts(generate(settings, as_of=AS_OF, cases=args.cases), settings)
         engine = store.engine_from(settings)
         store.upgrade(engine)
-        for dataset in LOAD_ORDER:
+        for dataset in EXTRACTS:
             load_dataset(engine, settings, dataset, AS_OF)
         # This cycle's extract: the same cases in another order, so the flow reads, checks and stores all
         # of them again as it would a new day's extract (a file already loaded would be skipped).

@@ -17,7 +17,8 @@ from typing import TypeVar
 
 from common import peak_mb, scratch_settings
 
-from qaloop.loader import LOAD_ORDER, load_dataset
+from qaloop.loader import load_dataset
+from qaloop.schema import EXTRACTS
 from qaloop.store import engine_from, upgrade
 from qaloop.synthetic import PAST_CYCLES, generate, write_extracts
 
@@ -52,7 +53,7 @@ def main() -> None:
         timed("write extracts (CSV / XLSX)", lambda: write_extracts(authority, settings))
         engine = engine_from(settings)
         timed("migrate the store", lambda: upgrade(engine))
-        for dataset in LOAD_ORDER:
+        for dataset in EXTRACTS:
             rows = len(authority[dataset])
             timed(f"load {dataset.value} ({rows:,} rows)", lambda d=dataset: load_dataset(engine, settings, d))
         print(f"{'total':<34} {time.perf_counter() - total:8.1f} s   peak RSS {peak_mb():8.0f} MB")

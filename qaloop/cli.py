@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from qaloop import allocation_record, cycle_messages, cycle_record, cycles, doctor, loader, outbox, store, synthetic
-from qaloop.schema import Dataset
+from qaloop.schema import EXTRACTS, Dataset
 from qaloop.settings import ConfigError, Settings, load_settings
 from qaloop.sources import SourceError
 
@@ -96,7 +96,7 @@ def load(
             "The store is not set up for this version of qaloop: run `qaloop init-db` first.", fg="red", err=True
         )
         raise typer.Exit(1)
-    chosen = dataset or [d for d in loader.LOAD_ORDER if d in settings.sources]
+    chosen = dataset or [d for d in EXTRACTS if d in settings.sources]
     for name in chosen:
         with _refusals(SourceError, loader.LoadError):
             summary = loader.load_dataset(engine, settings, name, _date(as_of))

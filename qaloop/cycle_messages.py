@@ -23,7 +23,7 @@ from qaloop import models
 from qaloop.cycle_record import authority_id
 from qaloop.outbox import Message, enqueue
 from qaloop.settings import Settings
-from qaloop.workbook import AuditSheet, write_audit_workbook
+from qaloop.workbook import AuditSheet, ReflectionSheet, write_audit_workbook, write_reflection_workbook
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "report_templates"
 ACTOR = "qaloop notification"
@@ -134,6 +134,10 @@ def cycle_messages(engine: Engine, settings: Settings, cycle_ref: str) -> tuple[
         )
         subject = f"Your self-reflection on case {row.case_ref}, due {long_date(row.self_reflection_due)}"
         html, text = render("self_reflection", context | {"subject": subject})
+        form = write_reflection_workbook(
+            workbooks / f"{row.case_ref} {row.practitioner} self-reflection.xlsx",
+            ReflectionSheet(row.case_ref, audit_type.label, cycle_ref, row.practitioner, row.self_reflection_due),
+        )
         messages.append(
             Message(
                 key=f"{prefix}/self_reflection/{row.case_ref}/{row.practitioner}",
@@ -142,6 +146,7 @@ def cycle_messages(engine: Engine, settings: Settings, cycle_ref: str) -> tuple[
                 subject=subject,
                 html=html,
                 text=text,
+                attachments=(form,),
             )
         )
         if row.manager:

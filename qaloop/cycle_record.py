@@ -7,6 +7,7 @@ whatever has changed in the case system since, and show it is identical with eac
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from qaloop import models
 from qaloop.cycles import CycleDates
@@ -41,9 +42,9 @@ class SelectionInputs:
     recent_cycles: tuple[frozenset[str], ...]
 
 
-def authority_id(engine: Engine, settings: Settings) -> int:
+def authority_id(target: Engine | Connection, settings: Settings) -> int:
     """The store's id of the configured authority; CycleError if nothing has been loaded for it."""
-    with engine.connect() as connection:
+    with target.connect() if isinstance(target, Engine) else contextlib.nullcontext(target) as connection:
         found = connection.scalar(select(models.Authority.id).where(models.Authority.code == settings.authority.code))
     if found is None:
         raise CycleError(f"nothing is loaded for {settings.authority.code}: run `qaloop load` first")

@@ -516,17 +516,6 @@ def counts(engine: Engine, settings: Settings) -> dict[str, int]:
     return result
 
 
-LOAD_ORDER = (
-    Dataset.STAFF,
-    Dataset.CASES,
-    Dataset.AUDIT_HISTORY,
-    Dataset.COMPLAINTS,
-    Dataset.OMBUDSMAN,
-    Dataset.COMPLIMENTS,
-    Dataset.SURVEYS,
-)
-
-
 def load_dataset(engine: Engine, settings: Settings, dataset: Dataset, as_of: date | None = None) -> LoadSummary:
     """Read ``dataset`` from its configured source, parse it and store it (see ``load_frame``).
 

@@ -65,6 +65,7 @@ ACTION_REASONS = ("below_standard", "escalation", "agreed_action")
 ACTION_STATUSES = ("open", "done", "cancelled")
 OUTBOX_STATUSES = ("queued", "sent", "failed")
 SOURCE_FILE_STATUSES = ("processed", "quarantined")
+CHASED_KINDS = ("audit", "self_reflection", "moderation", "corrective_action")
 COMPLAINT_OUTCOMES = ("upheld", "partly upheld", "not upheld", "open")
 OMBUDSMAN_OUTCOMES = ("upheld", "not upheld", "closed after initial enquiries")
 
@@ -365,6 +366,42 @@ class CorrectiveAction(Base):
     evidence: Mapped[str | None] = mapped_column(Text)
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column()
+
+
+class Substitute(Base):
+    """An auditor recorded as completing an allocation in place of the one it was given to (leave, sickness)."""
+
+    __tablename__ = "substitute"
+    __table_args__ = (UniqueConstraint("allocation_id", "staff_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocation.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChaseStep(Base):
+    """One rung of the reminder ladder reached for one piece of work and the person it is with.
+
+    Recorded when the day's reminders are queued, so no rung is sent twice; a new assignee (a moved
+    allocation) has no rungs yet, so the ladder starts again for them.
+    """
+
+    __tablename__ = "chase_step"
+    __table_args__ = (
+        one_of("item_kind", CHASED_KINDS),
+        UniqueConstraint("item_kind", "item_id", "assignee_id", "step_days"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_kind: Mapped[str] = mapped_column(String(32))
+    item_id: Mapped[int] = mapped_column(Integer)
+    assignee_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    step_days: Mapped[int] = mapped_column(Integer)
+    notified: Mapped[str] = mapped_column(String(32))
+    sent_on: Mapped[date] = mapped_column(Date)
 
 
 class EmailOutbox(Base):

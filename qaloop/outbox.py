@@ -30,7 +30,7 @@ from email.utils import formataddr
 from pathlib import Path
 
 import yagmail
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -92,8 +92,11 @@ def _stop_requests() -> Iterator[list[int]]:
             signal.signal(signum, handler)
 
 
-def enqueue(engine: Engine, messages: Iterable[Message]) -> int:
-    """Write ``messages`` to the outbox; those whose key is already there are skipped. Returns how many were new."""
+def enqueue(target: Engine | Connection, messages: Iterable[Message]) -> int:
+    """Write ``messages`` to the outbox; those whose key is already there are skipped. Returns how many were new.
+
+    Given a connection, the messages are written in its transaction: they are queued only if it commits.
+    """
     rows = [
         {
             "key": m.key,
@@ -110,9 +113,9 @@ def enqueue(engine: Engine, messages: Iterable[Message]) -> int:
     ]
     if not rows:
         return 0
-    insert = postgresql_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    insert = postgresql_insert if target.dialect.name == "postgresql" else sqlite_insert
     keys = [row["key"] for row in rows]
-    with engine.begin() as connection:
+    with target.begin() if isinstance(target, Engine) else contextlib.nullcontext(target) as connection:
         known = {
             key
             for start in range(0, len(keys), _CHUNK)

@@ -23,6 +23,21 @@ class Dataset(StrEnum):
     OMBUDSMAN = "ombudsman"
     COMPLIMENTS = "compliments"
     SURVEYS = "surveys"
+    AUDIT_RETURNS = "audit_returns"
+    SELF_REFLECTIONS = "self_reflections"
+    ACTION_RETURNS = "action_returns"
+
+
+# The council's extracts, in the order `qaloop load` loads them (returns arrive through the drop folder).
+EXTRACTS = (
+    Dataset.STAFF,
+    Dataset.CASES,
+    Dataset.AUDIT_HISTORY,
+    Dataset.COMPLAINTS,
+    Dataset.OMBUDSMAN,
+    Dataset.COMPLIMENTS,
+    Dataset.SURVEYS,
+)
 
 
 @dataclass(frozen=True)
@@ -158,6 +173,42 @@ SCHEMAS: dict[Dataset, DatasetSchema] = {
             _c("question", "text", "the question's short id"),
             _c("score", "int", "the answer on the survey's scale (1 worst to 5 best)"),
             _c("comment", "text", "free-text comment", required=False),
+        ),
+    ),
+    Dataset.AUDIT_RETURNS: DatasetSchema(
+        Dataset.AUDIT_RETURNS,
+        key=("case_ref",),
+        columns=(
+            _c("cycle_ref", "text", "the audit cycle, e.g. 2026-09"),
+            _c("case_ref", "text", "the audited case"),
+            _c("auditor_id", "text", "staff_id of the auditor who completed the audit"),
+            _c("completed_on", "date", "the date the audit was completed"),
+            _c("grade", "text", "the overall grade, a label on the configured scale"),
+            _c("escalation", "bool", "yes when a concern was escalated (blank: no)", required=False),
+            _c("escalation_details", "text", "the concern and who the auditor told", required=False),
+            _c("strengths", "text", "strengths of the practice", required=False),
+            _c("learning_points", "text", "learning points", required=False),
+            _c("to_reach_higher_grade", "text", "what would have earned a higher grade", required=False),
+        ),
+    ),
+    Dataset.SELF_REFLECTIONS: DatasetSchema(
+        Dataset.SELF_REFLECTIONS,
+        key=("case_ref",),
+        columns=(
+            _c("cycle_ref", "text", "the audit cycle, e.g. 2026-09"),
+            _c("case_ref", "text", "the audited case"),
+            _c("practitioner_id", "text", "staff_id of the practitioner reflecting"),
+            _c("completed_on", "date", "the date the reflection was written"),
+            _c("reflection", "text", "the practitioner's reflection"),
+        ),
+    ),
+    Dataset.ACTION_RETURNS: DatasetSchema(
+        Dataset.ACTION_RETURNS,
+        key=("action_id",),
+        columns=(
+            _c("action_id", "text", "the corrective action's number, as in the email that opened it"),
+            _c("completed_on", "date", "the date the action was completed"),
+            _c("evidence", "text", "what was done: the evidence of completion"),
         ),
     ),
 }

@@ -199,6 +199,41 @@ class Moderation(_Strict):
     share: float = Field(default=0.2, gt=0, le=1, description="share of submitted audits moderated")
 
 
+class Returns(_Strict):
+    """Where returned audits, self-reflections and corrective actions arrive, and where they go after."""
+
+    folder: Path = Field(
+        default=Path("var/returns"),
+        description="inbox/ is the drop folder; files move to processed/ or quarantine/ beside it",
+    )
+
+    @property
+    def inbox(self) -> Path:
+        return self.folder / "inbox"
+
+    @property
+    def processed(self) -> Path:
+        return self.folder / "processed"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.folder / "quarantine"
+
+
+class FollowUp(_Strict):
+    """What follows a filed audit: corrective actions, who hears of them, and who is the QA lead."""
+
+    action_due_working_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="working days after the audit a corrective action is due; blank: the end of the month after",
+    )
+    workforce_development: list[EmailStr] = Field(
+        default_factory=list, description="told of every below-standard audit so training can follow (Essex: ESCA)"
+    )
+    qa_lead: EmailStr | None = Field(default=None, description="the top of the escalation ladder (default: qa_team)")
+
+
 class ReminderStep(_Strict):
     days: int = Field(description="working days relative to the due date; negative is before")
     notify: Literal["assignee", "service_manager", "qa_lead"]
@@ -318,6 +353,8 @@ class Settings(BaseSettings):
     selection: SelectionRules = SelectionRules()
     moderation: Moderation = Moderation()
     reminders: Reminders = Reminders()
+    returns: Returns = Returns()
+    follow_up: FollowUp = FollowUp()
     email: Email
     sources: dict[Dataset, Source] = Field(default_factory=dict)
     checks: dict[Dataset, CheckPolicy] = Field(
@@ -381,6 +418,11 @@ class Settings(BaseSettings):
         """The audit tool used for cases of this audit type."""
         return self.audit_tools[self.audit_type(type_id).tool]
 
+    @property
+    def qa_lead(self) -> str:
+        """The address at the top of the escalation ladder: the configured QA lead, else the QA team's inbox."""
+        return str(self.follow_up.qa_lead or self.email.qa_team[0])
+
 
 def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
     """Read and validate the configuration; raise ConfigError naming every bad field.
@@ -437,5 +479,10 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         database_file = absolute(Path(url[len(prefix) :]))
         url = prefix + str(database_file)
     return settings.model_copy(
-        update={"output_dir": absolute(settings.output_dir), "sources": sources, "database_url": SecretStr(url)}
+        update={
+            "output_dir": absolute(settings.output_dir),
+            "sources": sources,
+            "database_url": SecretStr(url),
+            "returns": settings.returns.model_copy(update={"folder": absolute(settings.returns.folder)}),
+        }
     )

@@ -4,6 +4,10 @@ The sheet ``Audit`` holds, top to bottom: the case block (reference, audit type,
 and the allocation key that files the return), one row per question with an answer drop-down and room
 for evidence, then the overall grade (a drop-down of the authority's scale), the escalation flag and the
 feedback fields. The sheet ``Lists`` (hidden) holds the drop-down values.
+
+The practitioner's self-reflection form is a smaller workbook (sheet ``Self-reflection``). The readers
+here take either back as the auditor or practitioner returned it: the labels in column A find the
+fields, so a row inserted by hand does not break reading.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from qaloop.settings import AuditTool, GradeScale
 
 FEEDBACK_FIELDS = (
+    ("completed_on", "Date completed"),
     ("grade", "Overall grade"),
     ("escalation", "Escalation needed? (Yes / No)"),
     ("escalation_details", "If yes: the concern and who you have told"),
@@ -30,6 +35,14 @@ _HEADING = Font(bold=True, size=13)
 _BOLD = Font(bold=True)
 _INPUT = PatternFill("solid", fgColor="FFF7D6")
 _WRAP = Alignment(wrap_text=True, vertical="top")
+AUDIT_SHEET = "Audit"
+REFLECTION_SHEET = "Self-reflection"
+_DETAILS = {
+    "Case reference": "case_ref",
+    "Cycle": "cycle_ref",
+    "Auditor (staff id)": "auditor_id",
+    "Practitioner (staff id)": "practitioner_id",
+}
 
 
 @dataclass(frozen=True)
@@ -48,7 +61,7 @@ def write_audit_workbook(path: Path, sheet: AuditSheet, tool: AuditTool, scale: 
     """Write the pre-filled audit tool for one allocation to ``path`` and return it."""
     book = Workbook()
     audit = book.active
-    audit.title = "Audit"
+    audit.title = AUDIT_SHEET
     lists = book.create_sheet("Lists")
     lists.sheet_state = "hidden"
     answers = sorted({answer for question in tool.questions for answer in (question.answers or tool.answers)})
@@ -105,8 +118,170 @@ def write_audit_workbook(path: Path, sheet: AuditSheet, tool: AuditTool, scale: 
             grade_check.add(target)
         elif field == "escalation":
             yes_no.add(target)
+        elif field == "completed_on":
+            target.number_format = "dd/mm/yyyy"
     for column, width in zip("ABCDE", (16, 34, 70, 18, 50), strict=True):
         audit.column_dimensions[column].width = width
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
     return path
+
+
+@dataclass(frozen=True)
+class ReflectionSheet:
+    """What the self-reflection form is filled in with: references only."""
+
+    case_ref: str
+    audit_type_label: str
+    cycle_ref: str
+    practitioner_ref: str
+    due: date
+
+
+def write_reflection_workbook(path: Path, sheet: ReflectionSheet) -> Path:
+    """Write the practitioner's self-reflection form for one allocation to ``path`` and return it."""
+    book = Workbook()
+    form = book.active
+    form.title = REFLECTION_SHEET
+    form["A1"] = f"Self-reflection: {sheet.audit_type_label}"
+    form["A1"].font = _HEADING
+    rows = [
+        ("Case reference", sheet.case_ref),
+        ("Audit type", sheet.audit_type_label),
+        ("Cycle", sheet.cycle_ref),
+        ("Practitioner (staff id)", sheet.practitioner_ref),
+        ("Due", sheet.due),
+        ("Date completed", None),
+        ("Your reflection: what went well, what you would do differently, what would help you", None),
+    ]
+    for offset, (label, value) in enumerate(rows, start=3):
+        form.cell(row=offset, column=1, value=label).font = _BOLD
+        cell = form.cell(row=offset, column=2, value=value)
+        if isinstance(value, date) or label == "Date completed":
+            cell.number_format = "dd/mm/yyyy"
+        if value is None:
+            cell.fill = _INPUT
+            cell.alignment = _WRAP
+    form.column_dimensions["A"].width = 40
+    form.column_dimensions["B"].width = 90
+    form.row_dimensions[3 + len(rows) - 1].height = 200
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
+
+
+@dataclass(frozen=True)
+class ReturnedWorkbook:
+    """A returned workbook as text: ``fields`` in the canonical names of its dataset, and for an audit
+    ``answers`` as (question id, answer, evidence)."""
+
+    kind: str  # "audit" or "self_reflection"
+    fields: dict[str, str | None]
+    answers: tuple[tuple[str, str | None, str | None], ...]
+
+
+def read_returned_workbook(path: Path) -> ReturnedWorkbook:
+    """Read a returned audit tool or self-reflection form; ValueError when it is neither, OSError or
+    zipfile.BadZipFile when it cannot be opened."""
+    book = load_workbook(path, read_only=False, data_only=True)
+    if AUDIT_SHEET in book.sheetnames:
+        return _read_audit(book[AUDIT_SHEET])
+    if REFLECTION_SHEET in book.sheetnames:
+        return _read_reflection(book[REFLECTION_SHEET])
+    raise ValueError(f"neither an audit tool nor a self-reflection form (sheets: {', '.join(book.sheetnames)})")
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return value.strftime("%Y-%m-%d")
+    text = str(value).strip()
+    return text or None
+
+
+def _read_audit(sheet: object) -> ReturnedWorkbook:
+    fields: dict[str, str | None] = {}
+    answers = []
+    feedback = {field for field, _ in FEEDBACK_FIELDS}
+    in_questions = False
+    for row in sheet.iter_rows(values_only=True):  # type: ignore[attr-defined]
+        first = _text(row[0]) if row else None
+        if first in _DETAILS:
+            fields[_DETAILS[first]] = _text(row[1])
+        elif first == "Question":
+            in_questions = True
+        elif in_questions and first and first not in feedback:
+            answers.append((first, _text(row[3]), _text(row[4])))
+        elif first in feedback:
+            in_questions = False
+            fields[first] = _text(row[2])
+    return ReturnedWorkbook("audit", fields, tuple(answers))
+
+
+def _read_reflection(sheet: object) -> ReturnedWorkbook:
+    fields: dict[str, str | None] = {}
+    for row in sheet.iter_rows(values_only=True):  # type: ignore[attr-defined]
+        first = _text(row[0]) if row else None
+        if first in _DETAILS:
+            fields[_DETAILS[first]] = _text(row[1])
+        elif first == "Date completed":
+            fields["completed_on"] = _text(row[1])
+        elif first and first.startswith("Your reflection"):
+            fields["reflection"] = _text(row[1])
+    return ReturnedWorkbook("self_reflection", fields, ())
+
+
+def complete_audit_workbook(
+    sent: Path,
+    returned: Path,
+    *,
+    grade: str,
+    completed_on: date,
+    answer: str = "Yes",
+    skip: tuple[str, ...] = (),
+    escalation: str | None = None,
+    strengths: str = "Clear, well-structured recording of the person's views.",
+    learning_points: str = "Record the rationale for decisions more fully.",
+    to_reach_higher_grade: str = "Evidence of impact for the person.",
+) -> Path:
+    """Fill in a sent audit tool as an auditor would (every question but ``skip`` answered ``answer``) and
+    save it to ``returned``: the demo's simulated auditors, and the tests', use it."""
+    book = load_workbook(sent)
+    sheet = book[AUDIT_SHEET]
+    values = {
+        "completed_on": completed_on,
+        "grade": grade,
+        "escalation": "Yes" if escalation else "No",
+        "escalation_details": escalation,
+        "strengths": strengths,
+        "learning_points": learning_points,
+        "to_reach_higher_grade": to_reach_higher_grade,
+    }
+    in_questions = False
+    for row in sheet.iter_rows():
+        first = _text(row[0].value)
+        if first == "Question":
+            in_questions = True
+        elif first in values:
+            in_questions = False
+            row[2].value = values[first]
+        elif in_questions and first and first not in skip:
+            row[3].value = answer
+    returned.parent.mkdir(parents=True, exist_ok=True)
+    book.save(returned)
+    return returned
+
+
+def complete_reflection_workbook(sent: Path, returned: Path, *, completed_on: date, reflection: str) -> Path:
+    """Fill in a sent self-reflection form as a practitioner would and save it to ``returned``."""
+    book = load_workbook(sent)
+    for row in book[REFLECTION_SHEET].iter_rows():
+        first = _text(row[0].value)
+        if first == "Date completed":
+            row[1].value = completed_on
+        elif first and first.startswith("Your reflection"):
+            row[1].value = reflection
+    returned.parent.mkdir(parents=True, exist_ok=True)
+    book.save(returned)
+    return returned

@@ -28,7 +28,8 @@ from sqlalchemy.exc import OperationalError
 
 from qaloop.cycle_record import draw_cycle
 from qaloop.cycles import cycle_dates
-from qaloop.loader import LOAD_ORDER, load_dataset
+from qaloop.loader import load_dataset
+from qaloop.schema import EXTRACTS
 from qaloop.settings import Settings, load_settings
 from qaloop.store import engine_for, engine_from, upgrade
 from qaloop.synthetic import generate, write_extracts
@@ -153,7 +154,7 @@ def county(store_settings: Settings) -> Settings:
     write_extracts(generate(settings, as_of=date(2026, 11, 22), seed=41, cases=4_000), settings)
     engine = engine_from(settings)
     upgrade(engine)
-    for dataset in LOAD_ORDER:
+    for dataset in EXTRACTS:
         load_dataset(engine, settings, dataset)
     return settings
 

@@ -13,7 +13,8 @@ from qaloop import models
 from qaloop.cli import app
 from qaloop.cycle_record import CycleError, draw_cycle, explain_cycle, selection_inputs
 from qaloop.cycles import cycle_dates
-from qaloop.loader import LOAD_ORDER, load_dataset
+from qaloop.loader import load_dataset
+from qaloop.schema import EXTRACTS
 from qaloop.settings import Settings
 from qaloop.store import engine_from, upgrade
 from qaloop.synthetic import generate, write_extracts
@@ -27,7 +28,7 @@ def loaded(store_settings: Settings) -> Settings:
     write_extracts(generate(store_settings, as_of=AS_OF, seed=31, cases=4_000), store_settings)
     engine = engine_from(store_settings)
     upgrade(engine)
-    for dataset in LOAD_ORDER:
+    for dataset in EXTRACTS:
         load_dataset(engine, store_settings, dataset)
     return store_settings
 

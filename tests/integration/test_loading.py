@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from qaloop import models
-from qaloop.loader import LOAD_ORDER, LoadError, counts, load_dataset
-from qaloop.schema import Dataset
+from qaloop.loader import LoadError, counts, load_dataset
+from qaloop.schema import EXTRACTS, Dataset
 from qaloop.settings import Settings, SqlSource
 from qaloop.sources import SourceError, read_dataset
 from qaloop.store import engine_from, upgrade
@@ -29,7 +29,7 @@ def authority(store_settings: Settings) -> SyntheticAuthority:
 
 def load_all(settings: Settings) -> dict[Dataset, object]:
     engine = engine_from(settings)
-    return {dataset: load_dataset(engine, settings, dataset) for dataset in LOAD_ORDER}
+    return {dataset: load_dataset(engine, settings, dataset) for dataset in EXTRACTS}
 
 
 def test_the_whole_authority_loads_and_matches_the_extracts(

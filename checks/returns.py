@@ -1,0 +1,134 @@
+"""The suites for returned work: audits, self-reflections and corrective actions.
+
+Each row must belong to an open allocation (or action) and come from the person it was sent to (or a
+recorded substitute); grades must be on the authority's scale; every required question answered with one
+of its options; dates not in the future and not before the cycle's allocation.
+"""
+
+from __future__ import annotations
+
+import great_expectations as gx
+import pandas as pd
+
+from checks.runner import CheckReport, Rule, not_before, rule, run_checks, schema_rules
+from qaloop.returns import Rejection, ReturnFile
+from qaloop.schema import Dataset
+from qaloop.settings import Settings
+
+_WHAT = {
+    Dataset.AUDIT_RETURNS: "audit return",
+    Dataset.SELF_REFLECTIONS: "self-reflection",
+    Dataset.ACTION_RETURNS: "corrective action return",
+}
+
+
+def _not_in_future() -> Rule:
+    return rule(
+        "completed_on is in the future",
+        gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB,
+        column_A="today",
+        column_B="completed_on",
+        or_equal=True,
+        ignore_row_if="either_value_is_missing",
+        shows="completed_on__text",
+    )
+
+
+def _must_be_true(column: str, says: str, shows: str) -> Rule:
+    return rule(says, gx.expectations.ExpectColumnValuesToBeInSet, column=column, value_set=[True], shows=shows)
+
+
+def return_rules(settings: Settings, dataset: Dataset) -> list[Rule]:
+    """Every rule one row of a returned file must meet."""
+    rules = schema_rules(dataset, _WHAT[dataset]) + [_not_in_future()]
+    if dataset is Dataset.ACTION_RETURNS:
+        return rules + [_must_be_true("action_open", "action_id is not an open corrective action", "action_id")]
+    rules += [
+        _must_be_true("allocation_open", "there is no open allocation of this case in this cycle", "cycle_ref"),
+        not_before("completed_on", "allocated_on"),
+    ]
+    if dataset is Dataset.SELF_REFLECTIONS:
+        return rules + [
+            _must_be_true(
+                "practitioner_matches", "practitioner_id is not the practitioner of this case", "practitioner_id"
+            )
+        ]
+    return rules + [
+        _must_be_true(
+            "auditor_permitted", "auditor_id is neither the allocated auditor nor a recorded substitute", "auditor_id"
+        ),
+        rule(
+            f"grade is not on the scale ({', '.join(settings.grade_scale.labels)})",
+            gx.expectations.ExpectColumnValuesToBeInSet,
+            column="grade",
+            value_set=settings.grade_scale.labels,
+        ),
+    ]
+
+
+def answer_frame(settings: Settings, returned: ReturnFile, annotated: pd.DataFrame) -> pd.DataFrame:
+    """One row per question of each return's audit tool, with the answer given (if any) and whether it is
+    required and allowed."""
+    rows = []
+    given = returned.answers.set_index(["case_ref", "question_id"])["answer"]
+    for case_ref, audit_type in annotated[["case_ref", "audit_type"]].dropna().itertuples(index=False):
+        tool = settings.tool_for(audit_type)
+        for question in tool.questions:
+            answer = given.get((case_ref, question.id))
+            answer = None if answer is None or pd.isna(answer) else str(answer)
+            allowed = question.answers or tool.answers
+            rows.append(
+                {
+                    "case_ref": case_ref,
+                    "question_id": question.id,
+                    "answer": answer,
+                    "answered": answer is not None or not question.required,
+                    "allowed": answer is None or answer in allowed,
+                    "shown": f"{question.id}: {answer}",
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["case_ref", "question_id", "answer", "answered", "allowed", "shown"]
+    ).drop_duplicates(["case_ref", "question_id"])
+
+
+def check_return_file(returned: ReturnFile, annotated: pd.DataFrame, settings: Settings) -> Rejection | None:
+    """Check a returned file's rows (and an audit's answers); None when all pass, else which rows and why."""
+    dataset = returned.dataset
+    key = "action_id" if dataset is Dataset.ACTION_RETURNS else "case_ref"
+    frame = annotated
+    if dataset is Dataset.AUDIT_RETURNS:
+        # Where there is no allocation to speak of, only that is reported, not also the auditor.
+        frame = annotated.assign(auditor_permitted=annotated["auditor_permitted"] | ~annotated["allocation_open"])
+    reports = [run_checks(dataset.value, frame, return_rules(settings, dataset), key=key)]
+    if dataset is Dataset.AUDIT_RETURNS:
+        answers = answer_frame(settings, returned, annotated[annotated["allocation_open"]])
+        if len(answers):
+            reports.append(
+                run_checks(
+                    "answers",
+                    answers,
+                    [
+                        _must_be_true("answered", "a required question is not answered", "question_id"),
+                        _must_be_true("allowed", "an answer is not one of the question's options", "shown"),
+                    ],
+                    key="case_ref",
+                )
+            )
+    return rejection(returns_report(dataset, reports))
+
+
+def returns_report(dataset: Dataset, reports: list[CheckReport]) -> CheckReport:
+    """The reports of one file as one."""
+    return CheckReport(dataset.value, reports[0].rows, tuple(f for report in reports for f in report.failures))
+
+
+def rejection(report: CheckReport) -> Rejection | None:
+    """The rows a report rejects, or None if it passed."""
+    if report.ok:
+        return None
+    return Rejection(
+        reasons=report.reasons(),
+        summary=report.describe(),
+        whole_file=any(failure.whole_dataset for failure in report.failures),
+    )

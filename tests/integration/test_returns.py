@@ -1,0 +1,210 @@
+"""Returned audits, self-reflections and actions through the drop folder, on SQLite and PostgreSQL: every
+check of a return, once-only filing, quarantine, held duplicates, and the follow-up each filing queues."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from checks.returns import check_return_file
+from qaloop import models
+from qaloop.allocation_record import allocate_cycle
+from qaloop.cycle_messages import notify_cycle
+from qaloop.follow_up import action_due, follow_up
+from qaloop.returns import FileOutcome, ingest_file
+from qaloop.settings import Settings
+from qaloop.store import engine_from
+from qaloop.workbook import complete_audit_workbook, complete_reflection_workbook
+
+TODAY = date(2027, 1, 8)
+DONE = date(2027, 1, 6)
+
+
+@pytest.fixture
+def notified(drawn: Settings) -> Settings:
+    """Cycle 2026-09 allocated and its emails queued (so its workbooks exist)."""
+    settings = drawn.model_copy(
+        update={"follow_up": drawn.follow_up.model_copy(update={"workforce_development": ["academy@example.org"]})}
+    )
+    engine = engine_from(settings)
+    allocate_cycle(engine, settings, "2026-09")
+    notify_cycle(engine, settings, "2026-09")
+    return settings
+
+
+def sent_workbooks(settings: Settings, kind: str = "audit tool") -> list[Path]:
+    return sorted((settings.output_dir / "cycles" / "2026-09" / "workbooks").glob(f"* {kind}.xlsx"))
+
+
+def ingest(settings: Settings, path: Path) -> FileOutcome:
+    return ingest_file(engine_from(settings), settings, path, TODAY, check_return_file, follow_up)
+
+
+def inbox(settings: Settings, name: str) -> Path:
+    return settings.returns.inbox / name
+
+
+def filed_returns(settings: Settings) -> list[tuple[str, str]]:
+    with engine_from(settings).connect() as connection:
+        return connection.execute(
+            select(models.CaseRecord.case_ref, models.AuditReturn.status)
+            .join(models.Allocation, models.Allocation.id == models.AuditReturn.allocation_id)
+            .join(models.CaseRecord, models.CaseRecord.id == models.Allocation.case_id)
+            .where(models.AuditReturn.source_file_id.is_not(None))  # filed from a returned file
+            .where(
+                models.Allocation.cycle_id.in_(
+                    select(models.AuditCycle.id).where(models.AuditCycle.cycle_ref == "2026-09")
+                )
+            )
+            .order_by(models.CaseRecord.case_ref)
+        ).all()
+
+
+def outbox(settings: Settings, kind: str) -> list[models.EmailOutbox]:
+    with engine_from(settings).connect() as connection:
+        return connection.execute(select(models.EmailOutbox).where(models.EmailOutbox.kind == kind)).all()
+
+
+def case_of(workbook: Path) -> str:
+    return workbook.name.split(" ")[0]
+
+
+def test_a_returned_workbook_is_filed_once_with_its_feedback(notified: Settings) -> None:
+    sent = sent_workbooks(notified)[0]
+    returned = complete_audit_workbook(sent, inbox(notified, "audit.xlsx"), grade="Good", completed_on=DONE)
+    outcome = ingest(notified, returned)
+    assert (outcome.status, outcome.filed, outcome.rejected) == ("processed", [case_of(sent)], {})
+    assert not returned.exists() and outcome.moved_to and outcome.moved_to.parent.parent == notified.returns.processed
+    assert filed_returns(notified) == [(case_of(sent), "filed")]
+    [feedback] = outbox(notified, "feedback")
+    assert case_of(sent) in feedback.subject and "Good" in feedback.subject and feedback.cc  # the line manager
+
+    again = complete_audit_workbook(sent, inbox(notified, "audit again.xlsx"), grade="Good", completed_on=DONE)
+    book = load_workbook(again)
+    book["Audit"]["H1"] = "sent again from another mailbox"  # another file, the same return
+    book.save(again)
+    assert ingest(notified, again).already_filed == [case_of(sent)]
+    outcome_moved = outcome.moved_to
+    outcome_moved.rename(inbox(notified, "audit.xlsx"))  # the very same file dropped again
+    assert ingest(notified, inbox(notified, "audit.xlsx")).status == "already processed"
+    assert filed_returns(notified) == [(case_of(sent), "filed")] and len(outbox(notified, "feedback")) == 1
+
+
+def test_a_different_second_return_is_held_for_the_qa_team(notified: Settings) -> None:
+    sent = sent_workbooks(notified)[1]
+    ingest(notified, complete_audit_workbook(sent, inbox(notified, "first.xlsx"), grade="Good", completed_on=DONE))
+    second = ingest(
+        notified, complete_audit_workbook(sent, inbox(notified, "second.xlsx"), grade="Outstanding", completed_on=DONE)
+    )
+    assert second.held == [case_of(sent)]
+    assert sorted(filed_returns(notified)) == [(case_of(sent), "filed"), (case_of(sent), "held")]
+    [notice] = outbox(notified, "returns_problem")
+    assert "second.xlsx" in notice.subject and case_of(sent) in notice.text_body
+
+
+def test_below_standard_opens_an_action_and_an_escalation_reaches_three_people_at_once(notified: Settings) -> None:
+    first, second = sent_workbooks(notified)[2:4]
+    ingest(
+        notified,
+        complete_audit_workbook(first, inbox(notified, "ri.xlsx"), grade="Requires improvement", completed_on=DONE),
+    )
+    ingest(
+        notified,
+        complete_audit_workbook(
+            second, inbox(notified, "esc.xlsx"), grade="Adequate", completed_on=DONE, escalation="No safeguarding plan"
+        ),
+    )
+    with engine_from(notified).connect() as connection:
+        actions = connection.execute(
+            select(models.CorrectiveAction.reason, models.CorrectiveAction.due_date, models.Staff.role)
+            .join(models.Staff, models.Staff.id == models.CorrectiveAction.owner_id)
+            .order_by(models.CorrectiveAction.id)
+        ).all()
+    assert [(a.reason, a.role) for a in actions] == [("below_standard", "team_manager"), ("escalation", "team_manager")]
+    assert actions[0].due_date == date(2027, 2, 28) == action_due(notified, DONE)  # the end of the month after
+    [opened] = outbox(notified, "corrective_action")
+    assert case_of(first) in opened.subject and opened.cc  # the service manager, to confirm
+    [academy] = outbox(notified, "workforce_development")
+    assert academy.recipients == ["academy@example.org"]
+    [escalated] = outbox(notified, "escalation")
+    assert len(escalated.recipients) == 3 and notified.qa_lead in escalated.recipients
+    assert "No safeguarding plan" in escalated.text_body
+
+
+def test_a_late_self_reflection_goes_to_the_line_manager_beside_the_audit(notified: Settings) -> None:
+    audit = sent_workbooks(notified)[4]
+    ingest(notified, complete_audit_workbook(audit, inbox(notified, "a.xlsx"), grade="Good", completed_on=DONE))
+    form = next(p for p in sent_workbooks(notified, "self-reflection") if case_of(p) == case_of(audit))
+    outcome = ingest(
+        notified, complete_reflection_workbook(form, inbox(notified, "r.xlsx"), completed_on=DONE, reflection="I would")
+    )
+    assert outcome.filed == [case_of(audit)]
+    [message] = outbox(notified, "reflection_for_manager")
+    assert "I would" in message.text_body and "Good" in message.text_body
+
+
+def _csv_of_returns(settings: Settings, workbooks: list[Path]) -> pd.DataFrame:
+    from qaloop.workbook import read_returned_workbook
+
+    rows = []
+    for sent in workbooks:
+        filled = complete_audit_workbook(sent, sent.with_name("filled.xlsx"), grade="Good", completed_on=DONE)
+        returned = read_returned_workbook(filled)
+        rows.append(returned.fields | {question: answer for question, answer, _ in returned.answers})
+    frame = pd.DataFrame(rows)
+    frame["completed_on"] = DONE.strftime("%d/%m/%Y")
+    return frame
+
+
+def test_each_check_of_a_return_names_the_file_and_rows_and_only_good_rows_are_filed(notified: Settings) -> None:
+    workbooks = sent_workbooks(notified)[5:12]
+    frame = _csv_of_returns(notified, workbooks)
+    refs = frame["case_ref"].tolist()
+    first_question = next(
+        column for column in frame.columns if column not in ("case_ref", "cycle_ref") and frame[column].eq("Yes").all()
+    )
+    frame.loc[0, "case_ref"] = "CR-NOT-A-CASE"  # unknown allocation
+    frame.loc[1, "auditor_id"] = "E000001"  # not the auditor
+    frame.loc[2, first_question] = None  # a required question unanswered
+    frame.loc[3, "grade"] = "Brilliant"  # off the scale
+    frame.loc[4, "completed_on"] = "01/01/2030"  # in the future
+    path = inbox(notified, "export.csv")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+
+    outcome = ingest(notified, path)
+    assert outcome.status == "processed" and sorted(outcome.filed) == sorted(refs[5:])
+    assert outcome.rejected["CR-NOT-A-CASE"] == "there is no open allocation of this case in this cycle"
+    assert outcome.rejected[refs[1]] == "auditor_id is neither the allocated auditor nor a recorded substitute"
+    assert outcome.rejected[refs[2]] == "a required question is not answered"
+    assert outcome.rejected[refs[3]].startswith("grade is not on the scale")
+    assert outcome.rejected[refs[4]] == "completed_on is in the future"
+    assert sorted(ref for ref, _ in filed_returns(notified)) == sorted(refs[5:])
+    [notice] = outbox(notified, "returns_problem")
+    assert "export.csv" in notice.subject and all(ref in notice.text_body for ref in ["CR-NOT-A-CASE", *refs[1:5]])
+    [rejected] = list(notified.returns.quarantine.rglob("export.rejected.csv"))
+    kept = pd.read_csv(rejected, dtype=str)
+    assert sorted(kept["case_ref"]) == sorted(["CR-NOT-A-CASE", *refs[1:5]]) and "failed_checks" in kept.columns
+
+
+def test_an_unreadable_or_failing_workbook_is_quarantined_whole_and_nothing_is_filed(notified: Settings) -> None:
+    broken = inbox(notified, "broken.xlsx")
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    broken.write_bytes(b"PK\x03\x04 this is not really a workbook")
+    outcome = ingest(notified, broken)
+    assert outcome.status == "quarantined" and "broken.xlsx: not a readable file" in (outcome.problem or "")
+    assert outcome.moved_to and outcome.moved_to.exists() and outcome.moved_to.with_name("broken.xlsx.why.txt").exists()
+
+    sent = sent_workbooks(notified)[12]
+    bad = complete_audit_workbook(sent, inbox(notified, "bad.xlsx"), grade="Superb", completed_on=DONE)
+    outcome = ingest(notified, bad)
+    assert outcome.status == "quarantined" and outcome.rejected[case_of(sent)].startswith("grade is not on the scale")
+    assert filed_returns(notified) == []
+    with engine_from(notified).connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(models.AuditAnswer)) == 0
+    assert len(outbox(notified, "returns_problem")) == 2
