@@ -27,3 +27,12 @@ def add_working_days(start: date, days: int) -> date:
         if is_working_day(current):
             remaining -= 1
     return current
+
+
+def working_days_late(due: date, today: date) -> int:
+    """How many working days after ``due`` ``today`` is (0 on or before the due date)."""
+    late, current = 0, due
+    while current < today:
+        current += timedelta(days=1)
+        late += is_working_day(current)
+    return late

@@ -26,6 +26,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from qaloop.allocation_record import allocate_cycle
+from qaloop.cycle_messages import notify_cycle
 from qaloop.cycle_record import draw_cycle
 from qaloop.cycles import cycle_dates
 from qaloop.loader import load_dataset
@@ -54,6 +56,7 @@ def settings_in(folder: Path, config: Path = DEMO_CONFIG, database_url: str | No
             "database_url": SecretStr(database_url or f"sqlite:///{folder / 'qaloop.db'}"),
             "output_dir": folder / "output",
             "sources": sources,
+            "returns": settings.returns.model_copy(update={"folder": folder / "returns"}),
         }
     )
 
@@ -166,6 +169,18 @@ def drawn(county: Settings) -> Settings:
     return county
 
 
+@pytest.fixture
+def notified(drawn: Settings) -> Settings:
+    """Cycle 2026-09 allocated and its emails queued (so its workbooks exist)."""
+    settings = drawn.model_copy(
+        update={"follow_up": drawn.follow_up.model_copy(update={"workforce_development": ["academy@example.org"]})}
+    )
+    engine = engine_from(settings)
+    allocate_cycle(engine, settings, "2026-09")
+    notify_cycle(engine, settings, "2026-09")
+    return settings
+
+
 @pytest.fixture(scope="session")
 def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """One temporary Prefect server for the whole session (starting one costs about 12 s)."""
@@ -187,6 +202,7 @@ def write_config(settings: Settings, folder: Path, smtp_port: int | None = None)
     data = yaml.safe_load(DEMO_CONFIG.read_text())
     data["database_url"] = settings.database_url.get_secret_value()
     data["output_dir"] = str(settings.output_dir)
+    data["returns"] = {"folder": str(settings.returns.folder)}
     data["calendar"]["audits_per_area"] = settings.calendar.audits_per_area
     for dataset, source in settings.sources.items():
         if hasattr(source, "path"):

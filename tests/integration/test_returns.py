@@ -7,14 +7,11 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from checks.returns import check_return_file
 from qaloop import models
-from qaloop.allocation_record import allocate_cycle
-from qaloop.cycle_messages import notify_cycle
 from qaloop.follow_up import action_due, follow_up
 from qaloop.returns import FileOutcome, ingest_file
 from qaloop.settings import Settings
@@ -23,18 +20,6 @@ from qaloop.workbook import complete_audit_workbook, complete_reflection_workboo
 
 TODAY = date(2027, 1, 8)
 DONE = date(2027, 1, 6)
-
-
-@pytest.fixture
-def notified(drawn: Settings) -> Settings:
-    """Cycle 2026-09 allocated and its emails queued (so its workbooks exist)."""
-    settings = drawn.model_copy(
-        update={"follow_up": drawn.follow_up.model_copy(update={"workforce_development": ["academy@example.org"]})}
-    )
-    engine = engine_from(settings)
-    allocate_cycle(engine, settings, "2026-09")
-    notify_cycle(engine, settings, "2026-09")
-    return settings
 
 
 def sent_workbooks(settings: Settings, kind: str = "audit tool") -> list[Path]:

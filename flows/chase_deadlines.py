@@ -1,0 +1,49 @@
+"""The chase-deadlines flow: every working morning, remind people of work coming due, escalate late work up
+the ladder, and send the QA team one summary of what is overdue."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+from pydantic import BaseModel
+
+from qaloop.calendar import is_working_day
+from qaloop.settings import load_settings
+from tasks.chase import queue_reminders
+from tasks.notify import send_emails
+
+
+class ChaseSummary(BaseModel):
+    """What the run did."""
+
+    day: date
+    reminders: int
+    emails_queued: int
+    emails_sent: int
+    overdue_items: int
+
+
+def _run_name() -> str:
+    settings = load_settings(flow_run.parameters.get("config"))
+    return f"{settings.authority.code} chase {flow_run.parameters.get('today') or date.today()}"
+
+
+@flow(name="chase-deadlines", flow_run_name=_run_name, log_prints=False)
+def chase_deadlines(config: str | None = None, today: date | None = None) -> ChaseSummary:
+    """Chase the day's work in working days; on a weekend or bank holiday nobody is chased."""
+    settings = load_settings(config)
+    today = today or date.today()
+    if not is_working_day(today):
+        get_run_logger().info("%s is not a working day: nobody is chased today.", today)
+        return ChaseSummary(day=today, reminders=0, emails_queued=0, emails_sent=0, overdue_items=0)
+    outcome = queue_reminders(settings, today)
+    sent = send_emails(settings)
+    return ChaseSummary(
+        day=today,
+        reminders=outcome.reminders,
+        emails_queued=outcome.emails_queued,
+        emails_sent=sent.sent,
+        overdue_items=sum(value for row in outcome.overdue for value in row.values() if isinstance(value, int)),
+    )

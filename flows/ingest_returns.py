@@ -1,0 +1,56 @@
+"""The ingest-returns flow: file the returned audits, self-reflections and corrective actions waiting in the
+drop folder, then send the feedback, actions, escalations and notices their filing queued."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+from pydantic import BaseModel
+
+from qaloop.calendar import is_working_day
+from qaloop.settings import load_settings
+from tasks.notify import send_emails
+from tasks.returns import ingest_drop_folder
+
+
+class IngestSummary(BaseModel):
+    """What the run did."""
+
+    files: int
+    filed: int
+    held: int
+    quarantined_files: int
+    rows_not_filed: int
+    emails_sent: int
+    emails_still_queued: int
+
+
+def _run_name() -> str:
+    settings = load_settings(flow_run.parameters.get("config"))
+    on = flow_run.parameters.get("today") or date.today()
+    return f"{settings.authority.code} returns {on}"
+
+
+@flow(name="ingest-returns", flow_run_name=_run_name, log_prints=False)
+def ingest_returns(config: str | None = None, today: date | None = None) -> IngestSummary:
+    """File what has come back, hourly in working hours; on a weekend or bank holiday it does nothing."""
+    settings = load_settings(config)
+    today = today or date.today()
+    if not is_working_day(today):
+        get_run_logger().info("%s is not a working day: returns wait for the next one.", today)
+        return IngestSummary(
+            files=0, filed=0, held=0, quarantined_files=0, rows_not_filed=0, emails_sent=0, emails_still_queued=0
+        )
+    outcomes = ingest_drop_folder(settings, today)
+    sent = send_emails(settings)
+    return IngestSummary(
+        files=len(outcomes),
+        filed=sum(len(o.filed) for o in outcomes),
+        held=sum(len(o.held) for o in outcomes),
+        quarantined_files=sum(o.status == "quarantined" for o in outcomes),
+        rows_not_filed=sum(len(o.rejected) for o in outcomes),
+        emails_sent=sent.sent,
+        emails_still_queued=sent.still_queued,
+    )
