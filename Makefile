@@ -26,13 +26,15 @@ $(INSTALLED): pyproject.toml
 # history (past cycles, complaints, surveys) is loaded, then the audit-cycle flow runs in Prefect's local
 # mode. A local SMTP sink (output/mail) receives the cycle's emails; it is stopped whatever happens.
 demo: install
-	rm -rf var/qaloop.db var/qaloop.db-wal var/qaloop.db-shm output/mail output/cycles output/quarantine
+	rm -rf var/qaloop.db var/qaloop.db-wal var/qaloop.db-shm var/returns output/mail output/cycles output/quarantine
 	$(BIN)/qaloop init-db
 	$(BIN)/qaloop demo-data
 	$(BIN)/qaloop load
 	@$(BIN)/qaloop mail-sink --seconds 900 & sink=$$!; \
 	trap 'kill $$sink 2>/dev/null' EXIT; sleep 1; \
 	$(BIN)/qaloop cycle run && \
+	echo "" && echo "The cycle's returns and chasing, day by day (simulated auditors and practitioners):" && \
+	$(BIN)/qaloop demo-returns && \
 	echo "" && echo "Emails (one .eml file each): $(CURDIR)/output/mail" && \
 	echo "Prefect runs:                \`make ui\`, then http://127.0.0.1:4200/runs"
 

@@ -40,7 +40,7 @@ def _must_be_true(column: str, says: str, shows: str) -> Rule:
 
 def return_rules(settings: Settings, dataset: Dataset) -> list[Rule]:
     """Every rule one row of a returned file must meet."""
-    rules = schema_rules(dataset, _WHAT[dataset]) + [_not_in_future()]
+    rules = schema_rules(dataset, _WHAT[dataset], unique_on="row_key") + [_not_in_future()]
     if dataset is Dataset.ACTION_RETURNS:
         return rules + [_must_be_true("action_open", "action_id is not an open corrective action", "action_id")]
     rules += [
@@ -67,35 +67,33 @@ def return_rules(settings: Settings, dataset: Dataset) -> list[Rule]:
 
 
 def answer_frame(settings: Settings, returned: ReturnFile, annotated: pd.DataFrame) -> pd.DataFrame:
-    """One row per question of each return's audit tool, with the answer given (if any) and whether it is
-    required and allowed."""
+    """One row per question of each return's audit tool, keyed by the return's ``row_key``, with the answer
+    given (if any) and whether it is required and allowed."""
     rows = []
-    given = returned.answers.set_index(["case_ref", "question_id"])["answer"]
-    for case_ref, audit_type in annotated[["case_ref", "audit_type"]].dropna().itertuples(index=False):
+    given = returned.answers.drop_duplicates(["row_key", "question_id"]).set_index(["row_key", "question_id"])
+    for row_key, audit_type in annotated[["row_key", "audit_type"]].dropna().itertuples(index=False):
         tool = settings.tool_for(audit_type)
         for question in tool.questions:
-            answer = given.get((case_ref, question.id))
+            answer = given["answer"].get((row_key, question.id))
             answer = None if answer is None or pd.isna(answer) else str(answer)
             allowed = question.answers or tool.answers
             rows.append(
                 {
-                    "case_ref": case_ref,
+                    "row_key": row_key,
                     "question_id": question.id,
-                    "answer": answer,
                     "answered": answer is not None or not question.required,
                     "allowed": answer is None or answer in allowed,
                     "shown": f"{question.id}: {answer}",
                 }
             )
-    return pd.DataFrame(
-        rows, columns=["case_ref", "question_id", "answer", "answered", "allowed", "shown"]
-    ).drop_duplicates(["case_ref", "question_id"])
+    return pd.DataFrame(rows, columns=["row_key", "question_id", "answered", "allowed", "shown"])
 
 
 def check_return_file(returned: ReturnFile, annotated: pd.DataFrame, settings: Settings) -> Rejection | None:
-    """Check a returned file's rows (and an audit's answers); None when all pass, else which rows and why."""
+    """Check returned rows (and audits' answers), keyed by ``row_key``; None when all pass, else which rows
+    and why."""
     dataset = returned.dataset
-    key = "action_id" if dataset is Dataset.ACTION_RETURNS else "case_ref"
+    key = "row_key"
     frame = annotated
     if dataset is Dataset.AUDIT_RETURNS:
         # Where there is no allocation to speak of, only that is reported, not also the auditor.
@@ -112,7 +110,7 @@ def check_return_file(returned: ReturnFile, annotated: pd.DataFrame, settings: S
                         _must_be_true("answered", "a required question is not answered", "question_id"),
                         _must_be_true("allowed", "an answer is not one of the question's options", "shown"),
                     ],
-                    key="case_ref",
+                    key="row_key",
                 )
             )
     return rejection(returns_report(dataset, reports))

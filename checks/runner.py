@@ -80,8 +80,12 @@ def not_before(later: str, earlier: str) -> Rule:
     )
 
 
-def schema_rules(dataset: Dataset, what: str) -> list[Rule]:
-    """The rules every dataset has: rows present, required values present and readable, the key unique."""
+def schema_rules(dataset: Dataset, what: str, unique_on: str | None = None) -> list[Rule]:
+    """The rules every dataset has: rows present, required values present and readable, the key unique.
+
+    ``unique_on`` names the column that must be unique when it is not the key itself (for example the key
+    qualified by the file it came from, when several files are checked at once).
+    """
     schema = SCHEMAS[dataset]
     rules = [rule(f"the {what} has no rows", gx.expectations.ExpectTableRowCountToBeBetween, min_value=1)]
     if len(schema.key) == 1:
@@ -89,7 +93,8 @@ def schema_rules(dataset: Dataset, what: str) -> list[Rule]:
             rule(
                 f"{schema.key[0]} appears more than once",
                 gx.expectations.ExpectColumnValuesToBeUnique,
-                column=schema.key[0],
+                column=unique_on or schema.key[0],
+                shows=schema.key[0] if unique_on else None,
             )
         )
     for column in schema.columns:

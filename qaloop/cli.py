@@ -9,8 +9,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import func, select
 
-from qaloop import allocation_record, cycle_messages, cycle_record, cycles, doctor, loader, outbox, store, synthetic
+from qaloop import (
+    allocation_record,
+    cycle_messages,
+    cycle_record,
+    cycles,
+    doctor,
+    loader,
+    models,
+    outbox,
+    store,
+    synthetic,
+)
 from qaloop.schema import EXTRACTS, Dataset
 from qaloop.settings import ConfigError, Settings, load_settings
 from qaloop.sources import SourceError
@@ -264,6 +276,59 @@ def cycle_notify(cycle_ref: CycleArgument = None, config: ConfigOption = None) -
     typer.echo(
         f"Cycle {cycle_ref}: {queued} message(s) queued; workbooks in {settings.output_dir / 'cycles' / cycle_ref}"
     )
+
+
+@app.command("demo-returns")
+def demo_returns(
+    config: ConfigOption = None,
+    cycle_ref: Annotated[str | None, typer.Option("--cycle", help="the cycle (default: the latest one)")] = None,
+) -> None:
+    """Play out the demo cycle's returns and chasing: files arrive on their days, ingest-returns and
+    chase-deadlines run on each, and what happened is printed."""
+    settings = _settings(config)
+    from flows.chase_deadlines import chase_deadlines  # Prefect is slow to import: only here
+    from flows.ingest_returns import ingest_returns
+    from qaloop.calendar import add_working_days
+    from qaloop.demo_returns import plan_returns, returns_on
+
+    engine = store.engine_from(settings)
+    with _refusals(cycle_record.CycleError):
+        cycle_ref = cycle_ref or cycle_record.latest_cycle_ref(engine, settings)
+        dates = cycle_record.stored_dates(engine, settings, cycle_ref)
+    plans = plan_returns(settings, cycle_ref)
+    arguments = {"config": str(config) if config else None}
+    days = sorted(
+        {
+            add_working_days(dates.self_reflection_due, -1): "ingest",
+            add_working_days(dates.audit_due, -3): "chase",
+            dates.audit_due: "ingest and chase",
+            add_working_days(dates.audit_due, 2): "chase",
+            add_working_days(dates.audit_due, 3): "ingest",
+            add_working_days(dates.audit_due, 5): "chase",
+        }.items()
+    )
+    for day, what in days:
+        if "ingest" in what:
+            dropped = returns_on(settings, plans, dates, day)
+            done = ingest_returns(**arguments, today=day)
+            typer.echo(
+                f"{day:%a %d %b %Y}  ingest-returns: {len(dropped)} file(s) arrived: {done.filed} filed, "
+                f"{done.held} held as a second return, {done.quarantined_files} file(s) and {done.rows_not_filed} "
+                f"row(s) not filed; {done.emails_sent} email(s) sent"
+            )
+        if "chase" in what:
+            chased = chase_deadlines(**arguments, today=day)
+            typer.echo(
+                f"{day:%a %d %b %Y}  chase-deadlines: {chased.reminders} reminder(s) and escalation(s) in "
+                f"{chased.emails_sent} email(s); {chased.overdue_items} item(s) overdue"
+            )
+    with engine.connect() as connection:
+        actions = connection.execute(
+            select(models.CorrectiveAction.reason, func.count()).group_by(models.CorrectiveAction.reason)
+        ).all()
+    never = sum(1 for plan in plans if plan.audit is None)
+    typer.echo(f"Corrective actions open: {dict(actions) or 'none'}; audits never returned: {never}")
+    typer.echo(f"Returned files: {settings.returns.processed} and {settings.returns.quarantine}")
 
 
 @app.command("send")

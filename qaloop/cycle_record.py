@@ -263,6 +263,25 @@ def default_seed(settings: Settings, cycle_ref: str) -> int:
     return int(digest[:12], 16)
 
 
+def stored_dates(engine: Engine, settings: Settings, cycle_ref: str) -> CycleDates:
+    """The dates recorded with ``cycle_ref``; CycleError if the cycle is not recorded."""
+    cycle = models.AuditCycle
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(
+                cycle.selection_date,
+                cycle.allocation_date,
+                cycle.self_reflection_due,
+                cycle.audit_due,
+                cycle.moderation_due,
+                cycle.close_date,
+            ).where(cycle.authority_id == authority_id(connection, settings), cycle.cycle_ref == cycle_ref)  # fmt: skip
+        ).first()
+    if row is None:
+        raise CycleError(f"cycle {cycle_ref} is not recorded for {settings.authority.code}")
+    return CycleDates(cycle_ref, *row)
+
+
 def recorded_cycle(engine: Engine, settings: Settings, cycle_ref: str) -> int | None:
     """The id of ``cycle_ref`` if it is recorded, else None."""
     cycle = models.AuditCycle

@@ -8,7 +8,8 @@ quarantine with the reasons, while its good rows are filed. A second, different 
 already filed is held for the QA team; the same return sent twice is recognised and left alone.
 
 The checks themselves (Great Expectations) are passed in by the caller as ``check``, so this module stays
-plain Python; ``checks.returns.check_return_file`` is the one qaloop uses.
+plain Python; ``checks.returns.check_return_file`` is the one qaloop uses. The files waiting in the inbox
+are checked together, each row keyed by ``row_key`` (the file's number and the row's key).
 """
 
 from __future__ import annotations
@@ -220,48 +221,104 @@ def _allocations(connection: Connection, settings: Settings, frame: pd.DataFrame
     return known
 
 
-def ingest_file(
-    engine: Engine, settings: Settings, path: Path, today: date, check: Check, follow_up: FollowUp
-) -> FileOutcome:
-    """Read, check and file one returned file, queue its follow-up emails, and move it out of the inbox."""
-    digest = file_digest(path)
-    with engine.connect() as connection:
-        earlier = connection.execute(
-            select(models.SourceFile.status)
-            .where(models.SourceFile.content_hash == digest)
-            .where(models.SourceFile.dataset.in_([d.value for d in RETURN_DATASETS] + ["unreadable_return"]))
-        ).first()
-    if earlier is not None:
-        moved = _move(path, settings, "quarantine" if earlier.status == "quarantined" else "processed", today)
-        return FileOutcome(path.name, None, "already processed", moved_to=moved)
-    try:
-        returned = read_return_file(path, settings)
-    except SourceError as error:
-        return _quarantine_unreadable(engine, settings, path, digest, str(error), today)
+def ingest_files(
+    engine: Engine, settings: Settings, paths: list[Path], today: date, check: Check, follow_up: FollowUp
+) -> list[FileOutcome]:
+    """Read, check and file each returned file, queue its follow-up emails, and move it out of the inbox.
 
+    The files of each kind are checked together (one Great Expectations run, whatever their number), then
+    filed one by one, each in its own transaction with its ledger entry.
+    """
+    outcomes: dict[Path, FileOutcome] = {}
+    readable: dict[Dataset, list[tuple[Path, str, ReturnFile]]] = {}
+    for path in paths:
+        digest = file_digest(path)
+        with engine.connect() as connection:
+            earlier = connection.execute(
+                select(models.SourceFile.status)
+                .where(models.SourceFile.content_hash == digest)
+                .where(models.SourceFile.dataset.in_([d.value for d in RETURN_DATASETS] + ["unreadable_return"]))
+            ).first()
+        if earlier is not None:
+            moved = _move(path, settings, "quarantine" if earlier.status == "quarantined" else "processed", today)
+            outcomes[path] = FileOutcome(path.name, None, "already processed", moved_to=moved)
+            continue
+        try:
+            returned = read_return_file(path, settings)
+        except SourceError as error:
+            outcomes[path] = _quarantine_unreadable(engine, settings, path, digest, str(error), today)
+            continue
+        if returned.rows.empty:
+            problem = f"{path.name}: the file has no rows"
+            outcomes[path] = _quarantine_unreadable(engine, settings, path, digest, problem, today)
+            continue
+        readable.setdefault(returned.dataset, []).append((path, digest, returned))
+    for dataset, files in readable.items():
+        with engine.connect() as connection:
+            annotated = [annotate(connection, settings, returned, today) for _, _, returned in files]
+        key = SCHEMAS[dataset].key[0]
+        combined = ReturnFile(
+            Path("(waiting files)"),
+            dataset,
+            pd.concat([_keyed(frame, number, key) for number, frame in enumerate(annotated)], ignore_index=True),
+            pd.concat(
+                [_keyed(returned.answers, number, "case_ref") for number, (_, _, returned) in enumerate(files)],
+                ignore_index=True,
+            ),
+        )
+        rejection = check(combined, combined.rows, settings)
+        for number, ((path, digest, returned), frame) in enumerate(zip(files, annotated, strict=True)):
+            mine = {
+                row_key.split(":", 1)[1]: why
+                for row_key, why in (rejection.reasons if rejection else {}).items()
+                if row_key.split(":", 1)[0] == str(number)
+            }
+            outcomes[path] = _file_one(
+                engine, settings, path, digest, returned, frame, mine, rejection, today, follow_up
+            )
+    return [outcomes[path] for path in paths]
+
+
+def _keyed(frame: pd.DataFrame, number: int, key: str) -> pd.DataFrame:
+    """``frame`` with ``row_key``: the file's number and the row's key, unique across the files checked."""
+    return frame.assign(row_key=str(number) + ":" + frame[key].astype("string").fillna("(blank)"))
+
+
+def _file_one(
+    engine: Engine,
+    settings: Settings,
+    path: Path,
+    digest: str,
+    returned: ReturnFile,
+    annotated: pd.DataFrame,
+    reasons: dict[str, str],
+    rejection: Rejection | None,
+    today: date,
+    follow_up: FollowUp,
+) -> FileOutcome:
+    key = SCHEMAS[returned.dataset].key[0]
+    outcome = FileOutcome(path.name, returned.dataset.value, "processed")
+    problem = None
+    if reasons:
+        outcome.rejected = reasons
+        problem = "\n".join(f"{ref}: {why}" for ref, why in sorted(reasons.items()))
+    elif rejection is not None and rejection.whole_file:
+        outcome.rejected = {"(whole file)": rejection.summary}
+        problem = rejection.summary
+    outcome.problem = problem
+    failing = annotated[key].astype(str).isin(reasons)
+    good = annotated.iloc[0:0] if rejection is not None and rejection.whole_file else annotated[~failing]
     with engine.begin() as connection:
-        annotated = annotate(connection, settings, returned, today)
-        rejection = check(returned, annotated, settings)
-        reasons = rejection.reasons if rejection else {}
-        key = SCHEMAS[returned.dataset].key[0]
-        failing = annotated[key].astype(str).isin(reasons) if not (rejection and rejection.whole_file) else None
-        good = annotated if rejection is None else annotated.iloc[0:0] if failing is None else annotated[~failing]
-        outcome = FileOutcome(path.name, returned.dataset.value, "processed")
-        if rejection is not None:
-            outcome.rejected = reasons or {"(whole file)": rejection.summary}
-            outcome.problem = rejection.summary
         if not len(good):
             outcome.status = "quarantined"
-        ledger_id = _ledger(
-            connection, returned.dataset.value, path, digest, len(good), outcome.status, rejection and rejection.summary
-        )
+        ledger_id = _ledger(connection, returned.dataset.value, path, digest, len(good), outcome.status, problem)
         if len(good):
             _file(connection, returned, good, ledger_id, outcome)
         messages = follow_up(connection, settings, returned.dataset, outcome.filed_returns, today)
         messages += _qa_team_notices(settings, outcome, digest)
         enqueue(connection, messages)
     if outcome.status == "quarantined":
-        outcome.moved_to = _move(path, settings, "quarantine", today, why=outcome.problem)
+        outcome.moved_to = _move(path, settings, "quarantine", today, why=problem)
     else:
         outcome.moved_to = _move(path, settings, "processed", today)
         if outcome.rejected:

@@ -17,16 +17,16 @@ from tasks import NOT_CACHED, RETRY_IO
 
 @task(name="file the returned work in the drop folder", **RETRY_IO, **NOT_CACHED)
 def ingest_drop_folder(settings: Settings, today: date) -> list[FileOutcome]:
-    """Read, check and file each waiting file in turn (each in its own transaction), and publish what happened.
+    """Read and check the waiting files, file each in its own transaction, and publish what happened.
 
     A file that fails its checks is not an error of the run: it is quarantined, and the QA team is emailed.
     """
     logger = get_run_logger()
     engine = store.engine_from(settings)
-    outcomes = []
-    for path in returns.inbox_files(settings):
-        outcome = returns.ingest_file(engine, settings, path, today, check_return_file, follow_up)
-        outcomes.append(outcome)
+    outcomes = returns.ingest_files(
+        engine, settings, returns.inbox_files(settings), today, check_return_file, follow_up
+    )
+    for outcome in outcomes:
         filed = f"{len(outcome.filed)} filed" + (f", {len(outcome.held)} held" if outcome.held else "")
         if outcome.rejected:
             logger.warning("%s: %s; not filed:\n%s", outcome.name, filed, outcome.problem)

@@ -17,7 +17,7 @@ from qaloop import models
 from qaloop.chasing import chase
 from qaloop.follow_up import follow_up
 from qaloop.outbox import send_queued
-from qaloop.returns import ingest_file
+from qaloop.returns import ingest_files
 from qaloop.settings import Settings
 from qaloop.store import engine_from
 from qaloop.workbook import complete_audit_workbook, complete_reflection_workbook
@@ -82,12 +82,12 @@ def test_a_cycle_chased_day_by_day(notified: Settings, smtp_server: SmtpSink) ->
                 form = next(workbooks.glob(f"{returned} * self-reflection.xlsx"))
                 reflection = settings.returns.inbox / "reflection.xlsx"
                 complete_reflection_workbook(form, reflection, completed_on=today, reflection="On reflection...")
-                assert ingest_file(engine, settings, reflection, today, check_return_file, follow_up).filed
+                assert ingest_files(engine, settings, [reflection], today, check_return_file, follow_up)[0].filed
             if today == date(2027, 1, 7):  # its auditor returns the audit the day after the first reminder
                 audit = complete_audit_workbook(
                     audits[1], settings.returns.inbox / "audit.xlsx", grade="Good", completed_on=today
                 )
-                assert ingest_file(engine, settings, audit, today, check_return_file, follow_up).filed
+                assert ingest_files(engine, settings, [audit], today, check_return_file, follow_up)[0].filed
             before = len(smtp_server.messages)
             chase(engine, settings, today)
             assert chase(engine, settings, today).emails_queued == 0  # a re-run the same day sends nothing

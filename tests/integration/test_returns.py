@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from checks.returns import check_return_file
 from qaloop import models
 from qaloop.follow_up import action_due, follow_up
-from qaloop.returns import FileOutcome, ingest_file
+from qaloop.returns import FileOutcome, ingest_files
 from qaloop.settings import Settings
 from qaloop.store import engine_from
 from qaloop.workbook import complete_audit_workbook, complete_reflection_workbook
@@ -27,7 +27,8 @@ def sent_workbooks(settings: Settings, kind: str = "audit tool") -> list[Path]:
 
 
 def ingest(settings: Settings, path: Path) -> FileOutcome:
-    return ingest_file(engine_from(settings), settings, path, TODAY, check_return_file, follow_up)
+    [outcome] = ingest_files(engine_from(settings), settings, [path], TODAY, check_return_file, follow_up)
+    return outcome
 
 
 def inbox(settings: Settings, name: str) -> Path:
@@ -193,3 +194,21 @@ def test_an_unreadable_or_failing_workbook_is_quarantined_whole_and_nothing_is_f
     with engine_from(notified).connect() as connection:
         assert connection.scalar(select(func.count()).select_from(models.AuditAnswer)) == 0
     assert len(outbox(notified, "returns_problem")) == 2
+
+
+def test_files_waiting_together_are_checked_together_and_a_case_twice_in_one_export_is_refused(
+    notified: Settings,
+) -> None:
+    first, second = sent_workbooks(notified)[13:15]
+    one = complete_audit_workbook(first, inbox(notified, "one.xlsx"), grade="Good", completed_on=DONE)
+    other = complete_audit_workbook(first, inbox(notified, "other.xlsx"), grade="Adequate", completed_on=DONE)
+    frame = _csv_of_returns(notified, [second, second])
+    export = inbox(notified, "twice.csv")
+    frame.to_csv(export, index=False)
+    outcomes = ingest_files(engine_from(notified), notified, [one, other, export], TODAY, check_return_file, follow_up)
+    assert [(o.name, o.filed, o.held) for o in outcomes[:2]] == [
+        ("one.xlsx", [case_of(first)], []),
+        ("other.xlsx", [], [case_of(first)]),
+    ]
+    assert outcomes[2].status == "quarantined"
+    assert outcomes[2].rejected == {case_of(second): "case_ref appears more than once"}
