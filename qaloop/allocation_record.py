@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased
 from qaloop import models
 from qaloop.allocation import Assignment, AuditWindow, allocate, available_auditors
 from qaloop.cycle_record import CycleError, authority_id
+from qaloop.roles import Role
 from qaloop.settings import Settings
 
 ACTOR = "qaloop allocation"
@@ -195,6 +196,44 @@ def move_allocation(
     if assignment.auditor_id is None:
         return f"{done}; it could not be allocated: {assignment.note}"
     return f"{done}, allocated to {assignment.auditor_id}"
+
+
+def record_substitute(
+    engine: Engine, settings: Settings, cycle_ref: str, case_ref: str, staff_ref: str, *, reason: str, actor: str
+) -> str:
+    """Record that ``staff_ref`` may return the audit of ``case_ref`` in place of its auditor (leave, sickness).
+
+    Returns what was done, in words. MoveError when the substitute may not audit the case.
+    """
+    if not reason.strip():
+        raise MoveError("a substitute needs a reason, kept with the allocation's history")
+    authority = authority_id(engine, settings)
+    with engine.begin() as connection:
+        cycle = _cycle(connection, authority, cycle_ref)
+        allocation, case = models.Allocation, models.CaseRecord
+        current = connection.execute(
+            select(allocation.id, allocation.status, allocation.practitioner_id)
+            .join(case, case.id == allocation.case_id)
+            .where(allocation.cycle_id == cycle.id, case.case_ref == case_ref)
+        ).one_or_none()
+        if current is None or current.status not in ("allocated", "notified"):
+            raise MoveError(f"case {case_ref} has no audit awaited in cycle {cycle_ref}")
+        staff = connection.execute(
+            select(models.Staff.id, models.Staff.role).where(
+                models.Staff.authority_id == authority, models.Staff.staff_ref == staff_ref
+            )
+        ).one_or_none()
+        if staff is None:
+            raise MoveError(f"{staff_ref} is not in the staff list")
+        if not Role(staff.role).can_audit or staff.id == current.practitioner_id:
+            raise MoveError(f"{staff_ref} cannot audit case {case_ref}: not an auditor, or the case's worker")
+        connection.execute(
+            models.Substitute.__table__.insert().values(
+                allocation_id=current.id, staff_id=staff.id, reason=reason, recorded_by=actor, at=models.utcnow()
+            )
+        )
+        _event(connection, current.id, current.status, current.status, actor, f"substitute {staff_ref}: {reason}")
+    return f"{staff_ref} may return the audit of case {case_ref} in place of its auditor"
 
 
 def _to_auditor(

@@ -32,6 +32,10 @@ cycle_app = typer.Typer(help="Audit cycles: draw a cycle's sample, and explain h
 app.add_typer(cycle_app, name="cycle")
 allocation_app = typer.Typer(help="Allocations: give a cycle's cases to auditors, and move them.", no_args_is_help=True)
 app.add_typer(allocation_app, name="allocation")
+returns_app = typer.Typer(help="Returned work: file the drop folder, chase what is owed.", no_args_is_help=True)
+app.add_typer(returns_app, name="returns")
+action_app = typer.Typer(help="Corrective actions: close them with their evidence.", no_args_is_help=True)
+app.add_typer(action_app, name="action")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="the configuration file (default: $QALOOP_CONFIG or qaloop.yaml)")
@@ -264,6 +268,68 @@ def allocation_move(
             store.engine_from(settings), settings, cycle_ref, case_ref, reason=reason, actor=by, to_auditor=to
         )
     typer.echo(done)
+
+
+@allocation_app.command("substitute")
+def allocation_substitute(
+    cycle_ref: Annotated[str, typer.Argument(help="the cycle, e.g. 2026-09")],
+    case_ref: Annotated[str, typer.Argument(help="the case")],
+    staff_id: Annotated[str, typer.Argument(help="the staff id of the auditor standing in")],
+    reason: Annotated[str, typer.Option(help="why: kept with the allocation's history")],
+    by: Annotated[str, typer.Option(help="who decided")] = "QA team",
+    config: ConfigOption = None,
+) -> None:
+    """Record an auditor who may return a case's audit in place of the allocated one (leave, sickness)."""
+    settings = _settings(config)
+    with _refusals(cycle_record.CycleError):
+        done = allocation_record.record_substitute(
+            store.engine_from(settings), settings, cycle_ref, case_ref, staff_id, reason=reason, actor=by
+        )
+    typer.echo(done)
+
+
+@action_app.command("close")
+def action_close(
+    action_id: Annotated[int, typer.Argument(help="the action's number, as in the email that opened it")],
+    evidence: Annotated[str, typer.Option(help="what was done: the evidence of completion")],
+    by: Annotated[str, typer.Option(help="who closes it")] = "QA team",
+    config: ConfigOption = None,
+) -> None:
+    """Close an open corrective action with its evidence."""
+    from qaloop.follow_up import ActionError, close_action
+
+    settings = _settings(config)
+    with _refusals(ActionError):
+        typer.echo(close_action(store.engine_from(settings), action_id, evidence, by))
+
+
+OnOption = Annotated[str | None, typer.Option(help="the day to act as, YYYY-MM-DD (default: today)")]
+
+
+@returns_app.command("ingest")
+def returns_ingest(config: ConfigOption = None, on: OnOption = None) -> None:
+    """Run the ingest-returns flow now: file what is waiting in the drop folder and send what follows."""
+    _settings(config)
+    from flows.ingest_returns import ingest_returns  # Prefect is slow to import: only here
+
+    done = ingest_returns(config=str(config) if config else None, today=_date(on))
+    typer.echo(
+        f"{done.files} file(s): {done.filed} filed, {done.held} held, {done.quarantined_files} file(s) and "
+        f"{done.rows_not_filed} row(s) not filed; {done.emails_sent} email(s) sent"
+    )
+
+
+@returns_app.command("chase")
+def returns_chase(config: ConfigOption = None, on: OnOption = None) -> None:
+    """Run the chase-deadlines flow now: the day's reminders, escalations and overdue summary."""
+    _settings(config)
+    from flows.chase_deadlines import chase_deadlines  # Prefect is slow to import: only here
+
+    done = chase_deadlines(config=str(config) if config else None, today=_date(on))
+    typer.echo(
+        f"{done.reminders} reminder(s) and escalation(s) in {done.emails_sent} email(s); "
+        f"{done.overdue_items} item(s) overdue"
+    )
 
 
 @cycle_app.command("notify")

@@ -14,7 +14,7 @@ import calendar as month_calendar
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.orm import aliased
 
 from qaloop import models
@@ -262,3 +262,27 @@ def _reflection_for_manager(settings: Settings, row: Any) -> Message:
         f"Self-reflection received: case {row.case_ref}",
         _context(settings, row) | {"reflection": row.reflection},
     )
+
+
+class ActionError(Exception):
+    """A corrective action cannot be closed as asked; the message says why."""
+
+
+def close_action(engine: Engine, action_id: int, evidence: str, actor: str) -> str:
+    """Close an open corrective action with its evidence of completion; returns what was done, in words."""
+    if not evidence.strip():
+        raise ActionError("closing an action needs the evidence of what was done")
+    with engine.begin() as connection:
+        status = connection.scalar(
+            select(models.CorrectiveAction.status).where(models.CorrectiveAction.id == action_id)
+        )
+        if status is None:
+            raise ActionError(f"there is no corrective action {action_id}")
+        if status != "open":
+            raise ActionError(f"corrective action {action_id} is already {status}")
+        connection.execute(
+            update(models.CorrectiveAction)
+            .where(models.CorrectiveAction.id == action_id)
+            .values(status="done", evidence=f"{evidence} (closed by {actor})", closed_at=models.utcnow())
+        )
+    return f"corrective action {action_id} closed"

@@ -234,14 +234,17 @@ def ingest_files(
     for path in paths:
         digest = file_digest(path)
         with engine.connect() as connection:
-            earlier = connection.execute(
-                select(models.SourceFile.status)
-                .where(models.SourceFile.content_hash == digest)
-                .where(models.SourceFile.dataset.in_([d.value for d in RETURN_DATASETS] + ["unreadable_return"]))
-            ).first()
+            earlier = connection.scalar(
+                select(models.SourceFile.id)
+                .where(models.SourceFile.content_hash == digest, models.SourceFile.status == "processed")
+                .where(models.SourceFile.dataset.in_([d.value for d in RETURN_DATASETS]))
+            )
         if earlier is not None:
-            moved = _move(path, settings, "quarantine" if earlier.status == "quarantined" else "processed", today)
-            outcomes[path] = FileOutcome(path.name, None, "already processed", moved_to=moved)
+            # Filed before: never again. A quarantined file dropped again is examined again, as something
+            # else may have been put right since (a substitute recorded, a case moved).
+            outcomes[path] = FileOutcome(
+                path.name, None, "already processed", moved_to=_move(path, settings, "processed", today)
+            )
             continue
         try:
             returned = read_return_file(path, settings)
@@ -331,18 +334,22 @@ def _file_one(
 def _ledger(
     connection: Connection, dataset: str, path: Path, digest: str, rows: int, status: str, message: str | None
 ) -> int:
-    """Record the file in the ledger of processed files; returns its id."""
+    """Record the file in the ledger (over its earlier quarantined entry, if any); returns the entry's id."""
+    values = {
+        "path": str(path),
+        "size_bytes": path.stat().st_size,
+        "rows": rows,
+        "status": status,
+        "message": message,
+        "processed_at": models.utcnow(),
+    }
+    table = models.SourceFile
+    earlier = connection.scalar(select(table.id).where(table.dataset == dataset, table.content_hash == digest))
+    if earlier is not None:
+        connection.execute(update(table).where(table.id == earlier).values(**values))
+        return earlier
     return connection.execute(
-        models.SourceFile.__table__.insert().values(
-            dataset=dataset,
-            path=str(path),
-            content_hash=digest,
-            size_bytes=path.stat().st_size,
-            rows=rows,
-            status=status,
-            message=message,
-            processed_at=models.utcnow(),
-        )
+        table.__table__.insert().values(dataset=dataset, content_hash=digest, **values)
     ).inserted_primary_key[0]
 
 

@@ -132,3 +132,43 @@ def test_a_cycle_chased_day_by_day(notified: Settings, smtp_server: SmtpSink) ->
     )
     assert summaries[0] == date(2027, 1, 5)  # the first working day anything was overdue
     assert len(summaries) == len(set(summaries))
+
+
+def test_a_case_moved_to_another_auditor_starts_their_ladder_afresh(notified: Settings) -> None:
+    from qaloop.allocation_record import MoveError, move_allocation
+
+    engine = engine_from(notified)
+    chase(engine, notified, date(2027, 1, 6))  # 3 working days before the audits are due: every auditor told
+    allocation, case, staff = models.Allocation, models.CaseRecord, models.Staff
+    with engine.connect() as connection:
+        case_ref, auditor, team = connection.execute(
+            select(case.case_ref, staff.staff_ref, case.team_id)
+            .select_from(allocation)
+            .join(case, case.id == allocation.case_id)
+            .join(staff, staff.id == allocation.auditor_id)
+            .where(allocation.status == "notified")
+            .order_by(case.case_ref)
+            .limit(1)
+        ).one()
+        candidates = connection.scalars(
+            select(staff.staff_ref)
+            .where(staff.role == "team_manager", staff.team_id != team, staff.staff_ref != auditor)
+            .order_by(staff.staff_ref)
+        ).all()
+    for candidate in candidates:  # the first team manager the allocation rules accept
+        try:
+            move_allocation(engine, notified, "2026-09", case_ref, reason="conflict", actor="SM", to_auditor=candidate)
+        except MoveError:  # a candidate the rules refuse (on leave, the worker's manager): try the next
+            continue
+        new_auditor = candidate
+        break
+    chase(engine, notified, date(2027, 1, 7))
+    with engine.connect() as connection:
+        reminders = connection.execute(
+            select(models.EmailOutbox.recipients, models.EmailOutbox.text_body).where(
+                models.EmailOutbox.key.like("%/chase/2027-01-07/%")
+            )
+        ).all()
+        new_email = connection.scalar(select(staff.email).where(staff.staff_ref == new_auditor))
+    told = [recipients for recipients, body in reminders if f"audit of case {case_ref}" in body]
+    assert told == [[new_email]]  # the new auditor gets the step reached; nobody else hears of it again

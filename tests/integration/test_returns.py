@@ -212,3 +212,88 @@ def test_files_waiting_together_are_checked_together_and_a_case_twice_in_one_exp
     ]
     assert outcomes[2].status == "quarantined"
     assert outcomes[2].rejected == {case_of(second): "case_ref appears more than once"}
+
+
+def _staff(settings: Settings, role: str, *, besides: tuple[str, ...] = ()) -> str:
+    with engine_from(settings).connect() as connection:
+        return connection.scalar(
+            select(models.Staff.staff_ref)
+            .where(models.Staff.role == role, models.Staff.staff_ref.not_in(besides))
+            .order_by(models.Staff.staff_ref)
+            .limit(1)
+        )
+
+
+def test_a_recorded_substitute_may_return_the_audit_and_no_one_else(notified: Settings, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from qaloop.cli import app
+    from tests.conftest import write_config
+
+    config = str(write_config(notified, tmp_path))
+    sent = sent_workbooks(notified)[15]
+    book = load_workbook(sent)
+    auditor = next(row[1].value for row in book["Audit"].iter_rows() if row[0].value == "Auditor (staff id)")
+    stand_in = _staff(notified, "team_manager", besides=(auditor,))
+    practitioner = _staff(notified, "practitioner")
+
+    def returned_by(staff_ref: str, name: str) -> Path:
+        path = complete_audit_workbook(sent, inbox(notified, name), grade="Good", completed_on=DONE)
+        filled = load_workbook(path)
+        for row in filled["Audit"].iter_rows():
+            if row[0].value == "Auditor (staff id)":
+                row[1].value = staff_ref
+        filled.save(path)
+        return path
+
+    refused = ingest(notified, returned_by(stand_in, "early.xlsx"))
+    assert refused.rejected == {case_of(sent): "auditor_id is neither the allocated auditor nor a recorded substitute"}
+    cli = CliRunner()
+    result = cli.invoke(
+        app, ["allocation", "substitute", "2026-09", case_of(sent), practitioner, "--reason", "x", "-c", config]
+    )
+    assert result.exit_code == 1 and "cannot audit" in result.output
+    result = cli.invoke(
+        app,
+        ["allocation", "substitute", "2026-09", case_of(sent), stand_in, "--reason", "auditor on leave", "-c", config],
+    )
+    assert result.exit_code == 0, result.output
+    assert ingest(notified, returned_by(stand_in, "later.xlsx")).filed == [case_of(sent)]
+
+
+def test_corrective_actions_close_by_command_or_by_returned_export(notified: Settings, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from qaloop.cli import app
+    from tests.conftest import write_config
+
+    config = str(write_config(notified, tmp_path))
+    for index, sent in enumerate(sent_workbooks(notified)[16:18]):
+        ingest(
+            notified,
+            complete_audit_workbook(
+                sent, inbox(notified, f"ri{index}.xlsx"), grade="Requires improvement", completed_on=DONE
+            ),
+        )
+    with engine_from(notified).connect() as connection:
+        first, second = connection.scalars(
+            select(models.CorrectiveAction.id).order_by(models.CorrectiveAction.id)
+        ).all()
+    cli = CliRunner()
+    result = cli.invoke(
+        app, ["action", "close", str(first), "--evidence", "case reviewed with the worker", "-c", config]
+    )
+    assert result.exit_code == 0 and f"corrective action {first} closed" in result.output
+    result = cli.invoke(app, ["action", "close", str(first), "--evidence", "again", "-c", config])
+    assert result.exit_code == 1 and "already done" in result.output
+
+    export = inbox(notified, "actions.csv")
+    pd.DataFrame(
+        {"action_id": [second, first], "completed_on": ["07/01/2027"] * 2, "evidence": ["plan updated", "twice"]}
+    ).to_csv(export, index=False)
+    outcome = ingest(notified, export)
+    assert outcome.filed == [str(second)]
+    assert outcome.rejected == {str(first): "action_id is not an open corrective action"}
+    with engine_from(notified).connect() as connection:
+        statuses = connection.execute(select(models.CorrectiveAction.status, models.CorrectiveAction.evidence)).all()
+    assert sorted(statuses) == [("done", "case reviewed with the worker (closed by QA team)"), ("done", "plan updated")]
