@@ -175,12 +175,7 @@ def move_allocation(
     authority = authority_id(engine, settings)
     with engine.begin() as connection:
         cycle = _cycle(connection, authority, cycle_ref)
-        allocation, case = models.Allocation, models.CaseRecord
-        current = connection.execute(
-            select(allocation.id, allocation.status, allocation.stratum, allocation.practitioner_id, case.team_id)
-            .join(case, case.id == allocation.case_id)
-            .where(allocation.cycle_id == cycle.id, case.case_ref == case_ref)
-        ).one_or_none()
+        current = _allocation_of(connection, cycle, case_ref)
         if current is None or current.status == "reserve":
             raise MoveError(f"case {case_ref} is not selected in cycle {cycle_ref}")
         if current.status not in MOVABLE:
@@ -198,6 +193,15 @@ def move_allocation(
     return f"{done}, allocated to {assignment.auditor_id}"
 
 
+def _allocation_of(connection: Connection, cycle: _Cycle, case_ref: str) -> Row[Any] | None:
+    allocation, case = models.Allocation, models.CaseRecord
+    return connection.execute(
+        select(allocation.id, allocation.status, allocation.stratum, allocation.practitioner_id, case.team_id)
+        .join(case, case.id == allocation.case_id)
+        .where(allocation.cycle_id == cycle.id, case.case_ref == case_ref)
+    ).one_or_none()
+
+
 def record_substitute(
     engine: Engine, settings: Settings, cycle_ref: str, case_ref: str, staff_ref: str, *, reason: str, actor: str
 ) -> str:
@@ -210,12 +214,7 @@ def record_substitute(
     authority = authority_id(engine, settings)
     with engine.begin() as connection:
         cycle = _cycle(connection, authority, cycle_ref)
-        allocation, case = models.Allocation, models.CaseRecord
-        current = connection.execute(
-            select(allocation.id, allocation.status, allocation.practitioner_id)
-            .join(case, case.id == allocation.case_id)
-            .where(allocation.cycle_id == cycle.id, case.case_ref == case_ref)
-        ).one_or_none()
+        current = _allocation_of(connection, cycle, case_ref)
         if current is None or current.status not in ("allocated", "notified"):
             raise MoveError(f"case {case_ref} has no audit awaited in cycle {cycle_ref}")
         staff = connection.execute(

@@ -52,23 +52,17 @@ def open_items(connection: Connection, settings: Settings) -> pd.DataFrame:
     allocation, case, cycle, area = models.Allocation, models.CaseRecord, models.AuditCycle, models.Area
     assignee, manager = aliased(models.Staff), aliased(models.Staff)
     authority = authority_id(connection, settings)
-    common = (
-        case.case_ref,
-        cycle.cycle_ref,
-        area.name.label("area"),
-    )
 
-    def allocations(kind: str, due: Any, who: Any, *conditions: Any) -> Any:
+    def owed(kind: str, item_id: Any, due: Any, who: Any, *conditions: Any, through: Any = None) -> Any:
+        """Work of ``kind`` with the person (``who``) it is with; ``through`` an action, not an allocation."""
+        query = select(
+            _literal(kind), item_id.label("item_id"), case.case_ref, cycle.cycle_ref, area.name.label("area"),
+            due.label("due"), assignee.id, assignee.staff_ref, assignee.email, manager.staff_ref, manager.email,
+        )  # fmt: skip
+        if through is not None:
+            query = query.select_from(through).join(allocation, allocation.id == through.allocation_id)
         return (
-            select(
-                *(_literal(kind), allocation.id.label("item_id"), *common, due.label("due")),
-                assignee.id,
-                assignee.staff_ref,
-                assignee.email,
-                manager.staff_ref,
-                manager.email,
-            )  # fmt: skip
-            .join(cycle, cycle.id == allocation.cycle_id)
+            query.join(cycle, cycle.id == allocation.cycle_id)
             .join(case, case.id == allocation.case_id)
             .join(area, area.id == case.area_id)
             .join(assignee, assignee.id == who)
@@ -80,39 +74,24 @@ def open_items(connection: Connection, settings: Settings) -> pd.DataFrame:
         and_(models.SelfReflection.allocation_id == allocation.id, models.SelfReflection.status == "filed")
     )
     action = models.CorrectiveAction
-    actions = (
-        select(
-            _literal("corrective_action"),
-            action.id,
-            *common,
-            action.due_date,
-            assignee.id,
-            assignee.staff_ref,
-            assignee.email,
-            manager.staff_ref,
-            manager.email,
-        )  # fmt: skip
-        .join(allocation, allocation.id == action.allocation_id)
-        .join(cycle, cycle.id == allocation.cycle_id)
-        .join(case, case.id == allocation.case_id)
-        .join(area, area.id == case.area_id)
-        .join(assignee, assignee.id == action.owner_id)
-        .outerjoin(manager, manager.id == allocation.service_manager_id)
-        .where(cycle.authority_id == authority, action.status == "open")
-    )
     rows = []
     for query in (
-        allocations(
-            "audit", allocation.audit_due, allocation.auditor_id, allocation.status.in_(("allocated", "notified"))
+        owed(
+            "audit",
+            allocation.id,
+            allocation.audit_due,
+            allocation.auditor_id,
+            allocation.status.in_(("allocated", "notified")),
         ),
-        allocations(
+        owed(
             "self_reflection",
+            allocation.id,
             allocation.self_reflection_due,
             allocation.practitioner_id,
             allocation.status.in_(("notified", "submitted", "moderation", "moderated")),
             ~reflected,
         ),
-        actions,
+        owed("corrective_action", action.id, action.due_date, action.owner_id, action.status == "open", through=action),
     ):
         rows.extend(connection.execute(query).all())
     return pd.DataFrame([tuple(row) for row in rows], columns=_ITEM_COLUMNS)

@@ -327,8 +327,7 @@ def returns_chase(config: ConfigOption = None, on: OnOption = None) -> None:
 
     done = chase_deadlines(config=str(config) if config else None, today=_date(on))
     typer.echo(
-        f"{done.reminders} reminder(s) and escalation(s) in {done.emails_sent} email(s); "
-        f"{done.overdue_items} item(s) overdue"
+        f"{done.reminders} reminder(s) and escalation(s) in {done.emails_sent} email(s); {done.overdue_items} overdue"
     )
 
 

@@ -172,3 +172,40 @@ def test_a_case_moved_to_another_auditor_starts_their_ladder_afresh(notified: Se
         new_email = connection.scalar(select(staff.email).where(staff.staff_ref == new_auditor))
     told = [recipients for recipients, body in reminders if f"audit of case {case_ref}" in body]
     assert told == [[new_email]]  # the new auditor gets the step reached; nobody else hears of it again
+
+
+def test_an_open_corrective_action_is_chased_with_its_owner_until_it_is_closed(notified: Settings) -> None:
+    from qaloop.follow_up import close_action
+
+    settings = notified.model_copy(
+        update={"follow_up": notified.follow_up.model_copy(update={"action_due_working_days": 5})}
+    )
+    engine = engine_from(settings)
+    sent = sorted((settings.output_dir / "cycles" / "2026-09" / "workbooks").glob("* audit tool.xlsx"))[0]
+    audit = complete_audit_workbook(
+        sent, settings.returns.inbox / "ri.xlsx", grade="Requires improvement", completed_on=date(2027, 1, 4)
+    )
+    ingest_files(engine, settings, [audit], date(2027, 1, 4), check_return_file, follow_up)
+    with engine.connect() as connection:
+        action_id, due, owner = connection.execute(
+            select(models.CorrectiveAction.id, models.CorrectiveAction.due_date, models.Staff.email).join(
+                models.Staff, models.Staff.id == models.CorrectiveAction.owner_id
+            )
+        ).one()
+    assert due == date(2027, 1, 11)  # five working days after Monday 4 January
+
+    def told_on(day: date) -> list[list[str]]:
+        chase(engine, settings, day)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(models.EmailOutbox.recipients, models.EmailOutbox.text_body).where(
+                    models.EmailOutbox.key.like(f"%/chase/{day}/%")
+                )
+            ).all()
+        return [
+            recipients for recipients, body in rows if f"corrective action of case {sent.name.split(' ')[0]}" in body
+        ]
+
+    assert told_on(date(2027, 1, 6)) == [[owner]]  # 3 working days before it is due
+    close_action(engine, action_id, "case put right", "TM")
+    assert told_on(date(2027, 1, 11)) == []  # closed: never chased again
