@@ -34,7 +34,7 @@ allocation_app = typer.Typer(help="Allocations: give a cycle's cases to auditors
 app.add_typer(allocation_app, name="allocation")
 returns_app = typer.Typer(help="Returned work: file the drop folder, chase what is owed.", no_args_is_help=True)
 app.add_typer(returns_app, name="returns")
-action_app = typer.Typer(help="Corrective actions: close them with their evidence.", no_args_is_help=True)
+action_app = typer.Typer(help="Corrective actions: confirm them, close them with their evidence.", no_args_is_help=True)
 app.add_typer(action_app, name="action")
 
 ConfigOption = Annotated[
@@ -301,6 +301,20 @@ def action_close(
     settings = _settings(config)
     with _refusals(ActionError):
         typer.echo(close_action(store.engine_from(settings), action_id, evidence, by))
+
+
+@action_app.command("confirm")
+def action_confirm(
+    action_id: Annotated[int, typer.Argument(help="the action's number, as in the email that opened it")],
+    by: Annotated[str, typer.Option(help="the staff id of the service manager confirming it")],
+    config: ConfigOption = None,
+) -> None:
+    """Record a service manager's confirmation of a corrective action and its due date."""
+    from qaloop.follow_up import ActionError, confirm_action
+
+    settings = _settings(config)
+    with _refusals(ActionError):
+        typer.echo(confirm_action(store.engine_from(settings), action_id, by))
 
 
 OnOption = Annotated[str | None, typer.Option(help="the day to act as, YYYY-MM-DD (default: today)")]

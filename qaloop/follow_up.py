@@ -268,6 +268,27 @@ class ActionError(Exception):
     """A corrective action cannot be closed as asked; the message says why."""
 
 
+def confirm_action(engine: Engine, action_id: int, staff_ref: str) -> str:
+    """Record the service manager's confirmation of an open action and its due date; returns what was done."""
+    with engine.begin() as connection:
+        status = connection.scalar(
+            select(models.CorrectiveAction.status).where(models.CorrectiveAction.id == action_id)
+        )
+        if status is None:
+            raise ActionError(f"there is no corrective action {action_id}")
+        confirmer = connection.execute(
+            select(models.Staff.id, models.Staff.role).where(models.Staff.staff_ref == staff_ref)
+        ).one_or_none()
+        if confirmer is None or Role(confirmer.role).seniority < Role.SERVICE_MANAGER.seniority:
+            raise ActionError(f"{staff_ref} is not a service manager or above, who confirm corrective actions")
+        connection.execute(
+            update(models.CorrectiveAction)
+            .where(models.CorrectiveAction.id == action_id)
+            .values(confirmed_by_id=confirmer.id)
+        )
+    return f"corrective action {action_id} confirmed by {staff_ref}"
+
+
 def close_action(engine: Engine, action_id: int, evidence: str, actor: str) -> str:
     """Close an open corrective action with its evidence of completion; returns what was done, in words."""
     if not evidence.strip():
