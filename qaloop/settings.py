@@ -197,6 +197,16 @@ class SelectionRules(_Strict):
 
 class Moderation(_Strict):
     share: float = Field(default=0.2, gt=0, le=1, description="share of submitted audits moderated")
+    oversample_weight: float = Field(
+        default=2.0, ge=1, description="how many times more likely a below-standard or top-graded audit is drawn"
+    )
+    moderated_grade_replaces: bool = Field(
+        default=False, description="whether the moderated grade replaces the auditor's in reports (both are kept)"
+    )
+    flag_threshold: float = Field(
+        default=0.5, gt=0, description="mean grades by which an auditor differs from moderation to be flagged"
+    )
+    flag_min_audits: int = Field(default=5, ge=1, description="moderated audits needed before an auditor is flagged")
 
 
 class Returns(_Strict):

@@ -1,0 +1,91 @@
+"""Agreement figures: hand-worked small cases, and scikit-learn's independent kappa on generated data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import cohen_kappa_score
+
+from qaloop.agreement import agreement, agreement_table, flagged_auditors, weighted_kappa
+
+
+def test_perfect_agreement_is_one_and_exact() -> None:
+    figures = agreement(np.array([0, 1, 2, 3]), np.array([0, 1, 2, 3]), levels=4)
+    assert (figures.exact, figures.within_one, figures.kappa) == (1.0, 1.0, 1.0)
+    assert figures.auditor_higher == figures.auditor_lower == 0.0
+
+
+def test_a_hand_worked_case() -> None:
+    # Two grades, four audits: auditor 0,0,1,1 and moderator 0,1,1,1. Observed proportions
+    # [[.25,.25],[0,.5]]; margins auditor (.5,.5), moderator (.25,.75); expected [[.125,.375],[.125,.375]].
+    # With two levels the quadratic weight of a disagreement is 1: kappa = 1 - .25 / (.375 + .125) = 0.5.
+    assert weighted_kappa(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]), levels=2) == pytest.approx(0.5)
+    figures = agreement(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]), levels=2)
+    assert (figures.exact, figures.auditor_lower, figures.auditor_higher) == (0.75, 0.25, 0.0)
+
+
+def test_a_hand_worked_ordered_case() -> None:
+    # Three grades: auditor 0,1,2 against moderator 1,1,1. Quadratic weights (d/2)^2: observed disagreement
+    # (.25 + 0 + .25) / 3 = 1/6; expected with the moderator always 1: the same 1/6, so kappa = 0.
+    assert weighted_kappa(np.array([0, 1, 2]), np.array([1, 1, 1]), levels=3) == pytest.approx(0.0)
+    assert agreement(np.array([0, 1, 2]), np.array([1, 1, 1]), levels=3).within_one == 1.0
+
+
+def test_kappa_is_undefined_when_nobody_varies() -> None:
+    assert weighted_kappa(np.array([2, 2, 2]), np.array([2, 2, 2]), levels=4) is None
+    assert agreement(np.array([]), np.array([]), levels=4).kappa is None
+
+
+# scikit-learn warns where kappa is undefined (one grade all round): that case is asserted below.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.UndefinedMetricWarning")
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(2, 5).flatmap(
+        lambda levels: st.tuples(
+            st.just(levels),
+            st.lists(st.tuples(st.integers(0, levels - 1), st.integers(0, levels - 1)), min_size=1, max_size=80),
+        )
+    )
+)
+def test_kappa_matches_scikit_learn(case: tuple[int, list[tuple[int, int]]]) -> None:
+    levels, pairs = case
+    auditor = np.array([a for a, _ in pairs])
+    moderator = np.array([m for _, m in pairs])
+    ours = weighted_kappa(auditor, moderator, levels)
+    theirs = cohen_kappa_score(auditor, moderator, weights="quadratic", labels=list(range(levels)))
+    if ours is None:
+        assert np.isnan(theirs)
+    else:
+        assert ours == pytest.approx(theirs, abs=1e-9)
+
+
+def test_the_bootstrap_interval_holds_kappa_and_is_reproducible() -> None:
+    rng = np.random.default_rng(3)
+    auditor = rng.integers(0, 4, 200)
+    moderator = np.clip(auditor + rng.choice([-1, 0, 0, 0, 1], 200), 0, 3)
+    first = agreement(auditor, moderator, levels=4, seed=9)
+    assert first.kappa_low < first.kappa < first.kappa_high
+    assert first == agreement(auditor, moderator, levels=4, seed=9)
+    assert first.kappa == pytest.approx(cohen_kappa_score(auditor, moderator, weights="quadratic"))
+
+
+def test_tables_by_group_and_flags_for_systematic_graders() -> None:
+    pairs = pd.DataFrame(
+        {
+            "auditor_id": ["A"] * 6 + ["B"] * 6 + ["C"] * 2,
+            "audit_type": ["x", "y"] * 7,
+            "auditor_rank": [3, 3, 3, 2, 3, 3] + [1, 2, 1, 2, 1, 2] + [0, 0],
+            "moderator_rank": [2, 2, 2, 1, 2, 3] + [1, 2, 1, 2, 1, 2] + [3, 3],
+        }
+    )
+    table = agreement_table(pairs, ["auditor_id"], levels=4)
+    assert table["auditor_id"].tolist() == ["A", "B", "C", "all"]
+    assert table.set_index("auditor_id").loc["B", "exact"] == 1.0
+    assert table.set_index("auditor_id").loc["all", "audits"] == 14
+    flagged = flagged_auditors(pairs, threshold=0.5, min_audits=5)
+    assert flagged[["auditor_id", "direction"]].values.tolist() == [
+        ["A", "grades higher than moderation"]
+    ]  # C: too few
