@@ -16,6 +16,7 @@ from qaloop.schema import Dataset
 from qaloop.settings import Settings
 
 _WHAT = {
+    Dataset.MODERATION_RETURNS: "moderation return",
     Dataset.AUDIT_RETURNS: "audit return",
     Dataset.SELF_REFLECTIONS: "self-reflection",
     Dataset.ACTION_RETURNS: "corrective action return",
@@ -43,6 +44,18 @@ def return_rules(settings: Settings, dataset: Dataset) -> list[Rule]:
     rules = schema_rules(dataset, _WHAT[dataset], unique_on="row_key") + [_not_in_future()]
     if dataset is Dataset.ACTION_RETURNS:
         return rules + [_must_be_true("action_open", "action_id is not an open corrective action", "action_id")]
+    if dataset is Dataset.MODERATION_RETURNS:
+        return rules + [
+            _must_be_true("moderation_open", "there is no open moderation of this case in this cycle", "cycle_ref"),
+            _must_be_true("moderator_matches", "moderator_id is not the moderator of this audit", "moderator_id"),
+            not_before("completed_on", "allocated_on"),
+            rule(
+                f"moderated_grade is not on the scale ({', '.join(settings.grade_scale.labels)})",
+                gx.expectations.ExpectColumnValuesToBeInSet,
+                column="moderated_grade",
+                value_set=settings.grade_scale.labels,
+            ),
+        ]
     rules += [
         _must_be_true("allocation_open", "there is no open allocation of this case in this cycle", "cycle_ref"),
         not_before("completed_on", "allocated_on"),
@@ -98,6 +111,8 @@ def check_return_file(returned: ReturnFile, annotated: pd.DataFrame, settings: S
     if dataset is Dataset.AUDIT_RETURNS:
         # Where there is no allocation to speak of, only that is reported, not also the auditor.
         frame = annotated.assign(auditor_permitted=annotated["auditor_permitted"] | ~annotated["allocation_open"])
+    if dataset is Dataset.MODERATION_RETURNS:
+        frame = annotated.assign(moderator_matches=annotated["moderator_matches"] | ~annotated["moderation_open"])
     reports = [run_checks(dataset.value, frame, return_rules(settings, dataset), key=key)]
     if dataset is Dataset.AUDIT_RETURNS:
         answers = answer_frame(settings, returned, annotated[annotated["allocation_open"]])

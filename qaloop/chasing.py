@@ -31,7 +31,12 @@ from qaloop.cycle_record import authority_id
 from qaloop.outbox import Message, enqueue
 from qaloop.settings import ReminderStep, Settings
 
-KIND_LABELS = {"audit": "audit", "self_reflection": "self-reflection", "corrective_action": "corrective action"}
+KIND_LABELS = {
+    "audit": "audit",
+    "self_reflection": "self-reflection",
+    "corrective_action": "corrective action",
+    "moderation": "moderation",
+}
 _ITEM_COLUMNS = [
     "kind", "item_id", "case_ref", "cycle_ref", "area", "due", "assignee_id", "assignee_ref", "assignee_email",
     "service_manager_ref", "service_manager_email",
@@ -53,14 +58,17 @@ def open_items(connection: Connection, settings: Settings) -> pd.DataFrame:
     assignee, manager = aliased(models.Staff), aliased(models.Staff)
     authority = authority_id(connection, settings)
 
-    def owed(kind: str, item_id: Any, due: Any, who: Any, *conditions: Any, through: Any = None) -> Any:
-        """Work of ``kind`` with the person (``who``) it is with; ``through`` an action, not an allocation."""
+    def owed(kind: str, item_id: Any, due: Any, who: Any, *conditions: Any, through: tuple = ()) -> Any:
+        """Work of ``kind`` with the person (``who``) it is with; ``through``: the item's table and the joins
+        that lead from it to its allocation, when the item is not the allocation itself."""
         query = select(
             _literal(kind), item_id.label("item_id"), case.case_ref, cycle.cycle_ref, area.name.label("area"),
             due.label("due"), assignee.id, assignee.staff_ref, assignee.email, manager.staff_ref, manager.email,
         )  # fmt: skip
-        if through is not None:
-            query = query.select_from(through).join(allocation, allocation.id == through.allocation_id)
+        if through:
+            query = query.select_from(through[0])
+            for table, onclause in through[1:]:
+                query = query.join(table, onclause)
         return (
             query.join(cycle, cycle.id == allocation.cycle_id)
             .join(case, case.id == allocation.case_id)
@@ -73,7 +81,7 @@ def open_items(connection: Connection, settings: Settings) -> pd.DataFrame:
     reflected = exists().where(
         and_(models.SelfReflection.allocation_id == allocation.id, models.SelfReflection.status == "filed")
     )
-    action = models.CorrectiveAction
+    action, moderation = models.CorrectiveAction, models.Moderation
     rows = []
     for query in (
         owed(
@@ -91,7 +99,26 @@ def open_items(connection: Connection, settings: Settings) -> pd.DataFrame:
             allocation.status.in_(("notified", "submitted", "moderation", "moderated")),
             ~reflected,
         ),
-        owed("corrective_action", action.id, action.due_date, action.owner_id, action.status == "open", through=action),
+        owed(
+            "corrective_action",
+            action.id,
+            action.due_date,
+            action.owner_id,
+            action.status == "open",
+            through=(action, (allocation, allocation.id == action.allocation_id)),
+        ),
+        owed(
+            "moderation",
+            moderation.id,
+            moderation.due,
+            moderation.moderator_id,
+            moderation.status.in_(("allocated", "notified")),
+            through=(
+                moderation,
+                (models.AuditReturn, models.AuditReturn.id == moderation.return_id),
+                (allocation, allocation.id == models.AuditReturn.allocation_id),
+            ),
+        ),
     ):
         rows.extend(connection.execute(query).all())
     return pd.DataFrame([tuple(row) for row in rows], columns=_ITEM_COLUMNS)

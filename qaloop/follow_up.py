@@ -20,6 +20,7 @@ from sqlalchemy.orm import aliased
 from qaloop import models
 from qaloop.calendar import add_working_days
 from qaloop.cycle_messages import long_date, render
+from qaloop.moderation_record import through_moderation
 from qaloop.outbox import Message
 from qaloop.roles import Role
 from qaloop.schema import Dataset
@@ -47,6 +48,8 @@ def follow_up(
         return [message for row in _audits(connection, filed) for message in _after_audit(connection, settings, row)]
     if dataset is Dataset.SELF_REFLECTIONS:
         return [_reflection_for_manager(settings, row) for row in _late_reflections(connection, filed)]
+    if dataset is Dataset.MODERATION_RETURNS:
+        return [_moderation_feedback(settings, row) for row in _moderations(connection, filed)]
     return []
 
 
@@ -307,3 +310,47 @@ def close_action(engine: Engine, action_id: int, evidence: str, actor: str) -> s
             .values(status="done", evidence=f"{evidence} (closed by {actor})", closed_at=models.utcnow())
         )
     return f"corrective action {action_id} closed"
+
+
+def _moderations(connection: Connection, moderation_ids: list[int]) -> list[Any]:
+    moderation, audit, case, cycle = models.Moderation, models.AuditReturn, models.CaseRecord, models.AuditCycle
+    return connection.execute(
+        through_moderation(
+            select(
+                moderation.moderated_grade,
+                moderation.criteria_consistent,
+                moderation.feedback_constructive,
+                moderation.names_strengths,
+                moderation.names_learning,
+                moderation.notes,
+                audit.grade,
+                case.case_ref,
+                case.audit_type,
+                cycle.cycle_ref,
+                models.Staff.email.label("auditor_email"),
+            )
+        )
+        .join(models.Staff, models.Staff.id == audit.auditor_id)
+        .where(moderation.id.in_(moderation_ids))
+    ).all()
+
+
+def _moderation_feedback(settings: Settings, row: Any) -> Message:
+    """The auditor's feedback from moderation: the moderated grade beside theirs, and the moderator's view."""
+    return _message(
+        "moderation_feedback",
+        f"{settings.authority.code}/{row.cycle_ref}/moderation-feedback/{row.case_ref}",
+        [row.auditor_email],
+        [],
+        f"Moderation of your audit of case {row.case_ref}",
+        _context(settings, row)
+        | {
+            "moderated_grade": row.moderated_grade,
+            "agreed": row.moderated_grade == row.grade,
+            "consistent": row.criteria_consistent,
+            "constructive": row.feedback_constructive,
+            "strengths": row.names_strengths,
+            "learning": row.names_learning,
+            "notes": row.notes,
+        },
+    )

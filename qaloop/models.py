@@ -18,6 +18,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -342,6 +343,31 @@ class Moderation(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     submitted_on: Mapped[date | None] = mapped_column(Date)
     source_file_id: Mapped[int | None] = mapped_column(ForeignKey("source_file.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class AgreementFigure(Base):
+    """Agreement between auditors and moderators for one cycle (or all cycles so far), overall or by group,
+    kept for the cycle report as computed."""
+
+    __tablename__ = "agreement_figure"
+    __table_args__ = (UniqueConstraint("cycle_id", "grouping", "group_value"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("audit_cycle.id"), index=True)
+    grouping: Mapped[str] = mapped_column(String(32))  # overall, auditor, audit_type; "to date" ones prefixed
+    group_value: Mapped[str] = mapped_column(String(200))
+    audits: Mapped[int] = mapped_column(Integer)
+    exact: Mapped[float] = mapped_column(Float)
+    within_one: Mapped[float] = mapped_column(Float)
+    kappa: Mapped[float | None] = mapped_column(Float)
+    kappa_low: Mapped[float | None] = mapped_column(Float)
+    kappa_high: Mapped[float | None] = mapped_column(Float)
+    auditor_higher: Mapped[float] = mapped_column(Float)
+    auditor_lower: Mapped[float] = mapped_column(Float)
+    feedback_constructive: Mapped[float | None] = mapped_column(Float)
+    names_strengths_and_learning: Mapped[float | None] = mapped_column(Float)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class CorrectiveAction(Base):

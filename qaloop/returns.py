@@ -28,13 +28,24 @@ from sqlalchemy.orm import aliased
 
 from qaloop import models
 from qaloop.cycle_record import authority_id
+from qaloop.moderation_record import through_moderation
 from qaloop.outbox import Message, enqueue
 from qaloop.schema import SCHEMAS, Dataset
 from qaloop.settings import Settings
 from qaloop.sources import SourceError, canonical, file_digest, parse_values
 from qaloop.workbook import read_returned_workbook
 
-RETURN_DATASETS = (Dataset.AUDIT_RETURNS, Dataset.SELF_REFLECTIONS, Dataset.ACTION_RETURNS)
+RETURN_DATASETS = (
+    Dataset.AUDIT_RETURNS,
+    Dataset.SELF_REFLECTIONS,
+    Dataset.ACTION_RETURNS,
+    Dataset.MODERATION_RETURNS,
+)
+_WORKBOOK_DATASETS = {
+    "audit": Dataset.AUDIT_RETURNS,
+    "self_reflection": Dataset.SELF_REFLECTIONS,
+    "moderation": Dataset.MODERATION_RETURNS,
+}
 # An allocation can take a return while its audit is awaited or done (a second return is then held).
 OPEN_STATUSES = ("allocated", "notified", "submitted", "moderation", "moderated")
 DATE_FORMAT = "%d/%m/%Y"
@@ -103,7 +114,7 @@ def read_return_file(path: Path, settings: Settings) -> ReturnFile:
 
 def _from_workbook(path: Path) -> ReturnFile:
     returned = read_returned_workbook(path)
-    dataset = Dataset.AUDIT_RETURNS if returned.kind == "audit" else Dataset.SELF_REFLECTIONS
+    dataset = _WORKBOOK_DATASETS[returned.kind]
     rows = canonical(pd.DataFrame([returned.fields]), dataset, {}, origin=path.name)
     answers = pd.DataFrame(
         [(rows["case_ref"].iloc[0], *answer) for answer in returned.answers], columns=_ANSWER_COLUMNS, dtype="string"
@@ -112,7 +123,9 @@ def _from_workbook(path: Path) -> ReturnFile:
 
 
 def _from_csv(path: Path, raw: pd.DataFrame, settings: Settings) -> ReturnFile:
-    if "grade" in raw.columns:
+    if "moderated_grade" in raw.columns:
+        dataset = Dataset.MODERATION_RETURNS
+    elif "grade" in raw.columns:
         dataset = Dataset.AUDIT_RETURNS
     elif "reflection" in raw.columns:
         dataset = Dataset.SELF_REFLECTIONS
@@ -120,8 +133,9 @@ def _from_csv(path: Path, raw: pd.DataFrame, settings: Settings) -> ReturnFile:
         dataset = Dataset.ACTION_RETURNS
     else:
         raise SourceError(
-            f"{path.name}: not an audit, self-reflection or corrective action export: it has no 'grade', "
-            f"'reflection' or 'action_id' column (the columns found are {list(raw.columns)})"
+            f"{path.name}: not an audit, self-reflection, corrective action or moderation export: it has "
+            f"no 'grade', 'reflection', 'action_id' or 'moderated_grade' column (the columns found are "
+            f"{list(raw.columns)})"
         )
     rows = canonical(raw, dataset, {}, origin=path.name)
     answers = pd.DataFrame(columns=_ANSWER_COLUMNS, dtype="string")
@@ -162,6 +176,13 @@ def annotate(connection: Connection, settings: Settings, returned: ReturnFile, t
         numbers = pd.to_numeric(frame["action_id"], errors="coerce")
         frame["action_open"] = numbers.isin(open_actions)
         return frame
+    if returned.dataset is Dataset.MODERATION_RETURNS:
+        known = _moderations(connection, settings, frame)
+        merged = frame.merge(known, on=["cycle_ref", "case_ref"], how="left")
+        merged.index = frame.index
+        merged["moderation_open"] = merged["status"].isin(("allocated", "notified"))
+        merged["moderator_matches"] = merged["moderator_id"] == merged["moderator"]
+        return merged
     known = _allocations(connection, settings, frame)
     merged = frame.merge(known, on=["cycle_ref", "case_ref"], how="left")
     merged.index = frame.index
@@ -174,6 +195,32 @@ def annotate(connection: Connection, settings: Settings, returned: ReturnFile, t
     else:
         merged["practitioner_matches"] = merged["practitioner_id"] == merged["practitioner"]
     return merged
+
+
+def _moderations(connection: Connection, settings: Settings, frame: pd.DataFrame) -> pd.DataFrame:
+    """Every moderation the file's rows could mean, by (cycle, case), with its moderator."""
+    moderation, case, cycle = models.Moderation, models.CaseRecord, models.AuditCycle
+    rows = connection.execute(
+        through_moderation(
+            select(
+                moderation.id,
+                cycle.cycle_ref,
+                case.case_ref,
+                moderation.status,
+                cycle.audit_due,
+                models.Staff.staff_ref,
+            )
+        )
+        .outerjoin(models.Staff, models.Staff.id == moderation.moderator_id)
+        .where(cycle.authority_id == authority_id(connection, settings))
+        .where(case.case_ref.in_(frame["case_ref"].dropna().unique().tolist()))
+    ).all()
+    known = pd.DataFrame(
+        [tuple(row) for row in rows],
+        columns=["moderation_id", "cycle_ref", "case_ref", "status", "allocated_on", "moderator"],
+    )
+    known["allocated_on"] = pd.to_datetime(known["allocated_on"])
+    return known
 
 
 def _allocations(connection: Connection, settings: Settings, frame: pd.DataFrame) -> pd.DataFrame:
@@ -377,6 +424,32 @@ def _file(
             )
             outcome.filed.append(str(row.action_id))
         return
+    if returned.dataset is Dataset.MODERATION_RETURNS:
+        for row in good.itertuples():
+            connection.execute(
+                update(models.Moderation)
+                .where(models.Moderation.id == int(row.moderation_id))
+                .values(
+                    status="submitted",
+                    moderated_grade=row.moderated_grade,
+                    criteria_consistent=bool(row.criteria_consistent),
+                    feedback_constructive=bool(row.feedback_constructive),
+                    names_strengths=bool(row.names_strengths),
+                    names_learning=bool(row.names_learning),
+                    notes=_blank(row.notes),
+                    submitted_on=row.completed_on.date(),
+                    source_file_id=source_file_id,
+                )
+            )
+            allocation_id = connection.scalar(
+                select(models.AuditReturn.allocation_id)
+                .join(models.Moderation, models.Moderation.return_id == models.AuditReturn.id)
+                .where(models.Moderation.id == int(row.moderation_id))
+            )
+            _advance(connection, allocation_id, ("submitted", "moderation"), "moderated")
+            outcome.filed.append(row.case_ref)
+            outcome.filed_returns.append(int(row.moderation_id))
+        return
     staff = dict(connection.execute(select(models.Staff.staff_ref, models.Staff.id)).all())
     table = models.AuditReturn if returned.dataset is Dataset.AUDIT_RETURNS else models.SelfReflection
     for row in good.itertuples():
@@ -416,7 +489,7 @@ def _file(
                     ],
                 )
             if status == "filed":
-                _submitted(connection, allocation_id, row.status)
+                _advance(connection, allocation_id, ("allocated", "notified"), "submitted")
         if status == "filed":
             outcome.filed_returns.append(inserted)
 
@@ -458,14 +531,16 @@ def _same(connection: Connection, returned: ReturnFile, existing: Any, values: d
     return stored == set(zip(answers["question_id"], answers["answer"], strict=True))
 
 
-def _submitted(connection: Connection, allocation_id: int, status: str) -> None:
-    if status in ("allocated", "notified"):
+def _advance(connection: Connection, allocation_id: int, from_statuses: tuple[str, ...], to_status: str) -> None:
+    """Move the allocation on to ``to_status`` if it is in one of ``from_statuses``, with its history."""
+    status = connection.scalar(select(models.Allocation.status).where(models.Allocation.id == allocation_id))
+    if status in from_statuses:
         connection.execute(
-            update(models.Allocation).where(models.Allocation.id == allocation_id).values(status="submitted")
+            update(models.Allocation).where(models.Allocation.id == allocation_id).values(status=to_status)
         )
         connection.execute(
             models.AllocationEvent.__table__.insert().values(
-                allocation_id=allocation_id, from_status=status, to_status="submitted", actor="qaloop returns"
+                allocation_id=allocation_id, from_status=status, to_status=to_status, actor="qaloop returns"
             )
         )
 

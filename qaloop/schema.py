@@ -26,6 +26,7 @@ class Dataset(StrEnum):
     AUDIT_RETURNS = "audit_returns"
     SELF_REFLECTIONS = "self_reflections"
     ACTION_RETURNS = "action_returns"
+    MODERATION_RETURNS = "moderation_returns"
 
 
 # The council's extracts, in the order `qaloop load` loads them (returns arrive through the drop folder).
@@ -209,6 +210,22 @@ SCHEMAS: dict[Dataset, DatasetSchema] = {
             _c("action_id", "text", "the corrective action's number, as in the email that opened it"),
             _c("completed_on", "date", "the date the action was completed"),
             _c("evidence", "text", "what was done: the evidence of completion"),
+        ),
+    ),
+    Dataset.MODERATION_RETURNS: DatasetSchema(
+        Dataset.MODERATION_RETURNS,
+        key=("case_ref",),
+        columns=(
+            _c("cycle_ref", "text", "the audit cycle, e.g. 2026-09"),
+            _c("case_ref", "text", "the audited case"),
+            _c("moderator_id", "text", "staff_id of the practice lead who moderated the audit"),
+            _c("completed_on", "date", "the date the moderation was completed"),
+            _c("moderated_grade", "text", "the grade the moderator would give, on the configured scale"),
+            _c("criteria_consistent", "bool", "were the grading criteria applied consistently (yes / no)"),
+            _c("feedback_constructive", "bool", "is the feedback supportive and constructive (yes / no)"),
+            _c("names_strengths", "bool", "does the feedback name strengths (yes / no)"),
+            _c("names_learning", "bool", "does the feedback name learning (yes / no)"),
+            _c("notes", "text", "the moderator's notes", required=False),
         ),
     ),
 }

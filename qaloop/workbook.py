@@ -37,12 +37,23 @@ _INPUT = PatternFill("solid", fgColor="FFF7D6")
 _WRAP = Alignment(wrap_text=True, vertical="top")
 AUDIT_SHEET = "Audit"
 REFLECTION_SHEET = "Self-reflection"
+MODERATION_SHEET = "Moderation"
 _DETAILS = {
     "Case reference": "case_ref",
     "Cycle": "cycle_ref",
     "Auditor (staff id)": "auditor_id",
     "Practitioner (staff id)": "practitioner_id",
+    "Moderator (staff id)": "moderator_id",
 }
+MODERATION_FIELDS = (
+    ("completed_on", "Date completed"),
+    ("moderated_grade", "Your grade for this audit"),
+    ("criteria_consistent", "Were the grading criteria applied consistently? (Yes / No)"),
+    ("feedback_constructive", "Is the feedback supportive and constructive? (Yes / No)"),
+    ("names_strengths", "Does the feedback name strengths? (Yes / No)"),
+    ("names_learning", "Does the feedback name learning? (Yes / No)"),
+    ("notes", "Notes for the auditor and the QA team"),
+)
 
 
 @dataclass(frozen=True)
@@ -175,7 +186,7 @@ class ReturnedWorkbook:
     """A returned workbook as text: ``fields`` in the canonical names of its dataset, and for an audit
     ``answers`` as (question id, answer, evidence)."""
 
-    kind: str  # "audit" or "self_reflection"
+    kind: str  # "audit", "self_reflection" or "moderation"
     fields: dict[str, str | None]
     answers: tuple[tuple[str, str | None, str | None], ...]
 
@@ -188,7 +199,11 @@ def read_returned_workbook(path: Path) -> ReturnedWorkbook:
         return _read_audit(book[AUDIT_SHEET])
     if REFLECTION_SHEET in book.sheetnames:
         return _read_reflection(book[REFLECTION_SHEET])
-    raise ValueError(f"neither an audit tool nor a self-reflection form (sheets: {', '.join(book.sheetnames)})")
+    if MODERATION_SHEET in book.sheetnames:
+        return _read_moderation(book[MODERATION_SHEET])
+    raise ValueError(
+        f"not an audit tool, self-reflection form or moderation form (sheets: {', '.join(book.sheetnames)})"
+    )
 
 
 def _text(value: object) -> str | None:
@@ -282,6 +297,129 @@ def complete_reflection_workbook(sent: Path, returned: Path, *, completed_on: da
             row[1].value = completed_on
         elif first and first.startswith("Your reflection"):
             row[1].value = reflection
+    returned.parent.mkdir(parents=True, exist_ok=True)
+    book.save(returned)
+    return returned
+
+
+@dataclass(frozen=True)
+class ModerationSheet:
+    """What the moderation form is filled in with: the audit as the auditor returned it, by reference."""
+
+    case_ref: str
+    audit_type_label: str
+    cycle_ref: str
+    auditor_ref: str
+    moderator_ref: str
+    due: date
+    grade: str
+    answers: tuple[tuple[str, str, str | None], ...]  # question id, question text, answer
+    feedback: tuple[tuple[str, str | None], ...]  # label, text
+
+
+def write_moderation_workbook(path: Path, sheet: ModerationSheet, scale: GradeScale) -> Path:
+    """Write a practice lead's moderation form for one audit, pre-filled with the audit, and return it."""
+    book = Workbook()
+    form = book.active
+    form.title = MODERATION_SHEET
+    lists = book.create_sheet("Lists")
+    lists.sheet_state = "hidden"
+    for row, value in enumerate(scale.labels, start=1):
+        lists.cell(row=row, column=1, value=value)
+    for row, value in enumerate(["Yes", "No"], start=1):
+        lists.cell(row=row, column=2, value=value)
+    form["A1"] = f"Moderation: {sheet.audit_type_label}, case {sheet.case_ref}"
+    form["A1"].font = _HEADING
+    details = [
+        ("Case reference", sheet.case_ref),
+        ("Audit type", sheet.audit_type_label),
+        ("Cycle", sheet.cycle_ref),
+        ("Auditor (staff id)", sheet.auditor_ref),
+        ("Moderator (staff id)", sheet.moderator_ref),
+        ("Moderation due", sheet.due),
+        ("The auditor's grade", sheet.grade),
+    ]
+    row = 3
+    for label, value in details:
+        form.cell(row=row, column=1, value=label).font = _BOLD
+        cell = form.cell(row=row, column=2, value=value)
+        if isinstance(value, date):
+            cell.number_format = "dd/mm/yyyy"
+        row += 1
+    row += 1
+    form.cell(row=row, column=1, value="The audit as returned").font = _BOLD
+    for question_id, text, answer in sheet.answers:
+        row += 1
+        form.cell(row=row, column=1, value=question_id).font = Font(color="888888", size=9)
+        form.cell(row=row, column=2, value=text).alignment = _WRAP
+        form.cell(row=row, column=3, value=answer)
+    for label, text in sheet.feedback:
+        row += 1
+        form.cell(row=row, column=1, value=label).font = Font(color="888888", size=9)
+        form.cell(row=row, column=2, value=text).alignment = _WRAP
+    row += 2
+    form.cell(row=row, column=1, value="Your moderation").font = _HEADING
+    grade_check = DataValidation(type="list", formula1=f"=Lists!$A$1:$A${len(scale.labels)}", allow_blank=True)
+    yes_no = DataValidation(type="list", formula1="=Lists!$B$1:$B$2", allow_blank=True)
+    form.add_data_validation(grade_check)
+    form.add_data_validation(yes_no)
+    for field, label in MODERATION_FIELDS:
+        row += 1
+        form.cell(row=row, column=1, value=field).font = Font(color="888888", size=9)
+        form.cell(row=row, column=2, value=label).font = _BOLD
+        target = form.cell(row=row, column=3)
+        target.fill = _INPUT
+        target.alignment = _WRAP
+        if field == "moderated_grade":
+            grade_check.add(target)
+        elif field == "completed_on":
+            target.number_format = "dd/mm/yyyy"
+        elif field != "notes":
+            yes_no.add(target)
+    for column, width in zip("ABC", (24, 70, 40), strict=True):
+        form.column_dimensions[column].width = width
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
+
+
+def _read_moderation(sheet: object) -> ReturnedWorkbook:
+    fields: dict[str, str | None] = {}
+    wanted = {field for field, _ in MODERATION_FIELDS}
+    for row in sheet.iter_rows(values_only=True):  # type: ignore[attr-defined]
+        first = _text(row[0]) if row else None
+        if first in _DETAILS:
+            fields[_DETAILS[first]] = _text(row[1])
+        elif first in wanted:
+            fields[first] = _text(row[2])
+    return ReturnedWorkbook("moderation", fields, ())
+
+
+def complete_moderation_workbook(
+    sent: Path,
+    returned: Path,
+    *,
+    grade: str,
+    completed_on: date,
+    consistent: bool = True,
+    constructive: bool = True,
+    notes: str = "A fair grade, well evidenced.",
+) -> Path:
+    """Fill in a sent moderation form as a practice lead would and save it to ``returned``."""
+    book = load_workbook(sent)
+    answers = {
+        "completed_on": completed_on,
+        "moderated_grade": grade,
+        "criteria_consistent": "Yes" if consistent else "No",
+        "feedback_constructive": "Yes" if constructive else "No",
+        "names_strengths": "Yes",
+        "names_learning": "Yes" if constructive else "No",
+        "notes": notes,
+    }
+    for row in book[MODERATION_SHEET].iter_rows():
+        first = _text(row[0].value)
+        if first in answers:
+            row[2].value = answers[first]
     returned.parent.mkdir(parents=True, exist_ok=True)
     book.save(returned)
     return returned
