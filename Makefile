@@ -33,7 +33,7 @@ demo: install
 	@$(BIN)/qaloop mail-sink --seconds 900 & sink=$$!; \
 	trap 'kill $$sink 2>/dev/null' EXIT; sleep 1; \
 	$(BIN)/qaloop cycle run && \
-	echo "" && echo "The cycle's returns and chasing, day by day (simulated auditors and practitioners):" && \
+	echo "" && echo "The cycle's returns, chasing and moderation, day by day (simulated staff):" && \
 	$(BIN)/qaloop demo-returns && \
 	echo "" && echo "Emails (one .eml file each): $(CURDIR)/output/mail" && \
 	echo "Prefect runs:                \`make ui\`, then http://127.0.0.1:4200/runs"

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import func, select
@@ -362,13 +362,14 @@ def demo_returns(
     config: ConfigOption = None,
     cycle_ref: Annotated[str | None, typer.Option("--cycle", help="the cycle (default: the latest one)")] = None,
 ) -> None:
-    """Play out the demo cycle's returns and chasing: files arrive on their days, ingest-returns and
-    chase-deadlines run on each, and what happened is printed."""
+    """Play out the demo cycle's returns, chasing and moderation: files arrive on their days, the
+    ingest-returns, chase-deadlines and moderation flows run on each, and what happened is printed."""
     settings = _settings(config)
     from flows.chase_deadlines import chase_deadlines  # Prefect is slow to import: only here
     from flows.ingest_returns import ingest_returns
+    from flows.moderation import moderation
     from qaloop.calendar import add_working_days
-    from qaloop.demo_returns import plan_returns, returns_on
+    from qaloop.demo_returns import moderations_on, plan_returns, returns_on
 
     engine = store.engine_from(settings)
     with _refusals(cycle_record.CycleError):
@@ -401,6 +402,17 @@ def demo_returns(
                 f"{day:%a %d %b %Y}  chase-deadlines: {chased.reminders} reminder(s) and escalation(s) in "
                 f"{chased.emails_sent} email(s); {chased.overdue_items} item(s) overdue"
             )
+    drawn_on = add_working_days(dates.audit_due, 6)
+    drawn = moderation(**arguments, today=drawn_on)
+    typer.echo(
+        f"{drawn_on:%a %d %b %Y}  moderation: {drawn.drawn.get(cycle_ref, 0)} audit(s) drawn and sent to practice leads"
+    )
+    moderated_on = add_working_days(drawn_on, 5)
+    forms = moderations_on(settings, cycle_ref, moderated_on)
+    done = ingest_returns(**arguments, today=moderated_on)
+    typer.echo(f"{moderated_on:%a %d %b %Y}  ingest-returns: {len(forms)} moderation form(s) back, {done.filed} filed")
+    moderation(**arguments, today=add_working_days(moderated_on, 1))
+    _print_agreement(engine, settings, cycle_ref)
     with engine.connect() as connection:
         actions = connection.execute(
             select(models.CorrectiveAction.reason, func.count()).group_by(models.CorrectiveAction.reason)
@@ -408,6 +420,32 @@ def demo_returns(
     never = sum(1 for plan in plans if plan.audit is None)
     typer.echo(f"Corrective actions open: {dict(actions) or 'none'}; audits never returned: {never}")
     typer.echo(f"Returned files: {settings.returns.processed} and {settings.returns.quarantine}")
+
+
+def _print_agreement(engine: Any, settings: Settings, cycle_ref: str) -> None:
+    """The cycle's agreement with moderation, overall and by audit type, as kept for the cycle report."""
+    figure = models.AgreementFigure
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(figure.__table__)
+            .join(models.AuditCycle, models.AuditCycle.id == figure.cycle_id)
+            .where(models.AuditCycle.cycle_ref == cycle_ref, figure.grouping.in_(("overall", "audit_type")))
+            .order_by(figure.grouping.desc(), figure.group_value)
+        ).all()
+    typer.echo(f"\nAgreement with moderation, cycle {cycle_ref}:")
+    headings = f"{'audits':>6} {'exact':>6} {'within 1':>8} {'kappa (95% interval)':>24} {'higher':>7} {'lower':>6}"
+    typer.echo(f"  {'':<36} {headings}")
+    for row in rows:
+        if row.grouping == "audit_type" and row.group_value == "all":
+            continue  # the overall row says it
+        kappa = "undefined" if row.kappa is None else f"{row.kappa:.2f}"
+        if row.kappa_low is not None:
+            kappa += f" ({row.kappa_low:.2f} to {row.kappa_high:.2f})"
+        name = "all audits" if row.grouping == "overall" else settings.audit_type(row.group_value).label
+        typer.echo(
+            f"  {name:<36} {row.audits:>6} {row.exact:>6.0%} {row.within_one:>8.0%} {kappa:>24} "
+            f"{row.auditor_higher:>7.0%} {row.auditor_lower:>6.0%}"
+        )
 
 
 @app.command("send")

@@ -17,7 +17,12 @@ import numpy as np
 from qaloop.calendar import add_working_days
 from qaloop.cycles import CycleDates
 from qaloop.settings import Settings
-from qaloop.workbook import complete_audit_workbook, complete_reflection_workbook
+from qaloop.workbook import (
+    auditors_grade,
+    complete_audit_workbook,
+    complete_moderation_workbook,
+    complete_reflection_workbook,
+)
 
 ON_TIME, LATE = "on time", "late"
 _WHEN = (ON_TIME, LATE, None)
@@ -113,6 +118,29 @@ def returns_on(settings: Settings, plans: list[Plan], dates: CycleDates, day: da
                 inbox / f"{first.case_ref} audit (corrected).xlsx",
                 grade=settings.grade_scale.labels[-1],
                 completed_on=day,
+            )
+        )
+    return dropped
+
+
+def moderations_on(settings: Settings, cycle_ref: str, day: date, seed: int = 11) -> list[Path]:
+    """Drop into the inbox every practice lead's moderation form, filled in on ``day``: most agree with the
+    auditor's grade, some judge it one grade apart."""
+    rng = np.random.default_rng(seed)
+    labels = settings.grade_scale.labels
+    dropped = []
+    for form in sorted((settings.output_dir / "cycles" / cycle_ref / "moderation").glob("* moderation.xlsx")):
+        grade = auditors_grade(form)
+        index = labels.index(grade)
+        shift = int(rng.choice([0, -1, 1], p=[0.75, 0.15, 0.10]))
+        moderated = labels[min(max(index + shift, 0), len(labels) - 1)]
+        dropped.append(
+            complete_moderation_workbook(
+                form,
+                settings.returns.inbox / form.name,
+                grade=moderated,
+                completed_on=day,
+                constructive=bool(rng.random() < 0.9),
             )
         )
     return dropped

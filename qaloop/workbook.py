@@ -423,3 +423,11 @@ def complete_moderation_workbook(
     returned.parent.mkdir(parents=True, exist_ok=True)
     book.save(returned)
     return returned
+
+
+def auditors_grade(moderation_form: Path) -> str:
+    """The auditor's grade shown on a moderation form."""
+    for row in load_workbook(moderation_form)[MODERATION_SHEET].iter_rows(values_only=True):
+        if row and row[0] == "The auditor's grade":
+            return str(row[1])
+    raise ValueError(f"{moderation_form.name}: no auditor's grade on the form")
