@@ -34,6 +34,8 @@ allocation_app = typer.Typer(help="Allocations: give a cycle's cases to auditors
 app.add_typer(allocation_app, name="allocation")
 returns_app = typer.Typer(help="Returned work: file the drop folder, chase what is owed.", no_args_is_help=True)
 app.add_typer(returns_app, name="returns")
+moderation_app = typer.Typer(help="Moderation: explain how a cycle's sample was drawn.", no_args_is_help=True)
+app.add_typer(moderation_app, name="moderation")
 action_app = typer.Typer(help="Corrective actions: confirm them, close them with their evidence.", no_args_is_help=True)
 app.add_typer(action_app, name="action")
 
@@ -229,6 +231,29 @@ def cycle_explain(
         found = outcomes[outcomes["case_ref"] == ref]
         detail = found.iloc[0]["reason"] if len(found) else "not in the cycle's case extract"
         typer.echo(f"  {ref}: {detail}")
+    if not explanation.identical:
+        raise typer.Exit(1)
+
+
+@moderation_app.command("explain")
+def moderation_explain(
+    cycle_ref: Annotated[str, typer.Argument(help="the cycle, e.g. 2026-09")], config: ConfigOption = None
+) -> None:
+    """Draw a cycle's moderation sample again from its recorded audits, seed and rules, and show it is the
+    same, with the reason each audit was drawn."""
+    from qaloop.moderation_record import explain_moderation
+
+    settings = _settings(config)
+    with _refusals(cycle_record.CycleError):
+        explanation = explain_moderation(store.engine_from(settings), settings, cycle_ref)
+    if explanation.identical:
+        typer.echo(f"Cycle {cycle_ref}: the moderation sample drawn again is identical to the record.")
+    else:
+        typer.secho(f"Cycle {cycle_ref}: the moderation sample drawn again differs from the record:", fg="red")
+        for line in explanation.differences:
+            typer.echo(f"  {line}")
+    for row in explanation.sample.itertuples(index=False):
+        typer.echo(f"  {row.case_ref:<14} {row.grade:<24} auditor {row.auditor_id:<10} {row.reason}")
     if not explanation.identical:
         raise typer.Exit(1)
 

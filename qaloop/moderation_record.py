@@ -134,6 +134,7 @@ def draw_and_allocate(engine: Engine, settings: Settings, cycle_ref: str, seed: 
             "share": rules.share,
             "oversample_weight": rules.oversample_weight,
             "submitted": len(audits),
+            "return_ids": [int(i) for i in audits["return_id"]],
         }
         connection.execute(
             update(models.AuditCycle)
@@ -142,6 +143,47 @@ def draw_and_allocate(engine: Engine, settings: Settings, cycle_ref: str, seed: 
         )
     waiting = [str(return_id) for return_id, a in assignments.items() if a.moderator_id is None]
     return ModerationRound(cycle_ref, len(audits), len(sample), len(sample) - len(waiting), waiting, drawn_now=True)
+
+
+@dataclass(frozen=True)
+class ModerationExplanation:
+    """A cycle's moderation sample drawn again from its recorded inputs, beside the sample on record."""
+
+    identical: bool
+    differences: list[str]
+    sample: pd.DataFrame
+
+
+def explain_moderation(engine: Engine, settings: Settings, cycle_ref: str) -> ModerationExplanation:
+    """Draw the cycle's moderation sample again from the audits it was drawn from, with the recorded seed and
+    rules, and compare it with the sample on record; each audit keeps the reason it was drawn."""
+    with engine.connect() as connection:
+        cycle = _cycle(connection, settings, cycle_ref)
+        recorded = (cycle.parameters or {}).get("moderation")
+        if not recorded:
+            raise CycleError(f"cycle {cycle_ref} has no moderation sample yet")
+        audits = submitted_audits(connection, settings, cycle_ref)
+        on_record = dict(
+            connection.execute(
+                through_moderation(select(models.Moderation.return_id, models.Moderation.reason)).where(
+                    models.AuditCycle.id == cycle.id
+                )
+            ).all()
+        )
+    audits = audits[audits["return_id"].isin(recorded["return_ids"])]
+    again = draw_moderation_sample(
+        audits, recorded["share"], recorded["oversample_weight"], settings.grade_scale, recorded["seed"]
+    )
+    drawn = dict(zip(again["return_id"].astype(int), again["reason"], strict=True))
+    differences = [
+        f"audit {return_id}: on record {on_record.get(return_id, 'not drawn')!r}, "
+        f"drawn again {drawn.get(return_id, 'not drawn')!r}"
+        for return_id in sorted(set(drawn) | set(on_record))
+        if drawn.get(return_id) != on_record.get(return_id)
+    ]
+    if recorded["rule_version"] != RULE_VERSION:
+        differences.insert(0, f"drawn under {recorded['rule_version']}, explained under {RULE_VERSION}")
+    return ModerationExplanation(not differences, differences, again)
 
 
 def moderation_sample(connection: Connection, settings: Settings, cycle_ref: str) -> pd.DataFrame:

@@ -9,12 +9,14 @@ from datetime import date
 from pathlib import Path
 
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import select, update
+from typer.testing import CliRunner
 
 from checks.returns import check_return_file
 from flows.ingest_returns import ingest_returns
 from flows.moderation import moderation
 from qaloop import models
+from qaloop.cli import app
 from qaloop.follow_up import follow_up
 from qaloop.returns import ingest_files
 from qaloop.settings import Settings
@@ -35,14 +37,14 @@ def test_a_closed_cycle_is_moderated_and_its_agreement_kept(
         complete_audit_workbook(
             sent, notified.returns.inbox / sent.name, grade=GRADES[i % 4], completed_on=date(2027, 1, 8)
         )
-        for i, sent in enumerate(workbooks)
+        for i, sent in enumerate(workbooks[:-1])  # the last auditor returns late, after moderation is drawn
     ]
     ingest_files(engine, notified, returned, date(2027, 1, 8), check_return_file, follow_up)
     config = str(write_config(notified, tmp_path, smtp_server.port))
 
     assert moderation(config=config, today=date(2027, 1, 11)).drawn == {}  # the window is still open
     first = moderation(config=config, today=date(2027, 1, 12))
-    assert first.drawn == {"2026-09": 12}  # ceil(20 % of 60)
+    assert first.drawn == {"2026-09": 12}  # ceil(20 % of 59)
     with engine.connect() as connection:
         sampled = connection.execute(
             select(
@@ -56,6 +58,8 @@ def test_a_closed_cycle_is_moderated_and_its_agreement_kept(
             .join(models.Staff, models.Staff.id == models.Moderation.moderator_id)
         ).all()
     assert len(sampled) == 12 and {row.role for row in sampled} == {"practice_lead"}
+    with engine.connect() as connection:
+        sampled_reasons = dict(connection.execute(select(models.Moderation.id, models.Moderation.reason)).all())
     assert all(row.auditor_id != row.moderator_id for row in sampled)
     assert {row.grade for row in sampled} == set(GRADES)  # every grade represented
     forms = [m for m in smtp_server.messages if m["Subject"].startswith("Moderation: case")]
@@ -64,6 +68,21 @@ def test_a_closed_cycle_is_moderated_and_its_agreement_kept(
     assert "The auditor's grade" in [row[0].value for row in book["Moderation"].iter_rows()]
     assert_no_staff_name_appears(notified, forms)
     assert moderation(config=config, today=date(2027, 1, 13)).drawn == {}  # drawn once
+
+    # A late audit filed after the draw changes nothing: the sample is drawn again from what it was drawn from.
+    late = complete_audit_workbook(
+        workbooks[0], notified.returns.inbox / "late.xlsx", grade="Good", completed_on=date(2027, 1, 12)
+    )
+    ingest_files(engine, notified, [late], date(2027, 1, 13), check_return_file, follow_up)
+    explained = CliRunner().invoke(app, ["moderation", "explain", "2026-09", "-c", config])
+    assert explained.exit_code == 0 and "identical to the record" in explained.output, explained.output
+    assert explained.output.count("represents the grade") == 4
+    with engine.begin() as connection:  # tamper with the record: the explanation must notice
+        connection.execute(update(models.Moderation).where(models.Moderation.id == 1).values(reason="chosen by hand"))
+    tampered = CliRunner().invoke(app, ["moderation", "explain", "2026-09", "-c", config])
+    assert tampered.exit_code == 1 and "chosen by hand" in tampered.output
+    with engine.begin() as connection:
+        connection.execute(update(models.Moderation).where(models.Moderation.id == 1).values(reason=sampled_reasons[1]))
 
     sent_forms = sorted((notified.output_dir / "cycles" / "2026-09" / "moderation").glob("*.xlsx"))
     for index, form in enumerate(sent_forms):
