@@ -16,12 +16,13 @@ from checks.returns import check_return_file
 from flows.ingest_returns import ingest_returns
 from flows.moderation import moderation
 from qaloop import models
+from qaloop.chasing import chase
 from qaloop.cli import app
 from qaloop.follow_up import follow_up
 from qaloop.returns import ingest_files
 from qaloop.settings import Settings
 from qaloop.store import engine_from
-from qaloop.workbook import complete_audit_workbook, complete_moderation_workbook
+from qaloop.workbook import auditors_grade, complete_audit_workbook, complete_moderation_workbook
 from tests.conftest import SmtpSink, write_config
 from tests.mail import assert_no_staff_name_appears
 
@@ -84,23 +85,31 @@ def test_a_closed_cycle_is_moderated_and_its_agreement_kept(
     with engine.begin() as connection:
         connection.execute(update(models.Moderation).where(models.Moderation.id == 1).values(reason=sampled_reasons[1]))
 
+    # Moderations climb the reminder ladder: 3 working days before they are due, each moderator is told.
+    chase(engine, notified, date(2027, 1, 20))
+    with engine.connect() as connection:
+        reminders = connection.scalars(
+            select(models.EmailOutbox.text_body).where(models.EmailOutbox.key.like("%/chase/2027-01-20/%"))
+        ).all()
+    assert sum(text.count("moderation of case") for text in reminders) == 12
+
     sent_forms = sorted((notified.output_dir / "cycles" / "2026-09" / "moderation").glob("*.xlsx"))
     for index, form in enumerate(sent_forms):
-        grade = next(
-            row[1].value
-            for row in load_workbook(form)["Moderation"].iter_rows()
-            if row[0].value == "The auditor's grade"
-        )
+        grade = auditors_grade(form)
         moderated = grade if index % 3 else GRADES[abs(GRADES.index(grade) - 1)]  # a third graded one apart
         complete_moderation_workbook(
-            form, notified.returns.inbox / form.name, grade=moderated, completed_on=date(2027, 1, 14)
+            form, notified.returns.inbox / form.name, grade=moderated, completed_on=date(2027, 1, 21)
         )
-    filed = ingest_returns(config=config, today=date(2027, 1, 14))
-    assert filed.filed == 12 and filed.rows_not_filed == 0
+    complete_moderation_workbook(  # a form with a grade off the scale
+        sent_forms[0], notified.returns.inbox / "zz edited.xlsx", grade="Superb", completed_on=date(2027, 1, 21)
+    )
+    filed = ingest_returns(config=config, today=date(2027, 1, 21))
+    assert (filed.filed, filed.quarantined_files) == (12, 1)
+    assert any("zz edited.xlsx" in m["Subject"] for m in smtp_server.messages)  # the QA team is told
     feedback = [m for m in smtp_server.messages if m["Subject"].startswith("Moderation of your audit")]
     assert len(feedback) == 12
 
-    moderation(config=config, today=date(2027, 1, 15))
+    moderation(config=config, today=date(2027, 1, 22))
     with engine.connect() as connection:
         figures = {
             (row.grouping, row.group_value): row for row in connection.execute(select(models.AgreementFigure.__table__))
