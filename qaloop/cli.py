@@ -114,6 +114,15 @@ def load(
             "The store is not set up for this version of qaloop: run `qaloop init-db` first.", fg="red", err=True
         )
         raise typer.Exit(1)
+    returned_work = [d.value for d in dataset or [] if d not in EXTRACTS]
+    if returned_work:
+        typer.secho(
+            f"{', '.join(returned_work)}: returned work comes through the drop folder ({settings.returns.inbox}), "
+            "not `qaloop load`; run `qaloop returns ingest`.",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
     chosen = dataset or [d for d in EXTRACTS if d in settings.sources]
     for name in chosen:
         with _refusals(SourceError, loader.LoadError):

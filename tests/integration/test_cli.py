@@ -38,6 +38,8 @@ def test_set_up_write_and_load_the_demo_authority(config: Path) -> None:
     assert code == 0 and "migrated from empty to" in out
     code, out = run("init-db", "--config", str(config))
     assert code == 0 and "up to date" in out
+    code, out = run("load", "audit_returns", "--config", str(config))
+    assert code == 2 and "comes through the drop folder" in out
 
     code, out = run("demo-data", "--config", str(config), "--cases", "2000", "--as-of", "2026-11-22")
     assert code == 0 and (config.parent / "var" / "extracts" / "cases.csv").exists()
