@@ -112,3 +112,24 @@ def flagged_auditors(pairs: pd.DataFrame, threshold: float, min_audits: int) -> 
             flagged["mean_difference"] > 0, "grades higher than moderation", "grades lower than moderation"
         )
     ).reset_index(drop=True)
+
+
+def feedback_flags(pairs: pd.DataFrame, below: float, min_audits: int) -> pd.DataFrame:
+    """Auditors whose feedback, as moderators judged it, names strengths and learning (or is constructive) in
+    fewer than ``below`` of at least ``min_audits`` moderated audits."""
+    rated = pairs.assign(
+        both_named=pairs["names_strengths"].astype(bool) & pairs["names_learning"].astype(bool),
+        constructive=pairs["feedback_constructive"].astype(bool),
+    )
+    by_auditor = (
+        rated.groupby("auditor_id")
+        .agg(
+            audits=("both_named", "size"),
+            names_strengths_and_learning=("both_named", "mean"),
+            constructive=("constructive", "mean"),
+        )
+        .reset_index()
+    )
+    enough = by_auditor[by_auditor["audits"] >= min_audits]
+    weak = enough[(enough["names_strengths_and_learning"] < below) | (enough["constructive"] < below)]
+    return weak.reset_index(drop=True)

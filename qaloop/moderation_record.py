@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, delete, select, update
 from sqlalchemy.orm import aliased
 
 from qaloop import models
-from qaloop.agreement import agreement_table, flagged_auditors
+from qaloop.agreement import agreement_table, feedback_flags, flagged_auditors
 from qaloop.allocation import AuditWindow, available_auditors
 from qaloop.allocation_record import staff_frame
 from qaloop.cycle_messages import long_date, render
@@ -365,9 +365,9 @@ def record_agreement(engine: Engine, settings: Settings, cycle_ref: str) -> dict
                         }
                     )
             if not scope:
-                tables["flagged"] = flagged_auditors(
-                    pairs, settings.moderation.flag_threshold, settings.moderation.flag_min_audits
-                )
+                rules = settings.moderation
+                tables["flagged"] = flagged_auditors(pairs, rules.flag_threshold, rules.flag_min_audits)
+                tables["feedback-flagged"] = feedback_flags(pairs, rules.flag_feedback_below, rules.flag_min_audits)
         connection.execute(delete(models.AgreementFigure).where(models.AgreementFigure.cycle_id == cycle.id))
         if rows:
             connection.execute(models.AgreementFigure.__table__.insert(), rows)

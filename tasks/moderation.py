@@ -11,6 +11,11 @@ from qaloop import moderation_record, store
 from qaloop.settings import Settings
 from tasks import NOT_CACHED, RETRY_IO
 
+_WHY = {
+    "flagged": "grading systematically high or low",
+    "feedback-flagged": "feedback that seldom names strengths and learning",
+}
+
 
 @task(name="draw and allocate the moderation sample", **RETRY_IO, **NOT_CACHED)
 def draw_moderation(settings: Settings, cycle_ref: str) -> moderation_record.ModerationRound:
@@ -38,13 +43,14 @@ def agreement_figures(settings: Settings, cycle_ref: str) -> dict[str, pd.DataFr
     """Compute and keep the cycle's agreement figures; publish them, and the auditors flagged, to the QA team."""
     tables = moderation_record.record_agreement(store.engine_from(settings), settings, cycle_ref)
     for name, table in tables.items():
-        if name == "flagged" and table.empty:
+        flags = name in ("flagged", "feedback-flagged")
+        if flags and table.empty:
             continue
         create_table_artifact(
             key=f"agreement-{cycle_ref}-{name.replace(':', '').replace(' ', '-').replace('_', '-')}",
             description=f"Cycle {cycle_ref}: agreement with moderation, {name.replace('_', ' ')}"
-            if name != "flagged"
-            else f"Cycle {cycle_ref}: auditors grading systematically high or low (for the QA team only)",
+            if not flags
+            else f"Cycle {cycle_ref}: auditors flagged by moderation, {_WHY[name]} (for the QA team only)",
             table=table.round(3).astype(object).where(table.notna(), None).to_dict("records"),
         )
     return tables

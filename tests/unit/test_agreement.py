@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 
-from qaloop.agreement import agreement, agreement_table, flagged_auditors, weighted_kappa
+from qaloop.agreement import agreement, agreement_table, feedback_flags, flagged_auditors, weighted_kappa
 
 
 def test_perfect_agreement_is_one_and_exact() -> None:
@@ -89,3 +89,17 @@ def test_tables_by_group_and_flags_for_systematic_graders() -> None:
     assert flagged[["auditor_id", "direction"]].values.tolist() == [
         ["A", "grades higher than moderation"]
     ]  # C: too few
+
+
+def test_auditors_whose_feedback_seldom_names_strengths_and_learning_are_flagged() -> None:
+    pairs = pd.DataFrame(
+        {
+            "auditor_id": ["A"] * 5 + ["B"] * 5 + ["C"] * 2,
+            "names_strengths": [True] * 12,
+            "names_learning": [False, False, False, True, True] + [True] * 5 + [False, False],
+            "feedback_constructive": [True] * 12,
+        }
+    )
+    flagged = feedback_flags(pairs, below=0.5, min_audits=5)
+    assert flagged["auditor_id"].tolist() == ["A"]  # 2 of 5; B names both always; C has too few audits
+    assert flagged["names_strengths_and_learning"].tolist() == [0.4]
