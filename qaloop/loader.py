@@ -95,7 +95,7 @@ def _load_in_transaction(
     content_hash: str | None,
 ) -> LoadSummary:
     with engine.begin() as connection:
-        if content_hash is not None and _already_loaded(connection, dataset, content_hash):
+        if content_hash is not None and already_loaded(connection, dataset, content_hash):
             return LoadSummary(dataset, rows=len(frame), new=0, updated=0, skipped_file=True)
         authority_id = ensure_authority(connection, settings)
         if dataset is Dataset.STAFF:
@@ -118,7 +118,8 @@ def _load_in_transaction(
     return LoadSummary(dataset, rows=len(frame), new=new, updated=updated)
 
 
-def _already_loaded(connection: Connection, dataset: Dataset, content_hash: str) -> bool:
+def already_loaded(connection: Connection, dataset: Dataset, content_hash: str) -> bool:
+    """Whether a file with this content was stored as ``dataset`` before (the ledger of processed files)."""
     ledger = models.SourceFile
     query = select(ledger.id).where(ledger.dataset == dataset.value, ledger.content_hash == content_hash)
     return connection.scalar(query) is not None

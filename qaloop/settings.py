@@ -74,6 +74,9 @@ class GradeScale(_Strict):
 
     labels: list[str] = Field(min_length=2, description="grade labels, worst first")
     standard: str = Field(description="the lowest grade that meets the standard")
+    good: str | None = Field(
+        default=None, description="the lowest grade reports count as good or better (default: the standard)"
+    )
 
     @model_validator(mode="after")
     def _standard_on_scale(self) -> GradeScale:
@@ -81,6 +84,8 @@ class GradeScale(_Strict):
             raise ValueError(f"grade labels must be unique, got {self.labels}")
         if self.standard not in self.labels:
             raise ValueError(f"standard {self.standard!r} is not one of the grade labels {self.labels}")
+        if self.good is not None and self.good not in self.labels:
+            raise ValueError(f"good {self.good!r} is not one of the grade labels {self.labels}")
         if self.labels.index(self.standard) == 0:
             raise ValueError(f"standard {self.standard!r} is the worst grade, so no grade could fall below it")
         return self
@@ -92,6 +97,11 @@ class GradeScale(_Strict):
     def below_standard(self, label: str) -> bool:
         """Whether ``label`` falls below the standard line."""
         return self.rank(label) < self.rank(self.standard)
+
+    @property
+    def good_rank(self) -> int:
+        """The rank from which a grade counts as good or better."""
+        return self.rank(self.good or self.standard)
 
 
 class Aspect(_Strict):
@@ -209,6 +219,32 @@ class Moderation(_Strict):
     flag_min_audits: int = Field(default=5, ge=1, description="moderated audits needed before an auditor is flagged")
     flag_feedback_below: float = Field(
         default=0.5, ge=0, le=1, description="flag an auditor whose feedback names strengths and learning less often"
+    )
+
+
+class Triangulation(_Strict):
+    """How audit findings are set beside complaints, compliments, Ombudsman decisions and surveys."""
+
+    window_months: int = Field(default=3, ge=1, le=24, description="length of the rolling window, in months")
+    previous_windows: int = Field(default=3, ge=0, le=12, description="earlier windows shown for the trend")
+    confidence: float = Field(
+        default=0.95, gt=0.5, lt=1, description="how sure a source must be that a team differs before it signals"
+    )
+    min_sources: int = Field(default=2, ge=1, description="sources that must signal concern before a flag")
+    satisfied_from: int = Field(default=4, ge=1, le=5, description="survey score counted as satisfied (1-5 scale)")
+
+
+class Reports(_Strict):
+    """The cycle's reports, the workshop dataset and who receives them."""
+
+    past_cycles: int = Field(default=8, ge=0, le=40, description="earlier cycles the reports compare with")
+    good_practice_examples: int = Field(default=5, ge=0, description="examples of good practice in the highlights")
+    workshop_free_text: list[Literal["strengths", "learning_points", "to_reach_higher_grade"]] = Field(
+        default_factory=list, description="free-text fields kept in the anonymised workshop dataset"
+    )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="key for the workshop dataset's pseudonyms; set QALOOP_REPORTS__PSEUDONYM_KEY, never in YAML",
     )
 
 
@@ -339,8 +375,12 @@ class CheckPolicy(_Strict):
 
 
 def _default_checks() -> dict[Dataset, CheckPolicy]:
-    # A few bad case rows should not hold up a cycle; a wrong staff list would misdirect every email.
-    return {Dataset.CASES: CheckPolicy(on_failure="quarantine"), Dataset.STAFF: CheckPolicy(on_failure="stop")}
+    # A few bad case, complaint or survey rows should not hold up a cycle or a triangulation; a wrong
+    # staff list would misdirect every email.
+    quarantined = (Dataset.CASES, Dataset.COMPLAINTS, Dataset.OMBUDSMAN, Dataset.COMPLIMENTS, Dataset.SURVEYS)
+    return {dataset: CheckPolicy(on_failure="quarantine") for dataset in quarantined} | {
+        Dataset.STAFF: CheckPolicy(on_failure="stop")
+    }
 
 
 class Settings(BaseSettings):
@@ -368,6 +408,8 @@ class Settings(BaseSettings):
     reminders: Reminders = Reminders()
     returns: Returns = Returns()
     follow_up: FollowUp = FollowUp()
+    triangulation: Triangulation = Triangulation()
+    reports: Reports = Reports()
     email: Email
     sources: dict[Dataset, Source] = Field(default_factory=dict)
     checks: dict[Dataset, CheckPolicy] = Field(

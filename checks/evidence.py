@@ -1,0 +1,196 @@
+"""The citizen-evidence suites (complaints, Ombudsman decisions, compliments, survey responses), and the
+triangulation's first step without Prefect: check each configured extract, set failing rows aside, store
+the rest, each dataset in its own transaction and each file once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import great_expectations as gx
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from checks.runner import (
+    CheckFailed,
+    CheckReport,
+    Rule,
+    apply_policy,
+    area_rule,
+    checkable,
+    rule,
+    run_checks,
+    schema_rules,
+    write_quarantine,
+)
+from qaloop import loader, models, store
+from qaloop.cycle_record import authority_id
+from qaloop.schema import SCHEMAS, Dataset
+from qaloop.settings import Settings
+from qaloop.sources import file_digest, read_dataset
+
+EVIDENCE = (Dataset.COMPLAINTS, Dataset.OMBUDSMAN, Dataset.COMPLIMENTS, Dataset.SURVEYS)
+EARLIEST = pd.Timestamp(1990, 1, 1)
+# Surveys are keyed by response and question together; the checks name a row by both.
+ROW_KEY = "row_key"
+
+_WHAT = {
+    Dataset.COMPLAINTS: ("complaints extract", "received_on"),
+    Dataset.OMBUDSMAN: ("Ombudsman decisions extract", "decided_on"),
+    Dataset.COMPLIMENTS: ("compliments extract", "received_on"),
+    Dataset.SURVEYS: ("survey responses extract", "responded_on"),
+}
+
+
+def evidence_rules(settings: Settings, dataset: Dataset, teams: Iterable[str], as_of: date) -> list[Rule]:
+    """Every rule an extract of ``dataset`` must meet, given the teams the store knows."""
+    what, dated = _WHAT[dataset]
+    multi_key = len(SCHEMAS[dataset].key) > 1
+    rules = schema_rules(dataset, what)
+    if multi_key:
+        rules.append(
+            rule(
+                f"{' and '.join(SCHEMAS[dataset].key)} appear together more than once",
+                gx.expectations.ExpectColumnValuesToBeUnique,
+                column=ROW_KEY,
+            )
+        )
+    rules += [
+        area_rule(settings),
+        rule(
+            "team is not a team in the staff list",
+            gx.expectations.ExpectColumnValuesToBeInSet,
+            column="team",
+            value_set=sorted(set(teams)),
+        ),
+        rule(
+            f"{dated} is in the future or before 1990",
+            gx.expectations.ExpectColumnValuesToBeBetween,
+            column=dated,
+            min_value=EARLIEST,
+            max_value=pd.Timestamp(as_of),
+        ),
+    ]
+    if dataset is Dataset.COMPLAINTS:
+        rules += [
+            _outcome_rule(models.COMPLAINT_OUTCOMES),
+            rule(
+                "response_days is negative or more than a year",
+                gx.expectations.ExpectColumnValuesToBeBetween,
+                column="response_days",
+                min_value=0,
+                max_value=366,
+            ),
+        ]
+    elif dataset is Dataset.OMBUDSMAN:
+        rules.append(_outcome_rule(models.OMBUDSMAN_OUTCOMES))
+    elif dataset is Dataset.SURVEYS:
+        rules.append(
+            rule(
+                "score is not between 1 and 5",
+                gx.expectations.ExpectColumnValuesToBeBetween,
+                column="score",
+                min_value=1,
+                max_value=5,
+            )
+        )
+    return rules
+
+
+def _outcome_rule(outcomes: tuple[str, ...]) -> Rule:
+    return rule(
+        f"outcome is not one of: {', '.join(outcomes)}",
+        gx.expectations.ExpectColumnValuesToBeInSet,
+        column="outcome",
+        value_set=list(outcomes),
+    )
+
+
+def check_evidence(
+    settings: Settings, dataset: Dataset, extract: pd.DataFrame, teams: Iterable[str], as_of: date
+) -> tuple[CheckReport, pd.DataFrame]:
+    """Check a canonical extract (text, as read). Returns the report and the extract parsed for loading,
+    with ``row_key`` (the key columns joined by " / ") by which the report names rows."""
+    source = settings.sources.get(dataset)
+    frame = checkable(extract, dataset, source.date_format if source else None)
+    frame[ROW_KEY] = extract[list(SCHEMAS[dataset].key)].astype(str).agg(" / ".join, axis=1)
+    report = run_checks(dataset.value, frame, evidence_rules(settings, dataset, teams, as_of), key=ROW_KEY)
+    return report, frame[[*extract.columns, ROW_KEY]]
+
+
+@dataclass(frozen=True)
+class EvidenceLoad:
+    """What became of one dataset's extract."""
+
+    dataset: Dataset
+    rows: int
+    new: int
+    already_loaded: bool
+    quarantined: int
+    quarantine_file: Path | None
+
+
+class EvidenceFailed(Exception):
+    """One or more extracts failed their checks and were not stored; the others were."""
+
+    def __init__(self, loaded: list[EvidenceLoad], failures: list[CheckFailed]) -> None:
+        super().__init__("\n\n".join(str(failure) for failure in failures))
+        self.loaded = loaded
+        self.failures = failures
+
+
+def check_and_load_evidence(
+    settings: Settings, as_of: date, on_report: Callable[[CheckReport], None] = lambda report: None
+) -> list[EvidenceLoad]:
+    """Check and store each configured citizen-evidence extract; a file already stored is not read again.
+
+    Each dataset is stored in one transaction, so a dataset that fails stores nothing while the others are
+    kept; EvidenceFailed is raised at the end, naming the rows and reasons, when any dataset's policy said
+    stop. Rows set aside go to ``output/quarantine/<dataset>-<date>.csv``.
+    """
+    engine = store.engine_from(settings)
+    teams = _teams(engine, settings)
+    loaded: list[EvidenceLoad] = []
+    failures: list[CheckFailed] = []
+    for dataset in EVIDENCE:
+        if dataset not in settings.sources:
+            continue
+        path = getattr(settings.sources[dataset], "path", None)
+        digest = file_digest(path) if path else None
+        if digest is not None and _already_loaded(engine, dataset, digest):
+            loaded.append(EvidenceLoad(dataset, 0, 0, True, 0, None))
+            continue
+        report, frame = check_evidence(settings, dataset, read_dataset(settings, dataset, as_of), teams, as_of)
+        on_report(report)
+        try:
+            kept, set_aside = apply_policy(report, frame, ROW_KEY, settings.check_policy(dataset))
+        except CheckFailed as failure:
+            failures.append(failure)
+            continue
+        quarantine_file = None
+        if len(set_aside):
+            quarantine_file = write_quarantine(
+                report, set_aside, ROW_KEY, settings.output_dir / "quarantine" / f"{dataset.value}-{as_of}.csv"
+            )
+        summary = loader.load_frame(engine, settings, dataset, kept[SCHEMAS[dataset].names], path, digest)
+        loaded.append(EvidenceLoad(dataset, summary.rows, summary.new, False, len(set_aside), quarantine_file))
+    if failures:
+        raise EvidenceFailed(loaded, failures)
+    return loaded
+
+
+def _already_loaded(engine: Engine, dataset: Dataset, digest: str) -> bool:
+    with engine.connect() as connection:
+        return loader.already_loaded(connection, dataset, digest)
+
+
+def _teams(engine: Engine, settings: Settings) -> list[str]:
+    with engine.connect() as connection:
+        return list(
+            connection.scalars(
+                select(models.Team.name).where(models.Team.authority_id == authority_id(connection, settings))
+            )
+        )
