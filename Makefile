@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME := $(CURDIR)/var/prefect
 
-.PHONY: install demo test lint ui clean
+.PHONY: install browser demo test lint ui clean
 
 install: $(INSTALLED) | $(PREFECT_HOME)
 
@@ -22,11 +22,20 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(INSTALLED)
 
+# The report tests render each report in headless Chromium: Debian's package, installed when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  $(SUDO) apt-get install -y --no-install-recommends chromium >/dev/null || \
+	  ($(SUDO) apt-get update >/dev/null && $(SUDO) apt-get install -y --no-install-recommends chromium >/dev/null)
+
 # The demo authority is regenerated as of today, so each demo starts from a fresh demo store; its
 # history (past cycles, complaints, surveys) is loaded, then the audit-cycle flow runs in Prefect's local
 # mode. A local SMTP sink (output/mail) receives the cycle's emails; it is stopped whatever happens.
+# The workshop dataset's pseudonyms need a secret key; the demo uses a throwaway one unless you set yours.
+demo: export QALOOP_REPORTS__PSEUDONYM_KEY ?= demo-only-not-a-secret
 demo: install
-	rm -rf var/qaloop.db var/qaloop.db-wal var/qaloop.db-shm var/returns output/mail output/cycles output/quarantine
+	rm -rf var/qaloop.db var/qaloop.db-wal var/qaloop.db-shm var/returns output/mail output/cycles output/quarantine output/triangulation
 	$(BIN)/qaloop init-db
 	$(BIN)/qaloop demo-data
 	$(BIN)/qaloop load
@@ -35,10 +44,14 @@ demo: install
 	$(BIN)/qaloop cycle run && \
 	echo "" && echo "The cycle's returns, chasing and moderation, day by day (simulated staff):" && \
 	$(BIN)/qaloop demo-returns && \
+	echo "" && echo "This month's triangulation (audits beside complaints, compliments, the Ombudsman, surveys):" && \
+	$(BIN)/qaloop triangulate && \
+	echo "" && echo "The cycle's close: its reports, sent to their distribution lists:" && \
+	$(BIN)/qaloop cycle report && \
 	echo "" && echo "Emails (one .eml file each): $(CURDIR)/output/mail" && \
 	echo "Prefect runs:                \`make ui\`, then http://127.0.0.1:4200/runs"
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 # A local Prefect server with qaloop's deployments and a worker: the schedules show in the UI at

@@ -156,9 +156,7 @@ def cycle_run(
 ) -> None:
     """Run the whole audit-cycle flow in Prefect now: check and load, draw, allocate, queue and send."""
     settings = _settings(config)
-    from prefect.settings import PREFECT_API_URL, PREFECT_HOME  # Prefect is slow to import: only here
-
-    from flows.audit_cycle import audit_cycle
+    from flows.audit_cycle import audit_cycle  # Prefect is slow to import: only here
 
     state = audit_cycle(
         config=str(config) if config else None,
@@ -167,15 +165,7 @@ def cycle_run(
         dry_run=dry_run,
         return_state=True,
     )
-    run_id = state.state_details.flow_run_id
-    where = PREFECT_API_URL.value() or f"the local Prefect database in {PREFECT_HOME.value()}"
-    typer.echo(f"Prefect flow run {run_id} ({state.name}), recorded in {where}.")
-    if not PREFECT_API_URL.value():
-        typer.echo(f"  `make ui` shows it at http://127.0.0.1:4200/runs/flow-run/{run_id}")
-    if not state.is_completed():
-        typer.secho(f"The cycle did not finish: {state.message}", fg="red", err=True)
-        raise typer.Exit(1)
-    summary = state.result()
+    summary = _finished(state, "The cycle")
     typer.echo(
         f"Cycle {summary.cycle_ref}: {summary.cases_loaded:,} cases loaded ({summary.cases_quarantined} quarantined), "
         f"{summary.allocated} allocated, {summary.waiting_for_an_auditor} waiting for an auditor; "
@@ -183,6 +173,62 @@ def cycle_run(
         f"{summary.emails_still_queued} still queued."
     )
     typer.echo(f"Audit tool workbooks: {settings.output_dir / 'cycles' / summary.cycle_ref}")
+
+
+def _finished(state: Any, what: str) -> Any:
+    """Say where the flow run is recorded; exit 1 with Prefect's message unless it completed; its result."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME
+
+    run_id = state.state_details.flow_run_id
+    where = PREFECT_API_URL.value() or f"the local Prefect database in {PREFECT_HOME.value()}"
+    typer.echo(f"Prefect flow run {run_id} ({state.name}), recorded in {where}.")
+    if not PREFECT_API_URL.value():
+        typer.echo(f"  `make ui` shows it at http://127.0.0.1:4200/runs/flow-run/{run_id}")
+    if not state.is_completed():
+        typer.secho(f"{what} did not finish: {state.message}", fg="red", err=True)
+        raise typer.Exit(1)
+    return state.result()
+
+
+@cycle_app.command("report")
+def cycle_report_command(
+    config: ConfigOption = None,
+    cycle_ref: Annotated[str | None, typer.Option("--cycle", help="the cycle (default: the latest one)")] = None,
+) -> None:
+    """Run the cycle-report flow for a cycle now, whether or not it has reached its close date: write its
+    reports and workshop dataset, close it, and send the reports to their distribution lists."""
+    settings = _settings(config)
+    from flows.cycle_report import cycle_report
+
+    with _refusals(cycle_record.CycleError):
+        cycle_ref = cycle_ref or cycle_record.latest_cycle_ref(store.engine_from(settings), settings)
+    summary = _finished(
+        cycle_report(config=str(config) if config else None, cycle_ref=cycle_ref, return_state=True), "The report"
+    )
+    typer.echo(
+        f"Cycle {cycle_ref}: reports written, {summary.emails_queued} email(s) queued, {summary.emails_sent} sent:"
+    )
+    for path in summary.reports.get(cycle_ref, []):
+        typer.echo(f"  {path}")
+    folder = settings.output_dir / "cycles" / cycle_ref / "reports"
+    typer.echo(f"Each report's XLSX data pack, and the anonymised workshop dataset, are beside them in {folder}")
+
+
+@app.command("triangulate")
+def triangulate_command(
+    config: ConfigOption = None,
+    on: Annotated[str | None, typer.Option("--on", help="run as if on this date (YYYY-MM-DD); default today")] = None,
+) -> None:
+    """Run the triangulation flow now: check and store the citizen evidence, set it beside the audit findings
+    for the whole months before the date, and email the QA team what converges."""
+    _settings(config)
+    from flows.triangulation import triangulation
+
+    state = triangulation(config=str(config) if config else None, today=_date(on) if on else None, return_state=True)
+    summary = _finished(state, "The triangulation")
+    typer.echo(f"Triangulation, {summary.window}: {len(summary.flagged)} flagged; {summary.emails_sent} email(s) sent.")
+    for flagged in summary.flagged:
+        typer.echo(f"  {flagged}")
 
 
 @cycle_app.command("draw")

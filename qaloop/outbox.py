@@ -172,6 +172,7 @@ class Mailer:
         )
         mime = message_from_string(prepared)
         _replace_text_part(mime, row.text_body)
+        _mark_attachments(mime)
         del mime["From"]
         mime["From"] = formataddr((settings.from_name, settings.from_address))
         if settings.reply_to:
@@ -187,6 +188,15 @@ def _replace_text_part(mime: MimeMessage, text: str) -> None:
             del part["Content-Transfer-Encoding"]  # set_payload encodes afresh and writes its own
             part.set_payload(text, charset="utf-8")
             return
+
+
+def _mark_attachments(mime: MimeMessage) -> None:
+    # yagmail gives attached text files (an HTML report) no Content-Disposition, so mail clients would show
+    # them as the body: every named part is an attachment.
+    for part in mime.walk():
+        name = part.get_param("name")
+        if name and part.get("Content-Disposition") is None:
+            part.add_header("Content-Disposition", "attachment", filename=part.get_filename() or str(name))
 
 
 def send_queued(

@@ -41,6 +41,11 @@ class PChart:
     points: tuple[PPoint, ...]
     latest: Reading
     says: str
+    higher_is_better: bool = True
+
+    def better(self, point: PPoint) -> bool:
+        """Whether ``point`` lies on the better side of the centre line."""
+        return (point.share > self.centre) == self.higher_is_better
 
 
 def p_chart(points: Sequence[tuple[str, int, int]], higher_is_better: bool = True) -> PChart:
@@ -52,7 +57,7 @@ def p_chart(points: Sequence[tuple[str, int, int]], higher_is_better: bool = Tru
     """
     kept = [(label, hits, n) for label, hits, n in points if n > 0]
     if not kept:
-        return PChart(math.nan, (), "too few", "No audits to chart yet.")
+        return PChart(math.nan, (), "too few", "No audits to chart yet.", higher_is_better)
     centre = sum(hits for _, hits, _ in kept) / sum(n for _, _, n in kept)
     shares = [hits / n for _, hits, n in kept]
     sigmas = [math.sqrt(centre * (1 - centre) / n) for _, _, n in kept]
@@ -91,13 +96,16 @@ def p_chart(points: Sequence[tuple[str, int, int]], higher_is_better: bool = Tru
     )
     latest = chart_points[-1]
     if len(chart_points) < 2:
-        return PChart(centre, chart_points, "too few", "One cycle only: no comparison yet.")
+        return PChart(centre, chart_points, "too few", "One cycle only: no comparison yet.", higher_is_better)
     if not latest.special:
-        return PChart(centre, chart_points, "common cause", "No significant change: common-cause variation.")
+        return PChart(
+            centre, chart_points, "common cause", "No significant change: common-cause variation.", higher_is_better
+        )
     better = (latest.share > centre) == higher_is_better
     reading: Reading = "improvement" if better else "concern"
     words = "Significant improvement" if better else "Significant deterioration"
-    return PChart(centre, chart_points, reading, f"{words} (special cause: {'; '.join(latest.special)}).")
+    says = f"{words} (special cause: {'; '.join(latest.special)})."
+    return PChart(centre, chart_points, reading, says, higher_is_better)
 
 
 def _side(value: float, reference: float) -> int:

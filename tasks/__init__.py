@@ -11,6 +11,7 @@ from typing import Any
 from prefect.cache_policies import NONE
 from prefect.states import State
 
+from checks.evidence import EvidenceFailed
 from checks.runner import CheckFailed
 from qaloop.cycle_record import CycleError
 from qaloop.loader import LoadError
@@ -19,7 +20,7 @@ from qaloop.sources import SourceError
 # Settings and frames are not hashed for caching: they are large and the steps are not pure anyway.
 NOT_CACHED: dict[str, Any] = {"cache_policy": NONE}
 # Bad data or a broken rule will not mend itself between attempts: only I/O failures are retried.
-_WILL_NOT_MEND = (CheckFailed, SourceError, LoadError, CycleError)
+_WILL_NOT_MEND = (CheckFailed, EvidenceFailed, SourceError, LoadError, CycleError)
 
 
 def worth_retrying(task: object, task_run: object, state: State) -> bool:

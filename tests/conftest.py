@@ -22,23 +22,31 @@ import pytest
 import yaml
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from checks.returns import check_return_file
+from qaloop import models, moderation_record
 from qaloop.allocation_record import allocate_cycle
 from qaloop.cycle_messages import notify_cycle
 from qaloop.cycle_record import draw_cycle
 from qaloop.cycles import cycle_dates
+from qaloop.demo_returns import moderations_on
+from qaloop.follow_up import follow_up
 from qaloop.loader import load_dataset
+from qaloop.returns import ingest_files
 from qaloop.schema import EXTRACTS
 from qaloop.settings import Settings, load_settings
 from qaloop.store import engine_for, engine_from, upgrade
 from qaloop.synthetic import generate, write_extracts
+from qaloop.workbook import complete_audit_workbook
 
 PROJECT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = PROJECT / "qaloop.yaml"
 NEXT_CYCLE = date(2026, 12, 14)
+CYCLE = "2026-09"  # the cycle selected on NEXT_CYCLE
+GRADES = ["Requires improvement", "Adequate", "Good", "Outstanding"]
 POSTGRES_ADMIN_URL = os.environ.get("QALOOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -178,6 +186,41 @@ def notified(drawn: Settings) -> Settings:
     engine = engine_from(settings)
     allocate_cycle(engine, settings, "2026-09")
     notify_cycle(engine, settings, "2026-09")
+    return settings
+
+
+@pytest.fixture
+def closed(notified: Settings) -> Settings:
+    """Cycle 2026-09 returned (two audits never, a few late, some questions answered "no", one learning point
+    naming a member of staff and the case), moderated, with its agreement figures kept."""
+    settings = notified.model_copy(
+        update={"reports": notified.reports.model_copy(update={"pseudonym_key": SecretStr("workshop-test-key")})}
+    )
+    engine = engine_from(settings)
+    with engine.connect() as connection:
+        someone = connection.execute(select(models.Staff.name, models.Staff.staff_ref)).first()
+    workbooks = sorted((settings.output_dir / "cycles" / CYCLE / "workbooks").glob("* audit tool.xlsx"))
+    returned = []
+    for i, sent in enumerate(workbooks[:-2]):
+        case_ref = sent.name.split(" ")[0]
+        returned.append(
+            complete_audit_workbook(
+                sent,
+                settings.returns.inbox / sent.name,
+                grade=GRADES[i % 4],
+                completed_on=date(2027, 1, 8) if i % 6 else date(2027, 1, 20),
+                answer="No" if i % 3 == 0 else "Yes",
+                learning_points=f"Talk to {someone.name} ({someone.staff_ref}) about {case_ref}: record rationale."
+                if i % 3 == 0
+                else "Record the rationale for decisions more fully.",
+            )
+        )
+    ingest_files(engine, settings, returned, date(2027, 1, 20), check_return_file, follow_up)
+    moderation_record.draw_and_allocate(engine, settings, CYCLE)
+    moderation_record.moderation_messages(engine, settings, CYCLE)
+    forms = moderations_on(settings, CYCLE, date(2027, 1, 27))
+    ingest_files(engine, settings, forms, date(2027, 1, 27), check_return_file, follow_up)
+    moderation_record.record_agreement(engine, settings, CYCLE)
     return settings
 
 

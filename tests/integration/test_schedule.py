@@ -1,6 +1,7 @@
 """prefect.yaml deployed to a real local Prefect server: the scheduler creates the audit-cycle runs where
 the calendar says, six weeks apart, at the configured hour in London on both sides of a clock change; and
-ingest-returns and chase-deadlines on weekday mornings and working hours in London.
+ingest-returns and chase-deadlines on weekday mornings and working hours in London, triangulation on the 4th
+of each month and cycle-report each working morning.
 
 This would catch a Prefect server whose scheduler is broken (as with SQLAlchemy 2.1), which running flows
 by hand never shows.
@@ -98,6 +99,11 @@ def test_the_next_eight_cycles_are_scheduled_six_weeks_apart_at_seven_in_london(
     ingests = scheduled_starts(api, "ingest-returns", london, at_least=22)  # two working days' worth
     assert all(start.weekday() < 5 and 8 <= start.hour <= 18 and start.minute == 0 for start in ingests)
     assert {start.hour for start in ingests} == set(range(8, 19))
+    months = scheduled_starts(api, "triangulation", london)
+    assert all(start.day == 4 and start.time() == dt_time(7) for start in months)
+    assert len({(start.year, start.month) for start in months}) == len(months)
+    reports = scheduled_starts(api, "cycle-report", london)
+    assert all(start.weekday() < 5 and start.time() == dt_time(7, 45) for start in reports)
 
 
 def scheduled_starts(api: str, deployment: str, zone: ZoneInfo, at_least: int = RUNS) -> list[datetime]:

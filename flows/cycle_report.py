@@ -1,0 +1,51 @@
+"""The cycle-report flow, each working morning: for every cycle that has reached its close date, write the
+summary report for the governance board, the highlights report for the senior practitioners' network,
+each area's outcome report for its director and service managers, and the anonymised workshop dataset;
+keep them with the cycle, close it, and send the reports to their distribution lists."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+from pydantic import BaseModel
+
+from qaloop import cycle_report as record
+from qaloop import store
+from qaloop.calendar import is_working_day
+from qaloop.settings import load_settings
+from tasks.notify import send_emails
+from tasks.report import queue_reports, write_reports
+
+
+class ReportSummary(BaseModel):
+    """What the run wrote and sent."""
+
+    reports: dict[str, list[str]] = {}
+    emails_queued: int = 0
+    emails_sent: int = 0
+
+
+def _run_name() -> str:
+    settings = load_settings(flow_run.parameters.get("config"))
+    which = flow_run.parameters.get("cycle_ref") or flow_run.parameters.get("today") or date.today()
+    return f"{settings.authority.code} cycle-report {which}"
+
+
+@flow(name="cycle-report", flow_run_name=_run_name, log_prints=False)
+def cycle_report(config: str | None = None, cycle_ref: str | None = None, today: date | None = None) -> ReportSummary:
+    """Report the cycles closing by ``today`` (or, given ``cycle_ref``, that cycle again, at any time)."""
+    settings = load_settings(config)
+    today = today or date.today()
+    summary = ReportSummary()
+    if cycle_ref is None and not is_working_day(today):
+        get_run_logger().info("%s is not a working day: reports wait for the next one.", today)
+        return summary
+    due = [cycle_ref] if cycle_ref else record.reports_due(store.engine_from(settings), settings, today)
+    for ref in due:
+        built = write_reports(settings, ref, today)
+        summary.reports[ref] = [str(report.path) for report in built.reports]
+        summary.emails_queued += queue_reports(settings, built)
+    summary.emails_sent = send_emails(settings).sent
+    return summary

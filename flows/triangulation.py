@@ -1,0 +1,44 @@
+"""The triangulation flow, monthly on the 4th: check and store the month's complaints, compliments,
+Ombudsman decisions and survey responses, set them beside the audit findings by team, area and theme,
+flag where several sources point the same way, and tell the QA team."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow
+from prefect.runtime import flow_run
+from pydantic import BaseModel
+
+from qaloop.settings import load_settings
+from tasks.notify import send_emails
+from tasks.triangulation import load_evidence, triangulate
+
+
+class TriangulationSummary(BaseModel):
+    """What the run found."""
+
+    window: str
+    rows_stored: dict[str, int]
+    flagged: list[str]
+    emails_sent: int
+
+
+def _run_name() -> str:
+    settings = load_settings(flow_run.parameters.get("config"))
+    return f"{settings.authority.code} triangulation {flow_run.parameters.get('today') or date.today()}"
+
+
+@flow(name="triangulation", flow_run_name=_run_name, log_prints=False)
+def triangulation(config: str | None = None, today: date | None = None) -> TriangulationSummary:
+    """Triangulate the whole months before ``today`` (default: today) against the authority."""
+    settings = load_settings(config)
+    today = today or date.today()
+    loads = load_evidence(settings, today)
+    result = triangulate(settings, today)
+    return TriangulationSummary(
+        window=result.window.label,
+        rows_stored={load.dataset.value: load.new for load in loads},
+        flagged=[f"{row.unit} ({row.signals})" for row in result.flagged.itertuples()],
+        emails_sent=send_emails(settings).sent,
+    )

@@ -1,0 +1,52 @@
+"""Tasks of the cycle-report flow: write a closed cycle's reports and queue their distribution."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from qaloop import cycle_report, store
+from qaloop.settings import Settings
+from tasks import NOT_CACHED, RETRY_IO
+
+
+@task(name="write the cycle's reports", **RETRY_IO, **NOT_CACHED)
+def write_reports(settings: Settings, cycle_ref: str, today: date) -> cycle_report.CycleReports:
+    """Write the summary, highlights and area reports with their data packs and the workshop dataset; keep
+    them with the cycle; publish the headline figures and where the files are."""
+    built = cycle_report.build_reports(store.engine_from(settings), settings, cycle_ref, today)
+    figures = built.figures
+    overall = figures.overall()
+    create_markdown_artifact(
+        key=f"cycle-report-{cycle_ref}",
+        description=f"Cycle {cycle_ref}: headline figures",
+        markdown="\n".join(
+            [
+                f"# Cycle {cycle_ref}: reports written",
+                f"- Completion: {figures.submitted} of {figures.allocated} audits returned ({figures.completion:.0%}),"
+                f" {figures.timeliness:.0%} by the due date",
+                f"- Good or better: {overall['good']} of {overall['audits']};"
+                f" below standard: {overall['below_standard']}",
+                f"- Change: {figures.charts['overall'].says}",
+                f"- Triangulation ({figures.triangulation.window.label}): {len(figures.triangulation.flagged)} flagged",
+            ]
+        ),
+    )
+    create_table_artifact(
+        key=f"cycle-reports-{cycle_ref}",
+        description=f"Cycle {cycle_ref}: the reports and who receives them",
+        table=cycle_report.report_index(built).to_dict("records"),
+    )
+    if built.workshop is None:
+        get_run_logger().warning(
+            "No workshop dataset: set QALOOP_REPORTS__PSEUDONYM_KEY (a secret) to have one written and sent."
+        )
+    return built
+
+
+@task(name="queue the reports' emails", **RETRY_IO, **NOT_CACHED)
+def queue_reports(settings: Settings, built: cycle_report.CycleReports) -> int:
+    """Queue each report's email to its distribution list (nothing already queued is queued again)."""
+    return cycle_report.distribute(store.engine_from(settings), settings, built)

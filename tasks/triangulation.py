@@ -1,0 +1,71 @@
+"""Tasks of the triangulation flow: check and store the month's citizen evidence, then set it beside the
+audit findings and publish what converges to the QA team."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from checks.evidence import EvidenceFailed, EvidenceLoad, check_and_load_evidence
+from checks.runner import CheckReport
+from qaloop import store, triangulation
+from qaloop.outbox import enqueue
+from qaloop.settings import Settings
+from qaloop.triangulation_messages import triangulation_message
+from tasks import NOT_CACHED, RETRY_IO
+
+
+def publish_check(report: CheckReport) -> None:
+    """A dataset's check report in the log and, where rows failed, as a table in the UI."""
+    logger = get_run_logger()
+    (logger.info if report.ok else logger.warning)(report.describe())
+    if not report.ok:
+        create_table_artifact(
+            key=f"checks-{report.dataset.replace('_', '-')}",
+            description=f"{report.dataset}: checks that failed, with the first rows (by reference)",
+            table=report.table(),
+        )
+
+
+@task(name="check and store the citizen evidence", **RETRY_IO, **NOT_CACHED)
+def load_evidence(settings: Settings, today: date) -> list[EvidenceLoad]:
+    """Check each configured extract and store what passes; files stored before are not read again."""
+    try:
+        loads = check_and_load_evidence(settings, today, on_report=publish_check)
+    except EvidenceFailed as failed:
+        get_run_logger().error("Not stored, nothing of these datasets was written:\n%s", failed)
+        raise
+    for load in loads:
+        if load.quarantine_file is not None:
+            get_run_logger().warning(
+                "%s: %d row(s) set aside in %s", load.dataset.value, load.quarantined, load.quarantine_file
+            )
+    return loads
+
+
+@task(name="set the audit findings beside the evidence", **RETRY_IO, **NOT_CACHED)
+def triangulate(settings: Settings, today: date) -> triangulation.TriangulationResult:
+    """Triangulate the window before ``today``'s month; publish the flagged teams, all teams and themes,
+    and queue the QA team's email with them."""
+    engine = store.engine_from(settings)
+    with engine.connect() as connection:
+        result = triangulation.triangulate(connection, settings, today)
+    label = result.window.label
+    flagged = result.flagged
+    lines = [f"# Triangulation, {label}", ""]
+    if flagged.empty:
+        lines.append("No team or area has two or more sources signalling concern.")
+    else:
+        lines.append(f"**{len(flagged)} flagged** (two or more sources signalling concern):")
+        lines += [f"- {row.unit} ({row.level}): {row.signals}" for row in flagged.itertuples()]
+    create_markdown_artifact(key="triangulation", markdown="\n".join(lines), description=f"Triangulation, {label}")
+    for name, table in (("teams", result.teams), ("areas", result.areas), ("themes", result.themes)):
+        create_table_artifact(
+            key=f"triangulation-{name}",
+            description=f"Triangulation by {name[:-1]}, {label}",
+            table=table.round(3).astype(object).where(table.notna(), None).to_dict("records"),
+        )
+    enqueue(engine, [triangulation_message(settings, result)])
+    return result

@@ -1,0 +1,259 @@
+"""The cycle's reports: every headline figure recomputed from the store with queries of the test's own, the
+moderated grade honoured where configured, nobody named, the workshop dataset anonymised, the reports
+distributed exactly once, and each report rendered by headless Chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+from pydantic import SecretStr
+from sqlalchemy import case, func, select, update
+
+from qaloop import models
+from qaloop.cycle_report import build_reports, distribute
+from qaloop.outbox import send_queued
+from qaloop.settings import Settings
+from qaloop.store import engine_from
+from tests.conftest import CYCLE, SmtpSink
+
+REPORTED_ON = date(2026, 12, 4)  # the triangulation covers September to November 2026
+ONLY_SQLITE = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+
+
+def _shown(html: str, element_id: str) -> str:
+    return re.search(rf'id="{element_id}">([^<]*)<', html).group(1)
+
+
+def _store_figures(settings: Settings, moderated: bool = False) -> dict[str, int]:
+    """The cycle's headline counts, by the test's own queries."""
+    audit, allocation, cycle = models.AuditReturn, models.Allocation, models.AuditCycle
+    grade = func.coalesce(models.Moderation.moderated_grade, audit.grade) if moderated else audit.grade
+    filed = (
+        select(audit.submitted_on, allocation.audit_due, grade.label("grade"))
+        .join(allocation, allocation.id == audit.allocation_id)
+        .join(cycle, cycle.id == allocation.cycle_id)
+        .outerjoin(
+            models.Moderation, (models.Moderation.return_id == audit.id) & (models.Moderation.status == "submitted")
+        )
+        .where(cycle.cycle_ref == CYCLE, audit.status == "filed")
+    )
+    with engine_from(settings).connect() as connection:
+        rows = connection.execute(filed).all()
+        allocated = connection.scalar(
+            select(func.count())
+            .select_from(allocation)
+            .join(cycle, cycle.id == allocation.cycle_id)
+            .where(cycle.cycle_ref == CYCLE, allocation.status.not_in(["reserve", "declined", "replaced", "cancelled"]))
+        )
+        open_actions = connection.scalar(
+            select(func.count()).select_from(models.CorrectiveAction).where(models.CorrectiveAction.status == "open")
+        )
+    return {
+        "allocated": allocated,
+        "submitted": len(rows),
+        "on_time": sum(row.submitted_on <= row.audit_due for row in rows),
+        "good": sum(row.grade in ("Good", "Outstanding") for row in rows),
+        "below": sum(row.grade == "Requires improvement" for row in rows),
+        "open_actions": open_actions,
+    }
+
+
+def test_the_summary_reports_figures_recompute_from_the_store(closed: Settings) -> None:
+    built = build_reports(engine_from(closed), closed, CYCLE, REPORTED_ON)
+    summary = next(r for r in built.reports if r.kind == "summary")
+    html = summary.path.read_text()
+    store = _store_figures(closed)
+    assert store["submitted"] == store["allocated"] - 2 and 0 < store["on_time"] < store["submitted"]
+    assert _shown(html, "completion") == f"{store['submitted'] / store['allocated']:.0%}"
+    assert _shown(html, "timeliness") == f"{store['on_time'] / store['submitted']:.0%}"
+    assert _shown(html, "good-share") == f"{store['good'] / store['submitted']:.0%}"
+    assert _shown(html, "below-standard") == str(store["below"])
+    assert _shown(html, "actions-open") == str(store["open_actions"]) and store["open_actions"] > 0
+
+    # The p-chart: centre and this cycle's limits from every cycle shown, counted again from the store.
+    pack = pd.read_excel(summary.data_pack, sheet_name=None)
+    trend = pack["Trend"][pack["Trend"]["chart"] == "overall"]
+    with engine_from(closed).connect() as connection:
+        per_cycle = connection.execute(
+            select(
+                models.AuditCycle.cycle_ref,
+                func.count(),
+                func.sum(case((models.AuditReturn.grade.in_(["Good", "Outstanding"]), 1), else_=0)),
+            )
+            .join(models.Allocation, models.Allocation.id == models.AuditReturn.allocation_id)
+            .join(models.AuditCycle, models.AuditCycle.id == models.Allocation.cycle_id)
+            .where(models.AuditReturn.status == "filed")
+            .group_by(models.AuditCycle.cycle_ref)
+            .order_by(models.AuditCycle.cycle_ref)
+        ).all()
+    shown = per_cycle[-9:]  # this cycle and the eight before it
+    assert trend["cycle"].tolist() == [ref for ref, _, _ in shown]
+    centre = sum(good for _, _, good in shown) / sum(n for _, n, _ in shown)
+    n = shown[-1][1]
+    assert trend["centre"].iloc[-1] == pytest.approx(centre)
+    assert trend["upper_limit"].iloc[-1] == pytest.approx(min(1, centre + 3 * (centre * (1 - centre) / n) ** 0.5))
+    assert trend["lower_limit"].iloc[-1] == pytest.approx(max(0, centre - 3 * (centre * (1 - centre) / n) ** 0.5))
+
+    # Each area's row, and the moderation agreement as kept by the moderation flow.
+    grades = pack["Grades"].set_index(["grouping", "group"])
+    with engine_from(closed).connect() as connection:
+        by_area = dict(
+            connection.execute(
+                select(models.Area.name, func.count())
+                .select_from(models.AuditReturn)
+                .join(models.Allocation, models.Allocation.id == models.AuditReturn.allocation_id)
+                .join(models.AuditCycle, models.AuditCycle.id == models.Allocation.cycle_id)
+                .join(models.CaseRecord, models.CaseRecord.id == models.Allocation.case_id)
+                .join(models.Area, models.Area.id == models.CaseRecord.area_id)
+                .where(models.AuditCycle.cycle_ref == CYCLE, models.AuditReturn.status == "filed")
+                .group_by(models.Area.name)
+            ).all()
+        )
+        overall = connection.execute(
+            select(models.AgreementFigure.audits, models.AgreementFigure.exact).where(
+                models.AgreementFigure.grouping == "overall"
+            )
+        ).one()
+    assert {area: grades.loc[("area", area), "audits"] for area in by_area} == by_area
+    agreement = pack["Agreement"].set_index("grouping")
+    assert agreement.loc["overall", "audits"] == overall.audits
+    assert f"{overall.exact:.0%}" in html
+    with engine_from(closed).connect() as connection:
+        assert (
+            connection.scalar(select(models.AuditCycle.status).where(models.AuditCycle.cycle_ref == CYCLE)) == "closed"
+        )
+        kept = connection.execute(select(models.Report.kind, models.Report.path)).all()
+    assert {kind for kind, _ in kept} == {"summary", "highlights", "area", "data_pack", "workshop_dataset"}
+    assert all(Path(path).is_file() for _, path in kept)
+
+
+@ONLY_SQLITE
+def test_the_moderated_grade_replaces_the_auditors_where_configured(closed: Settings) -> None:
+    engine = engine_from(closed)
+    with engine.begin() as connection:  # moderators who disagree: every moderated audit re-graded the worst
+        connection.execute(
+            update(models.Moderation)
+            .where(models.Moderation.status == "submitted")
+            .values(moderated_grade="Requires improvement")
+        )
+    replaced = closed.model_copy(
+        update={"moderation": closed.moderation.model_copy(update={"moderated_grade_replaces": True})}
+    )
+    for settings, moderated in ((closed, False), (replaced, True)):
+        html = next(
+            r for r in build_reports(engine, settings, CYCLE, REPORTED_ON).reports if r.kind == "summary"
+        ).path.read_text()
+        store = _store_figures(settings, moderated=moderated)
+        assert _shown(html, "below-standard") == str(store["below"])
+        assert _shown(html, "good-share") == f"{store['good'] / store['submitted']:.0%}"
+    assert _store_figures(replaced, True)["below"] > _store_figures(closed)["below"]
+
+
+def _personal_details(settings: Settings) -> set[str]:
+    with engine_from(settings).connect() as connection:
+        staff = connection.execute(select(models.Staff.staff_ref, models.Staff.name, models.Staff.email)).all()
+        cases = connection.execute(select(models.CaseRecord.case_ref, models.CaseRecord.person_ref)).all()
+    return {value for row in staff for value in row} | {value for row in cases for value in row}
+
+
+@ONLY_SQLITE
+def test_no_report_and_no_workshop_cell_names_a_case_a_person_or_a_member_of_staff(closed: Settings) -> None:
+    built = build_reports(engine_from(closed), closed, CYCLE, REPORTED_ON)
+    details = _personal_details(closed)
+    for report in built.reports:
+        text = report.path.read_text()
+        assert not [value for value in details if value in text], report.path.name
+    highlights = next(r for r in built.reports if r.kind == "highlights").path.read_text()
+    assert "[removed]" in highlights  # the learning point naming someone was quoted, scrubbed
+
+    book = load_workbook(built.workshop, read_only=True)
+    cells = {str(cell) for sheet in book for row in sheet.iter_rows(values_only=True) for cell in row if cell}
+    assert not {cell for cell in cells for value in details if value in cell}
+    audits = pd.read_excel(built.workshop)
+    assert len(audits) == len(built.figures.findings)
+    assert audits["case"].str.fullmatch(r"C-[0-9a-f]{10}").all() and audits["case"].is_unique
+    assert "learning points" not in audits.columns  # free text only where configured
+    # The same case has the same pseudonym next time; another key gives others.
+    assert (
+        pd.read_excel(build_reports(engine_from(closed), closed, CYCLE, REPORTED_ON).workshop)["case"].tolist()
+        == audits["case"].tolist()
+    )
+    other = closed.model_copy(update={"reports": closed.reports.model_copy(update={"pseudonym_key": SecretStr("x")})})
+    assert set(pd.read_excel(build_reports(engine_from(other), other, CYCLE, REPORTED_ON).workshop)["case"]).isdisjoint(
+        audits["case"]
+    )
+
+
+@ONLY_SQLITE
+def test_the_reports_are_distributed_exactly_once_to_their_lists(closed: Settings, smtp_server: SmtpSink) -> None:
+    engine = engine_from(closed)
+    settings = closed.model_copy(
+        update={"email": closed.email.model_copy(update={"smtp_port": smtp_server.port, "messages_per_minute": 60_000})}
+    )
+    built = build_reports(engine, settings, CYCLE, REPORTED_ON)
+    with engine.begin() as connection:  # the cycle's earlier emails are not this test's
+        connection.execute(update(models.EmailOutbox).values(status="sent"))
+    assert distribute(engine, settings, built) == 2 + len(settings.authority.areas) + 1
+    assert distribute(engine, settings, build_reports(engine, settings, CYCLE, REPORTED_ON)) == 0
+    send_queued(engine, settings.email)
+    received = {message["Subject"]: message for message in smtp_server.messages}
+    assert len(received) == len(smtp_server.messages) == 7
+    summary = next(m for s, m in received.items() if s.startswith("Quality assurance summary"))
+    assert summary["To"] == "practice.governance@qaloop-demo.example"
+    assert sorted(part.get_filename() for part in summary.iter_attachments()) == [
+        f"summary-{CYCLE}-data.xlsx",
+        f"summary-{CYCLE}.html",
+    ]
+    highlights = next(m for s, m in received.items() if s.startswith("Highlights"))
+    assert highlights["To"] == "sp.network@qaloop-demo.example"
+    with engine.connect() as connection:
+        area_heads = connection.execute(
+            select(models.Staff.email)
+            .join(models.Area, models.Area.id == models.Staff.area_id)
+            .where(models.Area.code == "NE", models.Staff.role.in_(["director", "service_manager"]))
+        ).scalars()
+        expected = set(area_heads)
+    north_east = next(m for s, m in received.items() if s.startswith("North East outcomes"))
+    assert {address.strip() for address in north_east["To"].split(",")} == expected
+    workshop = next(m for s, m in received.items() if "workshop dataset" in s)
+    assert workshop["To"] == "practice.quality@qaloop-demo.example"
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@ONLY_SQLITE
+def test_each_report_renders_in_headless_chromium(closed: Settings, tmp_path: Path) -> None:
+    assert CHROMIUM, "chromium is not installed: `make test` installs Debian's chromium package"
+    for report in build_reports(engine_from(closed), closed, CYCLE, REPORTED_ON).reports:
+        png = tmp_path / f"{report.path.stem}.png"
+        done = subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--hide-scrollbars",
+                "--window-size=1000,1800",
+                f"--screenshot={png}",
+                report.path.as_uri(),
+            ],  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000, report.path.name
