@@ -26,6 +26,7 @@ from qaloop.settings import Settings
 
 _REFERENCE = re.compile(r"\b[A-Z]{1,6}[-/]?\d{3,}\b")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_WORD = re.compile(r"[\w'-]+")
 
 
 @cache
@@ -42,19 +43,18 @@ def _environment(folder: Path) -> jinja2.Environment:
 
 
 class Scrubber:
-    """Removes from free text every reference, name and email address in ``known``, and anything shaped
-    like a reference (letters then digits, e.g. CR-004512) or an email address."""
+    """Removes from free text every word that is a reference, a name (or part of one) or an email address in
+    ``known``, and anything shaped like a reference (letters then digits, e.g. CR-004512) or an email."""
 
     def __init__(self, known: Iterable[str]) -> None:
-        words = sorted({word for word in known if word and len(word) >= 3}, key=len, reverse=True)
-        self._known = re.compile(r"\b(" + "|".join(re.escape(word) for word in words) + r")\b") if words else None
+        # Names are matched as written (capitalised), so "will" stays while a colleague called Will goes.
+        self._known = {word for value in known if value and "@" not in value for word in _WORD.findall(value)}
 
     def __call__(self, text: str | None) -> str:
         if not text:
             return ""
         text = _EMAIL.sub("[removed]", text)
-        if self._known is not None:
-            text = self._known.sub("[removed]", text)
+        text = _WORD.sub(lambda word: "[removed]" if word.group(0) in self._known else word.group(0), text)
         return _REFERENCE.sub("[removed]", text)
 
 

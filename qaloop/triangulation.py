@@ -69,7 +69,8 @@ class Evidence:
     """One window's evidence, row per item, each with ``area`` and ``team`` (blank where not known).
 
     audits: good, below_standard; open_cases: open_cases (per team); complaints: theme, outcome;
-    ombudsman: theme, outcome; compliments: theme; surveys: score.
+    ombudsman: theme, outcome; compliments: theme; surveys (one row per area and team): answers, and
+    satisfied (the answers scored ``triangulation.satisfied_from`` or more).
     """
 
     audits: pd.DataFrame
@@ -80,29 +81,58 @@ class Evidence:
     surveys: pd.DataFrame
 
 
-def read_evidence(connection: Connection, settings: Settings, window: Window) -> Evidence:
-    """The store's evidence for ``window``: audits submitted, cases open, and what people said in it."""
+def read_evidence(connection: Connection, settings: Settings, periods: list[Window]) -> list[Evidence]:
+    """The store's evidence for each window: audits submitted, cases open, and what people said in it."""
     authority = authority_id(connection, settings)
-    findings = audit_findings(connection, settings, submitted_between=(window.start, window.end))
     case = models.CaseRecord
-    open_in_window = and_(case.start_date <= window.end, or_(case.end_date.is_(None), case.end_date >= window.start))
-    open_cases = _frame(
-        connection,
-        select(models.Area.name, models.Team.name, func.sum(case_when(open_in_window)))
-        .join(models.Area, models.Area.id == case.area_id)
-        .join(models.Team, models.Team.id == case.team_id)
+    # One pass over the cases for every window, grouped by team id alone: the case table is the big one.
+    open_by_team = connection.execute(
+        select(
+            case.team_id,
+            *(
+                func.sum(
+                    case_when(and_(case.start_date <= w.end, or_(case.end_date.is_(None), case.end_date >= w.start)))
+                )
+                for w in periods
+            ),
+        )
         .where(case.authority_id == authority)
-        .group_by(models.Area.name, models.Team.name),
-        ["area", "team", "open_cases"],
-    )
-    return Evidence(
-        audits=findings[["area", "team", "good", "below_standard"]],
-        open_cases=open_cases.assign(open_cases=open_cases["open_cases"].fillna(0).astype(int)),
-        complaints=_said(connection, models.Complaint, authority, window, "received_on", ["theme", "outcome"]),
-        ombudsman=_said(connection, models.OmbudsmanDecision, authority, window, "decided_on", ["theme", "outcome"]),
-        compliments=_said(connection, models.Compliment, authority, window, "received_on", ["theme"]),
-        surveys=_said(connection, models.SurveyResponse, authority, window, "responded_on", ["score"]),
-    )
+        .group_by(case.team_id)
+    ).all()
+    teams = {
+        team_id: (area, team)
+        for team_id, area, team in connection.execute(
+            select(models.Team.id, models.Area.name, models.Team.name).join(
+                models.Area, models.Area.id == models.Team.area_id
+            )
+        )
+    }
+    satisfied = models.SurveyResponse.score >= settings.triangulation.satisfied_from
+    evidence = []
+    for index, window in enumerate(periods):
+        findings = audit_findings(connection, settings, submitted_between=(window.start, window.end))
+        open_cases = [(*teams[row[0]], int(row[index + 1] or 0)) for row in open_by_team]
+        evidence.append(
+            Evidence(
+                audits=findings[["area", "team", "good", "below_standard"]],
+                open_cases=pd.DataFrame(open_cases, columns=["area", "team", "open_cases"]),
+                complaints=_said(connection, models.Complaint, authority, window, "received_on", ["theme", "outcome"]),
+                ombudsman=_said(
+                    connection, models.OmbudsmanDecision, authority, window, "decided_on", ["theme", "outcome"]
+                ),
+                compliments=_said(connection, models.Compliment, authority, window, "received_on", ["theme"]),
+                surveys=_said(
+                    connection,
+                    models.SurveyResponse,
+                    authority,
+                    window,
+                    "responded_on",
+                    [],
+                    counts={"answers": func.count(), "satisfied": func.sum(case_when(satisfied))},
+                ),  # fmt: skip
+            )
+        )
+    return evidence
 
 
 def case_when(condition: object) -> object:
@@ -111,17 +141,27 @@ def case_when(condition: object) -> object:
 
 
 def _said(
-    connection: Connection, model: type, authority: int, window: Window, dated: str, columns: list[str]
+    connection: Connection,
+    model: type,
+    authority: int,
+    window: Window,
+    dated: str,
+    columns: list[str],
+    counts: dict[str, object] | None = None,
 ) -> pd.DataFrame:
-    """Complaints, decisions, compliments or survey answers dated in ``window``: area, team, ``columns``."""
+    """Complaints, decisions, compliments or survey answers dated in ``window``: area, team, ``columns``;
+    with ``counts``, one row per area and team with those aggregates instead."""
+    counts = counts or {}
     query = (
-        select(models.Area.name, models.Team.name, *(getattr(model, column) for column in columns))
+        select(models.Area.name, models.Team.name, *(getattr(model, column) for column in columns), *counts.values())
         .select_from(model)
         .join(models.Area, models.Area.id == model.area_id)  # type: ignore[attr-defined]
         .outerjoin(models.Team, models.Team.id == model.team_id)  # type: ignore[attr-defined]
         .where(model.authority_id == authority, getattr(model, dated).between(window.start, window.end))  # type: ignore[attr-defined]
     )
-    return _frame(connection, query, ["area", "team", *columns])
+    if counts:
+        query = query.group_by(models.Area.name, models.Team.name)
+    return _frame(connection, query, ["area", "team", *columns, *counts])
 
 
 def _frame(connection: Connection, query: object, columns: list[str]) -> pd.DataFrame:
@@ -152,11 +192,8 @@ def compare(evidence: Evidence, rules: Triangulation, level: Level) -> pd.DataFr
         .dropna(subset=by)
         .groupby(by)
         .size(),
-        "survey_answers": evidence.surveys.dropna(subset=by).groupby(by).size(),
-        "satisfied": evidence.surveys[evidence.surveys["score"] >= rules.satisfied_from]
-        .dropna(subset=by)
-        .groupby(by)
-        .size(),
+        "survey_answers": evidence.surveys.dropna(subset=by).groupby(by)["answers"].sum(),
+        "satisfied": evidence.surveys.dropna(subset=by).groupby(by)["satisfied"].sum(),
     }
     table = units.set_index(by).join(audits).join(pd.DataFrame(counts)).fillna(0).reset_index()
     for column in ["audits", "good", "below_standard", *counts]:
@@ -282,10 +319,7 @@ class TriangulationResult:
 def triangulate(connection: Connection, settings: Settings, as_of: date) -> TriangulationResult:
     """Triangulate the window ending before ``as_of``'s month against the authority, with the trend."""
     rules = settings.triangulation
-    evidence = [
-        read_evidence(connection, settings, window)
-        for window in windows(as_of, rules.window_months, rules.previous_windows)
-    ]
+    evidence = read_evidence(connection, settings, windows(as_of, rules.window_months, rules.previous_windows))
     tables = {}
     for level in ("team", "area"):
         now = compare(evidence[0], rules, level)

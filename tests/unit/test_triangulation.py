@@ -34,7 +34,7 @@ def _evidence(
             for i in range(count)
         ]
         happy = satisfied.get(team, 35)
-        answers += [{"area": "North", "team": team, "score": 5 if i < happy else 2} for i in range(50)]
+        answers.append({"area": "North", "team": team, "answers": 50, "satisfied": happy})
         praise += [{"area": "North", "team": team, "theme": "kindness"} for _ in range(compliments.get(team, 10))]
     ombudsman = [{"area": "North", "team": team, "theme": "delay", "outcome": "upheld"} for team in upheld_lgo]
     return Evidence(
