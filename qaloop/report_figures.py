@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from qaloop import models
-from qaloop.cycle_record import authority_id
+from qaloop.cycle_record import CycleError, authority_id
 from qaloop.findings import audit_findings, question_answers
 from qaloop.settings import Settings
 from qaloop.spc import PChart, p_chart
@@ -71,7 +71,9 @@ def cycle_figures(connection: Connection, settings: Settings, cycle_ref: str, as
         select(models.AuditCycle.__table__).where(
             models.AuditCycle.authority_id == authority, models.AuditCycle.cycle_ref == cycle_ref
         )
-    ).one()
+    ).one_or_none()
+    if cycle is None:
+        raise CycleError(f"cycle {cycle_ref} is not recorded for {settings.authority.code}")
     cycles = _cycles_up_to(connection, authority, cycle, settings.reports.past_cycles)
     history = audit_findings(connection, settings, cycle_refs=cycles)
     findings = history[history["cycle_ref"] == cycle_ref].reset_index(drop=True)

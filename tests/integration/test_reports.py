@@ -104,24 +104,30 @@ def test_the_summary_reports_figures_recompute_from_the_store(closed: Settings) 
     # Each area's row, and the moderation agreement as kept by the moderation flow.
     grades = pack["Grades"].set_index(["grouping", "group"])
     with engine_from(closed).connect() as connection:
-        by_area = dict(
-            connection.execute(
-                select(models.Area.name, func.count())
-                .select_from(models.AuditReturn)
-                .join(models.Allocation, models.Allocation.id == models.AuditReturn.allocation_id)
-                .join(models.AuditCycle, models.AuditCycle.id == models.Allocation.cycle_id)
-                .join(models.CaseRecord, models.CaseRecord.id == models.Allocation.case_id)
-                .join(models.Area, models.Area.id == models.CaseRecord.area_id)
-                .where(models.AuditCycle.cycle_ref == CYCLE, models.AuditReturn.status == "filed")
-                .group_by(models.Area.name)
-            ).all()
-        )
+        area_grades = connection.execute(
+            select(models.Area.name, models.AuditReturn.grade)
+            .join(models.Allocation, models.Allocation.id == models.AuditReturn.allocation_id)
+            .join(models.AuditCycle, models.AuditCycle.id == models.Allocation.cycle_id)
+            .join(models.CaseRecord, models.CaseRecord.id == models.Allocation.case_id)
+            .join(models.Area, models.Area.id == models.CaseRecord.area_id)
+            .where(models.AuditCycle.cycle_ref == CYCLE, models.AuditReturn.status == "filed")
+        ).all()
         overall = connection.execute(
             select(models.AgreementFigure.audits, models.AgreementFigure.exact).where(
                 models.AgreementFigure.grouping == "overall"
             )
         ).one()
-    assert {area: grades.loc[("area", area), "audits"] for area in by_area} == by_area
+    # Each area's report shows the area's own counts; the highlights the cycle's.
+    for report in (r for r in built.reports if r.kind == "area"):
+        mine = [grade for area, grade in area_grades if area == report.area]
+        shown = report.path.read_text()
+        assert _shown(shown, "audits") == str(len(mine)) == str(grades.loc[("area", report.area), "audits"])
+        good = sum(grade in ("Good", "Outstanding") for grade in mine)
+        assert _shown(shown, "good-share") == f"{good / len(mine):.0%}"
+        assert _shown(shown, "below-standard") == str(mine.count("Requires improvement"))
+    highlights = next(r for r in built.reports if r.kind == "highlights").path.read_text()
+    assert _shown(highlights, "audits") == str(store["submitted"])
+    assert _shown(highlights, "good-share") == f"{store['good'] / store['submitted']:.0%}"
     agreement = pack["Agreement"].set_index("grouping")
     assert agreement.loc["overall", "audits"] == overall.audits
     assert f"{overall.exact:.0%}" in html
