@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from qaloop.cycles import cycle_dates, next_selection_date
 from qaloop.settings import load_settings
+from tasks.alerts import alert_qa_team
 from tasks.cycle import allocate, check_and_load, draw, exclude
 from tasks.notify import queue_emails, send_emails
 
@@ -49,7 +50,7 @@ def _run_name() -> str:
     return f"{settings.authority.code} {cycle_dates(settings.calendar, date.fromisoformat(str(on))).cycle_ref}"
 
 
-@flow(name="audit-cycle", flow_run_name=_run_name, log_prints=False)
+@flow(name="audit-cycle", flow_run_name=_run_name, log_prints=False, on_failure=[alert_qa_team])
 def audit_cycle(
     config: str | None = None,
     selection_date: date | None = None,

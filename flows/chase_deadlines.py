@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from qaloop.calendar import is_working_day
 from qaloop.settings import load_settings
+from tasks.alerts import alert_qa_team
 from tasks.chase import queue_reminders
 from tasks.notify import send_emails
 
@@ -30,7 +31,7 @@ def _run_name() -> str:
     return f"{settings.authority.code} chase {flow_run.parameters.get('today') or date.today()}"
 
 
-@flow(name="chase-deadlines", flow_run_name=_run_name, log_prints=False)
+@flow(name="chase-deadlines", flow_run_name=_run_name, log_prints=False, on_failure=[alert_qa_team])
 def chase_deadlines(config: str | None = None, today: date | None = None) -> ChaseSummary:
     """Chase the day's work in working days; on a weekend or bank holiday nobody is chased."""
     settings = load_settings(config)

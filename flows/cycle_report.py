@@ -1,7 +1,8 @@
 """The cycle-report flow, each working morning: for every cycle that has reached its close date, write the
 summary report for the governance board, the highlights report for the senior practitioners' network,
 each area's outcome report for its director and service managers, and the anonymised workshop dataset;
-keep them with the cycle, close it, and send the reports to their distribution lists."""
+keep them with the cycle, close it, and send the reports to their distribution lists. Where a regular
+cycle's figures fall below the concern line, raise the concern so a deep dive of similar cases starts."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from qaloop import cycle_report as record
 from qaloop import store
 from qaloop.calendar import is_working_day
 from qaloop.settings import load_settings
+from tasks.alerts import alert_qa_team
+from tasks.deep_dive import raise_concerns
 from tasks.notify import send_emails
 from tasks.report import queue_reports, write_reports
 
@@ -25,6 +28,7 @@ class ReportSummary(BaseModel):
     reports: dict[str, list[str]] = {}
     emails_queued: int = 0
     emails_sent: int = 0
+    concerns: list[str] = []
 
 
 def _run_name() -> str:
@@ -33,7 +37,7 @@ def _run_name() -> str:
     return f"{settings.authority.code} cycle-report {which}"
 
 
-@flow(name="cycle-report", flow_run_name=_run_name, log_prints=False)
+@flow(name="cycle-report", flow_run_name=_run_name, log_prints=False, on_failure=[alert_qa_team])
 def cycle_report(config: str | None = None, cycle_ref: str | None = None, today: date | None = None) -> ReportSummary:
     """Report the cycles closing by ``today`` (or, given ``cycle_ref``, that cycle again, at any time)."""
     settings = load_settings(config)
@@ -47,5 +51,7 @@ def cycle_report(config: str | None = None, cycle_ref: str | None = None, today:
         built = write_reports(settings, ref, today)
         summary.reports[ref] = [str(report.path) for report in built.reports]
         summary.emails_queued += queue_reports(settings, built)
+        if built.regular:
+            summary.concerns += raise_concerns(settings, built.figures)
     summary.emails_sent = send_emails(settings).sent
     return summary

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from qaloop.calendar import is_working_day
 from qaloop.settings import load_settings
+from tasks.alerts import alert_qa_team
 from tasks.notify import send_emails
 from tasks.returns import ingest_drop_folder
 
@@ -33,7 +34,7 @@ def _run_name() -> str:
     return f"{settings.authority.code} returns {on}"
 
 
-@flow(name="ingest-returns", flow_run_name=_run_name, log_prints=False)
+@flow(name="ingest-returns", flow_run_name=_run_name, log_prints=False, on_failure=[alert_qa_team])
 def ingest_returns(config: str | None = None, today: date | None = None) -> IngestSummary:
     """File what has come back, hourly in working hours; on a weekend or bank holiday it does nothing."""
     settings = load_settings(config)

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from qaloop import moderation_record, store
 from qaloop.calendar import is_working_day
 from qaloop.settings import load_settings
+from tasks.alerts import alert_qa_team
 from tasks.moderation import agreement_figures, draw_moderation
 from tasks.notify import send_emails
 
@@ -30,7 +31,7 @@ def _run_name() -> str:
     return f"{settings.authority.code} moderation {flow_run.parameters.get('today') or date.today()}"
 
 
-@flow(name="moderation", flow_run_name=_run_name, log_prints=False)
+@flow(name="moderation", flow_run_name=_run_name, log_prints=False, on_failure=[alert_qa_team])
 def moderation(config: str | None = None, today: date | None = None) -> ModerationSummary:
     """Moderate the cycles whose audit window has closed; nothing on a weekend or bank holiday."""
     settings = load_settings(config)

@@ -11,6 +11,7 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from qaloop.settings import load_settings
+from tasks.alerts import alert_qa_team
 from tasks.notify import send_emails
 from tasks.triangulation import load_evidence, triangulate
 
@@ -29,7 +30,7 @@ def _run_name() -> str:
     return f"{settings.authority.code} triangulation {flow_run.parameters.get('today') or date.today()}"
 
 
-@flow(name="triangulation", flow_run_name=_run_name, log_prints=False)
+@flow(name="triangulation", flow_run_name=_run_name, log_prints=False, on_failure=[alert_qa_team])
 def triangulation(config: str | None = None, today: date | None = None) -> TriangulationSummary:
     """Triangulate the whole months before ``today`` (default: today) against the authority."""
     settings = load_settings(config)

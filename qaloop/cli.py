@@ -231,6 +231,65 @@ def triangulate_command(
         typer.echo(f"  {flagged}")
 
 
+@app.command("deep-dive")
+def deep_dive_command(
+    theme: Annotated[str, typer.Option(help="what the deep dive is about")],
+    config: ConfigOption = None,
+    reason: Annotated[str, typer.Option(help="who asked for it and why")] = "asked for by operations",
+    audit_type: Annotated[list[str] | None, typer.Option("--type", help="an audit type id (repeat for more)")] = None,
+    area: Annotated[list[str] | None, typer.Option("--area", help="an area code (repeat for more)")] = None,
+    team: Annotated[list[str] | None, typer.Option("--team", help="a team name (repeat for more)")] = None,
+    activity_from: Annotated[str | None, typer.Option(help="cases with activity on or after (YYYY-MM-DD)")] = None,
+    activity_to: Annotated[str | None, typer.Option(help="cases with activity on or before (YYYY-MM-DD)")] = None,
+    question: Annotated[str | None, typer.Option(help="the audit-tool question that showed the concern")] = None,
+    size: Annotated[int, typer.Option(help="how many cases to audit")] = 20,
+    due: Annotated[str | None, typer.Option(help="when the audits are due (YYYY-MM-DD)")] = None,
+    reaudit: Annotated[bool, typer.Option(help="admit cases the regular programme has audited")] = False,
+    here: Annotated[bool, typer.Option(help="run the flow in this process instead of through the Prefect API")] = False,
+) -> None:
+    """Start a deep dive: a run of the deep-dive deployment through the Prefect API (its UI address is
+    printed), or with --here the flow itself in this process."""
+    settings = _settings(config)
+    from pydantic import ValidationError
+
+    from qaloop.deep_dive import DeepDiveRequest
+
+    try:
+        request = DeepDiveRequest(
+            theme=theme, reason=reason, audit_types=audit_type or [], areas=area or [], teams=team or [],
+            activity_from=activity_from, activity_to=activity_to, question=question, sample_size=size,
+            due_date=due, allow_reaudit=reaudit,
+        )  # fmt: skip
+    except ValidationError as error:
+        typer.secho(f"The deep dive cannot start: {error}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    with _refusals(cycle_record.CycleError):
+        request.check_against(settings)
+    parameters = {"request": request.model_dump(mode="json"), "config": str(config) if config else None}
+    if here:
+        from flows.deep_dive import deep_dive
+
+        summary = _finished(deep_dive(**parameters, return_state=True), "The deep dive")
+        typer.echo(
+            f"Deep dive {summary.cycle_ref}: {summary.selected} case(s) drawn of {summary.admitted} admitted, "
+            f"{summary.allocated} allocated; {summary.emails_sent} email(s) sent."
+        )
+        return
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL
+
+    from tasks.alerts import run_address
+
+    if not PREFECT_API_URL.value():
+        typer.secho(
+            "No Prefect server is set (PREFECT_API_URL): start one with `make ui`, or use --here.", fg="red", err=True
+        )
+        raise typer.Exit(1)
+    run = run_deployment("deep-dive/deep-dive", parameters=parameters, timeout=0)
+    typer.echo(f"Deep dive requested: flow run {run.name} ({run.id}), {run.state.name if run.state else 'scheduled'}.")
+    typer.echo(f"  {run_address(run.id)}")
+
+
 @cycle_app.command("draw")
 def cycle_draw(
     config: ConfigOption = None,

@@ -128,11 +128,16 @@ def record_selection(
     quotas: dict[str, int],
     inputs_file: Path,
     inputs_sha256: str,
+    programme: str = "regular",
+    extra: dict[str, Any] | None = None,
+    reasons: dict[str, str] | None = None,
 ) -> int:
-    """Store a regular cycle and its sample (drawn cases as ``selected``, reserves ranked) in one transaction.
+    """Store a cycle (regular, or a deep dive) and its sample (drawn cases as ``selected``, reserves ranked)
+    in one transaction.
 
-    The cycle keeps its seed, rule version, rules, quotas and where its inputs are. Returns the cycle's id.
-    CycleError if the cycle is already recorded.
+    The cycle keeps its seed, rule version, rules, quotas, where its inputs are, and ``extra`` (a deep
+    dive's request); ``reasons`` notes why particular cases were allowed (a deep dive's re-audits). Returns
+    the cycle's id. CycleError if the cycle is already recorded.
     """
     authority = authority_id(engine, settings)
     parameters: dict[str, Any] = {
@@ -141,7 +146,9 @@ def record_selection(
         "inputs_file": str(inputs_file),
         "inputs_sha256": inputs_sha256,
         "relaxations": [vars(r) for r in selection.relaxations],
+        **(extra or {}),
     }
+    reasons = reasons or {}
     with engine.begin() as connection:
         exists = connection.scalar(
             select(models.AuditCycle.id).where(
@@ -154,7 +161,7 @@ def record_selection(
             models.AuditCycle.__table__.insert()
             .values(
                 authority_id=authority,
-                programme="regular",
+                programme=programme,
                 status="selected",
                 seed=selection.seed,
                 rule_version=selection.rule_version,
@@ -181,12 +188,20 @@ def record_selection(
             {
                 "cycle_id": cycle_id,
                 "case_id": case_ids[row.case_ref],
-                "programme": "regular",
+                "programme": programme,
                 "stratum": row.stratum,
                 "status": "selected" if row.kind == DRAWN else "reserve",
                 "reserve_rank": None if row.kind == DRAWN else int(row.rank),
                 "practitioner_id": staff_ids[row.worker_id],
-                "reason": f"drawn after relaxing {row.relaxed}" if row.relaxed else None,
+                "reason": "; ".join(
+                    why
+                    for why in (
+                        f"drawn after relaxing {row.relaxed}" if row.relaxed else None,
+                        reasons.get(row.case_ref),
+                    )
+                    if why
+                )
+                or None,
             }
             for row in taken.itertuples()
         ]

@@ -34,6 +34,7 @@ class CycleFigures:
 
     authority: str
     cycle_ref: str
+    programme: str
     close_date: date
     labels: tuple[str, ...]
     cycles: tuple[str, ...]
@@ -92,6 +93,7 @@ def cycle_figures(connection: Connection, settings: Settings, cycle_ref: str, as
     return CycleFigures(
         authority=settings.authority.name,
         cycle_ref=cycle_ref,
+        programme=cycle.programme,
         close_date=cycle.close_date,
         labels=tuple(settings.grade_scale.labels),
         cycles=tuple(cycles),

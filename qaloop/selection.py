@@ -57,15 +57,28 @@ def stratum_quotas(
             in_area = [int(counts.get((area, audit_type), 0)) for audit_type in audit_types]
             total = sum(in_area)
             shares = [n / total if total else 0.0 for n in in_area]
-        raw = [audits_per_area * share for share in shares]
-        floors = [math.floor(value) for value in raw]
-        remaining = (audits_per_area - sum(floors)) if sum(shares) > 0 else 0
-        by_remainder = sorted(range(len(raw)), key=lambda i: (-(raw[i] - floors[i]), i))
-        for index in by_remainder[:remaining]:
-            floors[index] += 1
-        for audit_type, quota in zip(audit_types, floors, strict=True):
+        for audit_type, quota in zip(audit_types, _split(audits_per_area, shares), strict=True):
             quotas[stratum_of(area, audit_type)] = quota
     return quotas
+
+
+def proportional_quotas(population: pd.DataFrame, total: int) -> dict[str, int]:
+    """``total`` audits split across the strata (area x audit type) of ``population`` in proportion to their
+    cases, by largest remainder, so they add up to ``total`` (a deep dive's sample)."""
+    counts = population.groupby(["area", "audit_type"]).size() if len(population) else pd.Series(dtype=int)
+    keys = [stratum_of(area, audit_type) for area, audit_type in counts.index]
+    return dict(zip(keys, _split(total, [n / counts.sum() for n in counts]), strict=True))
+
+
+def _split(total: int, shares: Sequence[float]) -> list[int]:
+    """``total`` split by ``shares`` into whole numbers adding up to ``total`` (largest remainder first)."""
+    raw = [total * share for share in shares]
+    floors = [math.floor(value) for value in raw]
+    remaining = (total - sum(floors)) if sum(shares) > 0 else 0
+    by_remainder = sorted(range(len(raw)), key=lambda i: (-(raw[i] - floors[i]), i))
+    for index in by_remainder[:remaining]:
+        floors[index] += 1
+    return floors
 
 
 def blocked_workers(recent_cycles: Sequence[Iterable[str]], repeat_cycles: int) -> set[str]:

@@ -248,6 +248,17 @@ class Reports(_Strict):
     )
 
 
+class DeepDives(_Strict):
+    """When a cycle report's figures start a deep dive of similar cases by themselves, and how large it is."""
+
+    start_on_concern: bool = Field(default=True, description="start a deep dive when a report finds a concern")
+    concern_below: float = Field(
+        default=0.5, gt=0, le=1, description="share good or better (or answered yes) under which it is a concern"
+    )
+    concern_min_audits: int = Field(default=8, ge=1, description="audits (or answers) needed before it counts")
+    sample_size: int = Field(default=20, ge=1, description="cases a concern's deep dive audits")
+
+
 class Returns(_Strict):
     """Where returned audits, self-reflections and corrective actions arrive, and where they go after."""
 
@@ -410,6 +421,7 @@ class Settings(BaseSettings):
     follow_up: FollowUp = FollowUp()
     triangulation: Triangulation = Triangulation()
     reports: Reports = Reports()
+    deep_dives: DeepDives = DeepDives()
     email: Email
     sources: dict[Dataset, Source] = Field(default_factory=dict)
     checks: dict[Dataset, CheckPolicy] = Field(

@@ -1,0 +1,58 @@
+"""The deep-dive flow, started from the Prefect UI's form, `qaloop deep-dive`, or a cycle report's concern:
+check and load the extracts, draw similar cases under the request's filters, tell the QA team why, allocate
+auditors and send the emails; chasing, returns, moderation and the report then follow as for a cycle."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow
+from prefect.runtime import flow_run
+from pydantic import BaseModel
+
+from qaloop.deep_dive import DeepDiveRequest, deep_dive_ref
+from qaloop.settings import load_settings
+from tasks.alerts import alert_qa_team
+from tasks.cycle import allocate, check_and_load
+from tasks.deep_dive import draw
+from tasks.notify import queue_emails, send_emails
+
+
+class DeepDiveSummary(BaseModel):
+    """What the run did."""
+
+    cycle_ref: str
+    admitted: int
+    selected: int
+    reaudits: int
+    allocated: int
+    emails_queued: int
+    emails_sent: int
+
+
+def _run_name() -> str:
+    parameters = flow_run.parameters
+    settings = load_settings(parameters.get("config"))
+    request = DeepDiveRequest.model_validate(parameters["request"])
+    today = date.fromisoformat(str(parameters["today"])) if parameters.get("today") else date.today()
+    return f"{settings.authority.code} {deep_dive_ref(request, today)}"
+
+
+@flow(name="deep-dive", flow_run_name=_run_name, log_prints=False, on_failure=[alert_qa_team])
+def deep_dive(request: DeepDiveRequest, config: str | None = None, today: date | None = None) -> DeepDiveSummary:
+    """Start a deep dive of the cases ``request`` describes, selected ``today`` (default: today)."""
+    settings = load_settings(config)
+    today = today or date.today()
+    check_and_load(settings, today)
+    drawn = draw(settings, request, today)
+    assignments = allocate(settings, drawn.cycle_ref)
+    queued = queue_emails(settings, drawn.cycle_ref)
+    return DeepDiveSummary(
+        cycle_ref=drawn.cycle_ref,
+        admitted=drawn.admitted,
+        selected=drawn.selected,
+        reaudits=drawn.reaudits,
+        allocated=sum(1 for a in assignments if a.auditor_id),
+        emails_queued=queued,
+        emails_sent=send_emails(settings).sent,
+    )

@@ -1,0 +1,115 @@
+"""Tasks of deep dives: draw one and tell the QA team why it started; raise a cycle report's concerns as
+events that start deep dives of similar cases."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.events import emit_event
+
+from qaloop import deep_dive, store
+from qaloop.cycle_messages import long_date, render
+from qaloop.outbox import Message, enqueue
+from qaloop.report_figures import CycleFigures
+from qaloop.settings import Settings
+from tasks import NOT_CACHED, RETRY_IO
+
+CONCERN_EVENT = "qaloop.concern.detected"
+
+
+@task(name="draw the deep dive", **RETRY_IO, **NOT_CACHED)
+def draw(settings: Settings, request: deep_dive.DeepDiveRequest, today: date) -> deep_dive.DeepDiveDraw:
+    """Draw and record the deep dive's sample, publish it, and queue the QA team's note of why it started."""
+    engine = store.engine_from(settings)
+    drawn = deep_dive.draw_deep_dive(engine, settings, request, today)
+    if drawn.drawn.selection is not None:
+        create_table_artifact(
+            key="deep-dive-sample",
+            description=f"Deep dive {drawn.cycle_ref}: the sample by stratum",
+            table=[
+                {
+                    "stratum": s.stratum,
+                    "quota": s.quota,
+                    "eligible": s.eligible,
+                    "drawn": s.drawn,
+                    "reserves": s.reserves,
+                    "shortfall": s.shortfall,
+                }
+                for s in drawn.drawn.selection.strata
+            ],  # fmt: skip
+        )
+    else:
+        get_run_logger().info("Deep dive %s was already drawn; its recorded sample is kept.", drawn.cycle_ref)
+    create_markdown_artifact(
+        key="deep-dive",
+        description=f"Deep dive {drawn.cycle_ref}",
+        markdown=f"# Deep dive {drawn.cycle_ref}: {request.theme}\n\n{request.reason}\n\n"
+        f"{drawn.selected} case(s) drawn of {drawn.admitted} admitted by the filters; {drawn.reaudits} re-audit(s); "
+        f"audits due {long_date(drawn.dates.audit_due)}.",
+    )
+    subject = f"Deep dive {drawn.cycle_ref} started: {request.theme}"
+    context = {
+        "authority": settings.authority.name,
+        "cycle_ref": drawn.cycle_ref,
+        "from_name": settings.email.from_name,
+        "subject": subject,
+        "request": request,
+        "drawn": drawn,
+        "audit_due": long_date(drawn.dates.audit_due),
+    }
+    html, text = render("deep_dive_started", context)
+    enqueue(
+        engine,
+        [
+            Message(
+                key=f"{settings.authority.code}/{drawn.cycle_ref}/deep_dive_started",
+                kind="deep_dive_started",
+                to=tuple(str(a) for a in settings.email.qa_team),
+                subject=subject,
+                html=html,
+                text=text,
+            )
+        ],
+    )
+    return drawn
+
+
+@task(name="raise the report's concerns", **NOT_CACHED)
+def raise_concerns(settings: Settings, figures: CycleFigures) -> list[str]:
+    """Emit a ``qaloop.concern.detected`` event for each concern the figures show that no open deep dive is
+    already looking into (the deep-dive deployment's trigger starts one); returns the concerns raised."""
+    if not settings.deep_dives.start_on_concern:
+        return []
+    engine = store.engine_from(settings)
+    raised, rows = [], []
+    for concern in deep_dive.concerns(figures, settings):
+        already = deep_dive.under_deep_dive(engine, settings, concern.key)
+        rows.append({"concern": concern.says, "deep dive": already or "started by this report"})
+        if already:
+            continue
+        emit_event(
+            event=CONCERN_EVENT,
+            resource={
+                "prefect.resource.id": f"qaloop.concern.{concern.key}",
+                "prefect.resource.name": concern.request.theme,
+            },
+            payload={
+                "authority": settings.authority.code,
+                "cycle_ref": figures.cycle_ref,
+                "kind": concern.kind,
+                "share": round(concern.share, 4),
+                "audits": concern.n,
+                "threshold": settings.deep_dives.concern_below,
+                "request": concern.request.model_dump(mode="json"),
+            },
+        )
+        raised.append(concern.key)
+    if rows:
+        create_table_artifact(
+            key=f"concerns-{figures.cycle_ref}",
+            description=f"Cycle {figures.cycle_ref}: concerns found, and the deep dives looking into them",
+            table=rows,
+        )
+    return raised
