@@ -212,6 +212,11 @@ def cycle_report_command(
         typer.echo(f"  {path}")
     folder = settings.output_dir / "cycles" / cycle_ref / "reports"
     typer.echo(f"Each report's XLSX data pack, and the anonymised workshop dataset, are beside them in {folder}")
+    if summary.concerns:
+        typer.echo(
+            f"Concerns raised as events (the deep-dive deployment's trigger starts a deep dive for each): "
+            f"{', '.join(summary.concerns)}"
+        )
 
 
 @app.command("triangulate")
@@ -288,6 +293,22 @@ def deep_dive_command(
     run = run_deployment("deep-dive/deep-dive", parameters=parameters, timeout=0)
     typer.echo(f"Deep dive requested: flow run {run.name} ({run.id}), {run.state.name if run.state else 'scheduled'}.")
     typer.echo(f"  {run_address(run.id)}")
+
+
+@app.command("watch-runs")
+def watch_runs_command(config: ConfigOption = None) -> None:
+    """Email the QA team about each qaloop run not started `alerts.late_after_minutes` after its time (once per
+    run). Run it every few minutes from cron or a timer, on a machine other than the worker's."""
+    settings = _settings(config)
+    from prefect.settings import PREFECT_API_URL
+
+    from tasks.alerts import alert_late_runs
+
+    if not PREFECT_API_URL.value():
+        typer.secho("No Prefect server is set (PREFECT_API_URL): there are no runs to watch.", fg="red", err=True)
+        raise typer.Exit(1)
+    sent = alert_late_runs(settings)
+    typer.echo(f"{sent} late run(s) alerted to the QA team." if sent else "No run is late.")
 
 
 @cycle_app.command("draw")

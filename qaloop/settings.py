@@ -259,6 +259,14 @@ class DeepDives(_Strict):
     sample_size: int = Field(default=20, ge=1, description="cases a concern's deep dive audits")
 
 
+class Alerts(_Strict):
+    """When the QA team hears that runs are not happening."""
+
+    late_after_minutes: int = Field(
+        default=30, ge=1, description="a run this many minutes past its start time, not started, is alerted"
+    )
+
+
 class Returns(_Strict):
     """Where returned audits, self-reflections and corrective actions arrive, and where they go after."""
 
@@ -422,6 +430,7 @@ class Settings(BaseSettings):
     triangulation: Triangulation = Triangulation()
     reports: Reports = Reports()
     deep_dives: DeepDives = DeepDives()
+    alerts: Alerts = Alerts()
     email: Email
     sources: dict[Dataset, Source] = Field(default_factory=dict)
     checks: dict[Dataset, CheckPolicy] = Field(

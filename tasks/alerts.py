@@ -1,14 +1,16 @@
-"""The failure hook every flow carries: a failed run emails the QA team once, with its UI address."""
+"""Watching the runs: the failure hook every flow carries (a failed run emails the QA team once, with its UI
+address), and the check for runs that have not started long after their time (`qaloop watch-runs`)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prefect.logging import get_logger
 from prefect.settings import PREFECT_UI_URL
 
 from qaloop import alerts, outbox, store
-from qaloop.settings import ConfigError, load_settings
+from qaloop.settings import ConfigError, Settings, load_settings
 
 LOCAL_UI = "http://127.0.0.1:4200"
 
@@ -27,12 +29,52 @@ def alert_qa_team(flow: Any, flow_run: Any, state: Any) -> None:
     except ConfigError as error:
         logger.error("No alert sent: the configuration cannot be read: %s", error)
         return
-    engine = store.engine_from(settings)
     message = alerts.failure_message(
         settings, flow.name, flow_run.name, str(flow_run.id), run_address(flow_run.id), state.message or ""
     )
-    outbox.enqueue(engine, [message])
     try:
-        outbox.send_queued(engine, settings.email)
+        _send(settings, [message])
     except OSError as error:
         logger.error("The failure alert stays queued: the mail server could not be reached: %s", error)
+
+
+def _send(settings: Settings, messages: list[outbox.Message]) -> int:
+    engine = store.engine_from(settings)
+    queued = outbox.enqueue(engine, messages)
+    if queued:
+        outbox.send_queued(engine, settings.email)
+    return queued
+
+
+def alert_late_runs(settings: Settings, now: datetime | None = None) -> int:
+    """Email the QA team about each qaloop run (tagged ``qaloop``) that is Late by more than
+    ``alerts.late_after_minutes``; each run is alerted once. Returns how many new alerts were sent.
+
+    Runs outside the worker (from cron or a timer), so it still speaks when the worker is down.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateName,
+        FlowRunFilterTags,
+    )
+
+    now = now or datetime.now(UTC)
+    limit = timedelta(minutes=settings.alerts.late_after_minutes)
+    late = FlowRunFilter(
+        state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Late"])),
+        tags=FlowRunFilterTags(all_=["qaloop"]),
+    )
+    messages = []
+    with get_client(sync_client=True) as client:
+        for run in client.read_flow_runs(flow_run_filter=late):
+            started_by = run.expected_start_time
+            if started_by is None or now - started_by < limit:
+                continue
+            minutes = int((now - started_by).total_seconds() // 60)
+            flow_name = client.read_flow(run.flow_id).name
+            messages.append(
+                alerts.late_message(settings, flow_name, run.name, str(run.id), run_address(run.id), minutes)
+            )
+    return _send(settings, messages)

@@ -1,5 +1,6 @@
 """The triangulation and cycle-report flows in real Prefect with a real SMTP server: the QA team's monthly
-triangulation email, and a closed cycle's reports written, kept and sent once, on its close date."""
+triangulation email, a closed cycle's reports written, kept and sent once, on its close date, and the concerns its
+figures show raised as events to start deep dives, except where one is already looking."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from flows.cycle_report import cycle_report
 from flows.triangulation import triangulation
 from qaloop import models
+from qaloop.deep_dive import DeepDiveRequest, draw_deep_dive
 from qaloop.settings import Settings
 from qaloop.store import engine_from
 from tests.conftest import CYCLE, SmtpSink, write_config
@@ -60,3 +62,64 @@ def test_a_cycle_is_reported_on_its_close_date_and_only_once(
     again = cycle_report(config=config, today=close_date)
     assert again.reports == {} and again.emails_sent == 0
     assert len(smtp_server.messages) == done.emails_sent
+
+
+def _shares_from_the_store(settings: Settings) -> tuple[dict[str, tuple[int, int]], dict[str, tuple[int, int]]]:
+    """(good, audits) by area code and audit type, and (yes, answered) by tool and question, counted afresh."""
+    codes = {area.name: area.code for area in settings.authority.areas}
+    with engine_from(settings).connect() as connection:
+        audits = connection.execute(
+            select(models.Area.name, models.CaseRecord.audit_type, models.AuditReturn.grade)
+            .join(models.Allocation, models.Allocation.id == models.AuditReturn.allocation_id)
+            .join(models.AuditCycle, models.AuditCycle.id == models.Allocation.cycle_id)
+            .join(models.CaseRecord, models.CaseRecord.id == models.Allocation.case_id)
+            .join(models.Area, models.Area.id == models.CaseRecord.area_id)
+            .where(models.AuditCycle.cycle_ref == CYCLE, models.AuditReturn.status == "filed")
+        ).all()
+        answers = connection.execute(
+            select(models.CaseRecord.audit_type, models.AuditAnswer.question_id, models.AuditAnswer.answer)
+            .join(models.AuditReturn, models.AuditReturn.id == models.AuditAnswer.return_id)
+            .join(models.Allocation, models.Allocation.id == models.AuditReturn.allocation_id)
+            .join(models.AuditCycle, models.AuditCycle.id == models.Allocation.cycle_id)
+            .join(models.CaseRecord, models.CaseRecord.id == models.Allocation.case_id)
+            .where(models.AuditCycle.cycle_ref == CYCLE)
+        ).all()
+    strata: dict[str, tuple[int, int]] = {}
+    for area, audit_type, grade in audits:
+        key = f"demo-county.stratum.{codes[area]}.{audit_type}"
+        good, n = strata.get(key, (0, 0))
+        strata[key] = (good + (grade in ("Good", "Outstanding")), n + 1)
+    questions: dict[str, tuple[int, int]] = {}
+    for audit_type, question, answer in answers:
+        key = f"demo-county.question.{closed_tool(settings, audit_type)}.{question}"
+        yes, n = questions.get(key, (0, 0))
+        questions[key] = (yes + (answer == "Yes"), n + 1)
+    return strata, questions
+
+
+def closed_tool(settings: Settings, audit_type: str) -> str:
+    return settings.audit_type(audit_type).tool
+
+
+@ONLY_SQLITE
+def test_a_reports_concerns_start_deep_dives_unless_one_is_already_looking(
+    prefect_harness: None,
+    closed: Settings,
+    smtp_server: SmtpSink,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QALOOP_DEEP_DIVES__CONCERN_BELOW", "0.7")
+    monkeypatch.setenv("QALOOP_DEEP_DIVES__CONCERN_MIN_AUDITS", "3")
+    config = str(write_config(closed, tmp_path, smtp_server.port))
+    strata, questions = _shares_from_the_store(closed)
+    below = {key for key, (hits, n) in {**strata, **questions}.items() if n >= 3 and hits / n < 0.7}
+    assert any(".stratum." in key for key in below) and any(".question." in key for key in below)
+    looked_into = sorted(below)[0]
+    settings = closed.model_copy(update={"deep_dives": closed.deep_dives.model_copy(update={"concern_below": 0.7})})
+    draw_deep_dive(
+        engine_from(closed), settings,
+        DeepDiveRequest(theme="already looking", concern=looked_into, sample_size=2), date(2027, 1, 28),
+    )  # fmt: skip
+    done = cycle_report(config=config, cycle_ref=CYCLE, today=date(2027, 2, 1))
+    assert sorted(done.concerns) == sorted(below - {looked_into})

@@ -1,7 +1,9 @@
 """prefect.yaml deployed to a real local Prefect server: the scheduler creates the audit-cycle runs where
 the calendar says, six weeks apart, at the configured hour in London on both sides of a clock change; and
 ingest-returns and chase-deadlines on weekday mornings and working hours in London, triangulation on the 4th
-of each month and cycle-report each working morning.
+of each month and cycle-report each working morning. And the deep-dive deployment's trigger: a concern event
+starts exactly one deep dive with the concern's request, the same concern again starts none, and `qaloop
+deep-dive` starts a run through the API.
 
 This would catch a Prefect server whose scheduler is broken (as with SQLAlchemy 2.1), which running flows
 by hand never shows.
@@ -9,6 +11,7 @@ by hand never shows.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -16,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,21 +27,23 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from qaloop.settings import load_settings
-from tests.conftest import DEMO_CONFIG, PROJECT
+from qaloop.settings import Settings, load_settings
+from qaloop.store import engine_from, upgrade
+from tests.conftest import DEMO_CONFIG, PROJECT, SmtpSink, write_config
 
 RUNS = 8
+PREFECT = str(Path(sys.executable).parent / "prefect")
 
 
-@pytest.fixture
-def prefect_server(tmp_path: Path) -> Iterator[dict[str, str]]:
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A Prefect server in its own process and home, its scheduler quick and looking a year ahead."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {
         **os.environ,
-        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_HOME": str(tmp_path_factory.mktemp("prefect")),
         "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_ENABLED": "false",
@@ -46,9 +51,8 @@ def prefect_server(tmp_path: Path) -> Iterator[dict[str, str]]:
         "PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS": "24",  # two working days of hourly ingest-returns runs
         "PREFECT_SERVER_SERVICES_SCHEDULER_MAX_SCHEDULED_TIME": "P400D",
     }
-    prefect = str(Path(sys.executable).parent / "prefect")
     server = subprocess.Popen(
-        [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -70,20 +74,22 @@ def prefect_server(tmp_path: Path) -> Iterator[dict[str, str]]:
         server.wait(timeout=30)
 
 
-def test_the_next_eight_cycles_are_scheduled_six_weeks_apart_at_seven_in_london(
-    prefect_server: dict[str, str], tmp_path: Path
-) -> None:
-    prefect = str(Path(sys.executable).parent / "prefect")
-    project = tmp_path / "project"
+@pytest.fixture(scope="module")
+def deployed(prefect_server: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Every deployment in prefect.yaml, with its schedules and triggers, deployed to the server."""
+    project = tmp_path_factory.mktemp("deploy") / "project"
     shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns(".venv", ".git", "var", "output", "*.pyc"))
     for command in (
-        [prefect, "work-pool", "create", "qaloop", "--type", "process"],
-        [prefect, "--no-prompt", "deploy", "--all"],
+        [PREFECT, "work-pool", "create", "qaloop", "--type", "process"],
+        [PREFECT, "--no-prompt", "deploy", "--all"],
     ):
         done = subprocess.run(command, cwd=project, env=prefect_server, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
+    return prefect_server
 
-    api = prefect_server["PREFECT_API_URL"]
+
+def test_the_next_eight_cycles_are_scheduled_six_weeks_apart_at_seven_in_london(deployed: dict[str, str]) -> None:
+    api = deployed["PREFECT_API_URL"]
     calendar = load_settings(DEMO_CONFIG).calendar
     london = ZoneInfo(calendar.timezone)
     starts = scheduled_starts(api, "audit-cycle", london)[:RUNS]
@@ -124,3 +130,110 @@ def scheduled_starts(api: str, deployment: str, zone: ZoneInfo, at_least: int = 
         runs = reply.json()
     assert len(runs) >= at_least, f"the scheduler created {len(runs)} {deployment} run(s)"
     return [datetime.fromisoformat(run["expected_start_time"]).astimezone(zone) for run in runs]
+
+
+CONCERN = "demo-county.stratum.NE.mca_assessment"
+REQUEST = {
+    "theme": "Mental Capacity Act assessment in North East",
+    "reason": "cycle 2026-09: 3 of 10 Mental Capacity Act assessment audits in North East good or better",
+    "audit_types": ["mca_assessment"],
+    "areas": ["NE"],
+    "sample_size": 20,
+    "concern": CONCERN,
+}
+
+
+def emit_concern(env: dict[str, str], concern: str, request: dict) -> None:
+    """A ``qaloop.concern.detected`` event, as the cycle report emits it, sent to the server."""
+    payload = {"authority": "demo-county", "cycle_ref": "2026-09", "kind": "stratum", "request": request}
+    done = subprocess.run(
+        [PREFECT, "event", "emit", "qaloop.concern.detected", "--resource-id", f"qaloop.concern.{concern}",
+         "--payload", json.dumps(payload)],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def deep_dive_runs(api: str, at_least: int, wait: float = 60) -> list[dict]:
+    """The deep-dive deployment's flow runs, once there are ``at_least`` (or after ``wait`` seconds)."""
+    deadline = time.monotonic() + wait
+    while True:
+        reply = httpx.post(
+            f"{api}/flow_runs/filter", json={"deployments": {"name": {"any_": ["deep-dive"]}}}, timeout=10
+        )
+        runs = reply.json()
+        if len(runs) >= at_least or time.monotonic() > deadline:
+            return runs
+        time.sleep(1)
+
+
+def test_a_concern_starts_exactly_one_deep_dive_with_its_request(deployed: dict[str, str]) -> None:
+    api = deployed["PREFECT_API_URL"]
+    deployment = httpx.get(f"{api}/deployments/name/deep-dive/deep-dive", timeout=10).json()
+    form = deployment["parameter_openapi_schema"]["definitions"]["DeepDiveRequest"]["properties"]
+    assert {"theme", "audit_types", "areas", "teams", "activity_from", "activity_to", "question", "sample_size",
+            "due_date", "allow_reaudit"} <= set(form)  # fmt: skip
+
+    emit_concern(deployed, CONCERN, REQUEST)
+    [run] = deep_dive_runs(api, 1)
+    assert run["parameters"]["request"] == REQUEST
+
+    emit_concern(deployed, CONCERN, REQUEST)  # the same concern again, while its deep dive runs
+    other = "demo-county.question.safeguarding.V1"
+    emit_concern(deployed, other, REQUEST | {"theme": "safeguarding V1", "concern": other, "areas": []})
+    runs = deep_dive_runs(api, 3, wait=20)
+    assert sorted(r["parameters"]["request"]["concern"] for r in runs) == sorted([CONCERN, other])
+
+
+def test_qaloop_deep_dive_starts_a_run_of_the_deployment_and_prints_where_to_see_it(deployed: dict[str, str]) -> None:
+    qaloop = str(Path(sys.executable).parent / "qaloop")
+    before = {run["id"] for run in deep_dive_runs(deployed["PREFECT_API_URL"], 0, wait=0)}
+    done = subprocess.run(
+        [qaloop, "deep-dive", "--config", str(DEMO_CONFIG), "--theme", "Hospital discharge reviews",
+         "--type", "care_act_review", "--area", "NE", "--size", "12", "--reason", "asked for by operations"],
+        env=deployed, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    [new] = [run for run in deep_dive_runs(deployed["PREFECT_API_URL"], len(before) + 1) if run["id"] not in before]
+    assert f"/runs/flow-run/{new['id']}" in done.stdout
+    request = new["parameters"]["request"]
+    assert (request["theme"], request["audit_types"], request["areas"], request["sample_size"]) == (
+        "Hospital discharge reviews",
+        ["care_act_review"],
+        ["NE"],
+        12,
+    )
+    refused = subprocess.run(
+        [qaloop, "deep-dive", "--config", str(DEMO_CONFIG), "--theme", "Nowhere", "--area", "ATLANTIS"],
+        env=deployed, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert refused.returncode == 1 and "area 'ATLANTIS' is not one of" in refused.stderr
+
+
+def test_a_run_long_past_its_time_is_alerted_to_the_qa_team_once(
+    deployed: dict[str, str], settings: Settings, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    upgrade(engine_from(settings))
+    config = str(write_config(settings, tmp_path, smtp_server.port))
+    api = deployed["PREFECT_API_URL"]
+    deployment = httpx.get(f"{api}/deployments/name/chase-deadlines/chase-deadlines", timeout=10).json()
+    two_hours_ago = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    run = httpx.post(
+        f"{api}/deployments/{deployment['id']}/create_flow_run",
+        json={"state": {"type": "SCHEDULED", "state_details": {"scheduled_time": two_hours_ago}}},
+        timeout=10,
+    ).json()
+    deadline = time.monotonic() + 60  # the server marks it Late (no worker is running)
+    while httpx.get(f"{api}/flow_runs/{run['id']}", timeout=10).json()["state"]["name"] != "Late":
+        assert time.monotonic() < deadline, "the server never marked the run Late"
+        time.sleep(1)
+    qaloop = str(Path(sys.executable).parent / "qaloop")
+    first = subprocess.run([qaloop, "watch-runs", "--config", config], env=deployed, capture_output=True, text=True)
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = subprocess.run([qaloop, "watch-runs", "--config", config], env=deployed, capture_output=True, text=True)
+    assert "No run is late." in second.stdout
+    [alert] = smtp_server.messages  # the deep dives started above are late by seconds only
+    assert alert["Subject"] == f"qaloop: the chase-deadlines run {run['name']} has not started"
+    body = alert.get_body(("plain",)).get_content()
+    assert "due to start 1" in body and "the worker is not running" in body
+    assert f"/runs/flow-run/{run['id']}" in body
