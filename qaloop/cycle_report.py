@@ -63,7 +63,7 @@ class CycleReports:
     @property
     def regular(self) -> bool:
         """Whether these are a regular cycle's reports (a deep dive's do not start further deep dives)."""
-        return self.figures.programme == "regular"
+        return self.figures.regular
 
 
 def reports_due(engine: Engine, settings: Settings, today: date) -> list[str]:
@@ -107,7 +107,7 @@ def build_reports(engine: Engine, settings: Settings, cycle_ref: str, as_of: dat
         )
     ]
     highlights = summary_context(figures, settings) | {
-        "title": f"{figures.authority}: highlights for the senior practitioners' network, cycle {cycle_ref}",
+        "title": f"{figures.authority}: highlights for the senior practitioners' network, {figures.what}",
         "themes": practice_themes(figures, answers, scrub),
         "examples": good_practice(figures, settings, scrub),
     }
@@ -121,7 +121,10 @@ def build_reports(engine: Engine, settings: Settings, cycle_ref: str, as_of: dat
             tuple(settings.distribution.get("senior_practitioners_network", [])),
         )
     )
+    audited_areas = set(figures.findings["area"])
     for area in settings.authority.areas:
+        if not figures.regular and area.name not in audited_areas:
+            continue  # a deep dive reports only on the areas it audited
         reports.append(
             _write(
                 "area",
@@ -174,7 +177,7 @@ def _area_context(figures: CycleFigures, settings: Settings, area: str) -> dict:
 
     chart = figures.charts.get(f"area:{area}") or figures.charts["overall"]
     return summary_context(figures, settings) | {
-        "title": f"{figures.authority}: {area} outcomes, cycle {figures.cycle_ref}",
+        "title": f"{figures.authority}: {area} outcomes, {figures.what}",
         "area": area,
         "row": row,
         "chart": chart,

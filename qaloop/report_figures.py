@@ -50,6 +50,16 @@ class CycleFigures:
     triangulation: TriangulationResult
 
     @property
+    def regular(self) -> bool:
+        """Whether these are a regular cycle's figures (a deep dive's cover only what it looked at)."""
+        return self.programme == "regular"
+
+    @property
+    def what(self) -> str:
+        """How the reports name what they report on: "cycle 2026-09" or "deep dive DD-20270301-..."."""
+        return f"cycle {self.cycle_ref}" if self.regular else f"deep dive {self.cycle_ref}"
+
+    @property
     def completion(self) -> float:
         """Share of the cycle's audits returned."""
         return self.submitted / self.allocated if self.allocated else 0.0

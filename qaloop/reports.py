@@ -119,7 +119,7 @@ def summary_context(figures: CycleFigures, settings: Settings) -> dict[str, Any]
     grades = figures.grades
     return {
         "f": figures,
-        "title": f"{figures.authority}: quality assurance summary, cycle {figures.cycle_ref}",
+        "title": f"{figures.authority}: quality assurance summary, {figures.what}",
         "overall": figures.overall(),
         "type_label": lambda type_id: settings.audit_type(type_id).label,
         "group_name": lambda grouping, value: _group_name(grouping, value, settings),

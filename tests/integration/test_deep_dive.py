@@ -1,6 +1,6 @@
 """Deep dives end to end in real Prefect with a real SMTP server, on SQLite and PostgreSQL: similar cases
 drawn through the selection engine under the request's filters, the QA team told why, allocated and
-emailed like a cycle, their returns filed; re-audits only when asked for, and recorded; the Prefect UI's
+emailed like a cycle, their returns filed, its own report; re-audits only when asked for, and recorded; the Prefect UI's
 form read from the flow's parameter schema; a failed run alerting the QA team once."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlalchemy import select
 from checks.returns import check_return_file
 from flows.deep_dive import deep_dive
 from qaloop import models
+from qaloop.cycle_report import build_reports
 from qaloop.deep_dive import REAUDIT, DeepDiveRequest
 from qaloop.follow_up import follow_up
 from qaloop.returns import ingest_files
@@ -100,6 +101,16 @@ def test_a_deep_dive_runs_like_a_cycle(
     ingest_files(engine, county, [returned], date(2027, 1, 8), check_return_file, follow_up)
     filed = _deep_dive_cases(county, summary.cycle_ref)
     assert [row.status for row in filed].count("submitted") == 1
+
+    # Its own report covers it alone, and only the areas it audited.
+    built = build_reports(engine, county, summary.cycle_ref, date(2027, 2, 1))
+    assert built.figures.cycles == (summary.cycle_ref,) and built.figures.submitted == 1
+    [report] = [r for r in built.reports if r.kind == "summary"]
+    assert f"quality assurance summary, deep dive {summary.cycle_ref}" in report.title
+    returned_area = next(row.code for row in filed if row.status == "submitted")
+    assert [r.area for r in built.reports if r.kind == "area"] == [
+        area.name for area in county.authority.areas if area.code == returned_area
+    ]
 
 
 @ONLY_SQLITE
