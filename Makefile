@@ -48,6 +48,9 @@ demo: install
 	$(BIN)/qaloop triangulate && \
 	echo "" && echo "The cycle's close: its reports, sent to their distribution lists:" && \
 	$(BIN)/qaloop cycle report && \
+	echo "" && echo "A deep dive asked for by the governance board (run here; \`qaloop deep-dive\` without --here goes through a Prefect server):" && \
+	$(BIN)/qaloop deep-dive --here --theme "Best interests decisions" --type mca_assessment --size 8 \
+	  --reason "asked for by the governance board after an Ombudsman finding" && \
 	echo "" && echo "Emails (one .eml file each): $(CURDIR)/output/mail" && \
 	echo "Prefect runs:                \`make ui\`, then http://127.0.0.1:4200/runs"
 
