@@ -396,13 +396,14 @@ def _feedback_quality(pairs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 def windows_closed(engine: Engine, settings: Settings, today: date) -> list[str]:
-    """The cycles whose audit window has closed by ``today`` and whose moderation is still to be drawn."""
+    """The cycles (and deep dives) whose audit window has closed by ``today`` and whose moderation is still to
+    be drawn."""
     cycle = models.AuditCycle
     with engine.connect() as connection:
         return list(
             connection.scalars(
                 select(cycle.cycle_ref)
-                .where(cycle.authority_id == authority_id(connection, settings), cycle.programme == "regular")
+                .where(cycle.authority_id == authority_id(connection, settings))
                 .where(cycle.audit_due < today, cycle.status.in_(("allocated", "notified")))
                 .order_by(cycle.selection_date)
             )

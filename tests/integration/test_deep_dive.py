@@ -17,6 +17,7 @@ from qaloop import models
 from qaloop.cycle_report import build_reports
 from qaloop.deep_dive import REAUDIT, DeepDiveRequest
 from qaloop.follow_up import follow_up
+from qaloop.moderation_record import windows_closed
 from qaloop.returns import ingest_files
 from qaloop.settings import Settings
 from qaloop.store import engine_from
@@ -101,6 +102,10 @@ def test_a_deep_dive_runs_like_a_cycle(
     ingest_files(engine, county, [returned], date(2027, 1, 8), check_return_file, follow_up)
     filed = _deep_dive_cases(county, summary.cycle_ref)
     assert [row.status for row in filed].count("submitted") == 1
+
+    # Its moderation is drawn when its audit window closes, as a cycle's is.
+    assert summary.cycle_ref in windows_closed(engine, county, date(2027, 1, 18))
+    assert summary.cycle_ref not in windows_closed(engine, county, date(2027, 1, 15))
 
     # Its own report covers it alone, and only the areas it audited.
     built = build_reports(engine, county, summary.cycle_ref, date(2027, 2, 1))
