@@ -8,7 +8,7 @@ from datetime import date
 import great_expectations as gx
 import pandas as pd
 
-from checks.runner import CheckReport, Rule, area_rule, checkable, not_before, rule, run_checks, schema_rules
+from checks.runner import CheckReport, Rule, area_rule, checkable, not_before, rule, run_checks, schema_rules, team_rule
 from qaloop.schema import Dataset
 from qaloop.settings import Settings
 
@@ -27,12 +27,7 @@ def case_rules(settings: Settings, staff_ids: Iterable[str], teams: Iterable[str
             value_set=type_ids,
         ),
         area_rule(settings),
-        rule(
-            "team is not a team in the staff list",
-            gx.expectations.ExpectColumnValuesToBeInSet,
-            column="team",
-            value_set=sorted(set(teams)),
-        ),
+        team_rule(teams),
         rule(
             "worker_id is not in the staff list",
             gx.expectations.ExpectColumnValuesToBeInSet,

@@ -24,6 +24,7 @@ from checks.runner import (
     rule,
     run_checks,
     schema_rules,
+    team_rule,
     write_quarantine,
 )
 from qaloop import loader, models, store
@@ -60,12 +61,7 @@ def evidence_rules(settings: Settings, dataset: Dataset, teams: Iterable[str], a
         )
     rules += [
         area_rule(settings),
-        rule(
-            "team is not a team in the staff list",
-            gx.expectations.ExpectColumnValuesToBeInSet,
-            column="team",
-            value_set=sorted(set(teams)),
-        ),
+        team_rule(teams),
         rule(
             f"{dated} is in the future or before 1990",
             gx.expectations.ExpectColumnValuesToBeBetween,

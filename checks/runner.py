@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -65,6 +66,16 @@ def area_rule(settings: Settings) -> Rule:
         gx.expectations.ExpectColumnValuesToBeInSet,
         column="area",
         value_set=areas,
+    )
+
+
+def team_rule(teams: Iterable[str]) -> Rule:
+    """The dataset's ``team``, where given, is a team in the staff list."""
+    return rule(
+        "team is not a team in the staff list",
+        gx.expectations.ExpectColumnValuesToBeInSet,
+        column="team",
+        value_set=sorted(set(teams)),
     )
 
 

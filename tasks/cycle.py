@@ -16,6 +16,7 @@ from checks.runner import CheckReport
 from qaloop import allocation_record, cycle_record, store
 from qaloop.allocation import Assignment
 from qaloop.cycles import CycleDates
+from qaloop.selection import Selection
 from qaloop.settings import Settings
 from tasks import NOT_CACHED, RETRY_IO
 
@@ -49,30 +50,35 @@ def check_and_load(settings: Settings, as_of: date) -> CheckedLoad:
     return loaded
 
 
+def publish_sample(selection: Selection, what: str) -> None:
+    """The drawn sample by stratum as a table artifact: quota, eligible, drawn, reserves, rules relaxed."""
+    relaxed: dict[str, list[str]] = {}
+    for relaxation in selection.relaxations:
+        relaxed.setdefault(relaxation.stratum, []).append(f"{relaxation.rule} (+{relaxation.added})")
+    create_table_artifact(
+        key="sample-by-stratum",
+        description=f"{what}: the sample by stratum (seed {selection.seed})",
+        table=[
+            {
+                "stratum": result.stratum,
+                "quota": result.quota,
+                "eligible": result.eligible,
+                "drawn": result.drawn,
+                "reserves": result.reserves,
+                "shortfall": result.shortfall,
+                "rules relaxed": ", ".join(relaxed.get(result.stratum, [])),
+            }
+            for result in selection.strata
+        ],
+    )
+
+
 @task(name="draw the sample", **RETRY_IO, **NOT_CACHED)
 def draw(settings: Settings, dates: CycleDates, seed: int | None) -> int:
     """Draw and record the cycle's sample (a cycle already drawn is kept) and publish it by stratum."""
     outcome = cycle_record.draw_cycle(store.engine_from(settings), settings, dates, seed)
     if outcome.selection is not None:
-        relaxed = {}
-        for relaxation in outcome.selection.relaxations:
-            relaxed.setdefault(relaxation.stratum, []).append(f"{relaxation.rule} (+{relaxation.added})")
-        create_table_artifact(
-            key="sample-by-stratum",
-            description=f"Cycle {dates.cycle_ref}: the sample by stratum (seed {outcome.selection.seed})",
-            table=[
-                {
-                    "stratum": result.stratum,
-                    "quota": result.quota,
-                    "eligible": result.eligible,
-                    "drawn": result.drawn,
-                    "reserves": result.reserves,
-                    "shortfall": result.shortfall,
-                    "rules relaxed": ", ".join(relaxed.get(result.stratum, [])),
-                }
-                for result in outcome.selection.strata
-            ],
-        )
+        publish_sample(outcome.selection, f"Cycle {dates.cycle_ref}")
     else:
         get_run_logger().info("Cycle %s was already drawn; its recorded sample is kept.", dates.cycle_ref)
     return outcome.cycle_id

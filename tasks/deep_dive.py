@@ -15,6 +15,7 @@ from qaloop.outbox import Message, enqueue
 from qaloop.report_figures import CycleFigures
 from qaloop.settings import Settings
 from tasks import NOT_CACHED, RETRY_IO
+from tasks.cycle import publish_sample
 
 CONCERN_EVENT = "qaloop.concern.detected"
 
@@ -25,21 +26,7 @@ def draw(settings: Settings, request: deep_dive.DeepDiveRequest, today: date) ->
     engine = store.engine_from(settings)
     drawn = deep_dive.draw_deep_dive(engine, settings, request, today)
     if drawn.drawn.selection is not None:
-        create_table_artifact(
-            key="deep-dive-sample",
-            description=f"Deep dive {drawn.cycle_ref}: the sample by stratum",
-            table=[
-                {
-                    "stratum": s.stratum,
-                    "quota": s.quota,
-                    "eligible": s.eligible,
-                    "drawn": s.drawn,
-                    "reserves": s.reserves,
-                    "shortfall": s.shortfall,
-                }
-                for s in drawn.drawn.selection.strata
-            ],  # fmt: skip
-        )
+        publish_sample(drawn.drawn.selection, f"Deep dive {drawn.cycle_ref}")
     else:
         get_run_logger().info("Deep dive %s was already drawn; its recorded sample is kept.", drawn.cycle_ref)
     create_markdown_artifact(
