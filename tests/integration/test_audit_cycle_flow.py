@@ -72,8 +72,12 @@ def test_a_bad_staff_list_stops_the_cycle_before_anything_is_written(
             )
             == 0
         )
-        assert connection.scalar(select(func.count()).select_from(models.EmailOutbox)) == 0
-    assert smtp_server.messages == []
+        kinds = connection.scalars(select(models.EmailOutbox.kind)).all()
+    # Nothing of the cycle was written or sent: the one email is the QA team's alert that the run failed.
+    assert kinds == ["run_failed"]
+    [alert] = smtp_server.messages
+    assert alert["Subject"].startswith("qaloop: the audit-cycle run demo-county 2026-09 failed")
+    assert "role is not one of" in alert.get_body(("plain",)).get_content()
 
 
 def test_bad_case_rows_within_the_allowed_share_go_to_a_quarantine_file_and_the_cycle_goes_on(
