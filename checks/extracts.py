@@ -1,5 +1,6 @@
-"""The audit cycle's first step without Prefect: read the staff list and case extract, check both, apply
-each dataset's policy, set failing case rows aside in a quarantine file, then store what passed."""
+"""The audit cycle's first step without Prefect: read the staff list and case extract (or Annex A), check
+both, apply each dataset's policy, set failing case rows aside in a quarantine file, then store what
+passed."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from datetime import date
 from pathlib import Path
 
 from checks.cases import check_cases
-from checks.runner import CheckReport, apply_policy, write_quarantine
+from checks.runner import CheckFailed, CheckReport, Failure, apply_policy, write_quarantine
 from checks.staff import check_staff
 from qaloop import loader, store
+from qaloop.annex_a import AnnexA
 from qaloop.schema import SCHEMAS, Dataset
-from qaloop.settings import Settings
-from qaloop.sources import file_digest, read_dataset
+from qaloop.settings import AnnexASource, Settings
+from qaloop.sources import file_digest, read_annex_a_source, read_dataset
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,16 @@ def check_and_load_extracts(
     cannot be read or lacks a column; LoadError when the store refuses a row.
     """
     staff_text = read_dataset(settings, Dataset.STAFF, as_of)
-    cases_text = read_dataset(settings, Dataset.CASES, as_of)
+    unread: tuple[str, ...] = ()
+    annex_a_file = None
+    if isinstance(settings.sources.get(Dataset.CASES), AnnexASource):
+        annex_a = read_annex_a_source(settings, staff_text)
+        cases_text = annex_a.cases
+        if len(annex_a.problems):
+            annex_a_file = _set_aside_annex_a(settings, annex_a, as_of, on_report)
+            unread = tuple(annex_a.problems["case_ref"])
+    else:
+        cases_text = read_dataset(settings, Dataset.CASES, as_of)
     staff_report, staff = check_staff(settings, staff_text)
     on_report(staff_report)
     cases_report, cases = check_cases(settings, cases_text, staff_text, as_of)
@@ -59,6 +70,39 @@ def check_and_load_extracts(
     return CheckedLoad(
         staff=stored[Dataset.STAFF],
         cases=stored[Dataset.CASES],
-        quarantined=tuple(quarantined["case_ref"]),
-        quarantine_file=kept,
+        quarantined=unread + tuple(quarantined["case_ref"]),
+        quarantine_file=kept or annex_a_file,
     )
+
+
+def _set_aside_annex_a(
+    settings: Settings, annex_a: AnnexA, as_of: date, on_report: Callable[[CheckReport], None]
+) -> Path:
+    """Report the Annex A rows that cannot become cases (by reference and reason; no names), and write them,
+    with the worker names that matched no one or several, beside the quarantine files. CheckFailed when the
+    cases' policy says stop or there are more of them than it may set aside."""
+    problems = annex_a.problems
+    report = CheckReport(
+        "Annex A",
+        len(annex_a.cases) + len(problems),
+        tuple(
+            Failure(f"Annex A: {reason}", tuple(group["case_ref"]), (), False)
+            for reason, group in problems.groupby("reason", sort=True)
+        ),
+    )
+    on_report(report)
+    policy = settings.check_policy(Dataset.CASES)
+    share = len(problems) / report.rows
+    if policy.on_failure == "stop" or share > policy.max_quarantine_share:
+        raise CheckFailed(
+            report,
+            f"Nothing was written: {len(problems):,} of {report.rows:,} Annex A rows ({share:.1%}) cannot become "
+            f"cases; the cases' policy sets aside at most {policy.max_quarantine_share:.1%}.",
+        )
+    folder = settings.output_dir / "quarantine"
+    folder.mkdir(parents=True, exist_ok=True)
+    if len(annex_a.workers):
+        annex_a.workers.to_csv(folder / f"annex-a-workers-{as_of}.csv", index=False)
+    path = folder / f"annex-a-{as_of}.csv"
+    problems.to_csv(path, index=False)
+    return path

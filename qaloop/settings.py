@@ -381,7 +381,17 @@ class SqlSource(_Source):
     query: str = Field(description="a SELECT; use :as_of for the run date, never string formatting")
 
 
-Source = Annotated[CsvSource | XlsxSource | SqlSource, Field(discriminator="kind")]
+class AnnexASource(_Source):
+    """Ofsted's Annex A workbook as the case extract (children's services)."""
+
+    kind: Literal["annex_a"]
+    path: Path
+    lists: dict[int, str] = Field(
+        min_length=1, description="Annex A list number -> audit type id, e.g. {7: child_protection}"
+    )
+
+
+Source = Annotated[CsvSource | XlsxSource | SqlSource | AnnexASource, Field(discriminator="kind")]
 
 
 class CheckPolicy(_Strict):
@@ -470,6 +480,12 @@ class Settings(BaseSettings):
         if shares is not None and set(shares) != set(type_ids):
             raise ValueError(f"calendar.type_shares must name exactly the audit types {type_ids}, got {sorted(shares)}")
         for dataset, source in self.sources.items():
+            if isinstance(source, AnnexASource):
+                if dataset is not Dataset.CASES:
+                    raise ValueError(f"sources.{dataset.value}: an Annex A workbook can only be the cases source")
+                unknown_types = sorted(set(source.lists.values()) - set(type_ids))
+                if unknown_types:
+                    raise ValueError(f"sources.cases.lists names unknown audit type(s) {unknown_types}: {type_ids}")
             schema = SCHEMAS[dataset]
             unknown = sorted(set(source.columns) - set(schema.names))
             if unknown:

@@ -16,8 +16,9 @@ import pandas as pd
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from qaloop.annex_a import AnnexA, AnnexAError, read_annex_a
 from qaloop.schema import SCHEMAS, Dataset
-from qaloop.settings import CsvSource, Settings, Source, SqlSource, XlsxSource
+from qaloop.settings import AnnexASource, CsvSource, Settings, Source, SqlSource, XlsxSource
 from qaloop.store import engine_for
 
 _TRUE = {"true", "yes", "y", "1", "active"}
@@ -49,9 +50,29 @@ def read_dataset(settings: Settings, dataset: Dataset, as_of: date | None = None
     source = settings.sources.get(dataset)
     if source is None:
         raise SourceError(f"no source is configured for {dataset.value} (add sources.{dataset.value} to the config)")
+    if isinstance(source, AnnexASource):
+        read = read_annex_a_source(settings, read_dataset(settings, Dataset.STAFF, as_of))
+        if len(read.problems):
+            shown = "; ".join(f"{row.case_ref}: {row.reason}" for row in read.problems.head(10).itertuples())
+            raise SourceError(
+                f"cases ({describe(source)}): {len(read.problems)} Annex A row(s) cannot become cases: {shown} "
+                "(the audit-cycle flow sets them aside and goes on; `qaloop load` does not)"
+            )
+        return read.cases
     default_engine = engine_for(settings.database_url.get_secret_value())
     raw = _read_raw(source, default_engine, as_of)
     return canonical(raw, dataset, source.columns, origin=f"{dataset.value} ({describe(source)})")
+
+
+def read_annex_a_source(settings: Settings, staff: pd.DataFrame) -> AnnexA:
+    """The configured Annex A workbook read into cases against the canonical staff list ``staff``, with the
+    rows that cannot become cases and the worker names that match no one or several (see ``annex_a``)."""
+    source = settings.sources[Dataset.CASES]
+    assert isinstance(source, AnnexASource)
+    try:
+        return read_annex_a(source.path, source.lists, staff)
+    except AnnexAError as error:
+        raise SourceError(str(error)) from None
 
 
 def _read_raw(source: Source, default_engine: Engine, as_of: date | None) -> pd.DataFrame:

@@ -10,6 +10,7 @@ The size scales from the default 25,000 cases to 1,000,000 for benchmarks.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from faker import Faker
 from qaloop.cycles import cycle_dates, scheduled_selection_dates
 from qaloop.roles import Role
 from qaloop.schema import SCHEMAS, Dataset
-from qaloop.settings import CsvSource, Settings, XlsxSource
+from qaloop.settings import AnnexASource, CsvSource, Settings, XlsxSource
 
 BASE_CASES = 25_000
 BASE_TEAMS_PER_AREA = 10
@@ -374,6 +375,9 @@ def write_extracts(authority: SyntheticAuthority, settings: Settings) -> dict[Da
     written = {}
     for dataset, frame in authority.frames.items():
         source = settings.sources.get(dataset)
+        if isinstance(source, AnnexASource):
+            written[dataset] = write_annex_a(authority, source.path, source.lists)
+            continue
         if not isinstance(source, CsvSource | XlsxSource):
             continue
         out = frame.copy()
@@ -389,3 +393,63 @@ def write_extracts(authority: SyntheticAuthority, settings: Settings) -> dict[Da
             out.to_excel(source.path, index=False, sheet_name=source.sheet or "Sheet1", engine="openpyxl")
         written[dataset] = source.path
     return written
+
+
+# How each Annex A list names its key dates (one year's template; the reader accepts other years' too).
+_ANNEX_A_LISTS = {
+    3: ("List 3 - Referrals", {"start_date": "Date of referral"}),
+    4: ("List 4 - Assessments", {"start_date": "Assessment start date",
+                                 "last_activity_date": "Assessment authorised date"}),
+    5: ("List 5 - Section 47 enquiries", {"start_date": "Strategy discussion initiating Section 47 Enquiry Start Date",
+                                          "last_activity_date": "Date of Initial Child Protection Conference"}),
+    6: ("List 6 - Children in need", {"start_date": "CIN start date", "last_activity_date": "Date of latest visit",
+                                      "end_date": "CIN closure date"}),
+    7: ("List 7 - Child protection", {"start_date": "Child Protection Plan Start Date",
+                                      "last_activity_date": "Date of latest review conference",
+                                      "end_date": "Child Protection Plan End Date"}),
+    8: ("List 8 - Children in care", {"start_date": "Date started to be looked after",
+                                      "last_activity_date": "Date of latest statutory visit",
+                                      "end_date": "Date ceased to be looked after"}),
+    9: ("List 9 - Care leavers", {"start_date": "Date started to receive care leaver services",
+                                  "last_activity_date": "Date of latest contact"}),
+}  # fmt: skip
+
+
+def write_annex_a(authority: SyntheticAuthority, path: Path, lists: Mapping[int, str], seed: int = 3) -> Path:
+    """Write the authority's cases as an Annex A workbook as councils keep it: a title row above each list's
+    headers, headers with stray spaces, coded demographic values, dates partly as Excel dates and partly as
+    text, and worker names typed with odd case and spacing. Returns ``path``."""
+    rng = np.random.default_rng(seed)
+    cases, staff = authority[Dataset.CASES], authority[Dataset.STAFF]
+    names = staff.set_index("staff_id")["name"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for number, audit_type in sorted(lists.items()):
+            title, dates = _ANNEX_A_LISTS[number]
+            rows = cases[cases["audit_type"] == audit_type].drop_duplicates("person_ref")
+            n = len(rows)
+            typed_names = [
+                name.upper() if i % 7 == 0 else f"  {name.replace(' ', '  ')} " if i % 5 == 0 else name
+                for i, name in enumerate(rows["worker_id"].map(names))
+            ]
+            frame = pd.DataFrame(
+                {
+                    "Child Unique ID ": rows["person_ref"].to_numpy(),
+                    "Gender": rng.choice(["a) Male", "b) Female", "c) Not stated"], n),
+                    "Ethnicity": rng.choice(["a) WBRI", "b) WOTH", "c) MWBC", "d) AIND", "e) BAFR", "f) NOBT"], n),
+                    "Date of Birth": [date(2008, 1, 1) + timedelta(days=int(d)) for d in rng.integers(0, 6000, n)],
+                    "Disability": rng.choice(["a) Yes", "b) No"], n, p=[0.1, 0.9]),
+                    **{
+                        header: [
+                            (d.strftime("%d/%m/%Y") if i % 2 else d) if d else None for i, d in enumerate(rows[column])
+                        ]
+                        for column, header in dates.items()
+                    },
+                    " Allocated Team": np.where(rng.random(n) < 0.05, None, rows["team"].to_numpy()),
+                    "Allocated Worker ": typed_names,
+                }
+            )
+            sheet = title[:31]
+            frame.to_excel(writer, sheet_name=sheet, index=False, startrow=1)
+            writer.sheets[sheet].cell(row=1, column=1, value=f"Annex A {title} (synthetic)")
+    return path
