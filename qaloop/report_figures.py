@@ -165,7 +165,7 @@ def question_table(
 ) -> pd.DataFrame:
     """Each audit-tool question's answers this cycle and its "yes" share beside earlier cycles."""
     columns = [
-        "tool", "aspect", "question_id", "question", "yes", "no", "not_applicable", "answered", "yes_share",
+        "tool", "aspect", "question_id", "question", "yes", "no", "short", "not_applicable", "answered", "yes_share",
         "reading",
     ]  # fmt: skip
     if answers.empty:
@@ -179,16 +179,17 @@ def question_table(
         if question is None:
             continue
         aspect = next(a.title for a in tool.aspects if a.id == question.aspect)
-        options = question.answers or tool.answers
-        yes_word, no_word = options[0], options[1]
+        # The last option that is not "not applicable" is the one short of the standard ("No", "does not
+        # meet good"); every other answer meets it, so judgement scales read as yes / no tools do.
+        short = [option for option in (question.answers or tool.answers) if not _not_applicable(option)][-1]
         answered = group[~group["answer"].map(_not_applicable)]
         current = answered[answered["cycle_ref"] == cycle_ref]
         points = [
-            (ref, int((answered["cycle_ref"].eq(ref) & answered["answer"].eq(yes_word)).sum()),
+            (ref, int((answered["cycle_ref"].eq(ref) & answered["answer"].ne(short)).sum()),
              int(answered["cycle_ref"].eq(ref).sum()))
             for ref in cycles
         ]  # fmt: skip
-        yes = int((current["answer"] == yes_word).sum())
+        yes = int((current["answer"] != short).sum())
         rows.append(
             {
                 "tool": tool_id,
@@ -196,7 +197,8 @@ def question_table(
                 "question_id": question_id,
                 "question": question.text,
                 "yes": yes,
-                "no": int((current["answer"] == no_word).sum()),
+                "no": int((current["answer"] == short).sum()),
+                "short": short,
                 "not_applicable": int(((group["cycle_ref"] == cycle_ref) & group["answer"].map(_not_applicable)).sum()),
                 "answered": len(current),
                 "yes_share": yes / len(current) if len(current) else float("nan"),

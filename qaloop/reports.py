@@ -76,9 +76,8 @@ def practice_themes(figures: CycleFigures, answers: pd.DataFrame, scrub: Scrubbe
         weak = group[group["no"] > 0].sort_values(["no", "question_id"], ascending=[False, True]).head(per_aspect)
         if weak.empty:
             continue
-        said_no = answers[answers["question_id"].isin(weak["question_id"]) & answers["answer"].str.casefold().eq("no")][
-            "return_id"
-        ]
+        short = dict(zip(weak["question_id"], weak["short"], strict=True))
+        said_no = answers[answers["question_id"].map(short).eq(answers["answer"])]["return_id"]
         points = figures.findings[figures.findings["return_id"].isin(said_no)]["learning_points"].dropna()
         themes.append(
             Theme(
