@@ -139,7 +139,8 @@ def _staff(
         while address in seen:
             address, suffix = f"{local}{suffix}", suffix + 1
         seen.add(address)
-        names.append(f"{first} {last}")
+        # Two people with one name would be ambiguous wherever staff are named (Annex A): a middle initial.
+        names.append(f"{first} {chr(ord('A') + suffix - 3)}. {last}" if suffix > 2 else f"{first} {last}")
         emails.append(f"{address}@qaloop-demo.example")
     staff["name"] = names
     staff["email"] = emails
@@ -418,7 +419,8 @@ _ANNEX_A_LISTS = {
 def write_annex_a(authority: SyntheticAuthority, path: Path, lists: Mapping[int, str], seed: int = 3) -> Path:
     """Write the authority's cases as an Annex A workbook as councils keep it: a title row above each list's
     headers, headers with stray spaces, coded demographic values, dates partly as Excel dates and partly as
-    text, and worker names typed with odd case and spacing. Returns ``path``."""
+    text, worker names typed with odd case and spacing, and in each list one child without an allocated
+    worker and one allocated to a name the staff list lacks. Returns ``path``."""
     rng = np.random.default_rng(seed)
     cases, staff = authority[Dataset.CASES], authority[Dataset.STAFF]
     names = staff.set_index("staff_id")["name"]
@@ -432,6 +434,9 @@ def write_annex_a(authority: SyntheticAuthority, path: Path, lists: Mapping[int,
                 name.upper() if i % 7 == 0 else f"  {name.replace(' ', '  ')} " if i % 5 == 0 else name
                 for i, name in enumerate(rows["worker_id"].map(names))
             ]
+            # As in life, a child awaiting allocation and a worker from an agency the staff list lacks.
+            if n > 2:
+                typed_names[1], typed_names[2] = None, "Agency Worker"
             frame = pd.DataFrame(
                 {
                     "Child Unique ID ": rows["person_ref"].to_numpy(),

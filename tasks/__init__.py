@@ -6,6 +6,7 @@ see in the Prefect UI as artifacts, and returns. Retries only where I/O can fail
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from prefect.cache_policies import NONE
@@ -29,3 +30,8 @@ def worth_retrying(task: object, task_run: object, state: State) -> bool:
 
 
 RETRY_IO: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 10, "retry_condition_fn": worth_retrying}
+
+
+def artifact_key(*parts: str) -> str:
+    """An artifact key from ``parts`` as Prefect accepts it: lowercase letters, digits and dashes."""
+    return re.sub(r"[^a-z0-9]+", "-", "-".join(parts).casefold()).strip("-")

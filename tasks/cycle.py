@@ -18,7 +18,7 @@ from qaloop.allocation import Assignment
 from qaloop.cycles import CycleDates
 from qaloop.selection import Selection
 from qaloop.settings import Settings
-from tasks import NOT_CACHED, RETRY_IO
+from tasks import NOT_CACHED, RETRY_IO, artifact_key
 
 
 @task(name="check and load the staff list and case extract", **RETRY_IO, **NOT_CACHED)
@@ -32,13 +32,13 @@ def check_and_load(settings: Settings, as_of: date) -> CheckedLoad:
 
     def publish(report: CheckReport) -> None:
         (logger.info if report.ok else logger.warning)(report.describe())
-        key = f"{report.dataset}-checks"
+        key = artifact_key(report.dataset, "checks")
         create_markdown_artifact(
             markdown=f"```\n{report.describe()}\n```", key=key, description=f"{report.dataset} checks"
         )
         if not report.ok:
             create_table_artifact(
-                table=report.table(), key=f"{key}-failures", description=f"{report.dataset}: failing rows"
+                table=report.table(), key=artifact_key(key, "failures"), description=f"{report.dataset}: failing rows"
             )
 
     loaded = check_and_load_extracts(settings, as_of, on_report=publish)

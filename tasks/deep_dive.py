@@ -14,7 +14,7 @@ from qaloop.cycle_messages import long_date, render
 from qaloop.outbox import Message, enqueue
 from qaloop.report_figures import CycleFigures
 from qaloop.settings import Settings
-from tasks import NOT_CACHED, RETRY_IO
+from tasks import NOT_CACHED, RETRY_IO, artifact_key
 from tasks.cycle import publish_sample
 
 CONCERN_EVENT = "qaloop.concern.detected"
@@ -95,7 +95,7 @@ def raise_concerns(settings: Settings, figures: CycleFigures) -> list[str]:
         raised.append(concern.key)
     if rows:
         create_table_artifact(
-            key=f"concerns-{figures.cycle_ref}",
+            key=artifact_key("concerns", figures.cycle_ref),
             description=f"Cycle {figures.cycle_ref}: concerns found, and the deep dives looking into them",
             table=rows,
         )

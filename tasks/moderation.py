@@ -9,7 +9,7 @@ from prefect.artifacts import create_table_artifact
 
 from qaloop import moderation_record, store
 from qaloop.settings import Settings
-from tasks import NOT_CACHED, RETRY_IO
+from tasks import NOT_CACHED, RETRY_IO, artifact_key
 
 _WHY = {
     "flagged": "grading systematically high or low",
@@ -27,7 +27,7 @@ def draw_moderation(settings: Settings, cycle_ref: str) -> moderation_record.Mod
         with engine.connect() as connection:
             sample = moderation_record.moderation_sample(connection, settings, cycle_ref)
         create_table_artifact(
-            key=f"moderation-sample-{cycle_ref}",
+            key=artifact_key("moderation-sample", cycle_ref),
             description=f"Cycle {cycle_ref}: {drawn.sampled} of {drawn.submitted} audits drawn for moderation",
             table=sample.to_dict("records"),
         )
@@ -47,7 +47,7 @@ def agreement_figures(settings: Settings, cycle_ref: str) -> dict[str, pd.DataFr
         if flags and table.empty:
             continue
         create_table_artifact(
-            key=f"agreement-{cycle_ref}-{name.replace(':', '').replace(' ', '-').replace('_', '-')}",
+            key=artifact_key("agreement", cycle_ref, name),
             description=f"Cycle {cycle_ref}: agreement with moderation, {name.replace('_', ' ')}"
             if not flags
             else f"Cycle {cycle_ref}: auditors flagged by moderation, {_WHY[name]} (for the QA team only)",

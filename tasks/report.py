@@ -9,7 +9,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from qaloop import cycle_report, store
 from qaloop.settings import Settings
-from tasks import NOT_CACHED, RETRY_IO
+from tasks import NOT_CACHED, RETRY_IO, artifact_key
 
 
 @task(name="write the cycle's reports", **RETRY_IO, **NOT_CACHED)
@@ -20,7 +20,7 @@ def write_reports(settings: Settings, cycle_ref: str, today: date) -> cycle_repo
     figures = built.figures
     overall = figures.overall()
     create_markdown_artifact(
-        key=f"cycle-report-{cycle_ref}",
+        key=artifact_key("cycle-report", cycle_ref),
         description=f"Cycle {cycle_ref}: headline figures",
         markdown="\n".join(
             [
@@ -35,7 +35,7 @@ def write_reports(settings: Settings, cycle_ref: str, today: date) -> cycle_repo
         ),
     )
     create_table_artifact(
-        key=f"cycle-reports-{cycle_ref}",
+        key=artifact_key("cycle-reports", cycle_ref),
         description=f"Cycle {cycle_ref}: the reports and who receives them",
         table=cycle_report.report_index(built).to_dict("records"),
     )

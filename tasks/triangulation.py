@@ -14,7 +14,7 @@ from qaloop import store, triangulation
 from qaloop.outbox import enqueue
 from qaloop.settings import Settings
 from qaloop.triangulation_messages import triangulation_message
-from tasks import NOT_CACHED, RETRY_IO
+from tasks import NOT_CACHED, RETRY_IO, artifact_key
 
 
 def publish_check(report: CheckReport) -> None:
@@ -23,7 +23,7 @@ def publish_check(report: CheckReport) -> None:
     (logger.info if report.ok else logger.warning)(report.describe())
     if not report.ok:
         create_table_artifact(
-            key=f"checks-{report.dataset.replace('_', '-')}",
+            key=artifact_key("checks", report.dataset),
             description=f"{report.dataset}: checks that failed, with the first rows (by reference)",
             table=report.table(),
         )
