@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, Row, func, select, update
 from sqlalchemy.orm import aliased
 
 from qaloop import models
-from qaloop.allocation import Assignment, AuditWindow, allocate, available_auditors
+from qaloop.allocation import Assignment, AuditWindow, allocate, available_auditors, service_manager_for
 from qaloop.cycle_record import CycleError, authority_id
 from qaloop.roles import Role
 from qaloop.settings import Settings
@@ -78,15 +78,17 @@ def _cycle(connection: Connection, authority: int, cycle_ref: str) -> _Cycle:
 
 def _waiting(connection: Connection, cycle_id: int) -> pd.DataFrame:
     allocation, case, team, area, staff = models.Allocation, models.CaseRecord, models.Team, models.Area, models.Staff
+    auditor = aliased(models.Staff)
     rows = connection.execute(
-        select(allocation.id, case.case_ref, area.name, team.name, staff.staff_ref)
+        select(allocation.id, case.case_ref, area.name, team.name, staff.staff_ref, auditor.staff_ref)
         .join(case, case.id == allocation.case_id)
         .join(team, team.id == case.team_id)
         .join(area, area.id == case.area_id)
         .join(staff, staff.id == allocation.practitioner_id)
+        .outerjoin(auditor, auditor.id == allocation.auditor_id)
         .where(allocation.cycle_id == cycle_id, allocation.status == "selected")
     ).all()
-    return pd.DataFrame(rows, columns=["allocation_id", "case_ref", "area", "team", "worker_id"])
+    return pd.DataFrame(rows, columns=["allocation_id", "case_ref", "area", "team", "worker_id", "chosen_auditor"])
 
 
 def _loads(connection: Connection, cycle_id: int) -> dict[str, int]:
@@ -123,9 +125,17 @@ def allocate_cycle(engine: Engine, settings: Settings, cycle_ref: str) -> list[A
         if waiting.empty:
             return []
         staff = staff_frame(connection, authority)
-        assignments = allocate(
-            waiting, staff, cycle.window, settings.selection.auditor_capacity, cycle.seed, _loads(connection, cycle.id)
-        )
+        # Cases drawn for a particular auditor (a manager's monthly audits) keep them; the rest are allocated.
+        chosen = waiting[waiting["chosen_auditor"].notna()]
+        by_id = staff.set_index("staff_id")
+        assignments = [
+            Assignment(row.case_ref, service_manager_for(row.worker_id, row.area, by_id), row.chosen_auditor,
+                       "drawn for this auditor")
+            for row in chosen.itertuples()
+        ] + allocate(
+            waiting[waiting["chosen_auditor"].isna()], staff, cycle.window, settings.selection.auditor_capacity,
+            cycle.seed, _loads(connection, cycle.id),
+        )  # fmt: skip
         ids = dict(
             connection.execute(
                 select(models.Staff.staff_ref, models.Staff.id).where(models.Staff.authority_id == authority)

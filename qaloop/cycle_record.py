@@ -131,12 +131,14 @@ def record_selection(
     programme: str = "regular",
     extra: dict[str, Any] | None = None,
     reasons: dict[str, str] | None = None,
+    auditors: dict[str, str] | None = None,
 ) -> int:
     """Store a cycle (regular, or a deep dive) and its sample (drawn cases as ``selected``, reserves ranked)
     in one transaction.
 
     The cycle keeps its seed, rule version, rules, quotas, where its inputs are, and ``extra`` (a deep
-    dive's request); ``reasons`` notes why particular cases were allowed (a deep dive's re-audits). Returns
+    dive's request); ``reasons`` notes why particular cases were allowed (a deep dive's re-audits);
+    ``auditors`` gives cases their auditor at once (a manager's monthly audits: case -> staff id). Returns
     the cycle's id. CycleError if the cycle is already recorded.
     """
     authority = authority_id(engine, settings)
@@ -193,6 +195,7 @@ def record_selection(
                 "status": "selected" if row.kind == DRAWN else "reserve",
                 "reserve_rank": None if row.kind == DRAWN else int(row.rank),
                 "practitioner_id": staff_ids[row.worker_id],
+                "auditor_id": staff_ids[auditors[row.case_ref]] if row.case_ref in (auditors or {}) else None,
                 "reason": "; ".join(
                     why
                     for why in (

@@ -15,9 +15,22 @@ from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
+from sqlalchemy.engine import Engine
 
-from qaloop.selection import RULE_VERSION, blocked_workers, random_keys
-from qaloop.settings import SelectionRules
+from qaloop.allocation import AuditWindow, available_auditors
+from qaloop.allocation_record import staff_frame
+from qaloop.cycle_record import (
+    Draw,
+    authority_id,
+    default_seed,
+    record_selection,
+    recorded_cycle,
+    save_inputs,
+    selection_inputs,
+)
+from qaloop.cycles import cycle_dates
+from qaloop.selection import RULE_VERSION, Selection, StratumResult, blocked_workers, random_keys
+from qaloop.settings import SelectionRules, Settings
 
 
 @dataclass(frozen=True)
@@ -116,3 +129,72 @@ def _next_case(
         return case_ref, team, worker
     cursor[manager] = position
     return None
+
+
+def managed_teams(staff: pd.DataFrame) -> dict[str, set[str]]:
+    """Each member of staff's own team and the teams of everyone below them in the line (canonical staff
+    columns ``staff_id``, ``team``, ``line_manager_id``)."""
+    reports: dict[str, list[str]] = {}
+    for staff_id, manager in zip(staff["staff_id"], staff["line_manager_id"], strict=True):
+        if isinstance(manager, str):
+            reports.setdefault(manager, []).append(staff_id)
+    team = dict(zip(staff["staff_id"], staff["team"], strict=True))
+    managed = {}
+    for staff_id in staff["staff_id"]:
+        teams, below, seen = set(), [staff_id], set()
+        while below:
+            current = below.pop()
+            if current in seen:
+                continue  # a loop in bad data
+            seen.add(current)
+            if isinstance(team.get(current), str):
+                teams.add(team[current])
+            below += reports.get(current, [])
+        managed[staff_id] = teams
+    return managed
+
+
+def month_ref(today: date) -> str:
+    """The reference of the managers' audits of ``today``'s month, e.g. 2027-03-managers."""
+    return f"{today:%Y-%m}-managers"
+
+
+def draw_managers_month(engine: Engine, settings: Settings, today: date, seed: int | None = None) -> Draw:
+    """Draw and record this month's managers' audits, each case given to the manager it was drawn for; a month
+    already recorded is kept. The managers are the staff in ``selection.manager_roles`` who may audit (active,
+    not on leave while the audits are open)."""
+    dates = cycle_dates(settings.calendar, today, ref=month_ref(today))
+    existing = recorded_cycle(engine, settings, dates.cycle_ref)
+    if existing is not None:
+        return Draw(existing, drawn_now=False, selection=None)
+    inputs = selection_inputs(engine, settings, today)
+    with engine.connect() as connection:
+        staff = staff_frame(connection, authority_id(connection, settings))
+    able = available_auditors(staff, AuditWindow(dates.allocation_date, dates.audit_due))
+    roles = {role.value for role in settings.selection.manager_roles}
+    teams = managed_teams(staff)
+    managers = {staff_id: teams[staff_id] for staff_id in able.loc[able["role"].isin(roles), "staff_id"]}
+    seed = default_seed(settings, dates.cycle_ref) if seed is None else seed
+    per_manager = settings.selection.cases_per_manager
+    month = draw_for_managers(
+        inputs.cases, managers, per_manager, settings.selection, today, seed, inputs.audited, inputs.recent_cycles
+    )
+    drawn = month.drawn.assign(stratum="manager|" + month.drawn["manager_id"])
+    counts = drawn.groupby("manager_id").size()
+    selection = Selection(
+        seed=seed,
+        rule_version=month.rule_version,
+        drawn=drawn[["case_ref", "stratum", "worker_id", "rank", "relaxed"]],
+        reserves=pd.DataFrame(columns=["case_ref", "stratum", "worker_id", "rank", "relaxed"]),
+        strata=[
+            StratumResult(f"manager|{m}", per_manager, len(inputs.cases), int(counts.get(m, 0)), 0) for m in managers
+        ],
+        relaxations=[],
+    )
+    path, digest = save_inputs(inputs, settings.output_dir / "cycles" / dates.cycle_ref)
+    cycle_id = record_selection(
+        engine, settings, dates, selection, {f"manager|{m}": per_manager for m in managers}, path, digest,
+        programme="managers_monthly", extra={"managers": {m: sorted(t) for m, t in managers.items()}},
+        auditors=dict(zip(drawn["case_ref"], drawn["manager_id"], strict=True)),
+    )  # fmt: skip
+    return Draw(cycle_id, drawn_now=True, selection=selection)

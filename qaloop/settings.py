@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
+from qaloop.roles import Role
 from qaloop.schema import SCHEMAS, Dataset
 
 DEFAULT_CONFIG = Path("qaloop.yaml")
@@ -196,6 +197,13 @@ class SelectionRules(_Strict):
         description="rules relaxed, in this order, when a stratum runs short",
     )
     auditor_capacity: int = Field(default=4, ge=1, description="most audits one auditor gets in a cycle")
+    cases_per_manager: int = Field(
+        default=2, ge=1, description="managers' monthly audits: cases each manager audits a month"
+    )
+    manager_roles: list[Role] = Field(
+        default_factory=lambda: [Role.TEAM_MANAGER, Role.SERVICE_MANAGER],
+        description="managers' monthly audits: the roles that audit each month",
+    )
 
     @field_validator("relaxation_order")
     @classmethod

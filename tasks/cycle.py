@@ -13,7 +13,7 @@ from prefect.artifacts import (
 
 from checks.extracts import CheckedLoad, check_and_load_extracts
 from checks.runner import CheckReport
-from qaloop import allocation_record, cycle_record, store
+from qaloop import allocation_record, cycle_record, managers_monthly, store
 from qaloop.allocation import Assignment
 from qaloop.cycles import CycleDates
 from qaloop.selection import Selection
@@ -81,6 +81,18 @@ def draw(settings: Settings, dates: CycleDates, seed: int | None) -> int:
         publish_sample(outcome.selection, f"Cycle {dates.cycle_ref}")
     else:
         get_run_logger().info("Cycle %s was already drawn; its recorded sample is kept.", dates.cycle_ref)
+    return outcome.cycle_id
+
+
+@task(name="draw the managers' audits", **RETRY_IO, **NOT_CACHED)
+def draw_month(settings: Settings, today: date, seed: int | None) -> int:
+    """Draw and record the month's managers' audits (a month already drawn is kept) and publish them by
+    manager."""
+    outcome = managers_monthly.draw_managers_month(store.engine_from(settings), settings, today, seed)
+    if outcome.selection is not None:
+        publish_sample(outcome.selection, f"Managers' audits {managers_monthly.month_ref(today)}")
+    else:
+        get_run_logger().info("The managers' audits of %s were already drawn; they are kept.", f"{today:%B %Y}")
     return outcome.cycle_id
 
 

@@ -1,0 +1,52 @@
+"""The managers-monthly flow, on the first working morning of each month: check and load the extracts, draw
+each manager's cases for the month (never from a team they manage), give each case to its manager, and send
+the auditor, self-reflection and service manager emails; chasing, returns, moderation and the report then
+follow as for a cycle."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+from pydantic import BaseModel
+
+from qaloop.calendar import is_working_day
+from qaloop.managers_monthly import month_ref
+from qaloop.settings import load_settings
+from tasks.alerts import alert_qa_team
+from tasks.cycle import allocate, check_and_load, draw_month
+from tasks.notify import queue_emails, send_emails
+
+
+class MonthSummary(BaseModel):
+    """What the run did."""
+
+    cycle_ref: str
+    allocated: int = 0
+    emails_queued: int = 0
+    emails_sent: int = 0
+
+
+def _run_name() -> str:
+    settings = load_settings(flow_run.parameters.get("config"))
+    today = flow_run.parameters.get("today")
+    return f"{settings.authority.code} {month_ref(date.fromisoformat(str(today)) if today else date.today())}"
+
+
+@flow(name="managers-monthly", flow_run_name=_run_name, log_prints=False, on_failure=[alert_qa_team])
+def managers_monthly(config: str | None = None, today: date | None = None, seed: int | None = None) -> MonthSummary:
+    """Draw and send this month's managers' audits; on a weekend or bank holiday nothing is drawn."""
+    settings = load_settings(config)
+    today = today or date.today()
+    summary = MonthSummary(cycle_ref=month_ref(today))
+    if not is_working_day(today):
+        get_run_logger().info("%s is not a working day: the month's audits wait for the next one.", today)
+        return summary
+    check_and_load(settings, today)
+    draw_month(settings, today, seed)
+    assignments = allocate(settings, summary.cycle_ref)
+    summary.allocated = sum(1 for a in assignments if a.auditor_id)
+    summary.emails_queued = queue_emails(settings, summary.cycle_ref)
+    summary.emails_sent = send_emails(settings).sent
+    return summary
