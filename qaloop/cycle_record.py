@@ -235,12 +235,17 @@ def explain_cycle(engine: Engine, settings: Settings, cycle_ref: str) -> Explana
     cycle = models.AuditCycle
     with engine.connect() as connection:
         recorded = connection.execute(
-            select(cycle.id, cycle.seed, cycle.parameters, cycle.selection_date).where(
+            select(cycle.id, cycle.seed, cycle.parameters, cycle.selection_date, cycle.programme).where(
                 cycle.authority_id == authority, cycle.cycle_ref == cycle_ref
             )
         ).one_or_none()
         if recorded is None or recorded.seed is None:
             raise CycleError(f"cycle {cycle_ref} has no recorded draw to explain")
+        if recorded.programme != "regular":
+            raise CycleError(
+                f"{cycle_ref} is a {recorded.programme.replace('_', ' ')} draw: its seed, inputs and request are "
+                "recorded with it, but only regular cycles are re-derived by `qaloop cycle explain` so far"
+            )
         first_status = (
             select(models.AllocationEvent.allocation_id, func.min(models.AllocationEvent.id).label("first"))
             .group_by(models.AllocationEvent.allocation_id)
