@@ -2,7 +2,8 @@
 
 Each row must belong to an open allocation (or action) and come from the person it was sent to (or a
 recorded substitute); grades must be on the authority's scale; every required question answered with one
-of its options; dates not in the future and not before the cycle's allocation.
+of its options; dates not in the future and not before the cycle's allocation; each agreed action says
+what, names a member of staff by staff id, and gives a date on or after the audit.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import great_expectations as gx
 import pandas as pd
 
 from checks.runner import CheckReport, Rule, not_before, rule, run_checks, schema_rules
-from qaloop.returns import Rejection, ReturnFile
+from qaloop.returns import Rejection, ReturnFile, parse_day
 from qaloop.schema import Dataset
 from qaloop.settings import Settings
 
@@ -102,6 +103,30 @@ def answer_frame(settings: Settings, returned: ReturnFile, annotated: pd.DataFra
     return pd.DataFrame(rows, columns=["row_key", "question_id", "answered", "allowed", "shown"])
 
 
+def action_frame(returned: ReturnFile, annotated: pd.DataFrame) -> pd.DataFrame:
+    """One row per agreed action of each return, keyed by the return's ``row_key``: whether it says what is to
+    be done, names a member of staff by staff id, and gives a date on or after the audit."""
+    rows = []
+    known = annotated.set_index("row_key")
+    for action in returned.actions.itertuples():
+        if action.row_key not in known.index:
+            continue
+        audit = known.loc[action.row_key]
+        day = parse_day(action.by_when)
+        owner = None if pd.isna(action.by_whom) else str(action.by_whom).strip()
+        rows.append(
+            {
+                "row_key": action.row_key,
+                "described": not pd.isna(action.action) and bool(str(action.action).strip()),
+                "owner_known": owner in audit["staff_known"],
+                "date_ok": day is not None and (pd.isna(audit["completed_on"]) or day >= audit["completed_on"].date()),
+                "owner": owner or "(blank)",
+                "by_when": "(blank)" if pd.isna(action.by_when) else str(action.by_when),
+            }
+        )
+    return pd.DataFrame(rows, columns=["row_key", "described", "owner_known", "date_ok", "owner", "by_when"])
+
+
 def check_return_file(returned: ReturnFile, annotated: pd.DataFrame, settings: Settings) -> Rejection | None:
     """Check returned rows (and audits' answers), keyed by ``row_key``; None when all pass, else which rows
     and why."""
@@ -124,6 +149,22 @@ def check_return_file(returned: ReturnFile, annotated: pd.DataFrame, settings: S
                     [
                         _must_be_true("answered", "a required question is not answered", "question_id"),
                         _must_be_true("allowed", "an answer is not one of the question's options", "shown"),
+                    ],
+                    key="row_key",
+                )
+            )
+        actions = action_frame(returned, annotated[annotated["allocation_open"]])
+        if len(actions):
+            reports.append(
+                run_checks(
+                    "agreed actions",
+                    actions,
+                    [
+                        _must_be_true("described", "an agreed action does not say what is to be done", "owner"),
+                        _must_be_true("owner_known", "an agreed action's 'by whom' is not a staff id", "owner"),
+                        _must_be_true(
+                            "date_ok", "an agreed action's 'by when' is not a date on or after the audit", "by_when"
+                        ),
                     ],
                     key="row_key",
                 )

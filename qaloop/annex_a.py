@@ -246,7 +246,7 @@ def _read_list(
         if all(cell is None or (not isinstance(cell, str) and pd.isna(cell)) for cell in cells):
             continue
         child_id = decoded(cells[child]) if child is not None else None
-        case_ref = f"{child_id}/L{number}" if child_id else f"List {number} row {offset}"
+        case_ref = f"{child_id}-L{number}" if child_id else f"List {number} row {offset}"
         if not child_id:
             problems.append({"case_ref": case_ref, "list": number, "reason": "no child unique id"})
             continue

@@ -171,6 +171,17 @@ def _after_audit(connection: Connection, settings: Settings, row: Any) -> list[M
                     action,
                 )
             )
+    for action in _agreed_actions(connection, row.return_id):
+        messages.append(
+            _message(
+                "agreed_action",
+                f"{prefix}/action/{action.id}/agreed",
+                [action.owner_email],
+                service_manager,
+                f"Agreed action {action.id}: case {row.case_ref}, by {long_date(action.due_date)}",
+                context | {"action_id": action.id, "action": action.description, "due": long_date(action.due_date)},
+            )
+        )
     if row.escalation:
         due = add_working_days(row.submitted_on, 5)
         action_id = _open_action(connection, row, "escalation", team_manager[0], due, row.escalation_details)
@@ -196,6 +207,17 @@ def _after_audit(connection: Connection, settings: Settings, row: Any) -> list[M
             )
         )
     return messages
+
+
+def _agreed_actions(connection: Connection, return_id: int) -> list[Any]:
+    """The agreed actions the audit's return opened (Coventry's "agreed actions, by whom, by when")."""
+    action, owner = models.CorrectiveAction, models.Staff
+    return connection.execute(
+        select(action.id, action.description, action.due_date, owner.email.label("owner_email"))
+        .join(owner, owner.id == action.owner_id)
+        .where(action.return_id == return_id, action.reason == "agreed_action")
+        .order_by(action.id)
+    ).all()
 
 
 def _team_manager(connection: Connection, team_id: int) -> tuple[int, str] | None:

@@ -18,7 +18,7 @@ import shutil
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,16 +50,23 @@ _WORKBOOK_DATASETS = {
 OPEN_STATUSES = ("allocated", "notified", "submitted", "moderation", "moderated")
 DATE_FORMAT = "%d/%m/%Y"
 _ANSWER_COLUMNS = ["case_ref", "question_id", "answer", "evidence"]
+ACTION_COLUMNS = ["case_ref", "action", "by_whom", "by_when"]
+
+
+def _no_actions() -> pd.DataFrame:
+    return pd.DataFrame(columns=ACTION_COLUMNS, dtype="string")
 
 
 @dataclass(frozen=True)
 class ReturnFile:
-    """One returned file as canonical text: ``rows`` in its dataset's columns, an audit's ``answers`` long."""
+    """One returned file as canonical text: ``rows`` in its dataset's columns, an audit's ``answers`` long,
+    and its agreed ``actions`` (case_ref, action, by_whom, by_when) where the audit tool has them."""
 
     path: Path
     dataset: Dataset
     rows: pd.DataFrame
     answers: pd.DataFrame
+    actions: pd.DataFrame = field(default_factory=_no_actions)
 
 
 @dataclass(frozen=True)
@@ -116,10 +123,12 @@ def _from_workbook(path: Path) -> ReturnFile:
     returned = read_returned_workbook(path)
     dataset = _WORKBOOK_DATASETS[returned.kind]
     rows = canonical(pd.DataFrame([returned.fields]), dataset, {}, origin=path.name)
+    case_ref = rows["case_ref"].iloc[0]
     answers = pd.DataFrame(
-        [(rows["case_ref"].iloc[0], *answer) for answer in returned.answers], columns=_ANSWER_COLUMNS, dtype="string"
+        [(case_ref, *answer) for answer in returned.answers], columns=_ANSWER_COLUMNS, dtype="string"
     )
-    return ReturnFile(path, dataset, rows, answers)
+    actions = pd.DataFrame([(case_ref, *action) for action in returned.actions], columns=ACTION_COLUMNS, dtype="string")
+    return ReturnFile(path, dataset, rows, answers, actions)
 
 
 def _from_csv(path: Path, raw: pd.DataFrame, settings: Settings) -> ReturnFile:
@@ -188,6 +197,12 @@ def annotate(connection: Connection, settings: Settings, returned: ReturnFile, t
     merged.index = frame.index
     merged["allocation_open"] = merged["status"].isin(OPEN_STATUSES)
     if returned.dataset is Dataset.AUDIT_RETURNS:
+        known_staff = frozenset(
+            connection.scalars(
+                select(models.Staff.staff_ref).where(models.Staff.authority_id == authority_id(connection, settings))
+            )
+        )
+        merged["staff_known"] = [known_staff] * len(merged)
         merged["auditor_permitted"] = [
             isinstance(permitted, frozenset) and auditor in permitted
             for auditor, permitted in zip(merged["auditor_id"], merged["permitted_auditors"], strict=True)
@@ -313,6 +328,10 @@ def ingest_files(
             pd.concat([_keyed(frame, number, key) for number, frame in enumerate(annotated)], ignore_index=True),
             pd.concat(
                 [_keyed(returned.answers, number, "case_ref") for number, (_, _, returned) in enumerate(files)],
+                ignore_index=True,
+            ),
+            pd.concat(
+                [_keyed(returned.actions, number, "case_ref") for number, (_, _, returned) in enumerate(files)],
                 ignore_index=True,
             ),
         )
@@ -490,8 +509,36 @@ def _file(
                 )
             if status == "filed":
                 _advance(connection, allocation_id, ("allocated", "notified"), "submitted")
+                _open_agreed_actions(connection, returned, row, allocation_id, inserted, staff)
         if status == "filed":
             outcome.filed_returns.append(inserted)
+
+
+def _open_agreed_actions(
+    connection: Connection, returned: ReturnFile, row: Any, allocation_id: int, return_id: int, staff: dict[str, int]
+) -> None:
+    """Each agreed action of a filed audit becomes a corrective action owned by its "by whom" (the checks have
+    made sure of the staff id and the date)."""
+    agreed = returned.actions[returned.actions["case_ref"] == row.case_ref]
+    for action in agreed.itertuples():
+        connection.execute(
+            models.CorrectiveAction.__table__.insert().values(
+                allocation_id=allocation_id, return_id=return_id, reason="agreed_action", description=action.action,
+                owner_id=staff[str(action.by_whom).strip()], due_date=parse_day(action.by_when), status="open",
+                opened_at=models.utcnow(),
+            )
+        )  # fmt: skip
+
+
+def parse_day(text: object) -> date | None:
+    """A returned day, written as in the workbooks (dd/mm/yyyy) or ISO; None when it is neither."""
+    value = str(text).strip() if text is not None and not pd.isna(text) else ""
+    for form in (DATE_FORMAT, "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value, form).date()
+        except ValueError:
+            continue
+    return None
 
 
 def _return_values(returned: ReturnFile, row: Any, staff: dict[str, int]) -> dict[str, Any]:

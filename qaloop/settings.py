@@ -123,6 +123,9 @@ class AuditTool(_Strict):
 
     aspects: list[Aspect] = Field(min_length=1)
     answers: list[str] = Field(default=["Yes", "No", "Not applicable"], min_length=2)
+    agreed_actions: int = Field(
+        default=0, ge=0, le=20, description="rows for agreed actions (by whom, by when) that become corrective actions"
+    )
     questions: list[Question] = Field(min_length=1)
 
     @model_validator(mode="after")

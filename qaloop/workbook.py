@@ -31,6 +31,9 @@ FEEDBACK_FIELDS = (
     ("learning_points", "Learning points"),
     ("to_reach_higher_grade", "What would have earned a higher grade"),
 )
+# Agreed actions to achieve good outcomes (Coventry): what, by whom (a staff id), by when; each becomes a
+# corrective action owned by that member of staff.
+ACTION_HEADINGS = ("Agreed action", "By whom (staff id)", "By when")
 _HEADING = Font(bold=True, size=13)
 _BOLD = Font(bold=True)
 _INPUT = PatternFill("solid", fgColor="FFF7D6")
@@ -131,6 +134,15 @@ def write_audit_workbook(path: Path, sheet: AuditSheet, tool: AuditTool, scale: 
             yes_no.add(target)
         elif field == "completed_on":
             target.number_format = "dd/mm/yyyy"
+    if tool.agreed_actions:
+        actions_start = feedback_start + len(FEEDBACK_FIELDS) + 1
+        for column, heading in enumerate(ACTION_HEADINGS, start=1):
+            audit.cell(row=actions_start, column=column, value=heading).font = _BOLD
+        for row in range(actions_start + 1, actions_start + 1 + tool.agreed_actions):
+            for column in (1, 2, 3):
+                audit.cell(row=row, column=column).fill = _INPUT
+            audit.cell(row=row, column=1).alignment = _WRAP
+            audit.cell(row=row, column=3).number_format = "dd/mm/yyyy"
     for column, width in zip("ABCDE", (16, 34, 70, 18, 50), strict=True):
         audit.column_dimensions[column].width = width
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -184,11 +196,12 @@ def write_reflection_workbook(path: Path, sheet: ReflectionSheet) -> Path:
 @dataclass(frozen=True)
 class ReturnedWorkbook:
     """A returned workbook as text: ``fields`` in the canonical names of its dataset, and for an audit
-    ``answers`` as (question id, answer, evidence)."""
+    ``answers`` as (question id, answer, evidence) and any agreed ``actions``."""
 
     kind: str  # "audit", "self_reflection" or "moderation"
     fields: dict[str, str | None]
     answers: tuple[tuple[str, str | None, str | None], ...]
+    actions: tuple[tuple[str | None, str | None, str | None], ...] = ()  # agreed actions: what, by whom, by when
 
 
 def read_returned_workbook(path: Path) -> ReturnedWorkbook:
@@ -219,19 +232,26 @@ def _read_audit(sheet: object) -> ReturnedWorkbook:
     fields: dict[str, str | None] = {}
     answers = []
     feedback = {field for field, _ in FEEDBACK_FIELDS}
-    in_questions = False
+    actions = []
+    in_questions = in_actions = False
     for row in sheet.iter_rows(values_only=True):  # type: ignore[attr-defined]
         first = _text(row[0]) if row else None
         if first in _DETAILS:
             fields[_DETAILS[first]] = _text(row[1])
         elif first == "Question":
             in_questions = True
+        elif first == ACTION_HEADINGS[0]:
+            in_actions = True
+        elif in_actions:
+            action = (first, _text(row[1]), _text(row[2]))
+            if any(action):
+                actions.append(action)
         elif in_questions and first and first not in feedback:
             answers.append((first, _text(row[3]), _text(row[4])))
         elif first in feedback:
             in_questions = False
             fields[first] = _text(row[2])
-    return ReturnedWorkbook("audit", fields, tuple(answers))
+    return ReturnedWorkbook("audit", fields, tuple(answers), tuple(actions))
 
 
 def _read_reflection(sheet: object) -> ReturnedWorkbook:
@@ -259,9 +279,11 @@ def complete_audit_workbook(
     strengths: str = "Clear, well-structured recording of the person's views.",
     learning_points: str = "Record the rationale for decisions more fully.",
     to_reach_higher_grade: str = "Evidence of impact for the person.",
+    actions: tuple[tuple[str, str, date | str], ...] = (),
 ) -> Path:
-    """Fill in a sent audit tool as an auditor would (every question but ``skip`` answered ``answer``) and
-    save it to ``returned``: the demo's simulated auditors, and the tests', use it."""
+    """Fill in a sent audit tool as an auditor would (every question but ``skip`` answered ``answer``, and
+    the agreed ``actions`` as what, by whom, by when) and save it to ``returned``: the demo's simulated
+    auditors, and the tests', use it."""
     book = load_workbook(sent)
     sheet = book[AUDIT_SHEET]
     values = {
@@ -273,11 +295,16 @@ def complete_audit_workbook(
         "learning_points": learning_points,
         "to_reach_higher_grade": to_reach_higher_grade,
     }
-    in_questions = False
+    in_questions = in_actions = False
+    to_write = list(actions)
     for row in sheet.iter_rows():
         first = _text(row[0].value)
         if first == "Question":
             in_questions = True
+        elif first == ACTION_HEADINGS[0]:
+            in_questions, in_actions = False, True
+        elif in_actions and to_write:
+            row[0].value, row[1].value, row[2].value = to_write.pop(0)
         elif first in values:
             in_questions = False
             row[2].value = values[first]

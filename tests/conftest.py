@@ -44,6 +44,7 @@ from qaloop.workbook import complete_audit_workbook
 
 PROJECT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = PROJECT / "qaloop.yaml"
+AS_OF = date(2026, 11, 22)  # the day the synthetic authorities are generated as of
 NEXT_CYCLE = date(2026, 12, 14)
 CYCLE = "2026-09"  # the cycle selected on NEXT_CYCLE
 GRADES = ["Requires improvement", "Adequate", "Good", "Outstanding"]
@@ -162,7 +163,7 @@ def county(store_settings: Settings) -> Settings:
     settings = store_settings.model_copy(
         update={"calendar": store_settings.calendar.model_copy(update={"audits_per_area": 15})}
     )
-    write_extracts(generate(settings, as_of=date(2026, 11, 22), seed=41, cases=4_000), settings)
+    write_extracts(generate(settings, as_of=AS_OF, seed=41, cases=4_000), settings)
     engine = engine_from(settings)
     upgrade(engine)
     for dataset in EXTRACTS:
@@ -221,6 +222,16 @@ def closed(notified: Settings) -> Settings:
     forms = moderations_on(settings, CYCLE, date(2027, 1, 27))
     ingest_files(engine, settings, forms, date(2027, 1, 27), check_return_file, follow_up)
     moderation_record.record_agreement(engine, settings, CYCLE)
+    return settings
+
+
+@pytest.fixture
+def children(tmp_path: Path) -> Settings:
+    """A children's services authority on Coventry's configuration (SQLite), its staff list and Annex A
+    workbook written, the store migrated."""
+    settings = settings_in(tmp_path, config=PROJECT / "configs" / "coventry.yaml")
+    write_extracts(generate(settings, as_of=AS_OF, seed=5, cases=3_000), settings)
+    upgrade(engine_from(settings))
     return settings
 
 

@@ -5,7 +5,6 @@ dropped in silence; no child's demographic detail reaches the store, a message o
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -25,20 +24,9 @@ from qaloop.schema import Dataset
 from qaloop.settings import Settings
 from qaloop.sources import SourceError, read_dataset
 from qaloop.store import engine_from, upgrade
-from qaloop.synthetic import generate, write_extracts
-from tests.conftest import PROJECT, settings_in
+from tests.conftest import AS_OF
 
-AS_OF = date(2026, 11, 22)
-COVENTRY = PROJECT / "configs" / "coventry.yaml"
 DEMOGRAPHIC = ["Gender", "Ethnicity", "Date of Birth", "Disability"]
-
-
-@pytest.fixture
-def children(tmp_path: Path) -> Settings:
-    """A children's services authority on Coventry's configuration, its Annex A workbook written."""
-    settings = settings_in(tmp_path, config=COVENTRY)
-    write_extracts(generate(settings, as_of=AS_OF, seed=5, cases=3_000), settings)
-    return settings
 
 
 def _sheet(settings: Settings, name: str) -> tuple[pd.DataFrame, Path]:
@@ -80,9 +68,9 @@ def test_a_messy_workbook_is_read_and_every_row_accounted_for(children: Settings
     assert len(result.cases) + len(result.problems) == rows  # nothing dropped in silence
     reasons = dict(zip(result.problems["case_ref"], result.problems["reason"], strict=True))
     child = plans["Child Unique ID "]
-    assert reasons[f"{child[3]}/L7"] == reasons[f"{child[1]}/L7"] == "no allocated worker"
-    assert reasons[f"{child[4]}/L7"] == "the allocated worker matches no one in the staff list"
-    assert reasons[f"{child[7]}/L7"].startswith("the allocated worker matches more than one member of staff (")
+    assert reasons[f"{child[3]}-L7"] == reasons[f"{child[1]}-L7"] == "no allocated worker"
+    assert reasons[f"{child[4]}-L7"] == "the allocated worker matches no one in the staff list"
+    assert reasons[f"{child[7]}-L7"].startswith("the allocated worker matches more than one member of staff (")
     assert set(result.workers["outcome"]) == {
         "matches no one in the staff list",
         "matches more than one member of staff",
@@ -90,10 +78,10 @@ def test_a_messy_workbook_is_read_and_every_row_accounted_for(children: Settings
     assert {"Nobody Atall", "Agency Worker"} <= set(result.workers["name"])
 
     cases = result.cases.set_index("case_ref")
-    assert cases.loc[f"{child[5]}/L7", "start_date"] == "31/02/2026"  # kept as written, for the checks to name
-    teamless = cases.loc[f"{child[6]}/L7"]
+    assert cases.loc[f"{child[5]}-L7", "start_date"] == "31/02/2026"  # kept as written, for the checks to name
+    teamless = cases.loc[f"{child[6]}-L7"]
     assert teamless["team"] == staff.set_index("staff_id").loc[teamless["worker_id"], "team"]  # the worker's team
-    assert cases["start_date"].drop(f"{child[5]}/L7").str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
+    assert cases["start_date"].drop(f"{child[5]}-L7").str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
     assert set(cases["audit_type"]) == {"assessment", "child_protection", "child_looked_after"}
     assert list(result.cases.columns) == [
         "case_ref", "person_ref", "audit_type", "area", "team", "worker_id", "start_date", "last_activity_date",
@@ -109,9 +97,9 @@ def test_the_cycle_stores_what_passes_and_sets_the_rest_aside_by_reference(child
     reports: list[CheckReport] = []
     loaded = check_and_load_extracts(children, AS_OF, on_report=reports.append)
     child = plans["Child Unique ID "][5]
-    assert f"{child}/L7" in loaded.quarantined
+    assert f"{child}-L7" in loaded.quarantined
     annex = next(report for report in reports if report.dataset == "Annex A")
-    assert f"{child}/L7" in next(f for f in annex.failures if f.says == "Annex A: no allocated worker").keys
+    assert f"{child}-L7" in next(f for f in annex.failures if f.says == "Annex A: no allocated worker").keys
     set_aside = pd.read_csv(loaded.quarantine_file)
     assert set(set_aside["case_ref"]) == set(loaded.quarantined) and len(set_aside) == 7  # 2 a list, and ours
     assert loaded.cases > 2_000

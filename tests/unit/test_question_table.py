@@ -19,7 +19,7 @@ def test_a_judgement_scale_counts_meets_good_and_above_as_meeting_the_question()
     answers = pd.DataFrame(
         {
             "return_id": [1, 2, 3, 4, 5],
-            "question_id": "A1",
+            "question_id": "J1",
             "answer": ["exceeds good", "meets good", "does not meet good", "not applicable", "meets good"],
         }
     )
