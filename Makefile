@@ -30,28 +30,46 @@ browser:
 	  ($(SUDO) apt-get update >/dev/null && $(SUDO) apt-get install -y --no-install-recommends chromium >/dev/null)
 
 # The demo authority is regenerated as of today, so each demo starts from a fresh demo store; its
-# history (past cycles, complaints, surveys) is loaded, then the audit-cycle flow runs in Prefect's local
-# mode. A local SMTP sink (output/mail) receives the cycle's emails; it is stopped whatever happens.
+# history is loaded, then the audit-cycle flow runs in Prefect's local mode, its returns, chasing and
+# moderation are played out, and the month's triangulation, the cycle's reports and a deep dive follow.
+# A local SMTP sink receives every email; it is stopped whatever happens. `make demo` is the adults'
+# authority (qaloop.yaml); `make demo AUTHORITY=children` a children's services authority on Coventry's
+# configuration, its cases read from an Ofsted Annex A workbook (configs/coventry.yaml).
+AUTHORITY ?= adults
+ifeq ($(AUTHORITY),children)
+DEMO_CONFIG := --config configs/coventry.yaml
+DEMO_FRESH := var/coventry output/coventry
+DEMO_LOAD := load staff
+DEMO_MAIL := output/coventry/mail
+DEMO_DIVE := --type child_protection --theme "Child protection plans" --reason "asked for by the safeguarding partnership"
+else
+DEMO_CONFIG :=
+DEMO_FRESH := var/qaloop.db var/qaloop.db-wal var/qaloop.db-shm var/returns output/mail output/cycles output/quarantine output/triangulation
+DEMO_LOAD := load
+DEMO_MAIL := output/mail
+DEMO_DIVE := --type mca_assessment --theme "Best interests decisions" --reason "asked for by the governance board after an Ombudsman finding"
+endif
 # The workshop dataset's pseudonyms need a secret key; the demo uses a throwaway one unless you set yours.
 demo: export QALOOP_REPORTS__PSEUDONYM_KEY ?= demo-only-not-a-secret
+# The local sink takes mail as fast as it comes (the default is Exchange Online's 30 a minute).
+demo: export QALOOP_EMAIL__MESSAGES_PER_MINUTE ?= 3000
 demo: install
-	rm -rf var/qaloop.db var/qaloop.db-wal var/qaloop.db-shm var/returns output/mail output/cycles output/quarantine output/triangulation
-	$(BIN)/qaloop init-db
-	$(BIN)/qaloop demo-data
-	$(BIN)/qaloop load
-	@$(BIN)/qaloop mail-sink --seconds 900 & sink=$$!; \
+	rm -rf $(DEMO_FRESH)
+	$(BIN)/qaloop init-db $(DEMO_CONFIG)
+	$(BIN)/qaloop demo-data $(DEMO_CONFIG)
+	$(BIN)/qaloop $(DEMO_LOAD) $(DEMO_CONFIG)
+	@$(BIN)/qaloop mail-sink --seconds 900 $(DEMO_CONFIG) & sink=$$!; \
 	trap 'kill $$sink 2>/dev/null' EXIT; sleep 1; \
-	$(BIN)/qaloop cycle run && \
+	$(BIN)/qaloop cycle run $(DEMO_CONFIG) && \
 	echo "" && echo "The cycle's returns, chasing and moderation, day by day (simulated staff):" && \
-	$(BIN)/qaloop demo-returns && \
+	$(BIN)/qaloop demo-returns $(DEMO_CONFIG) && \
 	echo "" && echo "This month's triangulation (audits beside complaints, compliments, the Ombudsman, surveys):" && \
-	$(BIN)/qaloop triangulate && \
+	$(BIN)/qaloop triangulate $(DEMO_CONFIG) && \
 	echo "" && echo "The cycle's close: its reports, sent to their distribution lists:" && \
-	$(BIN)/qaloop cycle report && \
-	echo "" && echo "A deep dive asked for by the governance board (run here; \`qaloop deep-dive\` without --here goes through a Prefect server):" && \
-	$(BIN)/qaloop deep-dive --here --theme "Best interests decisions" --type mca_assessment --size 8 \
-	  --reason "asked for by the governance board after an Ombudsman finding" && \
-	echo "" && echo "Emails (one .eml file each): $(CURDIR)/output/mail" && \
+	$(BIN)/qaloop cycle report $(DEMO_CONFIG) && \
+	echo "" && echo "A deep dive (run here; \`qaloop deep-dive\` without --here goes through a Prefect server):" && \
+	$(BIN)/qaloop deep-dive --here --size 8 $(DEMO_DIVE) $(DEMO_CONFIG) && \
+	echo "" && echo "Emails (one .eml file each): $(CURDIR)/$(DEMO_MAIL)" && \
 	echo "Prefect runs:                \`make ui\`, then http://127.0.0.1:4200/runs"
 
 test: install browser

@@ -100,6 +100,7 @@ def returns_on(settings: Settings, plans: list[Plan], dates: CycleDates, day: da
                     grade=plan.grade,
                     completed_on=day,
                     escalation=plan.escalation,
+                    answer=_answer_for(settings, plan.grade),
                 )
             )
     if day == dates.audit_due:
@@ -118,9 +119,17 @@ def returns_on(settings: Settings, plans: list[Plan], dates: CycleDates, day: da
                 inbox / f"{first.case_ref} audit (corrected).xlsx",
                 grade=settings.grade_scale.labels[-1],
                 completed_on=day,
+                answer=_answer_for(settings, settings.grade_scale.labels[-1]),
             )
         )
     return dropped
+
+
+def _answer_for(settings: Settings, grade: str) -> str:
+    """How a simulated auditor answers the questions: with the grade where the tool judges on the grade's
+    own scale (Coventry's "meets good"), else the tool's first answer ("Yes")."""
+    options = next(iter(settings.audit_tools.values())).answers
+    return grade if grade in options else options[0]
 
 
 def moderations_on(settings: Settings, cycle_ref: str, day: date, seed: int = 11) -> list[Path]:
