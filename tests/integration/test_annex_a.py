@@ -19,6 +19,7 @@ from qaloop.allocation_record import allocate_cycle
 from qaloop.annex_a import read_annex_a
 from qaloop.cycle_messages import notify_cycle
 from qaloop.cycle_record import draw_cycle
+from qaloop.cycle_report import build_reports
 from qaloop.cycles import cycle_dates, next_selection_date
 from qaloop.schema import Dataset
 from qaloop.settings import Settings
@@ -107,7 +108,9 @@ def test_the_cycle_stores_what_passes_and_sets_the_rest_aside_by_reference(child
         read_dataset(children, Dataset.CASES)
 
 
-def test_no_childs_demographic_detail_reaches_a_message_a_workbook_or_a_check_report(children: Settings) -> None:
+def test_no_childs_demographic_detail_reaches_a_message_a_workbook_a_report_or_a_check_report(
+    children: Settings,
+) -> None:
     upgrade(engine_from(children))
     reports: list[CheckReport] = []
     check_and_load_extracts(children, AS_OF, on_report=reports.append)
@@ -121,10 +124,13 @@ def test_no_childs_demographic_detail_reaches_a_message_a_workbook_or_a_check_re
         str(value).strip() for frame in sheets.values() for column in DEMOGRAPHIC for value in frame[column].dropna()
     }
     values |= {value.split(") ", 1)[1] for value in values if ") " in value}  # the decoded forms too
+    births = {pd.Timestamp(value) for value in values if value[:2] in ("19", "20") and len(value) >= 10}
+    values |= {f"{day:%Y-%m-%d}" for day in births} | {f"{day:%d/%m/%Y}" for day in births}
     values = {value for value in values if len(value) > 3}  # "Yes" / "No" are not details on their own
     with engine.connect() as connection:
         messages = connection.execute(select(models.EmailOutbox.html, models.EmailOutbox.text_body)).all()
     texts = [html + text for html, text in messages] + [report.describe() for report in reports]
+    texts += [report.path.read_text() for report in build_reports(engine, children, dates.cycle_ref, AS_OF).reports]
     for workbook in (children.output_dir / "cycles" / dates.cycle_ref / "workbooks").glob("*.xlsx"):
         book = load_workbook(workbook, read_only=True)
         texts.append(" ".join(str(c) for sheet in book for row in sheet.iter_rows(values_only=True) for c in row if c))
