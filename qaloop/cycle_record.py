@@ -241,10 +241,10 @@ def explain_cycle(engine: Engine, settings: Settings, cycle_ref: str) -> Explana
         ).one_or_none()
         if recorded is None or recorded.seed is None:
             raise CycleError(f"cycle {cycle_ref} has no recorded draw to explain")
-        if recorded.programme != "regular":
+        if recorded.programme == "deep_dive":
             raise CycleError(
-                f"{cycle_ref} is a {recorded.programme.replace('_', ' ')} draw: its seed, inputs and request are "
-                "recorded with it, but only regular cycles are re-derived by `qaloop cycle explain` so far"
+                f"{cycle_ref} is a deep dive: its seed, inputs and request are recorded with it, but `qaloop cycle "
+                "explain` re-derives regular cycles and managers' months only so far"
             )
         first_status = (
             select(models.AllocationEvent.allocation_id, func.min(models.AllocationEvent.id).label("first"))
@@ -260,6 +260,13 @@ def explain_cycle(engine: Engine, settings: Settings, cycle_ref: str) -> Explana
         ).all()
     parameters = recorded.parameters
     inputs = load_inputs(Path(parameters["inputs_file"]), parameters["inputs_sha256"])
+    was = {(ref, status) for ref, status in original}
+    if recorded.programme == "managers_monthly":
+        # Imported here: the managers' month is recorded through this module.
+        from qaloop.managers_monthly import rederive_month
+
+        drawn, outcomes = rederive_month(inputs, parameters, recorded.selection_date, recorded.seed)
+        return _compared(cycle_ref, was, {(ref, "selected") for ref in drawn}, outcomes)
     again = select_cases(
         inputs.cases,
         parameters["quotas"],
@@ -270,14 +277,19 @@ def explain_cycle(engine: Engine, settings: Settings, cycle_ref: str) -> Explana
         recent_cycles=inputs.recent_cycles,
         explain=True,
     )
-    was = {(ref, status) for ref, status in original}
     now = {(ref, "selected") for ref in again.drawn["case_ref"]} | {
         (ref, "reserve") for ref in again.reserves["case_ref"]
     }
+    assert again.outcomes is not None
+    return _compared(cycle_ref, was, now, again.outcomes)
+
+
+def _compared(
+    cycle_ref: str, was: set[tuple[str, str]], now: set[tuple[str, str]], outcomes: pd.DataFrame
+) -> Explanation:
     differences = [f"recorded as {status} but not re-derived so: {ref}" for ref, status in sorted(was - now)]
     differences += [f"re-derived as {status} but not recorded so: {ref}" for ref, status in sorted(now - was)]
-    assert again.outcomes is not None
-    return Explanation(cycle_ref, not differences, differences, again.outcomes)
+    return Explanation(cycle_ref, not differences, differences, outcomes)
 
 
 def default_seed(settings: Settings, cycle_ref: str) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import pandas as pd
 from sqlalchemy.engine import Engine
@@ -21,6 +22,7 @@ from qaloop.allocation import AuditWindow, available_auditors
 from qaloop.allocation_record import staff_frame
 from qaloop.cycle_record import (
     Draw,
+    SelectionInputs,
     authority_id,
     default_seed,
     record_selection,
@@ -198,3 +200,36 @@ def draw_managers_month(engine: Engine, settings: Settings, today: date, seed: i
         auditors=dict(zip(drawn["case_ref"], drawn["manager_id"], strict=True)),
     )  # fmt: skip
     return Draw(cycle_id, drawn_now=True, selection=selection)
+
+
+def rederive_month(
+    inputs: SelectionInputs, parameters: Mapping[str, Any], on: date, seed: int
+) -> tuple[set[str], pd.DataFrame]:
+    """A managers' month drawn again from its recorded inputs, managers, quota, rules and seed: the cases
+    drawn, and every case's outcome and reason (case_ref, stratum, outcome, reason)."""
+    rules = SelectionRules.model_validate(parameters["rules"])
+    per_manager = next(iter(parameters["quotas"].values()), 0)
+    month = draw_for_managers(
+        inputs.cases, parameters["managers"], per_manager, rules, on, seed, inputs.audited, inputs.recent_cycles
+    )
+    drawn = month.drawn.set_index("case_ref")
+    cutoff = pd.Timestamp(on) - pd.DateOffset(months=rules.look_back_months)
+    blocked = blocked_workers(inputs.recent_cycles, rules.worker_repeat_cycles)
+    rows = []
+    for case in inputs.cases.itertuples():
+        if case.case_ref in drawn.index:
+            taken = drawn.loc[case.case_ref]
+            relaxed = f" after relaxing {taken['relaxed']}" if taken["relaxed"] else ""
+            reason = f"drawn for manager {taken['manager_id']} as their case {taken['rank']}{relaxed}"
+            rows.append((case.case_ref, f"manager|{taken['manager_id']}", "drawn", reason))
+            continue
+        if case.case_ref in inputs.audited:
+            reason = "already audited by the regular programme"
+        elif pd.Timestamp(case.last_activity_date) < cutoff:
+            reason = f"no recorded activity since {cutoff.date().isoformat()}"
+        elif case.worker_id in blocked:
+            reason = f"the worker was audited in each of the last {rules.worker_repeat_cycles} cycles"
+        else:
+            reason = "every manager who may audit its team had their cases from cases ranked before it"
+        rows.append((case.case_ref, "", "not drawn", reason))
+    return set(drawn.index), pd.DataFrame(rows, columns=["case_ref", "stratum", "outcome", "reason"])

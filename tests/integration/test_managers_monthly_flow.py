@@ -1,6 +1,6 @@
 """Managers' monthly audits end to end in real Prefect with a real SMTP server, on SQLite and PostgreSQL:
 each manager is given their cases for the month, none from a team they manage, and told by email; the
-month is drawn once."""
+month is drawn once, and can be drawn again from the record to show it is the same."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 from flows.managers_monthly import managers_monthly
 from qaloop import models
 from qaloop.allocation_record import staff_frame
-from qaloop.cycle_record import authority_id
+from qaloop.cycle_record import authority_id, explain_cycle
 from qaloop.managers_monthly import managed_teams
 from qaloop.settings import Settings
 from qaloop.store import engine_from
@@ -52,6 +52,12 @@ def test_each_manager_gets_their_months_cases_from_other_teams(
     assert set(per_manager.values()) == {county.selection.cases_per_manager}
     allocated = [m for m in smtp_server.messages if m["Subject"].startswith("Audit allocated: case")]
     assert len(allocated) == summary.allocated
+
+    # Anyone can draw the month again from what is recorded, and see why each case was or was not drawn.
+    explanation = explain_cycle(engine, county, summary.cycle_ref)
+    assert explanation.identical, explanation.differences
+    reasons = explanation.outcomes.set_index("case_ref")["reason"]
+    assert (reasons.str.startswith("drawn for manager")).sum() == summary.allocated
 
     again = managers_monthly(config=config, today=date(2026, 12, 2))
     assert again.cycle_ref == summary.cycle_ref and again.allocated == 0 and again.emails_sent == 0
