@@ -132,19 +132,21 @@ def record_selection(
     extra: dict[str, Any] | None = None,
     reasons: dict[str, str] | None = None,
     auditors: dict[str, str] | None = None,
+    rules: SelectionRules | None = None,
 ) -> int:
     """Store a cycle (regular, or a deep dive) and its sample (drawn cases as ``selected``, reserves ranked)
     in one transaction.
 
     The cycle keeps its seed, rule version, rules, quotas, where its inputs are, and ``extra`` (a deep
     dive's request); ``reasons`` notes why particular cases were allowed (a deep dive's re-audits);
-    ``auditors`` gives cases their auditor at once (a manager's monthly audits: case -> staff id). Returns
-    the cycle's id. CycleError if the cycle is already recorded.
+    ``auditors`` gives cases their auditor at once (a manager's monthly audits: case -> staff id); ``rules``
+    are the rules the draw used when not the configured ones (a deep dive's). Returns the cycle's id.
+    CycleError if the cycle is already recorded.
     """
     authority = authority_id(engine, settings)
     parameters: dict[str, Any] = {
         "quotas": quotas,
-        "rules": settings.selection.model_dump(mode="json"),
+        "rules": (rules or settings.selection).model_dump(mode="json"),
         "inputs_file": str(inputs_file),
         "inputs_sha256": inputs_sha256,
         "relaxations": [vars(r) for r in selection.relaxations],
@@ -241,11 +243,6 @@ def explain_cycle(engine: Engine, settings: Settings, cycle_ref: str) -> Explana
         ).one_or_none()
         if recorded is None or recorded.seed is None:
             raise CycleError(f"cycle {cycle_ref} has no recorded draw to explain")
-        if recorded.programme == "deep_dive":
-            raise CycleError(
-                f"{cycle_ref} is a deep dive: its seed, inputs and request are recorded with it, but `qaloop cycle "
-                "explain` re-derives regular cycles and managers' months only so far"
-            )
         first_status = (
             select(models.AllocationEvent.allocation_id, func.min(models.AllocationEvent.id).label("first"))
             .group_by(models.AllocationEvent.allocation_id)
@@ -267,16 +264,22 @@ def explain_cycle(engine: Engine, settings: Settings, cycle_ref: str) -> Explana
 
         drawn, outcomes = rederive_month(inputs, parameters, recorded.selection_date, recorded.seed)
         return _compared(cycle_ref, was, {(ref, "selected") for ref in drawn}, outcomes)
-    again = select_cases(
-        inputs.cases,
-        parameters["quotas"],
-        SelectionRules.model_validate(parameters["rules"]),
-        recorded.selection_date,
-        recorded.seed,
-        audited=inputs.audited,
-        recent_cycles=inputs.recent_cycles,
-        explain=True,
-    )
+    if recorded.programme == "deep_dive":
+        # Imported here: a deep dive is recorded through this module.
+        from qaloop.deep_dive import rederive_deep_dive
+
+        again = rederive_deep_dive(inputs, parameters, recorded.selection_date, recorded.seed)
+    else:
+        again = select_cases(
+            inputs.cases,
+            parameters["quotas"],
+            SelectionRules.model_validate(parameters["rules"]),
+            recorded.selection_date,
+            recorded.seed,
+            audited=inputs.audited,
+            recent_cycles=inputs.recent_cycles,
+            explain=True,
+        )
     now = {(ref, "selected") for ref in again.drawn["case_ref"]} | {
         (ref, "reserve") for ref in again.reserves["case_ref"]
     }

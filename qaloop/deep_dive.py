@@ -26,6 +26,7 @@ from qaloop.calendar import add_working_days
 from qaloop.cycle_record import (
     CycleError,
     Draw,
+    SelectionInputs,
     authority_id,
     default_seed,
     record_selection,
@@ -35,8 +36,8 @@ from qaloop.cycle_record import (
 )
 from qaloop.cycles import CycleDates, cycle_dates
 from qaloop.report_figures import CycleFigures
-from qaloop.selection import proportional_quotas, select_cases
-from qaloop.settings import Settings
+from qaloop.selection import Selection, proportional_quotas, select_cases
+from qaloop.settings import SelectionRules, Settings
 
 REAUDIT = "re-audit of a case the regular programme audited (allowed by the deep dive's request)"
 
@@ -153,11 +154,22 @@ def draw_deep_dive(engine: Engine, settings: Settings, request: DeepDiveRequest,
     path, digest = save_inputs(inputs, settings.output_dir / "cycles" / dates.cycle_ref)
     cycle_id = record_selection(
         engine, settings, dates, selection, quotas, path, digest, programme="deep_dive",
-        extra={"request": request.model_dump(mode="json"), "concern": request.concern}, reasons=reaudits,
+        extra={"request": request.model_dump(mode="json"), "concern": request.concern}, reasons=reaudits, rules=rules,
     )  # fmt: skip
     reaudited = sum(ref in inputs.audited for ref in selection.drawn["case_ref"])
     return DeepDiveDraw(
         dates.cycle_ref, dates, Draw(cycle_id, True, selection), len(cases), len(selection.drawn), reaudited
+    )
+
+
+def rederive_deep_dive(inputs: SelectionInputs, parameters: dict[str, Any], on: date, seed: int) -> Selection:
+    """A deep dive's sample drawn again from its recorded inputs, request, quotas, rules and seed, with every
+    admitted case's outcome and reason (for `qaloop cycle explain`)."""
+    request = DeepDiveRequest.model_validate(parameters["request"])
+    audited = frozenset() if request.allow_reaudit else inputs.audited
+    rules = SelectionRules.model_validate(parameters["rules"])
+    return select_cases(
+        admitted(inputs.cases, request), parameters["quotas"], rules, on, seed, audited=audited, explain=True
     )
 
 

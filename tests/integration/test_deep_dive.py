@@ -14,6 +14,7 @@ from sqlalchemy import select
 from checks.returns import check_return_file
 from flows.deep_dive import deep_dive
 from qaloop import models
+from qaloop.cycle_record import explain_cycle
 from qaloop.cycle_report import build_reports
 from qaloop.deep_dive import REAUDIT, DeepDiveRequest
 from qaloop.follow_up import follow_up
@@ -135,6 +136,10 @@ def test_a_case_the_programme_audited_is_re_audited_only_when_asked_and_then_rec
     assert drawn.reaudits == len(again) > 0
     assert all(row.reason == REAUDIT for row in again)
     assert all(row.reason is None for row in rows if row.case_ref not in audited)
+    # Either draw can be made again from what is recorded, and comes out the same.
+    for ref in ("DD-20261201-care-act-reviews-everywhere", drawn.cycle_ref):
+        explanation = explain_cycle(engine, county, ref)
+        assert explanation.identical, explanation.differences
 
 
 def test_the_ui_form_comes_from_the_request_model() -> None:
