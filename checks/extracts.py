@@ -27,6 +27,7 @@ class CheckedLoad:
     cases: int
     quarantined: tuple[str, ...]
     quarantine_file: Path | None
+    annex_a_file: Path | None = None  # Annex A rows that could not become cases, with the reasons
 
 
 def check_and_load_extracts(
@@ -71,7 +72,8 @@ def check_and_load_extracts(
         staff=stored[Dataset.STAFF],
         cases=stored[Dataset.CASES],
         quarantined=unread + tuple(quarantined["case_ref"]),
-        quarantine_file=kept or annex_a_file,
+        quarantine_file=kept,
+        annex_a_file=annex_a_file,
     )
 
 

@@ -140,35 +140,19 @@ def check_return_file(returned: ReturnFile, annotated: pd.DataFrame, settings: S
         frame = annotated.assign(moderator_matches=annotated["moderator_matches"] | ~annotated["moderation_open"])
     reports = [run_checks(dataset.value, frame, return_rules(settings, dataset), key=key)]
     if dataset is Dataset.AUDIT_RETURNS:
-        answers = answer_frame(settings, returned, annotated[annotated["allocation_open"]])
-        if len(answers):
-            reports.append(
-                run_checks(
-                    "answers",
-                    answers,
-                    [
-                        _must_be_true("answered", "a required question is not answered", "question_id"),
-                        _must_be_true("allowed", "an answer is not one of the question's options", "shown"),
-                    ],
-                    key="row_key",
-                )
-            )
-        actions = action_frame(returned, annotated[annotated["allocation_open"]])
-        if len(actions):
-            reports.append(
-                run_checks(
-                    "agreed actions",
-                    actions,
-                    [
-                        _must_be_true("described", "an agreed action does not say what is to be done", "owner"),
-                        _must_be_true("owner_known", "an agreed action's 'by whom' is not a staff id", "owner"),
-                        _must_be_true(
-                            "date_ok", "an agreed action's 'by when' is not a date on or after the audit", "by_when"
-                        ),
-                    ],
-                    key="row_key",
-                )
-            )
+        open_rows = annotated[annotated["allocation_open"]]
+        parts = (
+            ("answers", answer_frame(settings, returned, open_rows), [
+                _must_be_true("answered", "a required question is not answered", "question_id"),
+                _must_be_true("allowed", "an answer is not one of the question's options", "shown"),
+            ]),
+            ("agreed actions", action_frame(returned, open_rows), [
+                _must_be_true("described", "an agreed action does not say what is to be done", "owner"),
+                _must_be_true("owner_known", "an agreed action's 'by whom' is not a staff id", "owner"),
+                _must_be_true("date_ok", "an agreed action's 'by when' is not a date on or after the audit", "by_when"),
+            ]),
+        )  # fmt: skip
+        reports += [run_checks(name, part, rules, key="row_key") for name, part, rules in parts if len(part)]
     return rejection(returns_report(dataset, reports))
 
 

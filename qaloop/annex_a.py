@@ -101,9 +101,13 @@ def words(text: object) -> str:
     return re.sub(r"[^a-z0-9]+", " ", str(text).casefold()).strip()
 
 
+def _blank(value: object) -> bool:
+    return value is None or (not isinstance(value, str) and pd.isna(value))
+
+
 def decoded(value: object) -> str | None:
     """A cell as text without a leading code ("b) Female" -> "Female"); None when blank."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if _blank(value):
         return None
     text = _CODE.sub("", str(value)).strip()
     return re.sub(r"\s+", " ", text) or None
@@ -112,7 +116,7 @@ def decoded(value: object) -> str | None:
 def date_text(value: object) -> str | None:
     """A date cell as ISO text: Excel dates, Excel serial numbers and the usual UK text forms; other text is
     returned as it was, so the checks name it; None when blank."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if _blank(value):
         return None
     if isinstance(value, datetime | pd.Timestamp):
         return value.date().isoformat()
@@ -243,7 +247,7 @@ def _read_list(
     cases, problems = [], []
     for offset, row in enumerate(raw.iloc[header + 1 :].itertuples(index=False), start=header + 2):
         cells = list(row)
-        if all(cell is None or (not isinstance(cell, str) and pd.isna(cell)) for cell in cells):
+        if all(_blank(cell) for cell in cells):
             continue
         child_id = decoded(cells[child]) if child is not None else None
         case_ref = f"{child_id}-L{number}" if child_id else f"List {number} row {offset}"

@@ -22,7 +22,6 @@ from qaloop import models
 from qaloop.charts import grade_bars_svg, p_chart_svg
 from qaloop.cycle_messages import render
 from qaloop.cycle_record import authority_id
-from qaloop.findings import question_answers
 from qaloop.outbox import Message, enqueue
 from qaloop.report_figures import CycleFigures, cycle_figures
 from qaloop.reports import (
@@ -93,22 +92,16 @@ def build_reports(engine: Engine, settings: Settings, cycle_ref: str, as_of: dat
     folder = settings.output_dir / "cycles" / cycle_ref / "reports"
     with engine.connect() as connection:
         figures = cycle_figures(connection, settings, cycle_ref, as_of)
-        answers = question_answers(connection, figures.findings["return_id"].tolist())
         scrub = Scrubber(_known_words(connection, settings, figures))
         areas = _area_recipients(connection, settings)
+    # The summary's context (and its charts) is drawn once; the other reports add to it.
+    summary = summary_context(figures, settings)
     reports = [
-        _write(
-            "summary",
-            figures,
-            folder,
-            "summary",
-            summary_context(figures, settings),
-            tuple(settings.distribution.get("governance_board", [])),
-        )
+        _write("summary", figures, folder, "summary", summary, tuple(settings.distribution.get("governance_board", [])))
     ]
-    highlights = summary_context(figures, settings) | {
+    highlights = summary | {
         "title": f"{figures.authority}: highlights for the senior practitioners' network, {figures.what}",
-        "themes": practice_themes(figures, answers, scrub),
+        "themes": practice_themes(figures, figures.answers, scrub),
         "examples": good_practice(figures, settings, scrub),
     }
     reports.append(
@@ -119,6 +112,7 @@ def build_reports(engine: Engine, settings: Settings, cycle_ref: str, as_of: dat
             "highlights",
             highlights,
             tuple(settings.distribution.get("senior_practitioners_network", [])),
+            pack=reports[0].data_pack,  # the whole cycle's figures, as the summary's
         )
     )
     audited_areas = set(figures.findings["area"])
@@ -131,7 +125,7 @@ def build_reports(engine: Engine, settings: Settings, cycle_ref: str, as_of: dat
                 figures,
                 folder,
                 f"area-{area.code}",
-                _area_context(figures, settings, area.name),
+                _area_context(figures, settings, summary, area.name),
                 areas.get(area.name, ()),
                 area=area.name,
             )
@@ -139,7 +133,7 @@ def build_reports(engine: Engine, settings: Settings, cycle_ref: str, as_of: dat
     workshop = None
     key = settings.reports.pseudonym_key
     if key is not None:
-        frame = workshop_dataset(figures.findings, answers, settings, key.get_secret_value().encode())
+        frame = workshop_dataset(figures.findings, figures.answers, settings, key.get_secret_value().encode())
         workshop = write_workshop_dataset(frame, folder / f"workshop-dataset-{cycle_ref}.xlsx")
     with engine.begin() as connection:
         _keep(connection, settings, cycle_ref, reports, workshop)
@@ -155,15 +149,17 @@ def _write(
     context: dict,
     recipients: tuple[str, ...],
     area: str | None = None,
+    pack: Path | None = None,
 ) -> WrittenReport:
+    """Render the report; write its data pack unless it shares one already written (``pack``)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}-{figures.cycle_ref}.html"
     path.write_text(render_report(kind, context), encoding="utf-8")
-    pack = data_pack(figures, folder / f"{name}-{figures.cycle_ref}-data.xlsx", area=area)
+    pack = pack or data_pack(figures, folder / f"{name}-{figures.cycle_ref}-data.xlsx", area=area)
     return WrittenReport(kind, context["title"], path, pack, tuple(str(r) for r in recipients), area)
 
 
-def _area_context(figures: CycleFigures, settings: Settings, area: str) -> dict:
+def _area_context(figures: CycleFigures, settings: Settings, summary: dict, area: str) -> dict:
     labels = list(figures.labels)
     findings = figures.findings[figures.findings["area"] == area]
     rows = figures.grades[(figures.grades["grouping"] == "area") & (figures.grades["group"] == area)]
@@ -176,7 +172,7 @@ def _area_context(figures: CycleFigures, settings: Settings, area: str) -> dict:
         )
 
     chart = figures.charts.get(f"area:{area}") or figures.charts["overall"]
-    return summary_context(figures, settings) | {
+    return summary | {
         "title": f"{figures.authority}: {area} outcomes, {figures.what}",
         "area": area,
         "row": row,
@@ -194,7 +190,7 @@ def _known_words(connection: Connection, settings: Settings, figures: CycleFigur
             models.Staff.authority_id == authority_id(connection, settings)
         )
     ).all()
-    words = [value for row in staff for value in (row.staff_ref, row.name, row.email, *row.name.split())]
+    words = [value for row in staff for value in (row.staff_ref, row.name, row.email)]
     return words + figures.findings["case_ref"].tolist() + figures.findings["person_ref"].tolist()
 
 
@@ -224,8 +220,11 @@ def _keep(
             models.AuditCycle.authority_id == authority, models.AuditCycle.cycle_ref == cycle_ref
         )
     )
+    packs: dict[Path, str] = {}
+    for r in reports:
+        packs.setdefault(r.data_pack, r.title)  # a shared pack is kept once, under its first report
     kept = [(r.kind, r.title, r.path) for r in reports] + [
-        ("data_pack", f"{r.title}: data pack", r.data_pack) for r in reports
+        ("data_pack", f"{title}: data pack", path) for path, title in packs.items()
     ]
     if workshop is not None:
         kept.append(("workshop_dataset", f"Anonymised workshop dataset, cycle {cycle_ref}", workshop))

@@ -26,7 +26,8 @@ from qaloop.triangulation import TriangulationResult, triangulate
 class CycleFigures:
     """Everything the cycle's reports show.
 
-    ``findings`` is the cycle's filed audits (see ``findings.audit_findings``); ``grades`` has one row per
+    ``findings`` is the cycle's filed audits (see ``findings.audit_findings``) and ``answers`` their
+    audit-tool answers (see ``findings.question_answers``); ``grades`` has one row per
     group (``grouping`` overall, area or audit_type; ``group``), a column per grade label, then audits, good,
     good_share, below_standard; ``questions`` has tool, aspect, question_id, question, yes, no,
     not_applicable, answered, yes_share, reading (the question's p-chart over cycles with answers).
@@ -42,6 +43,7 @@ class CycleFigures:
     submitted: int
     on_time: int
     findings: pd.DataFrame
+    answers: pd.DataFrame
     grades: pd.DataFrame
     questions: pd.DataFrame
     charts: dict[str, PChart]
@@ -111,6 +113,7 @@ def cycle_figures(connection: Connection, settings: Settings, cycle_ref: str, as
         submitted=len(findings),
         on_time=on_time,
         findings=findings,
+        answers=answers[answers["return_id"].isin(findings["return_id"])].reset_index(drop=True),
         grades=grade_table(findings, settings.grade_scale.labels, settings),
         questions=question_table(history, answers, settings, cycle_ref, cycles),
         charts=charts,

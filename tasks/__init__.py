@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from prefect import get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 from prefect.states import State
 
 from checks.evidence import EvidenceFailed
-from checks.runner import CheckFailed
+from checks.runner import CheckFailed, CheckReport
 from qaloop.cycle_record import CycleError
 from qaloop.loader import LoadError
 from qaloop.sources import SourceError
@@ -35,3 +37,16 @@ RETRY_IO: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 10, "retry_cond
 def artifact_key(*parts: str) -> str:
     """An artifact key from ``parts`` as Prefect accepts it: lowercase letters, digits and dashes."""
     return re.sub(r"[^a-z0-9]+", "-", "-".join(parts).casefold()).strip("-")
+
+
+def publish_check(report: CheckReport) -> None:
+    """A dataset's check report in the log and as a markdown artifact, and where rows failed, a table of the
+    failing checks with the first rows by reference."""
+    logger = get_run_logger()
+    (logger.info if report.ok else logger.warning)(report.describe())
+    key = artifact_key(report.dataset, "checks")
+    create_markdown_artifact(markdown=f"```\n{report.describe()}\n```", key=key, description=f"{report.dataset} checks")
+    if not report.ok:
+        create_table_artifact(
+            table=report.table(), key=artifact_key(key, "failures"), description=f"{report.dataset}: failing rows"
+        )

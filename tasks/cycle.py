@@ -7,18 +7,16 @@ from datetime import date
 import pandas as pd
 from prefect import get_run_logger, task
 from prefect.artifacts import (
-    create_markdown_artifact,
     create_table_artifact,
 )
 
 from checks.extracts import CheckedLoad, check_and_load_extracts
-from checks.runner import CheckReport
 from qaloop import allocation_record, cycle_record, managers_monthly, store
 from qaloop.allocation import Assignment
 from qaloop.cycles import CycleDates
 from qaloop.selection import Selection
 from qaloop.settings import Settings
-from tasks import NOT_CACHED, RETRY_IO, artifact_key
+from tasks import NOT_CACHED, RETRY_IO, publish_check
 
 
 @task(name="check and load the staff list and case extract", **RETRY_IO, **NOT_CACHED)
@@ -28,24 +26,12 @@ def check_and_load(settings: Settings, as_of: date) -> CheckedLoad:
     Each check report is logged and published as it comes; a failed check that the policy says stops
     raises CheckFailed before anything is written.
     """
-    logger = get_run_logger()
-
-    def publish(report: CheckReport) -> None:
-        (logger.info if report.ok else logger.warning)(report.describe())
-        key = artifact_key(report.dataset, "checks")
-        create_markdown_artifact(
-            markdown=f"```\n{report.describe()}\n```", key=key, description=f"{report.dataset} checks"
-        )
-        if not report.ok:
-            create_table_artifact(
-                table=report.table(), key=artifact_key(key, "failures"), description=f"{report.dataset}: failing rows"
-            )
-
-    loaded = check_and_load_extracts(settings, as_of, on_report=publish)
+    loaded = check_and_load_extracts(settings, as_of, on_report=publish_check)
     if loaded.quarantined:
-        logger.warning(
+        files = " and ".join(str(path) for path in (loaded.quarantine_file, loaded.annex_a_file) if path)
+        get_run_logger().warning(
             "%d case row(s) set aside in quarantine (%s): %s",
-            len(loaded.quarantined), loaded.quarantine_file, ", ".join(loaded.quarantined[:20]),
+            len(loaded.quarantined), files, ", ".join(loaded.quarantined[:20]),
         )  # fmt: skip
     return loaded
 

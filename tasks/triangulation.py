@@ -9,24 +9,11 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from checks.evidence import EvidenceFailed, EvidenceLoad, check_and_load_evidence
-from checks.runner import CheckReport
 from qaloop import store, triangulation
 from qaloop.outbox import enqueue
 from qaloop.settings import Settings
 from qaloop.triangulation_messages import triangulation_message
-from tasks import NOT_CACHED, RETRY_IO, artifact_key
-
-
-def publish_check(report: CheckReport) -> None:
-    """A dataset's check report in the log and, where rows failed, as a table in the UI."""
-    logger = get_run_logger()
-    (logger.info if report.ok else logger.warning)(report.describe())
-    if not report.ok:
-        create_table_artifact(
-            key=artifact_key("checks", report.dataset),
-            description=f"{report.dataset}: checks that failed, with the first rows (by reference)",
-            table=report.table(),
-        )
+from tasks import NOT_CACHED, RETRY_IO, publish_check
 
 
 @task(name="check and store the citizen evidence", **RETRY_IO, **NOT_CACHED)

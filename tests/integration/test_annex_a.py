@@ -101,7 +101,7 @@ def test_the_cycle_stores_what_passes_and_sets_the_rest_aside_by_reference(child
     assert f"{child}-L7" in loaded.quarantined
     annex = next(report for report in reports if report.dataset == "Annex A")
     assert f"{child}-L7" in next(f for f in annex.failures if f.says == "Annex A: no allocated worker").keys
-    set_aside = pd.read_csv(loaded.quarantine_file)
+    set_aside = pd.read_csv(loaded.annex_a_file)
     assert set(set_aside["case_ref"]) == set(loaded.quarantined) and len(set_aside) == 7  # 2 a list, and ours
     assert loaded.cases > 2_000
     with pytest.raises(SourceError, match="7 Annex A row"):  # `qaloop load` refuses rather than drops
