@@ -7,7 +7,10 @@ Without the server the PostgreSQL half is skipped, unless QALOOP_REQUIRE_POSTGRE
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Iterator
@@ -76,26 +79,33 @@ def settings(tmp_path: Path) -> Settings:
     return settings_in(tmp_path)
 
 
-def _postgres_database() -> Iterator[str]:
+def _new_postgres_database(template: str | None = None) -> str:
+    """The URL of a new, empty PostgreSQL database (a copy of ``template`` when given); skips the test when the
+    server is not reachable, unless QALOOP_REQUIRE_POSTGRES=1 (as in CI), when it fails."""
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"qaloop_test_{uuid.uuid4().hex[:12]}"
     try:
         with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+            connection.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     except OperationalError as error:
-        admin.dispose()
         reason = f"PostgreSQL not reachable at {make_url(POSTGRES_ADMIN_URL).render_as_string()}: {error.orig}"
         if os.environ.get("QALOOP_REQUIRE_POSTGRES") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
     finally:
-        engine_for(url).dispose()  # the store keeps one pooled engine per URL: close it before dropping
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+    return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(url: str) -> None:
+    """Drop a database made by ``_new_postgres_database`` (a SQLite file goes with its temporary folder)."""
+    if not url.startswith("postgresql"):
+        return
+    engine_for(url).dispose()  # the store keeps one pooled engine per URL: close it before dropping
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -103,8 +113,12 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database URL, once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        yield from _postgres_database()
+        return
+    url = _new_postgres_database()
+    try:
+        yield url
+    finally:
+        _drop_database(url)
 
 
 @pytest.fixture
@@ -154,49 +168,52 @@ def smtp_server() -> Iterator[SmtpSink]:
         controller.stop()
 
 
-@pytest.fixture
-def county(store_settings: Settings) -> Settings:
+# The county's stages (loaded, drawn, notified, closed) are built once per session and database, each from a
+# copy of the one before, and every test gets its own copy: a SQLite file copied with the folder, a PostgreSQL
+# database made from the stage's as a template. Paths recorded in a copy's store (the inputs of the draw, the
+# workbooks attached to queued emails) still point into the stage's folder, which no test writes to.
+STAGES = ("county", "drawn", "notified", "closed")
+
+
+def _county_settings(base: Settings, stage: str) -> Settings:
+    """``base`` (a folder and a database) with what each stage up to ``stage`` configures."""
+    settings = base.model_copy(update={"calendar": base.calendar.model_copy(update={"audits_per_area": 15})})
+    if STAGES.index(stage) >= STAGES.index("notified"):
+        update = {"workforce_development": ["academy@example.org"]}
+        settings = settings.model_copy(update={"follow_up": settings.follow_up.model_copy(update=update)})
+    if STAGES.index(stage) >= STAGES.index("closed"):
+        update = {"pseudonym_key": SecretStr("workshop-test-key")}
+        settings = settings.model_copy(update={"reports": settings.reports.model_copy(update=update)})
+    return settings
+
+
+def _build_county(settings: Settings) -> None:
     """A 4,000-case county with its history loaded into the store, auditing 15 cases per area.
 
     A 4,000-case county has about 130 workers: 15 audits per area a cycle suits it as 60 suits 25,000 cases.
     """
-    settings = store_settings.model_copy(
-        update={"calendar": store_settings.calendar.model_copy(update={"audits_per_area": 15})}
-    )
     write_extracts(generate(settings, as_of=AS_OF, seed=41, cases=4_000), settings)
     engine = engine_from(settings)
     upgrade(engine)
     for dataset in EXTRACTS:
         load_dataset(engine, settings, dataset)
-    return settings
 
 
-@pytest.fixture
-def drawn(county: Settings) -> Settings:
-    """The county with cycle 2026-09 (selected 14 December 2026) drawn."""
-    draw_cycle(engine_from(county), county, cycle_dates(county.calendar, NEXT_CYCLE))
-    return county
+def _build_drawn(settings: Settings) -> None:
+    """Cycle 2026-09 (selected 14 December 2026) drawn."""
+    draw_cycle(engine_from(settings), settings, cycle_dates(settings.calendar, NEXT_CYCLE))
 
 
-@pytest.fixture
-def notified(drawn: Settings) -> Settings:
+def _build_notified(settings: Settings) -> None:
     """Cycle 2026-09 allocated and its emails queued (so its workbooks exist)."""
-    settings = drawn.model_copy(
-        update={"follow_up": drawn.follow_up.model_copy(update={"workforce_development": ["academy@example.org"]})}
-    )
     engine = engine_from(settings)
-    allocate_cycle(engine, settings, "2026-09")
-    notify_cycle(engine, settings, "2026-09")
-    return settings
+    allocate_cycle(engine, settings, CYCLE)
+    notify_cycle(engine, settings, CYCLE)
 
 
-@pytest.fixture
-def closed(notified: Settings) -> Settings:
+def _build_closed(settings: Settings) -> None:
     """Cycle 2026-09 returned (two audits never, a few late, some questions answered "no", one learning point
     naming a member of staff and the case), moderated, with its agreement figures kept."""
-    settings = notified.model_copy(
-        update={"reports": notified.reports.model_copy(update={"pseudonym_key": SecretStr("workshop-test-key")})}
-    )
     engine = engine_from(settings)
     with engine.connect() as connection:
         someone = connection.execute(select(models.Staff.name, models.Staff.staff_ref)).first()
@@ -222,7 +239,108 @@ def closed(notified: Settings) -> Settings:
     forms = moderations_on(settings, CYCLE, date(2027, 1, 27))
     ingest_files(engine, settings, forms, date(2027, 1, 27), check_return_file, follow_up)
     moderation_record.record_agreement(engine, settings, CYCLE)
-    return settings
+
+
+BUILDERS = {"county": _build_county, "drawn": _build_drawn, "notified": _build_notified, "closed": _build_closed}
+
+
+def _copy_stage(folder: Path, url: str, into: Path) -> str:
+    """The stage's files and store copied into ``into`` (a SQLite file with the folder, a PostgreSQL database
+    from the stage's as a template); returns the copy's database URL."""
+    engine_for(url).dispose()  # no open connection: SQLite's WAL is checkpointed, PostgreSQL allows the template
+    shutil.copytree(folder, into, dirs_exist_ok=True, ignore=shutil.ignore_patterns(STAGE_URL))
+    if url.startswith("sqlite"):
+        return f"sqlite:///{into / 'qaloop.db'}"
+    return _new_postgres_database(template=make_url(url).database)
+
+
+class CountyStages:
+    """The county's stages, each built once per database for the whole run and handed out as copies.
+
+    Under pytest-xdist the workers share the stages: the first to need one builds it under a file lock in the
+    run's common temporary folder, the others wait and copy it. The run's end drops the PostgreSQL stages.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _stage(self, stage: str, database: str) -> tuple[Path, str]:
+        folder = self.root / f"stage-{stage}-{database}"
+        built = folder / STAGE_URL
+        with open(self.root / f"stage-{stage}-{database}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not built.exists():
+                folder.mkdir(exist_ok=True)
+                if stage == STAGES[0]:
+                    url = f"sqlite:///{folder / 'qaloop.db'}" if database == "sqlite" else _new_postgres_database()
+                else:
+                    url = _copy_stage(*self._stage(STAGES[STAGES.index(stage) - 1], database), folder)
+                BUILDERS[stage](_county_settings(settings_in(folder, database_url=url), stage))
+                engine_for(url).dispose()
+                built.write_text(url)
+        return folder, built.read_text()
+
+    def copy(self, stage: str, database: str, into: Path) -> Iterator[Settings]:
+        """A copy of ``stage`` on ``database`` under ``into``: this test's own files and store, dropped after."""
+        url = _copy_stage(*self._stage(stage, database), into)
+        try:
+            yield _county_settings(settings_in(into, database_url=url), stage)
+        finally:
+            _drop_database(url)
+
+
+STAGE_URL = "stage-database-url.txt"
+
+
+def _run_root(factory: pytest.TempPathFactory) -> Path:
+    """The temporary folder the whole run shares (the parent of each xdist worker's own)."""
+    base = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def county_stages(tmp_path_factory: pytest.TempPathFactory) -> CountyStages:
+    return CountyStages(_run_root(tmp_path_factory))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """At the end of the run (in the controller under xdist), drop the PostgreSQL stages."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    factory = session.config._tmp_path_factory  # type: ignore[attr-defined]  # pytest's own, set at configure
+    for marker in factory.getbasetemp().glob(f"stage-*/{STAGE_URL}"):
+        if marker.read_text().startswith("postgresql"):
+            with contextlib.suppress(OperationalError):
+                _drop_database(marker.read_text())
+
+
+def _database_of(store_url: str) -> str:
+    return "sqlite" if store_url.startswith("sqlite") else "postgresql"
+
+
+@pytest.fixture
+def county(county_stages: CountyStages, store_url: str, tmp_path: Path) -> Iterator[Settings]:
+    """A 4,000-case county with its history loaded into the store, auditing 15 cases per area."""
+    yield from county_stages.copy("county", _database_of(store_url), tmp_path)
+
+
+@pytest.fixture
+def drawn(county_stages: CountyStages, store_url: str, tmp_path: Path) -> Iterator[Settings]:
+    """The county with cycle 2026-09 (selected 14 December 2026) drawn."""
+    yield from county_stages.copy("drawn", _database_of(store_url), tmp_path)
+
+
+@pytest.fixture
+def notified(county_stages: CountyStages, store_url: str, tmp_path: Path) -> Iterator[Settings]:
+    """Cycle 2026-09 allocated and its emails queued (so its workbooks exist)."""
+    yield from county_stages.copy("notified", _database_of(store_url), tmp_path)
+
+
+@pytest.fixture
+def closed(county_stages: CountyStages, store_url: str, tmp_path: Path) -> Iterator[Settings]:
+    """Cycle 2026-09 returned (two audits never, a few late, some questions answered "no", one learning point
+    naming a member of staff and the case), moderated, with its agreement figures kept."""
+    yield from county_stages.copy("closed", _database_of(store_url), tmp_path)
 
 
 @pytest.fixture
@@ -233,6 +351,20 @@ def children(tmp_path: Path) -> Settings:
     write_extracts(generate(settings, as_of=AS_OF, seed=5, cases=3_000), settings)
     upgrade(engine_from(settings))
     return settings
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The property tests first (before any Prefect server's background threads use the random module, which
+    hypothesis would take for non-determinism in its strategies), then the longest, so that the workers finish
+    together rather than one waiting on the last."""
+    weight = {"prefect_server": 1, "slow": 2, "browser": 2}
+
+    def order(item: pytest.Item) -> int:
+        if item.get_closest_marker("hypothesis"):
+            return 0
+        return min((weight[m.name] for m in item.iter_markers() if m.name in weight), default=3)
+
+    items.sort(key=order)
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,8 @@ from qaloop.store import engine_from
 from tests.conftest import NEXT_CYCLE, SmtpSink, write_config
 from tests.mail import assert_each_person_got_their_message, assert_no_staff_name_appears
 
+pytestmark = pytest.mark.slow  # whole flows in real Prefect
+
 
 def test_a_cycle_runs_end_to_end_and_a_rerun_sends_nothing_new(
     prefect_harness: None, county: Settings, smtp_server: SmtpSink, tmp_path: Path

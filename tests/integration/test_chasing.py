@@ -8,6 +8,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 import time_machine
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
@@ -22,6 +23,8 @@ from qaloop.settings import Settings
 from qaloop.store import engine_from
 from qaloop.workbook import complete_audit_workbook, complete_reflection_workbook
 from tests.conftest import SmtpSink
+
+pytestmark = pytest.mark.slow  # whole flows in real Prefect
 
 LONDON = ZoneInfo("Europe/London")
 # Cycle 2026-09: allocated Wednesday 16 December 2026, self-reflections due Monday 4 January 2027, audits due

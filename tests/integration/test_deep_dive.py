@@ -25,6 +25,8 @@ from qaloop.store import engine_from
 from qaloop.workbook import complete_audit_workbook
 from tests.conftest import SmtpSink, write_config
 
+pytestmark = pytest.mark.slow  # whole flows in real Prefect
+
 TODAY = date(2026, 12, 1)
 ONLY_SQLITE = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 

@@ -21,6 +21,7 @@ from qaloop.store import engine_from
 from tests.conftest import NEXT_CYCLE, SmtpSink, write_config
 
 
+@pytest.mark.slow
 def test_a_stopped_batch_resumes_without_sending_anything_twice(
     drawn: Settings, smtp_server: SmtpSink, tmp_path: Path
 ) -> None:
@@ -28,7 +29,7 @@ def test_a_stopped_batch_resumes_without_sending_anything_twice(
     allocate_cycle(engine, drawn, "2026-09")
     queued = notify_cycle(engine, drawn, "2026-09")
     config = write_config(drawn, tmp_path, smtp_server.port)
-    config.write_text(config.read_text().replace("messages_per_minute: 60000", "messages_per_minute: 1200"))
+    config.write_text(config.read_text().replace("messages_per_minute: 60000", "messages_per_minute: 3000"))
     command = [sys.executable, "-c", "from qaloop.cli import app; app()", "send", "--config", str(config)]
 
     sender = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -71,13 +72,14 @@ def _stop_when_sending(flow: subprocess.Popen, smtp_server: SmtpSink, how: signa
 
 # The whole flow in a child process costs about 20 s a run (most of it importing Prefect and Great
 # Expectations), so this runs on SQLite only; the sender's own test above covers both databases.
+@pytest.mark.slow
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["terminated", "killed"])
 def test_a_cycle_stopped_while_sending_delivers_every_message_once_when_run_again(
     prefect_harness: None, county: Settings, smtp_server: SmtpSink, tmp_path: Path, how: signal.Signals
 ) -> None:
     config = write_config(county, tmp_path, smtp_server.port)
-    config.write_text(config.read_text().replace("messages_per_minute: 60000", "messages_per_minute: 1200"))
+    config.write_text(config.read_text().replace("messages_per_minute: 60000", "messages_per_minute: 3000"))
     command = [*_cycle_run(config), "--on", NEXT_CYCLE.isoformat()]
     flow = subprocess.Popen(command, env=_prefect_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     first_batch = _stop_when_sending(flow, smtp_server, how)

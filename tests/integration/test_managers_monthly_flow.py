@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
@@ -18,6 +19,8 @@ from qaloop.managers_monthly import managed_teams
 from qaloop.settings import Settings
 from qaloop.store import engine_from
 from tests.conftest import SmtpSink, write_config
+
+pytestmark = pytest.mark.slow  # whole flows in real Prefect
 
 FIRST_OF_MONTH = date(2026, 12, 1)
 

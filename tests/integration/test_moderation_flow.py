@@ -8,6 +8,7 @@ import io
 from datetime import date
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 from typer.testing import CliRunner
@@ -25,6 +26,8 @@ from qaloop.store import engine_from
 from qaloop.workbook import auditors_grade, complete_audit_workbook, complete_moderation_workbook
 from tests.conftest import SmtpSink, write_config
 from tests.mail import assert_no_staff_name_appears
+
+pytestmark = pytest.mark.slow  # whole flows in real Prefect
 
 GRADES = ["Requires improvement", "Adequate", "Good", "Outstanding"]
 

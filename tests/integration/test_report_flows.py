@@ -18,6 +18,8 @@ from qaloop.settings import Settings
 from qaloop.store import engine_from
 from tests.conftest import CYCLE, SmtpSink, write_config
 
+pytestmark = pytest.mark.slow  # whole flows in real Prefect
+
 ONLY_SQLITE = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 

@@ -236,6 +236,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @ONLY_SQLITE
+@pytest.mark.browser
 def test_each_report_renders_in_headless_chromium(closed: Settings, tmp_path: Path) -> None:
     assert CHROMIUM, "chromium is not installed: `make test` installs Debian's chromium package"
     for report in build_reports(engine_from(closed), closed, CYCLE, REPORTED_ON).reports:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from flows.chase_deadlines import chase_deadlines
 from flows.ingest_returns import ingest_returns
 from qaloop.settings import Settings
 from qaloop.workbook import complete_audit_workbook
 from tests.conftest import SmtpSink, write_config
+
+pytestmark = pytest.mark.slow  # whole flows in real Prefect
 
 
 def test_returns_are_filed_and_deadlines_chased_by_the_flows(

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 
 from qaloop.agreement import agreement, agreement_table, feedback_flags, flagged_auditors, weighted_kappa
+from tests.properties import examples
 
 
 def test_perfect_agreement_is_one_and_exact() -> None:
@@ -41,7 +42,7 @@ def test_kappa_is_undefined_when_nobody_varies() -> None:
 
 # scikit-learn warns where kappa is undefined (one grade all round): that case is asserted below.
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.UndefinedMetricWarning")
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     st.integers(2, 5).flatmap(
         lambda levels: st.tuples(

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from qaloop.managers_monthly import draw_for_managers
 from qaloop.selection import blocked_workers
 from qaloop.settings import SelectionRules
+from tests.properties import examples
 
 AS_OF = date(2026, 11, 23)
 TEAMS = [f"Team {i}" for i in range(6)]
@@ -56,7 +57,7 @@ def _draw(month: dict, cases: pd.DataFrame | None = None) -> pd.DataFrame:
     ).drawn  # fmt: skip
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(months())
 def test_each_manager_gets_their_cases_never_from_their_own_teams_and_the_rules_hold(month: dict) -> None:
     result = draw_for_managers(
@@ -87,7 +88,7 @@ def test_each_manager_gets_their_cases_never_from_their_own_teams_and_the_rules_
     assert (capped.groupby("worker_id").size() <= rules.cases_per_worker).all()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(months(), st.randoms(use_true_random=False))
 def test_the_same_inputs_in_any_order_give_the_same_draw(month: dict, random) -> None:  # noqa: ANN001
     shuffled = month["cases"].sample(frac=1, random_state=random.randint(0, 10**6)).reset_index(drop=True)

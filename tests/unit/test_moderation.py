@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from qaloop.moderation import allocate_moderators, draw_moderation_sample, sample_size
 from qaloop.settings import GradeScale
+from tests.properties import examples
 
 SCALE = GradeScale(labels=["Requires improvement", "Adequate", "Good", "Outstanding"], standard="Adequate")
 
@@ -28,7 +29,7 @@ def submitted(draw: st.DrawFn) -> pd.DataFrame:
     )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(submitted(), st.sampled_from([0.1, 0.2, 0.5, 1.0]), st.integers(0, 2**40))
 def test_the_sample_has_its_size_and_represents_grades_and_auditors(
     audits: pd.DataFrame, share: float, seed: int
@@ -79,7 +80,7 @@ def to_allocate(draw: st.DrawFn) -> tuple[pd.DataFrame, pd.DataFrame]:
     return sample, leads
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(to_allocate())
 def test_no_moderator_judges_their_own_audit_or_their_team_and_load_is_balanced(case: tuple) -> None:
     sample, leads = case

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from qaloop.selection import blocked_workers, select_cases, stratum_of, stratum_quotas
 from qaloop.settings import SelectionRules
+from tests.properties import examples
 
 AS_OF = date(2026, 11, 23)
 AREAS = ["N", "S"]
@@ -59,7 +60,7 @@ def run(extract: dict, seed: int = 42, cases: pd.DataFrame | None = None, explai
     )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(extracts())
 def test_the_rules_of_the_sample_hold(extract: dict) -> None:
     selection = run(extract)
@@ -106,7 +107,7 @@ def test_the_rules_of_the_sample_hold(extract: dict) -> None:
         assert count <= -(-extract["quotas"][stratum] * rules.reserve_share // 1)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(extracts(), st.randoms())
 def test_the_same_seed_gives_the_same_sample_whatever_the_row_order(extract: dict, shuffle) -> None:  # noqa: ANN001
     first = run(extract)
