@@ -91,8 +91,8 @@ ui: install
 	$(BIN)/prefect worker start --pool qaloop
 
 lint: install
-	$(BIN)/ruff check qaloop checks tasks flows tests bench
-	$(BIN)/ruff format --check qaloop checks tasks flows tests bench
+	$(BIN)/ruff check qaloop cli checks tasks flows tests bench
+	$(BIN)/ruff format --check qaloop cli checks tasks flows tests bench
 
 clean:
 	rm -rf var output .pytest_cache

@@ -19,13 +19,14 @@ import numpy as np
 from common import peak_mb, scratch_settings
 from sqlalchemy import func, select
 
-from qaloop import models, store
-from qaloop.calendar import add_working_days
-from qaloop.chasing import chase
-from qaloop.loader import load_frame
-from qaloop.schema import SCHEMAS, Dataset
-from qaloop.sources import typed
-from qaloop.synthetic import generate
+from qaloop.core.schema import SCHEMAS, Dataset
+from qaloop.core.working_days import add_working_days
+from qaloop.demo.synthetic import generate
+from qaloop.returns.chasing import chase
+from qaloop.sources.loading import load_frame
+from qaloop.sources.readers import typed
+from qaloop.store import models
+from qaloop.store.engine import engine_from, upgrade
 
 TODAY = date(2027, 3, 10)  # a Wednesday
 
@@ -38,8 +39,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         settings = scratch_settings(folder)
         authority = generate(settings, as_of=TODAY - timedelta(days=30), cases=args.cases)
-        engine = store.engine_from(settings)
-        store.upgrade(engine)
+        engine = engine_from(settings)
+        upgrade(engine)
         staff = authority[Dataset.STAFF]
         cases = authority[Dataset.CASES].sample(args.allocations, random_state=1)
         for dataset, frame in ((Dataset.STAFF, staff), (Dataset.CASES, cases)):

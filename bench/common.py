@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from qaloop.settings import Settings, load_settings
+from qaloop.core.settings import Settings, load_settings
 
 PROJECT = Path(__file__).resolve().parent.parent
 

@@ -22,13 +22,13 @@ import pandas as pd
 import yaml
 from common import PROJECT, peak_mb
 
-from qaloop import store
-from qaloop.cycles import next_selection_date
-from qaloop.loader import load_dataset
-from qaloop.mail_sink import start_sink
-from qaloop.schema import EXTRACTS, Dataset
-from qaloop.settings import load_settings
-from qaloop.synthetic import generate, write_extracts
+from qaloop.core.cycle_dates import next_selection_date
+from qaloop.core.schema import EXTRACTS, Dataset
+from qaloop.core.settings import load_settings
+from qaloop.demo.mail_sink import start_sink
+from qaloop.demo.synthetic import generate, write_extracts
+from qaloop.sources.loading import load_dataset
+from qaloop.store.engine import engine_from, upgrade
 
 AS_OF = date(2026, 11, 22)
 SINK_PORT = 8026
@@ -57,8 +57,8 @@ def main() -> None:
         config = scratch_config(folder, args.per_area)
         settings = load_settings(config)
         write_extracts(generate(settings, as_of=AS_OF, cases=args.cases), settings)
-        engine = store.engine_from(settings)
-        store.upgrade(engine)
+        engine = engine_from(settings)
+        upgrade(engine)
         for dataset in EXTRACTS:
             load_dataset(engine, settings, dataset, AS_OF)
         # This cycle's extract: the same cases in another order, so the flow reads, checks and stores all

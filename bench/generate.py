@@ -17,10 +17,10 @@ from typing import TypeVar
 
 from common import peak_mb, scratch_settings
 
-from qaloop.loader import load_dataset
-from qaloop.schema import EXTRACTS
-from qaloop.store import engine_from, upgrade
-from qaloop.synthetic import PAST_CYCLES, generate, write_extracts
+from qaloop.core.schema import EXTRACTS
+from qaloop.demo.synthetic import PAST_CYCLES, generate, write_extracts
+from qaloop.sources.loading import load_dataset
+from qaloop.store.engine import engine_from, upgrade
 
 PROJECT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")

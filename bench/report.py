@@ -20,20 +20,21 @@ from common import peak_mb, scratch_settings
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
-from qaloop import models, store
-from qaloop.allocation_record import allocate_cycle
-from qaloop.cycle_record import draw_cycle
-from qaloop.cycle_report import build_reports
-from qaloop.cycles import cycle_dates, next_selection_date
-from qaloop.loader import load_dataset
-from qaloop.schema import EXTRACTS
-from qaloop.settings import Settings
-from qaloop.synthetic import generate, write_extracts
+from qaloop.allocation.record import allocate_cycle
+from qaloop.core.cycle_dates import cycle_dates, next_selection_date
+from qaloop.core.schema import EXTRACTS
+from qaloop.core.settings import Settings
+from qaloop.demo.synthetic import generate, write_extracts
+from qaloop.programmes.cycle_record import draw_cycle
+from qaloop.reporting.cycle_close import build_reports
+from qaloop.sources.loading import load_dataset
+from qaloop.store import models
+from qaloop.store.engine import Engine, engine_from, upgrade
 
 AS_OF = date(2026, 11, 22)
 
 
-def file_returns(engine: store.Engine, settings: Settings, cycle_ref: str) -> int:
+def file_returns(engine: Engine, settings: Settings, cycle_ref: str) -> int:
     """A filed return, graded at random with every question answered, for each allocated case of the cycle."""
     rng = np.random.default_rng(5)
     labels = settings.grade_scale.labels
@@ -79,8 +80,8 @@ def main() -> None:
         )
         started = time.perf_counter()
         write_extracts(generate(settings, as_of=AS_OF, cases=args.cases), settings)
-        engine = store.engine_from(settings)
-        store.upgrade(engine)
+        engine = engine_from(settings)
+        upgrade(engine)
         for dataset in EXTRACTS:
             load_dataset(engine, settings, dataset)
         dates = cycle_dates(settings.calendar, next_selection_date(settings.calendar, AS_OF))

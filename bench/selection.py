@@ -18,12 +18,12 @@ from common import peak_mb, scratch_settings
 
 from checks.cases import check_cases
 from checks.staff import check_staff
-from qaloop.allocation import AuditWindow, allocate
-from qaloop.cycles import cycle_dates, next_selection_date
-from qaloop.schema import Dataset
-from qaloop.selection import select_cases, stratum_quotas
-from qaloop.sources import read_dataset
-from qaloop.synthetic import PAST_CYCLES, generate, write_extracts
+from qaloop.allocation.auditors import AuditWindow, allocate
+from qaloop.core.cycle_dates import cycle_dates, next_selection_date
+from qaloop.core.schema import Dataset
+from qaloop.demo.synthetic import PAST_CYCLES, generate, write_extracts
+from qaloop.programmes.selection import select_cases, stratum_quotas
+from qaloop.sources.readers import read_dataset
 
 PROJECT = Path(__file__).resolve().parent.parent
 AS_OF = date(2026, 11, 22)

@@ -9,8 +9,8 @@ import great_expectations as gx
 import pandas as pd
 
 from checks.runner import CheckReport, Rule, area_rule, checkable, not_before, rule, run_checks, schema_rules, team_rule
-from qaloop.schema import Dataset
-from qaloop.settings import Settings
+from qaloop.core.schema import Dataset
+from qaloop.core.settings import Settings
 
 EARLIEST = pd.Timestamp(1990, 1, 1)
 

@@ -27,11 +27,13 @@ from checks.runner import (
     team_rule,
     write_quarantine,
 )
-from qaloop import loader, models, store
-from qaloop.cycle_record import authority_id
-from qaloop.schema import SCHEMAS, Dataset
-from qaloop.settings import Settings
-from qaloop.sources import file_digest, read_dataset
+from qaloop.core.schema import SCHEMAS, Dataset
+from qaloop.core.settings import Settings
+from qaloop.programmes.cycle_record import authority_id
+from qaloop.sources import loading
+from qaloop.sources.readers import file_digest, read_dataset
+from qaloop.store import models
+from qaloop.store.engine import engine_from
 
 EVIDENCE = (Dataset.COMPLAINTS, Dataset.OMBUDSMAN, Dataset.COMPLIMENTS, Dataset.SURVEYS)
 EARLIEST = pd.Timestamp(1990, 1, 1)
@@ -147,7 +149,7 @@ def check_and_load_evidence(
     kept; EvidenceFailed is raised at the end, naming the rows and reasons, when any dataset's policy said
     stop. Rows set aside go to ``output/quarantine/<dataset>-<date>.csv``.
     """
-    engine = store.engine_from(settings)
+    engine = engine_from(settings)
     teams = _teams(engine, settings)
     loaded: list[EvidenceLoad] = []
     failures: list[CheckFailed] = []
@@ -171,7 +173,7 @@ def check_and_load_evidence(
             quarantine_file = write_quarantine(
                 report, set_aside, ROW_KEY, settings.output_dir / "quarantine" / f"{dataset.value}-{as_of}.csv"
             )
-        summary = loader.load_frame(engine, settings, dataset, kept[SCHEMAS[dataset].names], path, digest)
+        summary = loading.load_frame(engine, settings, dataset, kept[SCHEMAS[dataset].names], path, digest)
         loaded.append(EvidenceLoad(dataset, summary.rows, summary.new, False, len(set_aside), quarantine_file))
     if failures:
         raise EvidenceFailed(loaded, failures)
@@ -180,7 +182,7 @@ def check_and_load_evidence(
 
 def _already_loaded(engine: Engine, dataset: Dataset, digest: str) -> bool:
     with engine.connect() as connection:
-        return loader.already_loaded(connection, dataset, digest)
+        return loading.already_loaded(connection, dataset, digest)
 
 
 def _teams(engine: Engine, settings: Settings) -> list[str]:

@@ -12,11 +12,12 @@ from pathlib import Path
 from checks.cases import check_cases
 from checks.runner import CheckFailed, CheckReport, Failure, apply_policy, write_quarantine
 from checks.staff import check_staff
-from qaloop import loader, store
-from qaloop.annex_a import AnnexA
-from qaloop.schema import SCHEMAS, Dataset
-from qaloop.settings import AnnexASource, Settings
-from qaloop.sources import file_digest, read_annex_a_source, read_dataset
+from qaloop.core.schema import SCHEMAS, Dataset
+from qaloop.core.settings import AnnexASource, Settings
+from qaloop.sources import loading
+from qaloop.sources.annex_a import AnnexA
+from qaloop.sources.readers import file_digest, read_annex_a_source, read_dataset
+from qaloop.store.engine import engine_from
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,11 @@ def check_and_load_extracts(
         kept = write_quarantine(
             cases_report, quarantined, "case_ref", settings.output_dir / "quarantine" / f"cases-{as_of}.csv"
         )
-    engine = store.engine_from(settings)
+    engine = engine_from(settings)
     stored = {}
     for dataset, frame in ((Dataset.STAFF, staff), (Dataset.CASES, cases)):
         path = getattr(settings.sources[dataset], "path", None)
-        summary = loader.load_frame(
+        summary = loading.load_frame(
             engine, settings, dataset, frame[SCHEMAS[dataset].names], path, file_digest(path) if path else None
         )
         stored[dataset] = summary.rows

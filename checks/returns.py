@@ -12,9 +12,9 @@ import great_expectations as gx
 import pandas as pd
 
 from checks.runner import CheckReport, Rule, not_before, rule, run_checks, schema_rules
-from qaloop.returns import Rejection, ReturnFile, parse_day
-from qaloop.schema import Dataset
-from qaloop.settings import Settings
+from qaloop.core.schema import Dataset
+from qaloop.core.settings import Settings
+from qaloop.returns.intake import Rejection, ReturnFile, parse_day
 
 _WHAT = {
     Dataset.MODERATION_RETURNS: "moderation return",

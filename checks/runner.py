@@ -12,9 +12,9 @@ from typing import Any
 import great_expectations as gx
 import pandas as pd
 
-from qaloop.schema import SCHEMAS, Dataset
-from qaloop.settings import CheckPolicy, Settings
-from qaloop.sources import parse_values
+from qaloop.core.schema import SCHEMAS, Dataset
+from qaloop.core.settings import CheckPolicy, Settings
+from qaloop.sources.readers import parse_values
 
 _SHOWN = 10
 _names = itertools.count(1)

@@ -8,9 +8,9 @@ import great_expectations as gx
 import pandas as pd
 
 from checks.runner import CheckReport, Rule, area_rule, checkable, not_before, rule, run_checks, schema_rules
-from qaloop.roles import Role
-from qaloop.schema import Dataset
-from qaloop.settings import Settings
+from qaloop.core.roles import Role
+from qaloop.core.schema import Dataset
+from qaloop.core.settings import Settings
 
 
 def staff_rules(settings: Settings, staff_ids: list[str]) -> list[Rule]:

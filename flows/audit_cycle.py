@@ -10,8 +10,8 @@ from prefect.flow_runs import pause_flow_run
 from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 
-from qaloop.cycles import cycle_dates, next_selection_date
-from qaloop.settings import load_settings
+from qaloop.core.cycle_dates import cycle_dates, next_selection_date
+from qaloop.core.settings import load_settings
 from tasks.alerts import alert_qa_team
 from tasks.cycle import allocate, check_and_load, draw, exclude
 from tasks.notify import queue_emails, send_emails

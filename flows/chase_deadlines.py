@@ -9,8 +9,8 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
-from qaloop.calendar import is_working_day
-from qaloop.settings import load_settings
+from qaloop.core.settings import load_settings
+from qaloop.core.working_days import is_working_day
 from tasks.alerts import alert_qa_team
 from tasks.chase import queue_reminders
 from tasks.notify import send_emails

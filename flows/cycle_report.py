@@ -12,10 +12,10 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
-from qaloop import cycle_report as record
-from qaloop import store
-from qaloop.calendar import is_working_day
-from qaloop.settings import load_settings
+from qaloop.core.settings import load_settings
+from qaloop.core.working_days import is_working_day
+from qaloop.reporting import cycle_close as record
+from qaloop.store.engine import engine_from
 from tasks.alerts import alert_qa_team
 from tasks.deep_dive import raise_concerns
 from tasks.notify import send_emails
@@ -46,7 +46,7 @@ def cycle_report(config: str | None = None, cycle_ref: str | None = None, today:
     if cycle_ref is None and not is_working_day(today):
         get_run_logger().info("%s is not a working day: reports wait for the next one.", today)
         return summary
-    due = [cycle_ref] if cycle_ref else record.reports_due(store.engine_from(settings), settings, today)
+    due = [cycle_ref] if cycle_ref else record.reports_due(engine_from(settings), settings, today)
     for ref in due:
         built = write_reports(settings, ref, today)
         summary.reports[ref] = [str(report.path) for report in built.reports]

@@ -10,8 +10,8 @@ from prefect import flow
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
-from qaloop.deep_dive import DeepDiveRequest, deep_dive_ref
-from qaloop.settings import load_settings
+from qaloop.core.settings import load_settings
+from qaloop.programmes.deep_dive import DeepDiveRequest, deep_dive_ref
 from tasks.alerts import alert_qa_team
 from tasks.cycle import allocate, check_and_load
 from tasks.deep_dive import draw

@@ -11,9 +11,9 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
-from qaloop.calendar import is_working_day
-from qaloop.managers_monthly import month_ref
-from qaloop.settings import load_settings
+from qaloop.core.settings import load_settings
+from qaloop.core.working_days import is_working_day
+from qaloop.programmes.managers_monthly import month_ref
 from tasks.alerts import alert_qa_team
 from tasks.cycle import allocate, check_and_load, draw_month
 from tasks.notify import queue_emails, send_emails

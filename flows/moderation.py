@@ -10,9 +10,10 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
-from qaloop import moderation_record, store
-from qaloop.calendar import is_working_day
-from qaloop.settings import load_settings
+from qaloop.core.settings import load_settings
+from qaloop.core.working_days import is_working_day
+from qaloop.moderation import record as moderation_record
+from qaloop.store.engine import engine_from
 from tasks.alerts import alert_qa_team
 from tasks.moderation import agreement_figures, draw_moderation
 from tasks.notify import send_emails
@@ -40,7 +41,7 @@ def moderation(config: str | None = None, today: date | None = None) -> Moderati
     if not is_working_day(today):
         get_run_logger().info("%s is not a working day: moderation waits for the next one.", today)
         return summary
-    engine = store.engine_from(settings)
+    engine = engine_from(settings)
     for cycle_ref in moderation_record.windows_closed(engine, settings, today):
         summary.drawn[cycle_ref] = draw_moderation(settings, cycle_ref).sampled
     for cycle_ref in moderation_record.in_moderation(engine, settings):

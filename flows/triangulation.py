@@ -10,7 +10,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
-from qaloop.settings import load_settings
+from qaloop.core.settings import load_settings
 from tasks.alerts import alert_qa_team
 from tasks.notify import send_emails
 from tasks.triangulation import load_evidence, triangulate

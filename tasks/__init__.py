@@ -16,9 +16,9 @@ from prefect.states import State
 
 from checks.evidence import EvidenceFailed
 from checks.runner import CheckFailed, CheckReport
-from qaloop.cycle_record import CycleError
-from qaloop.loader import LoadError
-from qaloop.sources import SourceError
+from qaloop.programmes.cycle_record import CycleError
+from qaloop.sources.loading import LoadError
+from qaloop.sources.readers import SourceError
 
 # Settings and frames are not hashed for caching: they are large and the steps are not pure anyway.
 NOT_CACHED: dict[str, Any] = {"cache_policy": NONE}

@@ -9,8 +9,9 @@ from typing import Any
 from prefect.logging import get_logger
 from prefect.settings import PREFECT_UI_URL
 
-from qaloop import alerts, outbox, store
-from qaloop.settings import ConfigError, Settings, load_settings
+from qaloop.core.settings import ConfigError, Settings, load_settings
+from qaloop.messaging import alerts, outbox
+from qaloop.store.engine import engine_from
 
 LOCAL_UI = "http://127.0.0.1:4200"
 
@@ -23,7 +24,7 @@ def run_address(run_id: object) -> str:
 def alert_qa_team(flow: Any, flow_run: Any, state: Any) -> None:
     """Queue the failure alert for this run and send what is queued; if the mail server is the trouble, the
     alert stays queued for the next run that sends."""
-    logger = get_logger("qaloop.alerts")
+    logger = get_logger("qaloop.messaging.alerts")
     try:
         settings = load_settings(flow_run.parameters.get("config"))
     except ConfigError as error:
@@ -39,7 +40,7 @@ def alert_qa_team(flow: Any, flow_run: Any, state: Any) -> None:
 
 
 def _send(settings: Settings, messages: list[outbox.Message]) -> int:
-    engine = store.engine_from(settings)
+    engine = engine_from(settings)
     queued = outbox.enqueue(engine, messages)
     if queued:
         outbox.send_queued(engine, settings.email)

@@ -11,11 +11,13 @@ from prefect.artifacts import (
 )
 
 from checks.extracts import CheckedLoad, check_and_load_extracts
-from qaloop import allocation_record, cycle_record, managers_monthly, store
-from qaloop.allocation import Assignment
-from qaloop.cycles import CycleDates
-from qaloop.selection import Selection
-from qaloop.settings import Settings
+from qaloop.allocation import record as allocation_record
+from qaloop.allocation.auditors import Assignment
+from qaloop.core.cycle_dates import CycleDates
+from qaloop.core.settings import Settings
+from qaloop.programmes import cycle_record, managers_monthly
+from qaloop.programmes.selection import Selection
+from qaloop.store.engine import engine_from
 from tasks import NOT_CACHED, RETRY_IO, publish_check
 
 
@@ -62,7 +64,7 @@ def publish_sample(selection: Selection, what: str) -> None:
 @task(name="draw the sample", **RETRY_IO, **NOT_CACHED)
 def draw(settings: Settings, dates: CycleDates, seed: int | None) -> int:
     """Draw and record the cycle's sample (a cycle already drawn is kept) and publish it by stratum."""
-    outcome = cycle_record.draw_cycle(store.engine_from(settings), settings, dates, seed)
+    outcome = cycle_record.draw_cycle(engine_from(settings), settings, dates, seed)
     if outcome.selection is not None:
         publish_sample(outcome.selection, f"Cycle {dates.cycle_ref}")
     else:
@@ -74,7 +76,7 @@ def draw(settings: Settings, dates: CycleDates, seed: int | None) -> int:
 def draw_month(settings: Settings, today: date, seed: int | None) -> int:
     """Draw and record the month's managers' audits (a month already drawn is kept) and publish them by
     manager."""
-    outcome = managers_monthly.draw_managers_month(store.engine_from(settings), settings, today, seed)
+    outcome = managers_monthly.draw_managers_month(engine_from(settings), settings, today, seed)
     if outcome.selection is not None:
         publish_sample(outcome.selection, f"Managers' audits {managers_monthly.month_ref(today)}")
     else:
@@ -85,7 +87,7 @@ def draw_month(settings: Settings, today: date, seed: int | None) -> int:
 @task(name="exclude cases and replace them from reserves", **NOT_CACHED)
 def exclude(settings: Settings, cycle_ref: str, exclusions: dict[str, str], actor: str) -> list[str]:
     """Replace each excluded case (reference -> reason) with its stratum's next reserve."""
-    engine = store.engine_from(settings)
+    engine = engine_from(settings)
     return [
         allocation_record.move_allocation(engine, settings, cycle_ref, case_ref, reason=reason, actor=actor)
         for case_ref, reason in exclusions.items()
@@ -95,7 +97,7 @@ def exclude(settings: Settings, cycle_ref: str, exclusions: dict[str, str], acto
 @task(name="allocate auditors", **RETRY_IO, **NOT_CACHED)
 def allocate(settings: Settings, cycle_ref: str) -> list[Assignment]:
     """Allocate every selected case; publish allocations by auditor and by service manager."""
-    assignments = allocation_record.allocate_cycle(store.engine_from(settings), settings, cycle_ref)
+    assignments = allocation_record.allocate_cycle(engine_from(settings), settings, cycle_ref)
     if assignments:
         frame = pd.DataFrame([vars(a) for a in assignments])
         given = frame.dropna(subset=["auditor_id"])

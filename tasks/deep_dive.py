@@ -9,11 +9,12 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
-from qaloop import deep_dive, store
-from qaloop.cycle_messages import long_date, render
-from qaloop.outbox import Message, enqueue
-from qaloop.report_figures import CycleFigures
-from qaloop.settings import Settings
+from qaloop.core.settings import Settings
+from qaloop.core.templates import long_date
+from qaloop.messaging.outbox import enqueue
+from qaloop.programmes import deep_dive
+from qaloop.reporting.figures import CycleFigures
+from qaloop.store.engine import engine_from
 from tasks import NOT_CACHED, RETRY_IO, artifact_key
 from tasks.cycle import publish_sample
 
@@ -23,7 +24,7 @@ CONCERN_EVENT = "qaloop.concern.detected"
 @task(name="draw the deep dive", **RETRY_IO, **NOT_CACHED)
 def draw(settings: Settings, request: deep_dive.DeepDiveRequest, today: date) -> deep_dive.DeepDiveDraw:
     """Draw and record the deep dive's sample, publish it, and queue the QA team's note of why it started."""
-    engine = store.engine_from(settings)
+    engine = engine_from(settings)
     drawn = deep_dive.draw_deep_dive(engine, settings, request, today)
     if drawn.drawn.selection is not None:
         publish_sample(drawn.drawn.selection, f"Deep dive {drawn.cycle_ref}")
@@ -36,30 +37,7 @@ def draw(settings: Settings, request: deep_dive.DeepDiveRequest, today: date) ->
         f"{drawn.selected} case(s) drawn of {drawn.admitted} admitted by the filters; {drawn.reaudits} re-audit(s); "
         f"audits due {long_date(drawn.dates.audit_due)}.",
     )
-    subject = f"Deep dive {drawn.cycle_ref} started: {request.theme}"
-    context = {
-        "authority": settings.authority.name,
-        "cycle_ref": drawn.cycle_ref,
-        "from_name": settings.email.from_name,
-        "subject": subject,
-        "request": request,
-        "drawn": drawn,
-        "audit_due": long_date(drawn.dates.audit_due),
-    }
-    html, text = render("deep_dive_started", context)
-    enqueue(
-        engine,
-        [
-            Message(
-                key=f"{settings.authority.code}/{drawn.cycle_ref}/deep_dive_started",
-                kind="deep_dive_started",
-                to=tuple(str(a) for a in settings.email.qa_team),
-                subject=subject,
-                html=html,
-                text=text,
-            )
-        ],
-    )
+    enqueue(engine, [deep_dive.started_message(settings, request, drawn)])
     return drawn
 
 
@@ -69,7 +47,7 @@ def raise_concerns(settings: Settings, figures: CycleFigures) -> list[str]:
     already looking into (the deep-dive deployment's trigger starts one); returns the concerns raised."""
     if not settings.deep_dives.start_on_concern:
         return []
-    engine = store.engine_from(settings)
+    engine = engine_from(settings)
     raised, rows = [], []
     for concern in deep_dive.concerns(figures, settings):
         already = deep_dive.under_deep_dive(engine, settings, concern.key)

@@ -7,8 +7,9 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
-from qaloop import moderation_record, store
-from qaloop.settings import Settings
+from qaloop.core.settings import Settings
+from qaloop.moderation import record as moderation_record
+from qaloop.store.engine import engine_from
 from tasks import NOT_CACHED, RETRY_IO, artifact_key
 
 _WHY = {
@@ -20,7 +21,7 @@ _WHY = {
 @task(name="draw and allocate the moderation sample", **RETRY_IO, **NOT_CACHED)
 def draw_moderation(settings: Settings, cycle_ref: str) -> moderation_record.ModerationRound:
     """Draw the cycle's sample (kept if drawn before), give each audit a practice lead, queue their emails."""
-    engine = store.engine_from(settings)
+    engine = engine_from(settings)
     drawn = moderation_record.draw_and_allocate(engine, settings, cycle_ref)
     moderation_record.moderation_messages(engine, settings, cycle_ref)
     if drawn.drawn_now:
@@ -41,7 +42,7 @@ def draw_moderation(settings: Settings, cycle_ref: str) -> moderation_record.Mod
 @task(name="work out the agreement figures", **RETRY_IO, **NOT_CACHED)
 def agreement_figures(settings: Settings, cycle_ref: str) -> dict[str, pd.DataFrame]:
     """Compute and keep the cycle's agreement figures; publish them, and the auditors flagged, to the QA team."""
-    tables = moderation_record.record_agreement(store.engine_from(settings), settings, cycle_ref)
+    tables = moderation_record.record_agreement(engine_from(settings), settings, cycle_ref)
     for name, table in tables.items():
         flags = name in ("flagged", "feedback-flagged")
         if flags and table.empty:

@@ -7,15 +7,17 @@ import signal
 from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 
-from qaloop import cycle_messages, outbox, store
-from qaloop.settings import Settings
+from qaloop.allocation import notices
+from qaloop.core.settings import Settings
+from qaloop.messaging import outbox
+from qaloop.store.engine import engine_from
 from tasks import NOT_CACHED, RETRY_IO, worth_retrying
 
 
 @task(name="queue the emails", **RETRY_IO, **NOT_CACHED)
 def queue_emails(settings: Settings, cycle_ref: str) -> int:
     """Render and queue the auditor, self-reflection and service manager emails of the cycle."""
-    return cycle_messages.notify_cycle(store.engine_from(settings), settings, cycle_ref)
+    return notices.notify_cycle(engine_from(settings), settings, cycle_ref)
 
 
 # A mail server that drops the session often recovers within minutes: wait longer between attempts.
@@ -38,7 +40,7 @@ def send_emails(settings: Settings) -> outbox.SendSummary:
         if done == total or done % 25 == 0:
             update_progress_artifact(artifact_id=progress, progress=100.0 * done / total)
 
-    summary = outbox.send_queued(store.engine_from(settings), settings.email, on_progress=advance)
+    summary = outbox.send_queued(engine_from(settings), settings.email, on_progress=advance)
     create_table_artifact(
         key="emails",
         description="Emails this run",

@@ -7,16 +7,17 @@ from datetime import date
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from qaloop import cycle_report, store
-from qaloop.settings import Settings
+from qaloop.core.settings import Settings
+from qaloop.reporting import cycle_close
+from qaloop.store.engine import engine_from
 from tasks import NOT_CACHED, RETRY_IO, artifact_key
 
 
 @task(name="write the cycle's reports", **RETRY_IO, **NOT_CACHED)
-def write_reports(settings: Settings, cycle_ref: str, today: date) -> cycle_report.CycleReports:
+def write_reports(settings: Settings, cycle_ref: str, today: date) -> cycle_close.CycleReports:
     """Write the summary, highlights and area reports with their data packs and the workshop dataset; keep
     them with the cycle; publish the headline figures and where the files are."""
-    built = cycle_report.build_reports(store.engine_from(settings), settings, cycle_ref, today)
+    built = cycle_close.build_reports(engine_from(settings), settings, cycle_ref, today)
     figures = built.figures
     overall = figures.overall()
     create_markdown_artifact(
@@ -37,7 +38,7 @@ def write_reports(settings: Settings, cycle_ref: str, today: date) -> cycle_repo
     create_table_artifact(
         key=artifact_key("cycle-reports", cycle_ref),
         description=f"Cycle {cycle_ref}: the reports and who receives them",
-        table=cycle_report.report_index(built).to_dict("records"),
+        table=cycle_close.report_index(built).to_dict("records"),
     )
     if built.workshop is None:
         get_run_logger().warning(
@@ -47,6 +48,6 @@ def write_reports(settings: Settings, cycle_ref: str, today: date) -> cycle_repo
 
 
 @task(name="queue the reports' emails", **RETRY_IO, **NOT_CACHED)
-def queue_reports(settings: Settings, built: cycle_report.CycleReports) -> int:
+def queue_reports(settings: Settings, built: cycle_close.CycleReports) -> int:
     """Queue each report's email to its distribution list (nothing already queued is queued again)."""
-    return cycle_report.distribute(store.engine_from(settings), settings, built)
+    return cycle_close.distribute(engine_from(settings), settings, built)

@@ -8,10 +8,11 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
 from checks.returns import check_return_file
-from qaloop import returns, store
-from qaloop.follow_up import follow_up
-from qaloop.returns import FileOutcome
-from qaloop.settings import Settings
+from qaloop.core.settings import Settings
+from qaloop.returns import intake
+from qaloop.returns.follow_up import follow_up
+from qaloop.returns.intake import FileOutcome
+from qaloop.store.engine import engine_from
 from tasks import NOT_CACHED, RETRY_IO
 
 
@@ -22,10 +23,8 @@ def ingest_drop_folder(settings: Settings, today: date) -> list[FileOutcome]:
     A file that fails its checks is not an error of the run: it is quarantined, and the QA team is emailed.
     """
     logger = get_run_logger()
-    engine = store.engine_from(settings)
-    outcomes = returns.ingest_files(
-        engine, settings, returns.inbox_files(settings), today, check_return_file, follow_up
-    )
+    engine = engine_from(settings)
+    outcomes = intake.ingest_files(engine, settings, intake.inbox_files(settings), today, check_return_file, follow_up)
     for outcome in outcomes:
         filed = f"{len(outcome.filed)} filed" + (f", {len(outcome.held)} held" if outcome.held else "")
         if outcome.rejected:

@@ -9,10 +9,11 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from checks.evidence import EvidenceFailed, EvidenceLoad, check_and_load_evidence
-from qaloop import store, triangulation
-from qaloop.outbox import enqueue
-from qaloop.settings import Settings
-from qaloop.triangulation_messages import triangulation_message
+from qaloop.core.settings import Settings
+from qaloop.messaging.outbox import enqueue
+from qaloop.reporting import triangulation
+from qaloop.reporting.triangulation_messages import triangulation_message
+from qaloop.store.engine import engine_from
 from tasks import NOT_CACHED, RETRY_IO, publish_check
 
 
@@ -36,7 +37,7 @@ def load_evidence(settings: Settings, today: date) -> list[EvidenceLoad]:
 def triangulate(settings: Settings, today: date) -> triangulation.TriangulationResult:
     """Triangulate the window before ``today``'s month; publish the flagged teams, all teams and themes,
     and queue the QA team's email with them."""
-    engine = store.engine_from(settings)
+    engine = engine_from(settings)
     with engine.connect() as connection:
         result = triangulation.triangulate(connection, settings, today)
     label = result.window.label

@@ -30,20 +30,21 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from checks.returns import check_return_file
-from qaloop import models, moderation_record
-from qaloop.allocation_record import allocate_cycle
-from qaloop.cycle_messages import notify_cycle
-from qaloop.cycle_record import draw_cycle
-from qaloop.cycles import cycle_dates
-from qaloop.demo_returns import moderations_on
-from qaloop.follow_up import follow_up
-from qaloop.loader import load_dataset
-from qaloop.returns import ingest_files
-from qaloop.schema import EXTRACTS
-from qaloop.settings import Settings, load_settings
-from qaloop.store import engine_for, engine_from, upgrade
-from qaloop.synthetic import generate, write_extracts
-from qaloop.workbook import complete_audit_workbook
+from qaloop.allocation.notices import notify_cycle
+from qaloop.allocation.record import allocate_cycle
+from qaloop.core.cycle_dates import cycle_dates
+from qaloop.core.schema import EXTRACTS
+from qaloop.core.settings import Settings, load_settings
+from qaloop.demo.returns import moderations_on
+from qaloop.demo.synthetic import generate, write_extracts
+from qaloop.moderation import record as moderation_record
+from qaloop.programmes.cycle_record import draw_cycle
+from qaloop.returns.follow_up import follow_up
+from qaloop.returns.intake import ingest_files
+from qaloop.returns.workbooks import complete_audit_workbook
+from qaloop.sources.loading import load_dataset
+from qaloop.store import models
+from qaloop.store.engine import engine_for, engine_from, upgrade
 
 PROJECT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = PROJECT / "qaloop.yaml"

@@ -7,11 +7,11 @@ from email.message import EmailMessage
 
 from openpyxl import load_workbook
 
-from qaloop.cycle_messages import long_date
-from qaloop.cycles import CycleDates
-from qaloop.schema import Dataset
-from qaloop.settings import Settings
-from qaloop.sources import read_dataset
+from qaloop.allocation.notices import long_date
+from qaloop.core.cycle_dates import CycleDates
+from qaloop.core.schema import Dataset
+from qaloop.core.settings import Settings
+from qaloop.sources.readers import read_dataset
 
 
 def assert_each_person_got_their_message(settings: Settings, dates: CycleDates, received: list[EmailMessage]) -> None:

@@ -10,16 +10,16 @@ from sqlalchemy import select
 
 from checks.extracts import check_and_load_extracts
 from checks.returns import check_return_file
-from qaloop import models
-from qaloop.allocation_record import allocate_cycle
-from qaloop.cycle_messages import notify_cycle
-from qaloop.cycle_record import draw_cycle
-from qaloop.cycles import cycle_dates, next_selection_date
-from qaloop.follow_up import follow_up
-from qaloop.returns import ingest_files
-from qaloop.settings import Settings
-from qaloop.store import engine_from
-from qaloop.workbook import complete_audit_workbook
+from qaloop.allocation.notices import notify_cycle
+from qaloop.allocation.record import allocate_cycle
+from qaloop.core.cycle_dates import cycle_dates, next_selection_date
+from qaloop.core.settings import Settings
+from qaloop.programmes.cycle_record import draw_cycle
+from qaloop.returns.follow_up import follow_up
+from qaloop.returns.intake import ingest_files
+from qaloop.returns.workbooks import complete_audit_workbook
+from qaloop.store import models
+from qaloop.store.engine import engine_from
 from tests.conftest import AS_OF
 
 

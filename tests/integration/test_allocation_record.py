@@ -6,12 +6,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from qaloop import models
-from qaloop.allocation_record import MoveError, allocate_cycle, move_allocation
-from qaloop.cycle_record import explain_cycle
-from qaloop.cycles import cycle_dates
-from qaloop.settings import Settings
-from qaloop.store import engine_from
+from qaloop.allocation.record import MoveError, allocate_cycle, move_allocation
+from qaloop.core.cycle_dates import cycle_dates
+from qaloop.core.settings import Settings
+from qaloop.programmes.cycle_record import explain_cycle
+from qaloop.store import models
+from qaloop.store.engine import engine_from
 from tests.conftest import NEXT_CYCLE as NEXT
 
 

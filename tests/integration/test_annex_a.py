@@ -14,17 +14,17 @@ from sqlalchemy import select
 
 from checks.extracts import check_and_load_extracts
 from checks.runner import CheckReport
-from qaloop import models
-from qaloop.allocation_record import allocate_cycle
-from qaloop.annex_a import read_annex_a
-from qaloop.cycle_messages import notify_cycle
-from qaloop.cycle_record import draw_cycle
-from qaloop.cycle_report import build_reports
-from qaloop.cycles import cycle_dates, next_selection_date
-from qaloop.schema import Dataset
-from qaloop.settings import Settings
-from qaloop.sources import SourceError, read_dataset
-from qaloop.store import engine_from, upgrade
+from qaloop.allocation.notices import notify_cycle
+from qaloop.allocation.record import allocate_cycle
+from qaloop.core.cycle_dates import cycle_dates, next_selection_date
+from qaloop.core.schema import Dataset
+from qaloop.core.settings import Settings
+from qaloop.programmes.cycle_record import draw_cycle
+from qaloop.reporting.cycle_close import build_reports
+from qaloop.sources.annex_a import read_annex_a
+from qaloop.sources.readers import SourceError, read_dataset
+from qaloop.store import models
+from qaloop.store.engine import engine_from, upgrade
 from tests.conftest import AS_OF
 
 DEMOGRAPHIC = ["Gender", "Ethnicity", "Date of Birth", "Disability"]

@@ -13,11 +13,11 @@ from prefect.artifacts import Artifact
 from sqlalchemy import func, select
 
 from flows.audit_cycle import audit_cycle
-from qaloop import models
-from qaloop.cycles import cycle_dates
-from qaloop.schema import Dataset
-from qaloop.settings import Settings
-from qaloop.store import engine_from
+from qaloop.core.cycle_dates import cycle_dates
+from qaloop.core.schema import Dataset
+from qaloop.core.settings import Settings
+from qaloop.store import models
+from qaloop.store.engine import engine_from
 from tests.conftest import NEXT_CYCLE, SmtpSink, write_config
 from tests.mail import assert_each_person_got_their_message, assert_no_staff_name_appears
 

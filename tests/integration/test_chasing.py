@@ -14,14 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from checks.returns import check_return_file
-from qaloop import models
-from qaloop.chasing import chase
-from qaloop.follow_up import follow_up
-from qaloop.outbox import send_queued
-from qaloop.returns import ingest_files
-from qaloop.settings import Settings
-from qaloop.store import engine_from
-from qaloop.workbook import complete_audit_workbook, complete_reflection_workbook
+from qaloop.core.settings import Settings
+from qaloop.messaging.outbox import send_queued
+from qaloop.returns.chasing import chase
+from qaloop.returns.follow_up import follow_up
+from qaloop.returns.intake import ingest_files
+from qaloop.returns.workbooks import complete_audit_workbook, complete_reflection_workbook
+from qaloop.store import models
+from qaloop.store.engine import engine_from
 from tests.conftest import SmtpSink
 
 pytestmark = pytest.mark.slow  # whole flows in real Prefect
@@ -138,7 +138,7 @@ def test_a_cycle_chased_day_by_day(notified: Settings, smtp_server: SmtpSink) ->
 
 
 def test_a_case_moved_to_another_auditor_starts_their_ladder_afresh(notified: Settings) -> None:
-    from qaloop.allocation_record import MoveError, move_allocation
+    from qaloop.allocation.record import MoveError, move_allocation
 
     engine = engine_from(notified)
     chase(engine, notified, date(2027, 1, 6))  # 3 working days before the audits are due: every auditor told
@@ -178,7 +178,7 @@ def test_a_case_moved_to_another_auditor_starts_their_ladder_afresh(notified: Se
 
 
 def test_an_open_corrective_action_is_chased_with_its_owner_until_it_is_closed(notified: Settings) -> None:
-    from qaloop.follow_up import close_action
+    from qaloop.returns.follow_up import close_action
 
     settings = notified.model_copy(
         update={"follow_up": notified.follow_up.model_copy(update={"action_due_working_days": 5})}

@@ -10,10 +10,10 @@ import pytest
 from checks.cases import check_cases
 from checks.runner import CheckFailed, apply_policy
 from checks.staff import check_staff
-from qaloop.schema import Dataset
-from qaloop.settings import CheckPolicy, Settings
-from qaloop.sources import read_dataset
-from qaloop.synthetic import generate, write_extracts
+from qaloop.core.schema import Dataset
+from qaloop.core.settings import CheckPolicy, Settings
+from qaloop.demo.synthetic import generate, write_extracts
+from qaloop.sources.readers import read_dataset
 
 AS_OF = date(2026, 11, 22)
 

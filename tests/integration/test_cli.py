@@ -8,7 +8,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from qaloop.cli import app
+from cli.main import app
 from tests.conftest import DEMO_CONFIG, SmtpSink
 
 runner = CliRunner()

@@ -12,12 +12,12 @@ from sqlalchemy import select
 
 from checks.extracts import check_and_load_extracts
 from checks.runner import CheckFailed
-from qaloop import models
-from qaloop.schema import Dataset
-from qaloop.settings import CheckPolicy, Settings
-from qaloop.sources import SourceError
-from qaloop.store import engine_from, upgrade
-from qaloop.synthetic import generate, write_extracts
+from qaloop.core.schema import Dataset
+from qaloop.core.settings import CheckPolicy, Settings
+from qaloop.demo.synthetic import generate, write_extracts
+from qaloop.sources.readers import SourceError
+from qaloop.store import models
+from qaloop.store.engine import engine_from, upgrade
 
 AS_OF = date(2026, 11, 22)
 

@@ -6,15 +6,15 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from qaloop import models
-from qaloop.allocation_record import allocate_cycle, move_allocation
-from qaloop.cycle_messages import notify_cycle
-from qaloop.cycles import cycle_dates
-from qaloop.outbox import send_queued
-from qaloop.schema import Dataset
-from qaloop.settings import Settings
-from qaloop.sources import read_dataset
-from qaloop.store import engine_from
+from qaloop.allocation.notices import notify_cycle
+from qaloop.allocation.record import allocate_cycle, move_allocation
+from qaloop.core.cycle_dates import cycle_dates
+from qaloop.core.schema import Dataset
+from qaloop.core.settings import Settings
+from qaloop.messaging.outbox import send_queued
+from qaloop.sources.readers import read_dataset
+from qaloop.store import models
+from qaloop.store.engine import engine_from
 from tests.conftest import NEXT_CYCLE, SmtpSink
 from tests.mail import assert_each_person_got_their_message, assert_no_staff_name_appears
 

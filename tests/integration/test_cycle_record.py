@@ -9,15 +9,15 @@ import pytest
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
-from qaloop import models
-from qaloop.cli import app
-from qaloop.cycle_record import CycleError, draw_cycle, explain_cycle, selection_inputs
-from qaloop.cycles import cycle_dates
-from qaloop.loader import load_dataset
-from qaloop.schema import EXTRACTS
-from qaloop.settings import Settings
-from qaloop.store import engine_from, upgrade
-from qaloop.synthetic import generate, write_extracts
+from cli.main import app
+from qaloop.core.cycle_dates import cycle_dates
+from qaloop.core.schema import EXTRACTS
+from qaloop.core.settings import Settings
+from qaloop.demo.synthetic import generate, write_extracts
+from qaloop.programmes.cycle_record import CycleError, draw_cycle, explain_cycle, selection_inputs
+from qaloop.sources.loading import load_dataset
+from qaloop.store import models
+from qaloop.store.engine import engine_from, upgrade
 
 AS_OF = date(2026, 11, 22)
 NEXT = date(2026, 12, 14)

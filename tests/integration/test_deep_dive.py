@@ -13,16 +13,16 @@ from sqlalchemy import select
 
 from checks.returns import check_return_file
 from flows.deep_dive import deep_dive
-from qaloop import models
-from qaloop.cycle_record import explain_cycle
-from qaloop.cycle_report import build_reports
-from qaloop.deep_dive import REAUDIT, DeepDiveRequest
-from qaloop.follow_up import follow_up
-from qaloop.moderation_record import windows_closed
-from qaloop.returns import ingest_files
-from qaloop.settings import Settings
-from qaloop.store import engine_from
-from qaloop.workbook import complete_audit_workbook
+from qaloop.core.settings import Settings
+from qaloop.moderation.record import windows_closed
+from qaloop.programmes.cycle_record import explain_cycle
+from qaloop.programmes.deep_dive import REAUDIT, DeepDiveRequest
+from qaloop.reporting.cycle_close import build_reports
+from qaloop.returns.follow_up import follow_up
+from qaloop.returns.intake import ingest_files
+from qaloop.returns.workbooks import complete_audit_workbook
+from qaloop.store import models
+from qaloop.store.engine import engine_from
 from tests.conftest import SmtpSink, write_config
 
 pytestmark = pytest.mark.slow  # whole flows in real Prefect
@@ -123,7 +123,7 @@ def test_a_deep_dive_runs_like_a_cycle(
 
 @ONLY_SQLITE
 def test_a_case_the_programme_audited_is_re_audited_only_when_asked_and_then_recorded(county: Settings) -> None:
-    from qaloop.deep_dive import draw_deep_dive
+    from qaloop.programmes.deep_dive import draw_deep_dive
 
     engine = engine_from(county)
     audited = _regularly_audited(county)

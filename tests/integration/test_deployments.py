@@ -10,7 +10,7 @@ import pytest
 import yaml
 from prefect import Flow
 
-from qaloop.settings import load_settings
+from qaloop.core.settings import load_settings
 from tests.conftest import DEMO_CONFIG, PROJECT
 
 DEPLOYMENTS = yaml.safe_load((PROJECT / "prefect.yaml").read_text())["deployments"]

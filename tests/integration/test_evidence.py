@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import func, select
 
 from checks.evidence import EvidenceFailed, check_and_load_evidence
-from qaloop import models
-from qaloop.loader import load_dataset
-from qaloop.schema import Dataset
-from qaloop.settings import CheckPolicy, Settings
-from qaloop.store import engine_from, upgrade
-from qaloop.synthetic import generate, write_extracts
+from qaloop.core.schema import Dataset
+from qaloop.core.settings import CheckPolicy, Settings
+from qaloop.demo.synthetic import generate, write_extracts
+from qaloop.sources.loading import load_dataset
+from qaloop.store import models
+from qaloop.store.engine import engine_from, upgrade
 
 AS_OF = date(2026, 11, 22)
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from qaloop import models
-from qaloop.allocation_record import allocate_cycle
-from qaloop.cycle_messages import notify_cycle
-from qaloop.settings import Settings
-from qaloop.store import engine_from
+from qaloop.allocation.notices import notify_cycle
+from qaloop.allocation.record import allocate_cycle
+from qaloop.core.settings import Settings
+from qaloop.store import models
+from qaloop.store.engine import engine_from
 from tests.conftest import NEXT_CYCLE, SmtpSink, write_config
 
 
@@ -30,7 +30,7 @@ def test_a_stopped_batch_resumes_without_sending_anything_twice(
     queued = notify_cycle(engine, drawn, "2026-09")
     config = write_config(drawn, tmp_path, smtp_server.port)
     config.write_text(config.read_text().replace("messages_per_minute: 60000", "messages_per_minute: 3000"))
-    command = [sys.executable, "-c", "from qaloop.cli import app; app()", "send", "--config", str(config)]
+    command = [sys.executable, "-c", "from cli.main import app; app()", "send", "--config", str(config)]
 
     sender = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
@@ -51,7 +51,7 @@ def test_a_stopped_batch_resumes_without_sending_anything_twice(
 
 
 def _cycle_run(config: Path) -> list[str]:
-    return [sys.executable, "-c", "from qaloop.cli import app; app()", "cycle", "run", "--config", str(config)]
+    return [sys.executable, "-c", "from cli.main import app; app()", "cycle", "run", "--config", str(config)]
 
 
 def _prefect_env() -> dict[str, str]:

@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select, text
 
-from qaloop import models
-from qaloop.loader import LoadError, counts, load_dataset
-from qaloop.schema import EXTRACTS, Dataset
-from qaloop.settings import Settings, SqlSource
-from qaloop.sources import SourceError, read_dataset
-from qaloop.store import engine_from, upgrade
-from qaloop.synthetic import SyntheticAuthority, generate, write_extracts
+from qaloop.core.schema import EXTRACTS, Dataset
+from qaloop.core.settings import Settings, SqlSource
+from qaloop.demo.synthetic import SyntheticAuthority, generate, write_extracts
+from qaloop.sources.loading import LoadError, counts, load_dataset
+from qaloop.sources.readers import SourceError, read_dataset
+from qaloop.store import models
+from qaloop.store.engine import engine_from, upgrade
 
 AS_OF = date(2026, 11, 22)
 

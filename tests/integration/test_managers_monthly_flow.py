@@ -12,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from flows.managers_monthly import managers_monthly
-from qaloop import models
-from qaloop.allocation_record import staff_frame
-from qaloop.cycle_record import authority_id, explain_cycle
-from qaloop.managers_monthly import managed_teams
-from qaloop.settings import Settings
-from qaloop.store import engine_from
+from qaloop.allocation.record import staff_frame
+from qaloop.core.settings import Settings
+from qaloop.programmes.cycle_record import authority_id, explain_cycle
+from qaloop.programmes.managers_monthly import managed_teams
+from qaloop.store import models
+from qaloop.store.engine import engine_from
 from tests.conftest import SmtpSink, write_config
 
 pytestmark = pytest.mark.slow  # whole flows in real Prefect

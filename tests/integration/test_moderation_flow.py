@@ -14,16 +14,16 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from checks.returns import check_return_file
+from cli.main import app
 from flows.ingest_returns import ingest_returns
 from flows.moderation import moderation
-from qaloop import models
-from qaloop.chasing import chase
-from qaloop.cli import app
-from qaloop.follow_up import follow_up
-from qaloop.returns import ingest_files
-from qaloop.settings import Settings
-from qaloop.store import engine_from
-from qaloop.workbook import auditors_grade, complete_audit_workbook, complete_moderation_workbook
+from qaloop.core.settings import Settings
+from qaloop.returns.chasing import chase
+from qaloop.returns.follow_up import follow_up
+from qaloop.returns.intake import ingest_files
+from qaloop.returns.workbooks import auditors_grade, complete_audit_workbook, complete_moderation_workbook
+from qaloop.store import models
+from qaloop.store.engine import engine_from
 from tests.conftest import SmtpSink, write_config
 from tests.mail import assert_no_staff_name_appears
 

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qaloop.models import EmailOutbox
-from qaloop.outbox import MAX_ATTEMPTS, Message, enqueue, message_id, send_queued
-from qaloop.settings import Settings
-from qaloop.store import engine_from, upgrade
+from qaloop.core.settings import Settings
+from qaloop.messaging.outbox import MAX_ATTEMPTS, Message, enqueue, message_id, send_queued
+from qaloop.store.engine import engine_from, upgrade
+from qaloop.store.models import EmailOutbox
 from tests.conftest import SmtpSink
 
 
@@ -124,7 +124,7 @@ def test_an_unreachable_server_sends_nothing_and_keeps_everything(mail_settings:
 def test_the_demo_mail_sink_saves_each_message_as_an_eml_file(mail_settings: Settings, tmp_path: Path) -> None:
     import socket
 
-    from qaloop.mail_sink import start_sink
+    from qaloop.demo.mail_sink import start_sink
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

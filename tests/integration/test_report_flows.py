@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from flows.cycle_report import cycle_report
 from flows.triangulation import triangulation
-from qaloop import models
-from qaloop.deep_dive import DeepDiveRequest, draw_deep_dive
-from qaloop.settings import Settings
-from qaloop.store import engine_from
+from qaloop.core.settings import Settings
+from qaloop.programmes.deep_dive import DeepDiveRequest, draw_deep_dive
+from qaloop.store import models
+from qaloop.store.engine import engine_from
 from tests.conftest import CYCLE, SmtpSink, write_config
 
 pytestmark = pytest.mark.slow  # whole flows in real Prefect

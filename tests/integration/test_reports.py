@@ -16,11 +16,11 @@ from openpyxl import load_workbook
 from pydantic import SecretStr
 from sqlalchemy import case, func, select, update
 
-from qaloop import models
-from qaloop.cycle_report import build_reports, distribute
-from qaloop.outbox import send_queued
-from qaloop.settings import Settings
-from qaloop.store import engine_from
+from qaloop.core.settings import Settings
+from qaloop.messaging.outbox import send_queued
+from qaloop.reporting.cycle_close import build_reports, distribute
+from qaloop.store import models
+from qaloop.store.engine import engine_from
 from tests.conftest import CYCLE, SmtpSink
 
 REPORTED_ON = date(2026, 12, 4)  # the triangulation covers September to November 2026

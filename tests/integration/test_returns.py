@@ -11,12 +11,12 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from checks.returns import check_return_file
-from qaloop import models
-from qaloop.follow_up import action_due, follow_up
-from qaloop.returns import FileOutcome, ingest_files
-from qaloop.settings import Settings
-from qaloop.store import engine_from
-from qaloop.workbook import complete_audit_workbook, complete_reflection_workbook
+from qaloop.core.settings import Settings
+from qaloop.returns.follow_up import action_due, follow_up
+from qaloop.returns.intake import FileOutcome, ingest_files
+from qaloop.returns.workbooks import complete_audit_workbook, complete_reflection_workbook
+from qaloop.store import models
+from qaloop.store.engine import engine_from
 
 TODAY = date(2027, 1, 8)
 DONE = date(2027, 1, 6)
@@ -135,7 +135,7 @@ def test_a_late_self_reflection_goes_to_the_line_manager_beside_the_audit(notifi
 
 
 def _csv_of_returns(settings: Settings, workbooks: list[Path]) -> pd.DataFrame:
-    from qaloop.workbook import read_returned_workbook
+    from qaloop.returns.workbooks import read_returned_workbook
 
     rows = []
     for sent in workbooks:
@@ -227,7 +227,7 @@ def _staff(settings: Settings, role: str, *, besides: tuple[str, ...] = ()) -> s
 def test_a_recorded_substitute_may_return_the_audit_and_no_one_else(notified: Settings, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from qaloop.cli import app
+    from cli.main import app
     from tests.conftest import write_config
 
     config = str(write_config(notified, tmp_path))
@@ -264,7 +264,7 @@ def test_a_recorded_substitute_may_return_the_audit_and_no_one_else(notified: Se
 def test_corrective_actions_close_by_command_or_by_returned_export(notified: Settings, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from qaloop.cli import app
+    from cli.main import app
     from tests.conftest import write_config
 
     config = str(write_config(notified, tmp_path))

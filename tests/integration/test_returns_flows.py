@@ -9,8 +9,8 @@ import pytest
 
 from flows.chase_deadlines import chase_deadlines
 from flows.ingest_returns import ingest_returns
-from qaloop.settings import Settings
-from qaloop.workbook import complete_audit_workbook
+from qaloop.core.settings import Settings
+from qaloop.returns.workbooks import complete_audit_workbook
 from tests.conftest import SmtpSink, write_config
 
 pytestmark = pytest.mark.slow  # whole flows in real Prefect

@@ -27,8 +27,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from qaloop.settings import Settings, load_settings
-from qaloop.store import engine_from, upgrade
+from qaloop.core.settings import Settings, load_settings
+from qaloop.store.engine import engine_from, upgrade
 from tests.conftest import DEMO_CONFIG, PROJECT, SmtpSink, write_config
 
 RUNS = 8

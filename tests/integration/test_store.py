@@ -11,8 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, insert, inspect
 from sqlalchemy.exc import IntegrityError
 
-from qaloop import models
-from qaloop.store import current_revision, downgrade, engine_for, head_revision, upgrade
+from qaloop.store import models
+from qaloop.store.engine import current_revision, downgrade, engine_for, head_revision, upgrade
 
 
 @pytest.fixture

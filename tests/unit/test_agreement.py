@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 
-from qaloop.agreement import agreement, agreement_table, feedback_flags, flagged_auditors, weighted_kappa
+from qaloop.moderation.agreement import agreement, agreement_table, feedback_flags, flagged_auditors, weighted_kappa
 from tests.properties import examples
 
 

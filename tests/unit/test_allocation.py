@@ -7,12 +7,12 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from qaloop.allocation import AuditWindow, allocate, available_auditors
-from qaloop.roles import Role
-from qaloop.schema import Dataset
-from qaloop.selection import select_cases, stratum_quotas
-from qaloop.settings import load_settings
-from qaloop.synthetic import generate
+from qaloop.allocation.auditors import AuditWindow, allocate, available_auditors
+from qaloop.core.roles import Role
+from qaloop.core.schema import Dataset
+from qaloop.core.settings import load_settings
+from qaloop.demo.synthetic import generate
+from qaloop.programmes.selection import select_cases, stratum_quotas
 from tests.conftest import DEMO_CONFIG
 
 WINDOW = AuditWindow(date(2026, 12, 1), date(2026, 12, 21))

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from qaloop.calendar import add_working_days, is_working_day
-from qaloop.cycles import cycle_dates, cycle_ref, scheduled_selection_dates
-from qaloop.settings import CycleCalendar
+from qaloop.core.cycle_dates import cycle_dates, cycle_ref, scheduled_selection_dates
+from qaloop.core.settings import CycleCalendar
+from qaloop.core.working_days import add_working_days, is_working_day
 
 
 def test_weekends_and_england_bank_holidays_are_not_working_days() -> None:

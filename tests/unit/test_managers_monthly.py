@@ -9,9 +9,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qaloop.managers_monthly import draw_for_managers
-from qaloop.selection import blocked_workers
-from qaloop.settings import SelectionRules
+from qaloop.core.settings import SelectionRules
+from qaloop.programmes.managers_monthly import draw_for_managers
+from qaloop.programmes.selection import blocked_workers
 from tests.properties import examples
 
 AS_OF = date(2026, 11, 23)

@@ -9,8 +9,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qaloop.moderation import allocate_moderators, draw_moderation_sample, sample_size
-from qaloop.settings import GradeScale
+from qaloop.core.settings import GradeScale
+from qaloop.moderation.sampling import allocate_moderators, draw_moderation_sample, sample_size
 from tests.properties import examples
 
 SCALE = GradeScale(labels=["Requires improvement", "Adequate", "Good", "Outstanding"], standard="Adequate")

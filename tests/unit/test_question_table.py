@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from qaloop.report_figures import question_table
-from qaloop.settings import load_settings
+from qaloop.core.settings import load_settings
+from qaloop.reporting.figures import question_table
 from tests.conftest import DEMO_CONFIG, PROJECT
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qaloop.reports import Scrubber
+from qaloop.reporting.render import Scrubber
 
 
 def test_known_names_references_and_emails_are_removed_and_ordinary_words_kept() -> None:

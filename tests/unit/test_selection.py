@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qaloop.selection import blocked_workers, select_cases, stratum_of, stratum_quotas
-from qaloop.settings import SelectionRules
+from qaloop.core.settings import SelectionRules
+from qaloop.programmes.selection import blocked_workers, select_cases, stratum_of, stratum_quotas
 from tests.properties import examples
 
 AS_OF = date(2026, 11, 23)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from qaloop.schema import Dataset
-from qaloop.settings import ConfigError, load_settings
+from qaloop.core.schema import Dataset
+from qaloop.core.settings import ConfigError, load_settings
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEMO = yaml.safe_load((PROJECT / "qaloop.yaml").read_text())

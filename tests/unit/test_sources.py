@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from qaloop.schema import SCHEMAS, Dataset
-from qaloop.settings import CsvSource, Settings, XlsxSource
-from qaloop.sources import SourceError, read_dataset, typed
+from qaloop.core.schema import SCHEMAS, Dataset
+from qaloop.core.settings import CsvSource, Settings, XlsxSource
+from qaloop.sources.readers import SourceError, read_dataset, typed
 
 CASE_COLUMNS = {
     "case_ref": "Case Reference",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qaloop.spc import p_chart
+from qaloop.reporting.spc import p_chart
 
 
 def test_limits_are_three_standard_errors_for_each_points_own_count() -> None:

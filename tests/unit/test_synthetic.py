@@ -7,11 +7,11 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from qaloop.roles import Role
-from qaloop.schema import EXTRACTS, Dataset
-from qaloop.settings import Settings, load_settings
-from qaloop.sources import read_dataset, typed
-from qaloop.synthetic import SyntheticAuthority, generate, write_extracts
+from qaloop.core.roles import Role
+from qaloop.core.schema import EXTRACTS, Dataset
+from qaloop.core.settings import Settings, load_settings
+from qaloop.demo.synthetic import SyntheticAuthority, generate, write_extracts
+from qaloop.sources.readers import read_dataset, typed
 from tests.conftest import DEMO_CONFIG
 
 AS_OF = date(2026, 11, 22)

@@ -7,8 +7,8 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from qaloop.settings import Triangulation
-from qaloop.triangulation import Evidence, Window, compare, themes, windows
+from qaloop.core.settings import Triangulation
+from qaloop.reporting.triangulation import Evidence, Window, compare, themes, windows
 
 TEAMS = [f"Team {letter}" for letter in "ABCDEFGH"]
 

@@ -1,0 +1,107 @@
+"""``qaloop doctor``: check the configuration, the store, the SMTP server and the Prefect API, in plain words."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from qaloop.core.settings import ConfigError, Settings, SqlSource, load_settings
+from qaloop.store.engine import current_revision, engine_from, head_revision
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check's outcome: what was checked, whether it is fine, and what to do if not."""
+
+    check: str
+    ok: bool
+    detail: str
+
+
+def diagnose(config_path: Path | str | None) -> list[Finding]:
+    """Every check's finding; later checks are skipped when the configuration itself is invalid."""
+    try:
+        settings = load_settings(config_path)
+    except ConfigError as error:
+        return [Finding("configuration", False, str(error))]
+    findings = [Finding("configuration", True, f"{settings.authority.name} ({settings.authority.service.value})")]
+    findings.append(_database(settings))
+    findings.extend(_sources(settings))
+    findings.append(_smtp(settings))
+    findings.append(_prefect())
+    return findings
+
+
+def _database(settings: Settings) -> Finding:
+    engine = engine_from(settings)
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        revision = current_revision(engine)
+    except SQLAlchemyError as error:
+        return Finding("database", False, f"cannot connect to {where}: {str(error).splitlines()[0]}")
+    if revision is None:
+        return Finding("database", False, f"{where} is reachable but empty: run `qaloop init-db`")
+    if revision != head_revision():
+        return Finding(
+            "database",
+            False,
+            f"{where} is at migration {revision}, this qaloop needs {head_revision()}: run `qaloop init-db`",
+        )
+    return Finding("database", True, f"{where} at migration {revision}")
+
+
+def _sources(settings: Settings) -> list[Finding]:
+    findings = []
+    for dataset, source in settings.sources.items():
+        if isinstance(source, SqlSource):
+            findings.append(Finding(f"source {dataset.value}", True, "SQL query (run by `qaloop load`)"))
+        elif source.path.exists():
+            findings.append(Finding(f"source {dataset.value}", True, str(source.path)))
+        else:
+            findings.append(Finding(f"source {dataset.value}", False, f"{source.path} does not exist"))
+    return findings
+
+
+def _smtp(settings: Settings) -> Finding:
+    email = settings.email
+    where = f"{email.smtp_host}:{email.smtp_port}"
+    try:
+        client_class = smtplib.SMTP_SSL if email.ssl else smtplib.SMTP
+        with client_class(email.smtp_host, email.smtp_port, timeout=10) as client:
+            client.ehlo()
+            if email.starttls:
+                client.starttls(context=ssl.create_default_context())
+                client.ehlo()
+            if email.username:
+                password = email.password.get_secret_value() if email.password else ""
+                client.login(email.username, password)
+    except smtplib.SMTPAuthenticationError:
+        return Finding("smtp", False, f"{where} refused the login for {email.username} (check QALOOP_EMAIL__PASSWORD)")
+    except (OSError, smtplib.SMTPException) as error:
+        return Finding("smtp", False, f"cannot reach the mail server at {where}: {error}")
+    login = f", logged in as {email.username}" if email.username else ", no login"
+    return Finding("smtp", True, f"{where} answered{login}{', STARTTLS' if email.starttls else ''}")
+
+
+def _prefect() -> Finding:
+    # Asked over HTTP rather than through Prefect's client: qaloop/ stays free of Prefect imports.
+    url = os.environ.get("PREFECT_API_URL", "").rstrip("/")
+    if not url:
+        return Finding("prefect", True, "no PREFECT_API_URL: flows run in Prefect's local mode (a temporary server)")
+    request = urllib.request.Request(f"{url}/health")
+    if api_key := os.environ.get("PREFECT_API_KEY"):
+        request.add_header("Authorization", f"Bearer {api_key}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            healthy = response.status == 200
+    except (OSError, ValueError) as error:
+        return Finding("prefect", False, f"cannot reach the Prefect API at {url}: {error}")
+    if not healthy:
+        return Finding("prefect", False, f"the Prefect API at {url} is not healthy")
+    return Finding("prefect", True, f"Prefect API at {url} answered")

@@ -1,0 +1,658 @@
+"""The ``qaloop`` command line: set up the store, write the demo authority, load extracts, check the setup."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import func, select
+
+from cli import doctor
+from qaloop.allocation import notices
+from qaloop.allocation import record as allocation_record
+from qaloop.core import cycle_dates as cycles
+from qaloop.core.schema import EXTRACTS, Dataset
+from qaloop.core.settings import ConfigError, Settings, load_settings
+from qaloop.demo import synthetic
+from qaloop.messaging import outbox
+from qaloop.programmes import cycle_record
+from qaloop.sources import loading
+from qaloop.sources.readers import SourceError
+from qaloop.store import models
+from qaloop.store.engine import current_revision, engine_from, head_revision, upgrade
+
+app = typer.Typer(help="qaloop: run a social-care quality-assurance audit programme.", no_args_is_help=True)
+cycle_app = typer.Typer(help="Audit cycles: draw a cycle's sample, and explain how it was drawn.", no_args_is_help=True)
+app.add_typer(cycle_app, name="cycle")
+allocation_app = typer.Typer(help="Allocations: give a cycle's cases to auditors, and move them.", no_args_is_help=True)
+app.add_typer(allocation_app, name="allocation")
+returns_app = typer.Typer(help="Returned work: file the drop folder, chase what is owed.", no_args_is_help=True)
+app.add_typer(returns_app, name="returns")
+moderation_app = typer.Typer(help="Moderation: explain how a cycle's sample was drawn.", no_args_is_help=True)
+app.add_typer(moderation_app, name="moderation")
+action_app = typer.Typer(help="Corrective actions: confirm them, close them with their evidence.", no_args_is_help=True)
+app.add_typer(action_app, name="action")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="the configuration file (default: $QALOOP_CONFIG or qaloop.yaml)")
+]
+
+SelectionDateOption = Annotated[
+    str | None, typer.Option(help="the selection date, YYYY-MM-DD (default: the next scheduled one)")
+]
+SeedOption = Annotated[int | None, typer.Option(help="the random seed (default: derived from the authority and cycle)")]
+CycleArgument = Annotated[str | None, typer.Argument(help="the cycle, e.g. 2026-09 (default: the latest open one)")]
+
+
+@contextmanager
+def _refusals(*errors: type[Exception]) -> Iterator[None]:
+    """The domain's refusals (bad data, a rule broken) as a red message and exit code 1, never a traceback."""
+    try:
+        yield
+    except errors as error:
+        typer.secho(str(error), fg="red", err=True)
+        raise typer.Exit(1) from None
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as error:
+        typer.secho(str(error), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("init-db")
+def init_db(config: ConfigOption = None) -> None:
+    """Create the store, or migrate it to this version of qaloop."""
+    settings = _settings(config)
+    engine = engine_from(settings)
+    before = current_revision(engine)
+    upgrade(engine)
+    where = engine.url.render_as_string(hide_password=True)
+    if before == head_revision():
+        typer.echo(f"Store {where} is up to date (migration {before}).")
+    else:
+        typer.echo(f"Store {where} migrated from {before or 'empty'} to {head_revision()}.")
+
+
+@app.command("demo-data")
+def demo_data(
+    config: ConfigOption = None,
+    cases: Annotated[int, typer.Option(help="how many cases (25,000 is a county; 1,000,000 for benchmarks)")] = 25_000,
+    seed: Annotated[int, typer.Option(help="the same seed gives the same authority")] = 1,
+    as_of: Annotated[
+        str | None, typer.Option(help="the date the extracts are taken, YYYY-MM-DD (default today)")
+    ] = None,
+) -> None:
+    """Write a synthetic authority's extracts to the configured source files."""
+    settings = _settings(config)
+    authority = synthetic.generate(settings, as_of=_date(as_of), seed=seed, cases=cases)
+    for dataset, path in synthetic.write_extracts(authority, settings).items():
+        typer.echo(f"  {dataset.value:<14} {len(authority[dataset]):>9,} rows -> {path}")
+
+
+@app.command("load")
+def load(
+    config: ConfigOption = None,
+    dataset: Annotated[
+        list[Dataset] | None, typer.Argument(help="datasets to load (default: every configured one)")
+    ] = None,
+    as_of: Annotated[str | None, typer.Option(help="the run date bound as :as_of in SQL sources")] = None,
+) -> None:
+    """Load the configured extracts into the store; each file's content is loaded once."""
+    settings = _settings(config)
+    engine = engine_from(settings)
+    if current_revision(engine) != head_revision():
+        typer.secho(
+            "The store is not set up for this version of qaloop: run `qaloop init-db` first.", fg="red", err=True
+        )
+        raise typer.Exit(1)
+    returned_work = [d.value for d in dataset or [] if d not in EXTRACTS]
+    if returned_work:
+        typer.secho(
+            f"{', '.join(returned_work)}: returned work comes through the drop folder ({settings.returns.inbox}), "
+            "not `qaloop load`; run `qaloop returns ingest`.",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
+    chosen = dataset or [d for d in EXTRACTS if d in settings.sources]
+    for name in chosen:
+        with _refusals(SourceError, loading.LoadError):
+            summary = loading.load_dataset(engine, settings, name, _date(as_of))
+        if summary.skipped_file:
+            typer.echo(f"  {name.value:<14} already loaded (same file content), skipped")
+        else:
+            typer.echo(f"  {name.value:<14} {summary.rows:>9,} rows: {summary.new:,} new, {summary.updated:,} updated")
+    typer.echo(f"\nThe store now holds for {settings.authority.name}:")
+    for what, count in loading.counts(engine, settings).items():
+        typer.echo(f"  {what:<20} {count:>9,}")
+
+
+@app.command("doctor")
+def run_doctor(config: ConfigOption = None) -> None:
+    """Check the configuration, the database, the sources, the SMTP server and the Prefect API."""
+    findings = doctor.diagnose(config)
+    for finding in findings:
+        mark = typer.style("ok  ", fg="green") if finding.ok else typer.style("FAIL", fg="red")
+        typer.echo(f"{mark} {finding.check:<22} {finding.detail}")
+    if not all(finding.ok for finding in findings):
+        raise typer.Exit(1)
+
+
+@cycle_app.command("run")
+def cycle_run(
+    config: ConfigOption = None,
+    on: SelectionDateOption = None,
+    seed: SeedOption = None,
+    dry_run: Annotated[bool, typer.Option(help="stop after allocation: queue and send no email")] = False,
+) -> None:
+    """Run the whole audit-cycle flow in Prefect now: check and load, draw, allocate, queue and send."""
+    settings = _settings(config)
+    from flows.audit_cycle import audit_cycle  # Prefect is slow to import: only here
+
+    state = audit_cycle(
+        config=str(config) if config else None,
+        selection_date=_date(on) if on else None,
+        seed=seed,
+        dry_run=dry_run,
+        return_state=True,
+    )
+    summary = _finished(state, "The cycle")
+    typer.echo(
+        f"Cycle {summary.cycle_ref}: {summary.cases_loaded:,} cases loaded ({summary.cases_quarantined} quarantined), "
+        f"{summary.allocated} allocated, {summary.waiting_for_an_auditor} waiting for an auditor; "
+        f"emails: {summary.emails_queued} queued, {summary.emails_sent} sent, "
+        f"{summary.emails_still_queued} still queued."
+    )
+    typer.echo(f"Audit tool workbooks: {settings.output_dir / 'cycles' / summary.cycle_ref}")
+
+
+def _finished(state: Any, what: str) -> Any:
+    """Say where the flow run is recorded; exit 1 with Prefect's message unless it completed; its result."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME
+
+    run_id = state.state_details.flow_run_id
+    where = PREFECT_API_URL.value() or f"the local Prefect database in {PREFECT_HOME.value()}"
+    typer.echo(f"Prefect flow run {run_id} ({state.name}), recorded in {where}.")
+    if not PREFECT_API_URL.value():
+        typer.echo(f"  `make ui` shows it at http://127.0.0.1:4200/runs/flow-run/{run_id}")
+    if not state.is_completed():
+        typer.secho(f"{what} did not finish: {state.message}", fg="red", err=True)
+        raise typer.Exit(1)
+    return state.result()
+
+
+@cycle_app.command("report")
+def cycle_report_command(
+    config: ConfigOption = None,
+    cycle_ref: Annotated[str | None, typer.Option("--cycle", help="the cycle (default: the latest one)")] = None,
+) -> None:
+    """Run the cycle-report flow for a cycle now, whether or not it has reached its close date: write its
+    reports and workshop dataset, close it, and send the reports to their distribution lists."""
+    settings = _settings(config)
+    from flows.cycle_report import cycle_report
+
+    with _refusals(cycle_record.CycleError):
+        cycle_ref = cycle_ref or cycle_record.latest_cycle_ref(engine_from(settings), settings)
+    summary = _finished(
+        cycle_report(config=str(config) if config else None, cycle_ref=cycle_ref, return_state=True), "The report"
+    )
+    typer.echo(
+        f"Cycle {cycle_ref}: reports written, {summary.emails_queued} email(s) queued, {summary.emails_sent} sent:"
+    )
+    for path in summary.reports.get(cycle_ref, []):
+        typer.echo(f"  {path}")
+    folder = settings.output_dir / "cycles" / cycle_ref / "reports"
+    typer.echo(f"Each report's XLSX data pack, and the anonymised workshop dataset, are beside them in {folder}")
+    if summary.concerns:
+        typer.echo(
+            f"Concerns raised as events (the deep-dive deployment's trigger starts a deep dive for each): "
+            f"{', '.join(summary.concerns)}"
+        )
+
+
+@app.command("triangulate")
+def triangulate_command(
+    config: ConfigOption = None,
+    on: Annotated[str | None, typer.Option("--on", help="run as if on this date (YYYY-MM-DD); default today")] = None,
+) -> None:
+    """Run the triangulation flow now: check and store the citizen evidence, set it beside the audit findings
+    for the whole months before the date, and email the QA team what converges."""
+    _settings(config)
+    from flows.triangulation import triangulation
+
+    state = triangulation(config=str(config) if config else None, today=_date(on) if on else None, return_state=True)
+    summary = _finished(state, "The triangulation")
+    typer.echo(f"Triangulation, {summary.window}: {len(summary.flagged)} flagged; {summary.emails_sent} email(s) sent.")
+    for flagged in summary.flagged:
+        typer.echo(f"  {flagged}")
+
+
+@app.command("deep-dive")
+def deep_dive_command(
+    theme: Annotated[str, typer.Option(help="what the deep dive is about")],
+    config: ConfigOption = None,
+    reason: Annotated[str, typer.Option(help="who asked for it and why")] = "asked for by operations",
+    audit_type: Annotated[list[str] | None, typer.Option("--type", help="an audit type id (repeat for more)")] = None,
+    area: Annotated[list[str] | None, typer.Option("--area", help="an area code (repeat for more)")] = None,
+    team: Annotated[list[str] | None, typer.Option("--team", help="a team name (repeat for more)")] = None,
+    activity_from: Annotated[str | None, typer.Option(help="cases with activity on or after (YYYY-MM-DD)")] = None,
+    activity_to: Annotated[str | None, typer.Option(help="cases with activity on or before (YYYY-MM-DD)")] = None,
+    question: Annotated[str | None, typer.Option(help="the audit-tool question that showed the concern")] = None,
+    size: Annotated[int, typer.Option(help="how many cases to audit")] = 20,
+    due: Annotated[str | None, typer.Option(help="when the audits are due (YYYY-MM-DD)")] = None,
+    reaudit: Annotated[bool, typer.Option(help="admit cases the regular programme has audited")] = False,
+    here: Annotated[bool, typer.Option(help="run the flow in this process instead of through the Prefect API")] = False,
+) -> None:
+    """Start a deep dive: a run of the deep-dive deployment through the Prefect API (its UI address is
+    printed), or with --here the flow itself in this process."""
+    settings = _settings(config)
+    from pydantic import ValidationError
+
+    from qaloop.programmes.deep_dive import DeepDiveRequest
+
+    try:
+        request = DeepDiveRequest(
+            theme=theme, reason=reason, audit_types=audit_type or [], areas=area or [], teams=team or [],
+            activity_from=activity_from, activity_to=activity_to, question=question, sample_size=size,
+            due_date=due, allow_reaudit=reaudit,
+        )  # fmt: skip
+    except ValidationError as error:
+        typer.secho(f"The deep dive cannot start: {error}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    with _refusals(cycle_record.CycleError):
+        request.check_against(settings)
+    parameters = {"request": request.model_dump(mode="json"), "config": str(config) if config else None}
+    if here:
+        from flows.deep_dive import deep_dive
+
+        summary = _finished(deep_dive(**parameters, return_state=True), "The deep dive")
+        typer.echo(
+            f"Deep dive {summary.cycle_ref}: {summary.selected} case(s) drawn of {summary.admitted} admitted, "
+            f"{summary.allocated} allocated; {summary.emails_sent} email(s) sent."
+        )
+        return
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL
+
+    from tasks.alerts import run_address
+
+    if not PREFECT_API_URL.value():
+        typer.secho(
+            "No Prefect server is set (PREFECT_API_URL): start one with `make ui`, or use --here.", fg="red", err=True
+        )
+        raise typer.Exit(1)
+    run = run_deployment("deep-dive/deep-dive", parameters=parameters, timeout=0)
+    typer.echo(f"Deep dive requested: flow run {run.name} ({run.id}), {run.state.name if run.state else 'scheduled'}.")
+    typer.echo(f"  {run_address(run.id)}")
+
+
+@app.command("watch-runs")
+def watch_runs_command(config: ConfigOption = None) -> None:
+    """Email the QA team about each qaloop run not started `alerts.late_after_minutes` after its time (once per
+    run). Run it every few minutes from cron or a timer, on a machine other than the worker's."""
+    settings = _settings(config)
+    from prefect.settings import PREFECT_API_URL
+
+    from tasks.alerts import alert_late_runs
+
+    if not PREFECT_API_URL.value():
+        typer.secho("No Prefect server is set (PREFECT_API_URL): there are no runs to watch.", fg="red", err=True)
+        raise typer.Exit(1)
+    sent = alert_late_runs(settings)
+    typer.echo(f"{sent} late run(s) alerted to the QA team." if sent else "No run is late.")
+
+
+@cycle_app.command("draw")
+def cycle_draw(
+    config: ConfigOption = None,
+    on: SelectionDateOption = None,
+    seed: SeedOption = None,
+) -> None:
+    """Draw and record a regular cycle's sample (a cycle already drawn is left as it is)."""
+    settings = _settings(config)
+    engine = engine_from(settings)
+    selection_date = _date(on) if on else cycles.next_selection_date(settings.calendar, date.today())
+    with _refusals(ValueError, cycle_record.CycleError):
+        dates = cycles.cycle_dates(settings.calendar, selection_date)
+        outcome = cycle_record.draw_cycle(engine, settings, dates, seed)
+    if not outcome.drawn_now:
+        typer.echo(f"Cycle {dates.cycle_ref} was already drawn; nothing changed.")
+        return
+    selection = outcome.selection
+    assert selection is not None
+    typer.echo(f"Cycle {dates.cycle_ref}, selected {dates.selection_date}, seed {selection.seed}:")
+    for result in selection.strata:
+        short = f", short by {result.shortfall}" if result.shortfall else ""
+        typer.echo(
+            f"  {result.stratum:<32} quota {result.quota:>4}  eligible {result.eligible:>6}  drawn {result.drawn:>4}  "
+            f"reserves {result.reserves:>3}{short}"
+        )
+    for relaxation in selection.relaxations:
+        typer.echo(f"  relaxed {relaxation.rule} for {relaxation.stratum}: {relaxation.added} more case(s)")
+
+
+@cycle_app.command("explain")
+def cycle_explain(
+    cycle_ref: Annotated[str, typer.Argument(help="the cycle, e.g. 2026-09")],
+    config: ConfigOption = None,
+    case: Annotated[list[str] | None, typer.Option(help="show the reason for these case references")] = None,
+) -> None:
+    """Re-derive a cycle's sample from its stored inputs and show it is identical, with each case's reason."""
+    settings = _settings(config)
+    with _refusals(cycle_record.CycleError):
+        explanation = cycle_record.explain_cycle(engine_from(settings), settings, cycle_ref)
+    outcomes = explanation.outcomes
+    if explanation.identical:
+        typer.echo(f"Cycle {cycle_ref}: re-derived from its stored inputs, seed and rules: identical to the record.")
+    else:
+        typer.secho(f"Cycle {cycle_ref}: the re-derived sample differs from the record:", fg="red")
+        for line in explanation.differences:
+            typer.echo(f"  {line}")
+    typer.echo("\nWhy cases were or were not drawn:")
+    for reason, count in (
+        outcomes["reason"].str.replace(r" \d+ in its stratum.*", " in its stratum", regex=True).value_counts().items()
+    ):
+        typer.echo(f"  {count:>9,}  {reason}")
+    for ref in case or []:
+        found = outcomes[outcomes["case_ref"] == ref]
+        detail = found.iloc[0]["reason"] if len(found) else "not in the cycle's case extract"
+        typer.echo(f"  {ref}: {detail}")
+    if not explanation.identical:
+        raise typer.Exit(1)
+
+
+@moderation_app.command("explain")
+def moderation_explain(
+    cycle_ref: Annotated[str, typer.Argument(help="the cycle, e.g. 2026-09")], config: ConfigOption = None
+) -> None:
+    """Draw a cycle's moderation sample again from its recorded audits, seed and rules, and show it is the
+    same, with the reason each audit was drawn."""
+    from qaloop.moderation.record import explain_moderation
+
+    settings = _settings(config)
+    with _refusals(cycle_record.CycleError):
+        explanation = explain_moderation(engine_from(settings), settings, cycle_ref)
+    if explanation.identical:
+        typer.echo(f"Cycle {cycle_ref}: the moderation sample drawn again is identical to the record.")
+    else:
+        typer.secho(f"Cycle {cycle_ref}: the moderation sample drawn again differs from the record:", fg="red")
+        for line in explanation.differences:
+            typer.echo(f"  {line}")
+    for row in explanation.sample.itertuples(index=False):
+        typer.echo(f"  {row.case_ref:<14} {row.grade:<24} auditor {row.auditor_id:<10} {row.reason}")
+    if not explanation.identical:
+        raise typer.Exit(1)
+
+
+@allocation_app.command("allocate")
+def allocation_allocate(cycle_ref: CycleArgument = None, config: ConfigOption = None) -> None:
+    """Give each selected case of a cycle its service manager and auditor (cases already allocated stay)."""
+    settings = _settings(config)
+    with _refusals(cycle_record.CycleError):
+        cycle_ref = cycle_ref or cycle_record.latest_cycle_ref(engine_from(settings), settings)
+        assignments = allocation_record.allocate_cycle(engine_from(settings), settings, cycle_ref)
+    waiting = [a for a in assignments if a.auditor_id is None]
+    typer.echo(f"Cycle {cycle_ref}: {len(assignments) - len(waiting)} case(s) allocated, {len(waiting)} waiting.")
+    for assignment in waiting:
+        typer.echo(f"  {assignment.case_ref}: {assignment.note}")
+    if waiting:
+        raise typer.Exit(1)
+
+
+@allocation_app.command("move")
+def allocation_move(
+    cycle_ref: Annotated[str, typer.Argument(help="the cycle, e.g. 2026-09")],
+    case_ref: Annotated[str, typer.Argument(help="the case to move")],
+    reason: Annotated[str, typer.Option(help="why: kept with the allocation's history")],
+    to: Annotated[str | None, typer.Option(help="the staff id of the new auditor")] = None,
+    replace: Annotated[bool, typer.Option(help="replace the case with its stratum's next reserve")] = False,
+    by: Annotated[str, typer.Option(help="who decided (a service manager's staff id or name)")] = "service manager",
+    config: ConfigOption = None,
+) -> None:
+    """Move a case to another auditor, or replace it from the reserves, as a service manager decided."""
+    if (to is None) == (not replace):
+        typer.secho("Give either --to STAFF_ID or --replace.", fg="red", err=True)
+        raise typer.Exit(2)
+    settings = _settings(config)
+    with _refusals(cycle_record.CycleError):
+        done = allocation_record.move_allocation(
+            engine_from(settings), settings, cycle_ref, case_ref, reason=reason, actor=by, to_auditor=to
+        )
+    typer.echo(done)
+
+
+@allocation_app.command("substitute")
+def allocation_substitute(
+    cycle_ref: Annotated[str, typer.Argument(help="the cycle, e.g. 2026-09")],
+    case_ref: Annotated[str, typer.Argument(help="the case")],
+    staff_id: Annotated[str, typer.Argument(help="the staff id of the auditor standing in")],
+    reason: Annotated[str, typer.Option(help="why: kept with the allocation's history")],
+    by: Annotated[str, typer.Option(help="who decided")] = "QA team",
+    config: ConfigOption = None,
+) -> None:
+    """Record an auditor who may return a case's audit in place of the allocated one (leave, sickness)."""
+    settings = _settings(config)
+    with _refusals(cycle_record.CycleError):
+        done = allocation_record.record_substitute(
+            engine_from(settings), settings, cycle_ref, case_ref, staff_id, reason=reason, actor=by
+        )
+    typer.echo(done)
+
+
+@action_app.command("close")
+def action_close(
+    action_id: Annotated[int, typer.Argument(help="the action's number, as in the email that opened it")],
+    evidence: Annotated[str, typer.Option(help="what was done: the evidence of completion")],
+    by: Annotated[str, typer.Option(help="who closes it")] = "QA team",
+    config: ConfigOption = None,
+) -> None:
+    """Close an open corrective action with its evidence."""
+    from qaloop.returns.follow_up import ActionError, close_action
+
+    settings = _settings(config)
+    with _refusals(ActionError):
+        typer.echo(close_action(engine_from(settings), action_id, evidence, by))
+
+
+@action_app.command("confirm")
+def action_confirm(
+    action_id: Annotated[int, typer.Argument(help="the action's number, as in the email that opened it")],
+    by: Annotated[str, typer.Option(help="the staff id of the service manager confirming it")],
+    config: ConfigOption = None,
+) -> None:
+    """Record a service manager's confirmation of a corrective action and its due date."""
+    from qaloop.returns.follow_up import ActionError, confirm_action
+
+    settings = _settings(config)
+    with _refusals(ActionError):
+        typer.echo(confirm_action(engine_from(settings), action_id, by))
+
+
+OnOption = Annotated[str | None, typer.Option(help="the day to act as, YYYY-MM-DD (default: today)")]
+
+
+@returns_app.command("ingest")
+def returns_ingest(config: ConfigOption = None, on: OnOption = None) -> None:
+    """Run the ingest-returns flow now: file what is waiting in the drop folder and send what follows."""
+    _settings(config)
+    from flows.ingest_returns import ingest_returns  # Prefect is slow to import: only here
+
+    done = ingest_returns(config=str(config) if config else None, today=_date(on))
+    typer.echo(
+        f"{done.files} file(s): {done.filed} filed, {done.held} held, {done.quarantined_files} file(s) and "
+        f"{done.rows_not_filed} row(s) not filed; {done.emails_sent} email(s) sent"
+    )
+
+
+@returns_app.command("chase")
+def returns_chase(config: ConfigOption = None, on: OnOption = None) -> None:
+    """Run the chase-deadlines flow now: the day's reminders, escalations and overdue summary."""
+    _settings(config)
+    from flows.chase_deadlines import chase_deadlines  # Prefect is slow to import: only here
+
+    done = chase_deadlines(config=str(config) if config else None, today=_date(on))
+    typer.echo(
+        f"{done.reminders} reminder(s) and escalation(s) in {done.emails_sent} email(s); {done.overdue_items} overdue"
+    )
+
+
+@cycle_app.command("notify")
+def cycle_notify(cycle_ref: CycleArgument = None, config: ConfigOption = None) -> None:
+    """Queue the emails of every allocated case not yet notified (auditor, practitioner, service manager)."""
+    settings = _settings(config)
+    with _refusals(cycle_record.CycleError):
+        cycle_ref = cycle_ref or cycle_record.latest_cycle_ref(engine_from(settings), settings)
+        queued = notices.notify_cycle(engine_from(settings), settings, cycle_ref)
+    typer.echo(
+        f"Cycle {cycle_ref}: {queued} message(s) queued; workbooks in {settings.output_dir / 'cycles' / cycle_ref}"
+    )
+
+
+@app.command("demo-returns")
+def demo_returns(
+    config: ConfigOption = None,
+    cycle_ref: Annotated[str | None, typer.Option("--cycle", help="the cycle (default: the latest one)")] = None,
+) -> None:
+    """Play out the demo cycle's returns, chasing and moderation: files arrive on their days, the
+    ingest-returns, chase-deadlines and moderation flows run on each, and what happened is printed."""
+    settings = _settings(config)
+    from flows.chase_deadlines import chase_deadlines  # Prefect is slow to import: only here
+    from flows.ingest_returns import ingest_returns
+    from flows.moderation import moderation
+    from qaloop.core.working_days import add_working_days
+    from qaloop.demo.returns import moderations_on, plan_returns, returns_on
+
+    engine = engine_from(settings)
+    with _refusals(cycle_record.CycleError):
+        cycle_ref = cycle_ref or cycle_record.latest_cycle_ref(engine, settings)
+        dates = cycle_record.stored_dates(engine, settings, cycle_ref)
+    plans = plan_returns(settings, cycle_ref)
+    arguments = {"config": str(config) if config else None}
+    days = sorted(
+        {
+            add_working_days(dates.self_reflection_due, -1): "ingest",
+            add_working_days(dates.audit_due, -3): "chase",
+            dates.audit_due: "ingest and chase",
+            add_working_days(dates.audit_due, 2): "chase",
+            add_working_days(dates.audit_due, 3): "ingest",
+            add_working_days(dates.audit_due, 5): "chase",
+        }.items()
+    )
+    for day, what in days:
+        if "ingest" in what:
+            dropped = returns_on(settings, plans, dates, day)
+            done = ingest_returns(**arguments, today=day)
+            typer.echo(
+                f"{day:%a %d %b %Y}  ingest-returns: {len(dropped)} file(s) arrived: {done.filed} filed, "
+                f"{done.held} held as a second return, {done.quarantined_files} file(s) and {done.rows_not_filed} "
+                f"row(s) not filed; {done.emails_sent} email(s) sent"
+            )
+        if "chase" in what:
+            chased = chase_deadlines(**arguments, today=day)
+            typer.echo(
+                f"{day:%a %d %b %Y}  chase-deadlines: {chased.reminders} reminder(s) and escalation(s) in "
+                f"{chased.emails_sent} email(s); {chased.overdue_items} item(s) overdue"
+            )
+    drawn_on = add_working_days(dates.audit_due, 6)
+    drawn = moderation(**arguments, today=drawn_on)
+    typer.echo(
+        f"{drawn_on:%a %d %b %Y}  moderation: {drawn.drawn.get(cycle_ref, 0)} audit(s) drawn and sent to practice leads"
+    )
+    moderated_on = add_working_days(drawn_on, 5)
+    forms = moderations_on(settings, cycle_ref, moderated_on)
+    done = ingest_returns(**arguments, today=moderated_on)
+    typer.echo(f"{moderated_on:%a %d %b %Y}  ingest-returns: {len(forms)} moderation form(s) back, {done.filed} filed")
+    moderation(**arguments, today=add_working_days(moderated_on, 1))
+    _print_agreement(engine, settings, cycle_ref)
+    with engine.connect() as connection:
+        actions = connection.execute(
+            select(models.CorrectiveAction.reason, func.count()).group_by(models.CorrectiveAction.reason)
+        ).all()
+    never = sum(1 for plan in plans if plan.audit is None)
+    typer.echo(f"Corrective actions open: {dict(actions) or 'none'}; audits never returned: {never}")
+    typer.echo(f"Returned files: {settings.returns.processed} and {settings.returns.quarantine}")
+
+
+def _print_agreement(engine: Any, settings: Settings, cycle_ref: str) -> None:
+    """The cycle's agreement with moderation, overall and by audit type, as kept for the cycle report."""
+    figure = models.AgreementFigure
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(figure.__table__)
+            .join(models.AuditCycle, models.AuditCycle.id == figure.cycle_id)
+            .where(models.AuditCycle.cycle_ref == cycle_ref, figure.grouping.in_(("overall", "audit_type")))
+            .order_by(figure.grouping.desc(), figure.group_value)
+        ).all()
+    typer.echo(f"\nAgreement with moderation, cycle {cycle_ref}:")
+    headings = f"{'audits':>6} {'exact':>6} {'within 1':>8} {'kappa (95% interval)':>24} {'higher':>7} {'lower':>6}"
+    typer.echo(f"  {'':<36} {headings}")
+    for row in rows:
+        if row.grouping == "audit_type" and row.group_value == "all":
+            continue  # the overall row says it
+        kappa = "undefined" if row.kappa is None else f"{row.kappa:.2f}"
+        if row.kappa_low is not None:
+            kappa += f" ({row.kappa_low:.2f} to {row.kappa_high:.2f})"
+        name = "all audits" if row.grouping == "overall" else settings.audit_type(row.group_value).label
+        typer.echo(
+            f"  {name:<36} {row.audits:>6} {row.exact:>6.0%} {row.within_one:>8.0%} {kappa:>24} "
+            f"{row.auditor_higher:>7.0%} {row.auditor_lower:>6.0%}"
+        )
+
+
+@app.command("send")
+def send(config: ConfigOption = None) -> None:
+    """Send every queued email through the configured SMTP server, at the configured rate."""
+    settings = _settings(config)
+
+    def progress(done: int, of: int) -> None:
+        if done % 50 == 0 or done == of:
+            typer.echo(f"  {done}/{of} sent")
+
+    try:
+        summary = outbox.send_queued(engine_from(settings), settings.email, on_progress=progress)
+    except OSError as error:
+        where = f"{settings.email.smtp_host}:{settings.email.smtp_port}"
+        typer.secho(f"Cannot reach the mail server at {where}: {error}. Nothing more was sent.", fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{summary.sent} sent, {summary.refused} refused by the server, {summary.still_queued} still queued.")
+    if summary.stopped_by:
+        typer.echo(f"Stopped on request ({summary.stopped_by}); run `qaloop send` again to send the rest.")
+        raise typer.Exit(1)
+
+
+@app.command("mail-sink")
+def mail_sink(
+    config: ConfigOption = None,
+    seconds: Annotated[float | None, typer.Option(help="stop after this long (default: until interrupted)")] = None,
+) -> None:
+    """Run a local SMTP server on the configured host and port that saves each message as a .eml file."""
+    import time
+
+    from qaloop.demo.mail_sink import start_sink
+
+    settings = _settings(config)
+    folder = settings.output_dir / "mail"
+    sink = start_sink(folder, settings.email.smtp_host, settings.email.smtp_port)
+    typer.echo(f"Mail sink on {settings.email.smtp_host}:{settings.email.smtp_port}, saving to {folder}")
+    try:
+        time.sleep(seconds or 10**9)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sink.stop()
+
+
+def _date(text: str | None) -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date in the form YYYY-MM-DD") from None

@@ -1,0 +1,591 @@
+"""The one validated configuration of a QA programme: read from a YAML file, overridden by QALOOP_ variables.
+
+``load_settings`` is the only way in. It reads the YAML file named by ``--config`` / ``QALOOP_CONFIG``
+(default ``qaloop.yaml``), applies environment overrides (``QALOOP_DATABASE_URL``,
+``QALOOP_EMAIL__PASSWORD``: nested fields joined by a double underscore), and raises ``ConfigError`` naming
+the field, the value and what is allowed when anything is wrong. Relative paths are taken from the folder
+of the configuration file, so a config can be run from anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+
+from qaloop.core.roles import Role
+from qaloop.core.schema import SCHEMAS, Dataset
+
+DEFAULT_CONFIG = Path("qaloop.yaml")
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names each bad field, its value and what is allowed."""
+
+
+class _Strict(BaseModel):
+    # A misspelt key must fail loudly rather than silently fall back to a default.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Service(StrEnum):
+    ADULTS = "adults"
+    CHILDREN = "children"
+
+
+class Area(_Strict):
+    code: str = Field(description="short code used in extracts and references, e.g. NE")
+    name: str = Field(description="the area's name, e.g. North East")
+
+
+class Authority(_Strict):
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="short lowercase id, used to name runs")
+    name: str
+    service: Service
+    areas: list[Area] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_areas(self) -> Authority:
+        for attribute in ("code", "name"):
+            values = [getattr(area, attribute).casefold() for area in self.areas]
+            duplicates = sorted({v for v in values if values.count(v) > 1})
+            if duplicates:
+                raise ValueError(f"area {attribute}s must be unique; repeated: {duplicates}")
+        return self
+
+
+class GradeScale(_Strict):
+    """Grades ordered worst to best; grades below ``standard`` are below standard."""
+
+    labels: list[str] = Field(min_length=2, description="grade labels, worst first")
+    standard: str = Field(description="the lowest grade that meets the standard")
+    good: str | None = Field(
+        default=None, description="the lowest grade reports count as good or better (default: the standard)"
+    )
+
+    @model_validator(mode="after")
+    def _standard_on_scale(self) -> GradeScale:
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"grade labels must be unique, got {self.labels}")
+        if self.standard not in self.labels:
+            raise ValueError(f"standard {self.standard!r} is not one of the grade labels {self.labels}")
+        if self.good is not None and self.good not in self.labels:
+            raise ValueError(f"good {self.good!r} is not one of the grade labels {self.labels}")
+        if self.labels.index(self.standard) == 0:
+            raise ValueError(f"standard {self.standard!r} is the worst grade, so no grade could fall below it")
+        return self
+
+    def rank(self, label: str) -> int:
+        """Position of ``label`` on the scale, 0 for the worst; ValueError if it is not on the scale."""
+        return self.labels.index(label)
+
+    def below_standard(self, label: str) -> bool:
+        """Whether ``label`` falls below the standard line."""
+        return self.rank(label) < self.rank(self.standard)
+
+    @property
+    def good_rank(self) -> int:
+        """The rank from which a grade counts as good or better."""
+        return self.rank(self.good or self.standard)
+
+
+class Aspect(_Strict):
+    id: str
+    title: str
+
+
+class Question(_Strict):
+    id: str
+    aspect: str = Field(description="id of the aspect the question belongs to")
+    text: str
+    required: bool = True
+    answers: list[str] | None = Field(default=None, description="overrides the tool's answer options")
+
+
+class AuditTool(_Strict):
+    """The audit tool: questions grouped by quality aspect, with the answer options offered."""
+
+    aspects: list[Aspect] = Field(min_length=1)
+    answers: list[str] = Field(default=["Yes", "No", "Not applicable"], min_length=2)
+    agreed_actions: int = Field(
+        default=0, ge=0, le=20, description="rows for agreed actions (by whom, by when) that become corrective actions"
+    )
+    questions: list[Question] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _questions_reference_aspects(self) -> AuditTool:
+        aspect_ids = [aspect.id for aspect in self.aspects]
+        if len(set(aspect_ids)) != len(aspect_ids):
+            raise ValueError(f"aspect ids must be unique, got {aspect_ids}")
+        question_ids = [question.id for question in self.questions]
+        if len(set(question_ids)) != len(question_ids):
+            raise ValueError(f"question ids must be unique, got {question_ids}")
+        for question in self.questions:
+            if question.aspect not in aspect_ids:
+                raise ValueError(f"question {question.id!r} names aspect {question.aspect!r}; aspects are {aspect_ids}")
+        return self
+
+
+class AuditType(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]+$", description="the id used in the case extract")
+    label: str
+    tool: str = Field(description="name of an entry in audit_tools")
+
+
+class CycleCalendar(_Strict):
+    """When cycles fall and how long each stage lasts (offsets are working days after selection)."""
+
+    anchor: date = Field(description="selection date of the first cycle; later cycles follow every cadence")
+    cadence_weeks: int = Field(default=6, ge=1, le=52)
+    run_at: time = Field(default=time(7, 0), description="local time the cycle flow starts")
+    timezone: str = "Europe/London"
+    audits_per_area: int = Field(default=120, ge=1)
+    type_shares: dict[str, float] | None = Field(
+        default=None, description="share of each area's audits per audit type; omit for proportional to caseload"
+    )
+    allocation_days: int = Field(default=2, ge=0)
+    self_reflection_due_days: int = Field(default=10, ge=1)
+    audit_due_days: int = Field(default=15, ge=1)
+    moderation_days: int = Field(default=10, ge=1, description="length of the moderation window after audits are due")
+    close_days: int = Field(default=5, ge=0, description="working days after moderation until the cycle closes")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/London'") from None
+        return value
+
+    @field_validator("type_shares")
+    @classmethod
+    def _shares_sum_to_one(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is not None:
+            if any(share < 0 for share in value.values()):
+                raise ValueError("shares cannot be negative")
+            if abs(sum(value.values()) - 1) > 1e-6:
+                raise ValueError(f"shares must add up to 1, they add up to {sum(value.values()):g}")
+        return value
+
+
+RelaxableRule = Literal["worker_repeat", "cases_per_worker", "look_back"]
+
+
+class SelectionRules(_Strict):
+    look_back_months: int = Field(default=6, ge=1, description="only cases with activity this recently")
+    worker_repeat_cycles: int = Field(
+        default=2, ge=1, description="a worker audited in each of the last N cycles is not selected"
+    )
+    cases_per_worker: int = Field(default=1, ge=1, description="most cases of one worker in one cycle")
+    reserve_share: float = Field(default=0.25, ge=0, le=1, description="reserves drawn per stratum, as a share")
+    relaxation_order: list[RelaxableRule] = Field(
+        default=["worker_repeat", "cases_per_worker", "look_back"],
+        description="rules relaxed, in this order, when a stratum runs short",
+    )
+    auditor_capacity: int = Field(default=4, ge=1, description="most audits one auditor gets in a cycle")
+    cases_per_manager: int = Field(
+        default=2, ge=1, description="managers' monthly audits: cases each manager audits a month"
+    )
+    manager_roles: list[Role] = Field(
+        default_factory=lambda: [Role.TEAM_MANAGER, Role.SERVICE_MANAGER],
+        description="managers' monthly audits: the roles that audit each month",
+    )
+
+    @field_validator("relaxation_order")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"each rule may appear once, got {value}")
+        return value
+
+
+class Moderation(_Strict):
+    share: float = Field(default=0.2, gt=0, le=1, description="share of submitted audits moderated")
+    oversample_weight: float = Field(
+        default=2.0, ge=1, description="how many times more likely a below-standard or top-graded audit is drawn"
+    )
+    moderated_grade_replaces: bool = Field(
+        default=False, description="whether the moderated grade replaces the auditor's in reports (both are kept)"
+    )
+    flag_threshold: float = Field(
+        default=0.5, gt=0, description="mean grades by which an auditor differs from moderation to be flagged"
+    )
+    flag_min_audits: int = Field(default=5, ge=1, description="moderated audits needed before an auditor is flagged")
+    flag_feedback_below: float = Field(
+        default=0.5, ge=0, le=1, description="flag an auditor whose feedback names strengths and learning less often"
+    )
+
+
+class Triangulation(_Strict):
+    """How audit findings are set beside complaints, compliments, Ombudsman decisions and surveys."""
+
+    window_months: int = Field(default=3, ge=1, le=24, description="length of the rolling window, in months")
+    previous_windows: int = Field(default=3, ge=0, le=12, description="earlier windows shown for the trend")
+    confidence: float = Field(
+        default=0.95, gt=0.5, lt=1, description="how sure a source must be that a team differs before it signals"
+    )
+    min_sources: int = Field(default=2, ge=1, description="sources that must signal concern before a flag")
+    satisfied_from: int = Field(default=4, ge=1, le=5, description="survey score counted as satisfied (1-5 scale)")
+
+
+class Reports(_Strict):
+    """The cycle's reports, the workshop dataset and who receives them."""
+
+    past_cycles: int = Field(default=8, ge=0, le=40, description="earlier cycles the reports compare with")
+    good_practice_examples: int = Field(default=5, ge=0, description="examples of good practice in the highlights")
+    workshop_free_text: list[Literal["strengths", "learning_points", "to_reach_higher_grade"]] = Field(
+        default_factory=list, description="free-text fields kept in the anonymised workshop dataset"
+    )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="key for the workshop dataset's pseudonyms; set QALOOP_REPORTS__PSEUDONYM_KEY, never in YAML",
+    )
+
+
+class DeepDives(_Strict):
+    """When a cycle report's figures start a deep dive of similar cases by themselves, and how large it is."""
+
+    start_on_concern: bool = Field(default=True, description="start a deep dive when a report finds a concern")
+    concern_below: float = Field(
+        default=0.5, gt=0, le=1, description="share good or better (or answered yes) under which it is a concern"
+    )
+    concern_min_audits: int = Field(default=8, ge=1, description="audits (or answers) needed before it counts")
+    sample_size: int = Field(default=20, ge=1, description="cases a concern's deep dive audits")
+
+
+class Alerts(_Strict):
+    """When the QA team hears that runs are not happening."""
+
+    late_after_minutes: int = Field(
+        default=30, ge=1, description="a run this many minutes past its start time, not started, is alerted"
+    )
+
+
+class Returns(_Strict):
+    """Where returned audits, self-reflections and corrective actions arrive, and where they go after."""
+
+    folder: Path = Field(
+        default=Path("var/returns"),
+        description="inbox/ is the drop folder; files move to processed/ or quarantine/ beside it",
+    )
+
+    @property
+    def inbox(self) -> Path:
+        return self.folder / "inbox"
+
+    @property
+    def processed(self) -> Path:
+        return self.folder / "processed"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.folder / "quarantine"
+
+
+class FollowUp(_Strict):
+    """What follows a filed audit: corrective actions, who hears of them, and who is the QA lead."""
+
+    action_due_working_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="working days after the audit a corrective action is due; blank: the end of the month after",
+    )
+    workforce_development: list[EmailStr] = Field(
+        default_factory=list, description="told of every below-standard audit so training can follow (Essex: ESCA)"
+    )
+    qa_lead: EmailStr | None = Field(default=None, description="the top of the escalation ladder (default: qa_team)")
+
+
+class ReminderStep(_Strict):
+    days: int = Field(description="working days relative to the due date; negative is before")
+    notify: Literal["assignee", "service_manager", "qa_lead"]
+
+
+def _ladder() -> list[ReminderStep]:
+    return [
+        ReminderStep(days=-3, notify="assignee"),
+        ReminderStep(days=0, notify="assignee"),
+        ReminderStep(days=2, notify="service_manager"),
+        ReminderStep(days=5, notify="qa_lead"),
+    ]
+
+
+class Reminders(_Strict):
+    """The reminder and escalation ladder for each kind of work qaloop chases."""
+
+    audit: list[ReminderStep] = Field(default_factory=_ladder)
+    self_reflection: list[ReminderStep] = Field(default_factory=_ladder)
+    moderation: list[ReminderStep] = Field(default_factory=_ladder)
+    corrective_action: list[ReminderStep] = Field(default_factory=_ladder)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Reminders:
+        for name in ("audit", "self_reflection", "moderation", "corrective_action"):
+            days = [step.days for step in getattr(self, name)]
+            if days != sorted(days) or len(set(days)) != len(days):
+                raise ValueError(f"{name} steps must be in increasing order of days, got {days}")
+        return self
+
+
+class Email(_Strict):
+    """SMTP settings. Councils point this at their own relay; login and TLS are optional."""
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=8025, ge=1, le=65535)
+    starttls: bool = False
+    ssl: bool = False
+    username: str | None = None
+    password: SecretStr | None = Field(default=None, description="set through QALOOP_EMAIL__PASSWORD, never in YAML")
+    from_address: EmailStr
+    from_name: str = "Quality Assurance"
+    reply_to: EmailStr | None = None
+    messages_per_minute: int = Field(default=30, ge=1, description="Exchange Online allows 30 a minute")
+    qa_team: list[EmailStr] = Field(min_length=1, description="the QA team's inbox(es) for summaries and alerts")
+
+    @model_validator(mode="after")
+    def _one_tls_mode(self) -> Email:
+        if self.ssl and self.starttls:
+            raise ValueError("choose either ssl (implicit TLS, port 465) or starttls (port 587), not both")
+        return self
+
+
+class _Source(_Strict):
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="canonical column -> the source's column; unmapped columns keep their name"
+    )
+    date_format: str | None = Field(default=None, description="strftime format of text dates, e.g. %d/%m/%Y")
+
+
+class CsvSource(_Source):
+    kind: Literal["csv"]
+    path: Path
+    delimiter: str = ","
+    encoding: str = "utf-8-sig"
+
+
+class XlsxSource(_Source):
+    kind: Literal["xlsx"]
+    path: Path
+    sheet: str | None = Field(default=None, description="sheet name; the first sheet when omitted")
+
+
+class SqlSource(_Source):
+    kind: Literal["sql"]
+    url: SecretStr | None = Field(default=None, description="SQLAlchemy URL; qaloop's own database when omitted")
+    query: str = Field(description="a SELECT; use :as_of for the run date, never string formatting")
+
+
+class AnnexASource(_Source):
+    """Ofsted's Annex A workbook as the case extract (children's services)."""
+
+    kind: Literal["annex_a"]
+    path: Path
+    lists: dict[int, str] = Field(
+        min_length=1, description="Annex A list number -> audit type id, e.g. {7: child_protection}"
+    )
+
+
+Source = Annotated[CsvSource | XlsxSource | SqlSource | AnnexASource, Field(discriminator="kind")]
+
+
+class CheckPolicy(_Strict):
+    """What a failed data check does: stop the step, or set the failing rows aside and go on."""
+
+    on_failure: Literal["stop", "quarantine"] = "stop"
+    max_quarantine_share: float = Field(
+        default=0.01, ge=0, le=1, description="above this share of failing rows the step stops instead"
+    )
+
+
+def _default_checks() -> dict[Dataset, CheckPolicy]:
+    # A few bad case, complaint or survey rows should not hold up a cycle or a triangulation; a wrong
+    # staff list would misdirect every email.
+    quarantined = (Dataset.CASES, Dataset.COMPLAINTS, Dataset.OMBUDSMAN, Dataset.COMPLIMENTS, Dataset.SURVEYS)
+    return {dataset: CheckPolicy(on_failure="quarantine") for dataset in quarantined} | {
+        Dataset.STAFF: CheckPolicy(on_failure="stop")
+    }
+
+
+class Settings(BaseSettings):
+    """The whole configuration of one authority's QA programme."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QALOOP_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    authority: Authority
+    database_url: SecretStr = Field(
+        default=SecretStr("sqlite:///var/qaloop.db"),
+        description="SQLAlchemy URL; relative SQLite paths are taken from the config file's folder",
+    )
+    output_dir: Path = Field(default=Path("output"), description="reports, workbooks and the local mail sink")
+    grade_scale: GradeScale
+    audit_tools: dict[str, AuditTool] = Field(min_length=1)
+    audit_types: list[AuditType] = Field(min_length=1)
+    calendar: CycleCalendar
+    selection: SelectionRules = SelectionRules()
+    moderation: Moderation = Moderation()
+    reminders: Reminders = Reminders()
+    returns: Returns = Returns()
+    follow_up: FollowUp = FollowUp()
+    triangulation: Triangulation = Triangulation()
+    reports: Reports = Reports()
+    deep_dives: DeepDives = DeepDives()
+    alerts: Alerts = Alerts()
+    email: Email
+    sources: dict[Dataset, Source] = Field(default_factory=dict)
+    checks: dict[Dataset, CheckPolicy] = Field(
+        default_factory=_default_checks, description="per dataset: stop or quarantine when its checks fail"
+    )
+    distribution: dict[str, list[EmailStr]] = Field(
+        default_factory=dict, description="named distribution lists, e.g. governance_board"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over the file, so secrets and per-machine URLs never need to be in YAML.
+        yaml_file = settings_cls.model_config.get("yaml_file")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if yaml_file is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Settings:
+        type_ids = [audit_type.id for audit_type in self.audit_types]
+        if len(set(type_ids)) != len(type_ids):
+            raise ValueError(f"audit type ids must be unique, got {type_ids}")
+        for audit_type in self.audit_types:
+            if audit_type.tool not in self.audit_tools:
+                raise ValueError(
+                    f"audit type {audit_type.id!r} names tool {audit_type.tool!r}; tools are {sorted(self.audit_tools)}"
+                )
+        shares = self.calendar.type_shares
+        if shares is not None and set(shares) != set(type_ids):
+            raise ValueError(f"calendar.type_shares must name exactly the audit types {type_ids}, got {sorted(shares)}")
+        for dataset, source in self.sources.items():
+            if isinstance(source, AnnexASource):
+                if dataset is not Dataset.CASES:
+                    raise ValueError(f"sources.{dataset.value}: an Annex A workbook can only be the cases source")
+                unknown_types = sorted(set(source.lists.values()) - set(type_ids))
+                if unknown_types:
+                    raise ValueError(f"sources.cases.lists names unknown audit type(s) {unknown_types}: {type_ids}")
+            schema = SCHEMAS[dataset]
+            unknown = sorted(set(source.columns) - set(schema.names))
+            if unknown:
+                raise ValueError(
+                    f"sources.{dataset.value}.columns maps unknown column(s) {unknown}; "
+                    f"the {dataset.value} columns are {schema.names}"
+                )
+        return self
+
+    def check_policy(self, dataset: Dataset) -> CheckPolicy:
+        """The configured policy for ``dataset``'s checks (stop, unless configured otherwise)."""
+        return self.checks.get(dataset, CheckPolicy())
+
+    def audit_type(self, type_id: str) -> AuditType:
+        """The configured audit type with this id; KeyError if there is none."""
+        for audit_type in self.audit_types:
+            if audit_type.id == type_id:
+                return audit_type
+        raise KeyError(type_id)
+
+    def tool_for(self, type_id: str) -> AuditTool:
+        """The audit tool used for cases of this audit type."""
+        return self.audit_tools[self.audit_type(type_id).tool]
+
+    @property
+    def qa_lead(self) -> str:
+        """The address at the top of the escalation ladder: the configured QA lead, else the QA team's inbox."""
+        return str(self.follow_up.qa_lead or self.email.qa_team[0])
+
+
+def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
+    """Read and validate the configuration; raise ConfigError naming every bad field.
+
+    ``path`` defaults to ``$QALOOP_CONFIG`` or ``qaloop.yaml`` in the current folder. ``overrides`` are
+    field values that win over both the file and the environment (used by tests and the command line).
+    """
+    config_path = Path(path or os.environ.get("QALOOP_CONFIG") or DEFAULT_CONFIG)
+    if not config_path.is_file():
+        raise ConfigError(f"configuration file {config_path} not found (set --config or QALOOP_CONFIG)")
+
+    class _FromFile(Settings):
+        model_config = SettingsConfigDict(yaml_file=config_path)
+
+    try:
+        loaded = _FromFile(**overrides)
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(config_path, error)) from None
+    except (OSError, ValueError, yaml.YAMLError) as error:  # unreadable file or YAML syntax error
+        raise ConfigError(f"{config_path}: cannot be read: {error}") from None
+    return _resolve_paths(loaded, config_path.resolve().parent)
+
+
+def describe_validation_error(config_path: Path, error: ValidationError) -> str:
+    """One line per problem: the dotted field, the value given, and the rule it broke."""
+    lines = [f"{config_path}: {error.error_count()} problem(s) in the configuration"]
+    for problem in error.errors(include_url=False):
+        # pydantic marks a bad mapping key as "[key]"; the user only needs to see which key it was.
+        field = ".".join(str(part) for part in problem["loc"] if part != "[key]") or "(top level)"
+        value = problem.get("input")
+        shown = "missing" if problem["type"] == "missing" else f"value {_shorten(value)}"
+        if "password" in field or "url" in field:
+            shown = "value hidden"
+        lines.append(f"  - {field}: {shown}: {problem['msg']}")
+    return "\n".join(lines)
+
+
+def _shorten(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    def absolute(path: Path) -> Path:
+        return path if path.is_absolute() else base / path
+
+    sources = {
+        dataset: source.model_copy(update={"path": absolute(source.path)}) if hasattr(source, "path") else source
+        for dataset, source in settings.sources.items()
+    }
+    url = settings.database_url.get_secret_value()
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and url != prefix + ":memory:" and not url.startswith(prefix + "/"):
+        database_file = absolute(Path(url[len(prefix) :]))
+        url = prefix + str(database_file)
+    return settings.model_copy(
+        update={
+            "output_dir": absolute(settings.output_dir),
+            "sources": sources,
+            "database_url": SecretStr(url),
+            "returns": settings.returns.model_copy(update={"folder": absolute(settings.returns.folder)}),
+        }
+    )

@@ -1,0 +1,47 @@
+"""Alerts to the QA team when a run of one of qaloop's flows fails, or has not started long after its time:
+one email per run, naming the flow, the run, where to see it in the Prefect UI and what is wrong in plain
+words."""
+
+from __future__ import annotations
+
+from qaloop.core.settings import Settings
+from qaloop.messaging.compose import compose
+from qaloop.messaging.outbox import Message
+
+
+def failure_message(settings: Settings, flow: str, run_name: str, run_id: str, address: str, error: str) -> Message:
+    """The QA team's alert for one failed run (keyed by the run, so it is sent once however often it is queued)."""
+    return _message(
+        settings, "failed", f"qaloop: the {flow} run {run_name} failed", flow, run_name, run_id, address, error
+    )
+
+
+def late_message(settings: Settings, flow: str, run_name: str, run_id: str, address: str, minutes: int) -> Message:
+    """The QA team's alert for one run that has not started ``minutes`` after its time (sent once per run)."""
+    error = (
+        f"It was due to start {minutes} minutes ago and has not. Usually the worker is not running "
+        "(`prefect worker start --pool qaloop`), or the work pool or its queue is paused."
+    )
+    subject = f"qaloop: the {flow} run {run_name} has not started"
+    return _message(settings, "late", subject, flow, run_name, run_id, address, error)
+
+
+def _message(
+    settings: Settings, what: str, subject: str, flow: str, run_name: str, run_id: str, address: str, error: str
+) -> Message:
+    context = {
+        "flow": flow,
+        "run_name": run_name,
+        "address": address,
+        "error": error.strip() or "Prefect gave no message.",
+        "what": what,
+    }
+    return compose(
+        settings,
+        "run_alert",
+        key=("alert", what, run_id),
+        kind=f"run_{what}",
+        to=[str(address) for address in settings.email.qa_team],
+        subject=subject,
+        context=context,
+    )

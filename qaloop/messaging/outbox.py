@@ -1,0 +1,266 @@
+"""The email outbox: every message is written to the store under a deterministic key, then sent.
+
+``enqueue`` writes messages once (a key already in the outbox is left alone, so a re-run queues nothing
+new); ``send_queued`` sends what is queued through yagmail over one SMTP session, no faster than the
+configured messages per minute, and records each message as sent the moment the server accepts it. A
+message the server refuses stays queued with the error for the next run, up to ``MAX_ATTEMPTS``; a lost
+connection stops the batch with an error (the caller retries) and leaves the rest queued.
+
+A stop request (SIGTERM from a cancelled Prefect run or an operator, Ctrl-C) is held while a message is
+between the server's acceptance and its record, and ends the batch before the next message: every
+message is then recorded exactly as the server saw it and none is sent twice. Only a hard kill (SIGKILL,
+power loss) in that instant can leave one accepted message unrecorded; it is sent again with the same
+Message-ID, which mail servers such as Exchange use to drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import signal
+import smtplib
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from email import message_from_string
+from email.message import Message as MimeMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formataddr
+from pathlib import Path
+
+import yagmail
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from qaloop.core.settings import Email
+from qaloop.store.models import EmailOutbox, utcnow
+
+MAX_ATTEMPTS = 5
+_CHUNK = 10_000
+
+
+@dataclass(frozen=True)
+class Message:
+    """A rendered message: the key makes it unique across runs (for example ``cycle/auditor/CR123``)."""
+
+    key: str
+    kind: str
+    to: tuple[str, ...]
+    subject: str
+    html: str
+    text: str
+    cc: tuple[str, ...] = ()
+    attachments: tuple[Path, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class SendSummary:
+    """What one sending run did."""
+
+    sent: int
+    refused: int
+    still_queued: int
+    stopped_by: str | None = None  # the signal that ended the batch early, e.g. "SIGTERM"
+
+
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _stop_requests() -> Iterator[list[int]]:
+    """Hold SIGTERM and SIGINT for the block, collecting them instead of letting them interrupt it.
+
+    On leaving, the previous handlers come back. Signals can only be caught on the main thread; elsewhere
+    the list stays empty and the process's own handling applies.
+    """
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def hold(signum: int, _frame: object) -> None:
+        received.append(signum)
+
+    previous = {signum: signal.signal(signum, hold) for signum in _STOP_SIGNALS}
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def enqueue(target: Engine | Connection, messages: Iterable[Message]) -> int:
+    """Write ``messages`` to the outbox; those whose key is already there are skipped. Returns how many were new.
+
+    Given a connection, the messages are written in its transaction: they are queued only if it commits.
+    """
+    rows = [
+        {
+            "key": m.key,
+            "kind": m.kind,
+            "recipients": list(m.to),
+            "cc": list(m.cc),
+            "subject": m.subject,
+            "html": m.html,
+            "text_body": m.text,
+            "attachments": [str(path) for path in m.attachments],
+            "status": "queued",
+        }
+        for m in messages
+    ]
+    if not rows:
+        return 0
+    insert = postgresql_insert if target.dialect.name == "postgresql" else sqlite_insert
+    keys = [row["key"] for row in rows]
+    with target.begin() if isinstance(target, Engine) else contextlib.nullcontext(target) as connection:
+        known = {
+            key
+            for start in range(0, len(keys), _CHUNK)
+            for key in connection.scalars(
+                select(EmailOutbox.key).where(EmailOutbox.key.in_(keys[start : start + _CHUNK]))
+            )
+        }
+        connection.execute(insert(EmailOutbox).on_conflict_do_nothing(index_elements=["key"]), rows)
+    return len(set(keys) - known)
+
+
+def message_id(key: str, domain: str) -> str:
+    """The Message-ID of the message with ``key``: the same on every attempt, unique per key."""
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
+
+
+class Mailer:
+    """One SMTP session through yagmail, for a batch of messages."""
+
+    def __init__(self, settings: Email) -> None:
+        self.settings = settings
+        password = settings.password.get_secret_value() if settings.password else None
+        self._yag = yagmail.SMTP(
+            user=settings.username or settings.from_address,
+            password=password,
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            smtp_ssl=settings.ssl,
+            smtp_starttls=settings.starttls,
+            smtp_skip_login=settings.username is None,
+            soft_email_validation=False,
+        )
+
+    def __enter__(self) -> Mailer:
+        self._yag.login()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        with contextlib.suppress(smtplib.SMTPException, OSError):  # the session is over either way
+            self._yag.close()
+
+    def send(self, row: EmailOutbox) -> str:
+        """Send one outbox row; returns its Message-ID. smtplib errors propagate."""
+        settings = self.settings
+        recipients, prepared = self._yag.prepare_send(
+            to=list(row.recipients),
+            cc=list(row.cc) or None,
+            subject=row.subject,
+            # raw: a body that happens to be a file path must not become an attachment
+            contents=[yagmail.raw(row.html)],
+            attachments=[str(path) for path in row.attachments] or None,
+            prettify_html=False,  # premailer would try to download stylesheets
+            message_id=message_id(row.key, settings.from_address.split("@")[1]),
+        )
+        mime = message_from_string(prepared)
+        _replace_text_part(mime, row.text_body)
+        _mark_attachments(mime)
+        del mime["From"]
+        mime["From"] = formataddr((settings.from_name, settings.from_address))
+        if settings.reply_to:
+            mime["Reply-To"] = settings.reply_to
+        self._yag.smtp.sendmail(settings.from_address, recipients, mime.as_string(policy=SMTP_POLICY))
+        return str(mime["Message-ID"])
+
+
+def _replace_text_part(mime: MimeMessage, text: str) -> None:
+    # yagmail's plain-text part is the HTML with line breaks; readers of plain text deserve the real one.
+    for part in mime.walk():
+        if part.get_content_type() == "text/plain" and not part.get_filename():
+            del part["Content-Transfer-Encoding"]  # set_payload encodes afresh and writes its own
+            part.set_payload(text, charset="utf-8")
+            return
+
+
+def _mark_attachments(mime: MimeMessage) -> None:
+    # yagmail gives attached text files (an HTML report) no Content-Disposition, so mail clients would show
+    # them as the body: every named part is an attachment.
+    for part in mime.walk():
+        name = part.get_param("name")
+        if name and part.get("Content-Disposition") is None:
+            part.add_header("Content-Disposition", "attachment", filename=part.get_filename() or str(name))
+
+
+def send_queued(
+    engine: Engine,
+    settings: Email,
+    *,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> SendSummary:
+    """Send every queued message, oldest first, and record each outcome as it happens.
+
+    Stops early, between messages, when ``should_stop()`` says so or a stop signal arrives (the summary's
+    ``stopped_by`` names it; the caller decides whether to end the process); what is left stays queued.
+    Raises the connection error when the server cannot be reached or drops the session.
+    """
+    with Session(engine) as session:
+        queued = session.scalars(
+            select(EmailOutbox).where(EmailOutbox.status == "queued").order_by(EmailOutbox.id)
+        ).all()
+    interval = 60.0 / settings.messages_per_minute
+    sent = refused = 0
+    next_slot = clock()
+    signals: list[int] = []
+    if queued:
+        with _stop_requests() as signals, Mailer(settings) as mailer:
+            for done, row in enumerate(queued):
+                wait = next_slot - clock()
+                if wait > 0:
+                    sleep(wait)
+                if should_stop() or signals:
+                    break
+                next_slot = max(next_slot, clock()) + interval
+                try:
+                    sent_id = mailer.send(row)
+                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
+                    refused += 1
+                    _record_refusal(engine, row, _plain(error))
+                else:
+                    sent += 1
+                    _record(engine, row.id, status="sent", sent_at=utcnow(), message_id=sent_id, last_error=None)
+                on_progress(done + 1, len(queued))
+    with engine.connect() as connection:
+        left = len(connection.scalars(select(EmailOutbox.id).where(EmailOutbox.status == "queued")).all())
+    stopped_by = signal.Signals(signals[0]).name if signals else None
+    return SendSummary(sent=sent, refused=refused, still_queued=left, stopped_by=stopped_by)
+
+
+def _record(engine: Engine, row_id: int, **values: object) -> None:
+    with engine.begin() as connection:
+        connection.execute(update(EmailOutbox).where(EmailOutbox.id == row_id).values(**values))
+
+
+def _record_refusal(engine: Engine, row: EmailOutbox, error: str) -> None:
+    attempts = row.attempts + 1
+    status = "failed" if attempts >= MAX_ATTEMPTS else "queued"
+    _record(engine, row.id, attempts=attempts, last_error=error, status=status)
+
+
+def _plain(error: smtplib.SMTPException) -> str:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            f"{address} refused: {code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
+            for address, (code, reply) in error.recipients.items()
+        )
+    return str(error)

@@ -1,0 +1,129 @@
+"""Charts for the reports as inline SVG: nothing to download, readable in an email client and printable.
+
+Colours follow NHS "Making Data Count": grey for common-cause points, orange for special cause that is a
+concern, blue for special cause that is an improvement; grades run from red (worst) to blue (best).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from html import escape
+
+from markupsafe import Markup
+
+from qaloop.reporting.spc import PChart
+
+GREY, ORANGE, BLUE, INK = "#7b7d7d", "#ed8b00", "#005eb8", "#231f20"
+GRADE_COLOURS = ("#d5281b", "#ffb81c", "#78be20", "#005eb8", "#330072")
+
+
+def grade_colours(levels: int) -> list[str]:
+    """A colour per grade, worst first: red for the worst, blue for the best."""
+    if levels <= len(GRADE_COLOURS) - 1:
+        return [*GRADE_COLOURS[: levels - 1], GRADE_COLOURS[3]]
+    return [GRADE_COLOURS[i % len(GRADE_COLOURS)] for i in range(levels)]
+
+
+def p_chart_svg(chart: PChart, title: str, width: int = 640, height: int = 240) -> Markup:
+    """A p-chart: shares as points joined by a line, the centre line and each point's control limits."""
+    left, right, top, bottom = 48, 12, 28, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+    parts = [_open(width, height, title), _text(left, 16, title, weight="bold")]
+    if not chart.points:
+        parts.append(_text(left, top + 20, "No audits yet."))
+        return Markup("".join(parts) + "</svg>")
+    lows = [p.lower for p in chart.points] + [p.share for p in chart.points]
+    highs = [p.upper for p in chart.points] + [p.share for p in chart.points]
+    floor, ceiling = max(0.0, min(lows) - 0.05), min(1.0, max(highs) + 0.05)
+
+    def x(i: int) -> float:
+        return left + (plot_w * (i + 0.5) / len(chart.points))
+
+    def y(value: float) -> float:
+        return top + plot_h * (ceiling - value) / max(ceiling - floor, 1e-9)
+
+    for tick in _ticks(floor, ceiling):
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#e8edee"/>')
+        parts.append(_text(left - 6, y(tick) + 4, f"{tick:.0%}", anchor="end", size=11))
+    step = plot_w / len(chart.points)
+    for bound in ("upper", "lower"):
+        path = " ".join(
+            f"M{x(i) - step / 2:.1f},{y(getattr(p, bound)):.1f} h{step:.1f}" for i, p in enumerate(chart.points)
+        )
+        parts.append(f'<path d="{path}" stroke="{GREY}" stroke-dasharray="4 3" fill="none"/>')
+    parts.append(
+        f'<line x1="{left}" x2="{width - right}" y1="{y(chart.centre):.1f}" y2="{y(chart.centre):.1f}" '
+        f'stroke="{INK}" stroke-width="1"/>'
+    )
+    line = " ".join(f"{'M' if i == 0 else 'L'}{x(i):.1f},{y(p.share):.1f}" for i, p in enumerate(chart.points))
+    parts.append(f'<path d="{line}" stroke="{GREY}" stroke-width="1.5" fill="none"/>')
+    for i, point in enumerate(chart.points):
+        colour = (BLUE if chart.better(point) else ORANGE) if point.special else GREY
+        parts.append(
+            f'<circle cx="{x(i):.1f}" cy="{y(point.share):.1f}" r="4" fill="{colour}">'
+            f"<title>{escape(point.label)}: {point.hits} of {point.n} ({point.share:.0%})</title></circle>"
+        )
+        every = max(1, round(46 / step))  # leave room between the cycle labels on narrow charts
+        if (len(chart.points) - 1 - i) % every == 0:
+            parts.append(_text(x(i), height - bottom + 16, point.label, anchor="middle", size=10))
+    parts.append(
+        _text(left, height - 6, f"Centre line {chart.centre:.1%}; dashed: control limits (3 standard errors).", size=10)
+    )
+    return Markup("".join(parts) + "</svg>")
+
+
+def grade_bars_svg(rows: Mapping[str, Sequence[int]], labels: Sequence[str], title: str, width: int = 640) -> Markup:
+    """One 100 % bar per row (an area, an audit type) split by grade, worst first, with a legend."""
+    colours = grade_colours(len(labels))
+    label_w, bar_h, gap, top = 240, 18, 8, 44
+    height = top + len(rows) * (bar_h + gap) + 8
+    parts = [_open(width, height, title), _text(0, 16, title, weight="bold")]
+    legend_x = 0.0
+    for label, colour in zip(labels, colours, strict=True):
+        parts.append(f'<rect x="{legend_x:.0f}" y="24" width="10" height="10" fill="{colour}"/>')
+        parts.append(_text(legend_x + 14, 33, label, size=11))
+        legend_x += 24 + 6.5 * len(label)
+    for row, (name, counts) in enumerate(rows.items()):
+        total = sum(counts)
+        y = top + row * (bar_h + gap)
+        shown = name if len(name) <= 30 else name[:29] + "…"
+        parts.append(_text(label_w - 8, y + 13, f"{shown} ({total})", anchor="end", size=12))
+        start = float(label_w)
+        for label, count, colour in zip(labels, counts, colours, strict=True):
+            if total == 0 or count == 0:
+                continue
+            share = count / total
+            span = (width - label_w) * share
+            parts.append(
+                f'<rect x="{start:.1f}" y="{y}" width="{span:.1f}" height="{bar_h}" fill="{colour}">'
+                f"<title>{escape(name)}: {escape(label)} {count} ({share:.0%})</title></rect>"
+            )
+            if span > 30:
+                text_colour = "#ffffff" if colour in (GRADE_COLOURS[0], GRADE_COLOURS[3], GRADE_COLOURS[4]) else INK
+                parts.append(
+                    _text(start + span / 2, y + 13, f"{share:.0%}", anchor="middle", size=11, fill=text_colour)
+                )
+            start += span
+    return Markup("".join(parts) + "</svg>")
+
+
+def _open(width: int, height: int, title: str) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{escape(title)}" font-family="Arial, Helvetica, sans-serif">'
+    )
+
+
+def _text(
+    x: float, y: float, words: str, anchor: str = "start", size: int = 12, weight: str = "normal", fill: str = INK
+) -> str:
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" font-weight="{weight}" '
+        f'fill="{fill}">{escape(words)}</text>'
+    )
+
+
+def _ticks(floor: float, ceiling: float) -> list[float]:
+    step = 0.1 if ceiling - floor > 0.3 else 0.05
+    first = round(floor / step + 0.4999) * step
+    return [round(first + i * step, 4) for i in range(int((ceiling - first) / step) + 1)]

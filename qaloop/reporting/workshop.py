@@ -1,0 +1,64 @@
+"""The anonymised workshop dataset: a cycle's audits for practice workshops, with every case, practitioner
+and auditor reference replaced by a keyed pseudonym, and free text only where the configuration keeps it.
+
+A pseudonym is the HMAC-SHA256 of the reference under a secret key (``reports.pseudonym_key``, from the
+environment), so the same case or person has the same pseudonym in every cycle's dataset, and nobody
+without the key can get from a pseudonym back to the reference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+
+import pandas as pd
+
+from qaloop.core.settings import Settings
+
+PREFIXES = {"case": "C", "practitioner": "P", "auditor": "A"}
+
+
+def pseudonym(key: bytes, kind: str, reference: str) -> str:
+    """The pseudonym of ``reference`` (a case, practitioner or auditor): e.g. C-3f9a12bc07."""
+    digest = hmac.new(key, f"{kind}:{reference}".encode(), hashlib.sha256).hexdigest()
+    return f"{PREFIXES[kind]}-{digest[:10]}"
+
+
+def workshop_dataset(findings: pd.DataFrame, answers: pd.DataFrame, settings: Settings, key: bytes) -> pd.DataFrame:
+    """One row per audit: pseudonyms, cycle, area, audit type, grades, escalation, each question's answer
+    (column ``<tool> <question id>``) and the free-text fields listed in ``reports.workshop_free_text``."""
+    frame = pd.DataFrame(
+        {
+            "case": [pseudonym(key, "case", ref) for ref in findings["case_ref"]],
+            "practitioner": [pseudonym(key, "practitioner", ref) for ref in findings["practitioner_ref"]],
+            "auditor": [pseudonym(key, "auditor", ref) for ref in findings["auditor_ref"]],
+            "cycle": findings["cycle_ref"],
+            "area": findings["area"],
+            "audit_type": [settings.audit_type(type_id).label for type_id in findings["audit_type"]],
+            "grade": findings["grade"],
+            "auditor_grade": findings["auditor_grade"],
+            "moderated_grade": findings["moderated_grade"],
+            "below_standard": findings["below_standard"],
+            "escalation": findings["escalation"],
+            "returned_late": findings["submitted_on"] > findings["audit_due"],
+        }
+    )
+    for field in settings.reports.workshop_free_text:
+        frame[field.replace("_", " ")] = findings[field].to_numpy()
+    if not answers.empty:
+        tools = findings.set_index("return_id")["audit_type"].map(lambda type_id: settings.audit_type(type_id).tool)
+        wide = (
+            answers.assign(column=answers["return_id"].map(tools) + " " + answers["question_id"])
+            .pivot_table(index="return_id", columns="column", values="answer", aggfunc="first")
+            .reindex(findings["return_id"])
+        )
+        frame = pd.concat([frame, wide.reset_index(drop=True)], axis=1)
+    return frame
+
+
+def write_workshop_dataset(frame: pd.DataFrame, path: Path) -> Path:
+    """Write the dataset to an XLSX workbook (sheet "Audits"); returns ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_excel(path, sheet_name="Audits", index=False, engine="openpyxl")
+    return path

@@ -1,0 +1,649 @@
+"""Returned work from the drop folder: audits, self-reflections and corrective actions, read, checked, filed.
+
+Each file is handled once: its content hash goes into the ledger with the filing, in one transaction, and
+only then is the file moved to ``processed/`` (or ``quarantine/``). A run that stops between the two finds
+the file in the ledger next time and just moves it. Rows that fail their checks are never filed: a
+workbook that fails goes to quarantine whole, a CSV's failing rows go to a ``.rejected.csv`` beside it in
+quarantine with the reasons, while its good rows are filed. A second, different return for an allocation
+already filed is held for the QA team; the same return sent twice is recognised and left alone.
+
+The checks themselves (Great Expectations) are passed in by the caller as ``check``, so this module stays
+plain Python; ``checks.returns.check_return_file`` is the one qaloop uses. The files waiting in the inbox
+are checked together, each row keyed by ``row_key`` (the file's number and the row's key).
+"""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.orm import aliased
+
+from qaloop.core.schema import SCHEMAS, Dataset
+from qaloop.core.settings import Settings
+from qaloop.messaging.compose import compose
+from qaloop.messaging.outbox import Message, enqueue
+from qaloop.moderation.record import through_moderation
+from qaloop.programmes.cycle_record import authority_id
+from qaloop.returns.workbooks import read_returned_workbook
+from qaloop.sources.readers import SourceError, canonical, file_digest, parse_values
+from qaloop.store import models
+
+RETURN_DATASETS = (
+    Dataset.AUDIT_RETURNS,
+    Dataset.SELF_REFLECTIONS,
+    Dataset.ACTION_RETURNS,
+    Dataset.MODERATION_RETURNS,
+)
+_WORKBOOK_DATASETS = {
+    "audit": Dataset.AUDIT_RETURNS,
+    "self_reflection": Dataset.SELF_REFLECTIONS,
+    "moderation": Dataset.MODERATION_RETURNS,
+}
+# An allocation can take a return while its audit is awaited or done (a second return is then held).
+OPEN_STATUSES = ("allocated", "notified", "submitted", "moderation", "moderated")
+DATE_FORMAT = "%d/%m/%Y"
+_ANSWER_COLUMNS = ["case_ref", "question_id", "answer", "evidence"]
+ACTION_COLUMNS = ["case_ref", "action", "by_whom", "by_when"]
+
+
+def _no_actions() -> pd.DataFrame:
+    return pd.DataFrame(columns=ACTION_COLUMNS, dtype="string")
+
+
+@dataclass(frozen=True)
+class ReturnFile:
+    """One returned file as canonical text: ``rows`` in its dataset's columns, an audit's ``answers`` long,
+    and its agreed ``actions`` (case_ref, action, by_whom, by_when) where the audit tool has them."""
+
+    path: Path
+    dataset: Dataset
+    rows: pd.DataFrame
+    answers: pd.DataFrame
+    actions: pd.DataFrame = field(default_factory=_no_actions)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why rows of a file cannot be filed: each failing row's key and the rules it broke, and a summary."""
+
+    reasons: dict[str, str]
+    summary: str
+    whole_file: bool = False
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one file."""
+
+    name: str
+    dataset: str | None
+    status: str  # processed, quarantined, or already processed
+    filed: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+    already_filed: list[str] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)
+    problem: str | None = None
+    filed_returns: list[int] = field(default_factory=list)
+    moved_to: Path | None = None
+
+
+Check = Callable[[ReturnFile, pd.DataFrame, Settings], Rejection | None]
+FollowUp = Callable[[Connection, Settings, Dataset, list[int], date], list[Message]]
+
+
+def read_return_file(path: Path, settings: Settings) -> ReturnFile:
+    """Read a returned workbook or CSV export; SourceError (naming the file) when it is neither or unreadable.
+
+    A CSV is recognised by its columns: ``grade`` for audits, ``reflection`` for self-reflections,
+    ``action_id`` for corrective actions. An audit CSV gives each question's answer in a column named after
+    the question's id, and its evidence, optionally, in ``<id> evidence``.
+    """
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            return _from_workbook(path)
+        if path.suffix.lower() == ".csv":
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+            raw.columns = [str(column).strip() for column in raw.columns]
+            return _from_csv(path, raw, settings)
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise SourceError(f"{path.name}: not a readable file ({str(error).splitlines()[0]})") from None
+    except ValueError as error:
+        raise SourceError(f"{path.name}: {error}") from None
+    raise SourceError(f"{path.name}: not a workbook (.xlsx) or a CSV export (.csv)")
+
+
+def _from_workbook(path: Path) -> ReturnFile:
+    returned = read_returned_workbook(path)
+    dataset = _WORKBOOK_DATASETS[returned.kind]
+    rows = canonical(pd.DataFrame([returned.fields]), dataset, {}, origin=path.name)
+    case_ref = rows["case_ref"].iloc[0]
+    answers = pd.DataFrame(
+        [(case_ref, *answer) for answer in returned.answers], columns=_ANSWER_COLUMNS, dtype="string"
+    )
+    actions = pd.DataFrame([(case_ref, *action) for action in returned.actions], columns=ACTION_COLUMNS, dtype="string")
+    return ReturnFile(path, dataset, rows, answers, actions)
+
+
+def _from_csv(path: Path, raw: pd.DataFrame, settings: Settings) -> ReturnFile:
+    if "moderated_grade" in raw.columns:
+        dataset = Dataset.MODERATION_RETURNS
+    elif "grade" in raw.columns:
+        dataset = Dataset.AUDIT_RETURNS
+    elif "reflection" in raw.columns:
+        dataset = Dataset.SELF_REFLECTIONS
+    elif "action_id" in raw.columns:
+        dataset = Dataset.ACTION_RETURNS
+    else:
+        raise SourceError(
+            f"{path.name}: not an audit, self-reflection, corrective action or moderation export: it has "
+            f"no 'grade', 'reflection', 'action_id' or 'moderated_grade' column (the columns found are "
+            f"{list(raw.columns)})"
+        )
+    rows = canonical(raw, dataset, {}, origin=path.name)
+    answers = pd.DataFrame(columns=_ANSWER_COLUMNS, dtype="string")
+    if dataset is Dataset.AUDIT_RETURNS:
+        questions = {question.id for tool in settings.audit_tools.values() for question in tool.questions}
+        asked = [column for column in raw.columns if column in questions]
+        long = pd.concat(
+            [
+                pd.DataFrame(
+                    {
+                        "case_ref": rows["case_ref"],
+                        "question_id": question,
+                        "answer": raw[question],
+                        "evidence": raw.get(f"{question} evidence"),
+                    }
+                )
+                for question in asked
+            ]
+            or [answers]
+        )
+        answers = long[_ANSWER_COLUMNS].astype("string")
+    return ReturnFile(path, dataset, rows, answers)
+
+
+def annotate(connection: Connection, settings: Settings, returned: ReturnFile, today: date) -> pd.DataFrame:
+    """The file's rows parsed for checking, with what the store says about each: whether its allocation (or
+    action) is open, whether the person returning it may, the allocation date and the case's audit type."""
+    frame, unreadable = parse_values(returned.rows, returned.dataset, DATE_FORMAT)
+    for column in SCHEMAS[returned.dataset].columns:
+        if column.kind != "text":
+            frame[f"{column.name}__text"] = returned.rows[column.name]
+            frame[f"{column.name}__unreadable"] = unreadable.get(column.name, pd.Series(False, index=frame.index))
+    frame["today"] = pd.Timestamp(today)
+    if returned.dataset is Dataset.ACTION_RETURNS:
+        open_actions = set(
+            connection.scalars(select(models.CorrectiveAction.id).where(models.CorrectiveAction.status == "open")).all()
+        )
+        numbers = pd.to_numeric(frame["action_id"], errors="coerce")
+        frame["action_open"] = numbers.isin(open_actions)
+        return frame
+    if returned.dataset is Dataset.MODERATION_RETURNS:
+        known = _moderations(connection, settings, frame)
+        merged = frame.merge(known, on=["cycle_ref", "case_ref"], how="left")
+        merged.index = frame.index
+        merged["moderation_open"] = merged["status"].isin(("allocated", "notified"))
+        merged["moderator_matches"] = merged["moderator_id"] == merged["moderator"]
+        return merged
+    known = _allocations(connection, settings, frame)
+    merged = frame.merge(known, on=["cycle_ref", "case_ref"], how="left")
+    merged.index = frame.index
+    merged["allocation_open"] = merged["status"].isin(OPEN_STATUSES)
+    if returned.dataset is Dataset.AUDIT_RETURNS:
+        known_staff = frozenset(
+            connection.scalars(
+                select(models.Staff.staff_ref).where(models.Staff.authority_id == authority_id(connection, settings))
+            )
+        )
+        merged["staff_known"] = [known_staff] * len(merged)
+        merged["auditor_permitted"] = [
+            isinstance(permitted, frozenset) and auditor in permitted
+            for auditor, permitted in zip(merged["auditor_id"], merged["permitted_auditors"], strict=True)
+        ]
+    else:
+        merged["practitioner_matches"] = merged["practitioner_id"] == merged["practitioner"]
+    return merged
+
+
+def _moderations(connection: Connection, settings: Settings, frame: pd.DataFrame) -> pd.DataFrame:
+    """Every moderation the file's rows could mean, by (cycle, case), with its moderator."""
+    moderation, case, cycle = models.Moderation, models.CaseRecord, models.AuditCycle
+    rows = connection.execute(
+        through_moderation(
+            select(
+                moderation.id,
+                cycle.cycle_ref,
+                case.case_ref,
+                moderation.status,
+                cycle.audit_due,
+                models.Staff.staff_ref,
+            )
+        )
+        .outerjoin(models.Staff, models.Staff.id == moderation.moderator_id)
+        .where(cycle.authority_id == authority_id(connection, settings))
+        .where(case.case_ref.in_(frame["case_ref"].dropna().unique().tolist()))
+    ).all()
+    known = pd.DataFrame(
+        [tuple(row) for row in rows],
+        columns=["moderation_id", "cycle_ref", "case_ref", "status", "allocated_on", "moderator"],
+    )
+    known["allocated_on"] = pd.to_datetime(known["allocated_on"])
+    return known
+
+
+def _allocations(connection: Connection, settings: Settings, frame: pd.DataFrame) -> pd.DataFrame:
+    """Every allocation the file's rows could mean, by (cycle, case), with who may return it."""
+    allocation, case, cycle = models.Allocation, models.CaseRecord, models.AuditCycle
+    auditor, practitioner = aliased(models.Staff), aliased(models.Staff)
+    refs = [ref for ref in frame["case_ref"].dropna().unique()]
+    rows = connection.execute(
+        select(
+            allocation.id.label("allocation_id"),
+            cycle.cycle_ref,
+            case.case_ref,
+            case.audit_type,
+            allocation.status,
+            cycle.allocation_date.label("allocated_on"),
+            auditor.staff_ref.label("auditor"),
+            practitioner.staff_ref.label("practitioner"),
+        )
+        .join(cycle, cycle.id == allocation.cycle_id)
+        .join(case, case.id == allocation.case_id)
+        .join(practitioner, practitioner.id == allocation.practitioner_id)
+        .outerjoin(auditor, auditor.id == allocation.auditor_id)
+        .where(cycle.authority_id == authority_id(connection, settings), case.case_ref.in_(refs))
+        .where(allocation.status != "reserve")
+    ).all()
+    known = pd.DataFrame(
+        rows,
+        columns=[
+            "allocation_id", "cycle_ref", "case_ref", "audit_type", "status", "allocated_on", "auditor", "practitioner"
+        ],
+    )  # fmt: skip
+    substitutes = connection.execute(
+        select(models.Substitute.allocation_id, models.Staff.staff_ref)
+        .join(models.Staff, models.Staff.id == models.Substitute.staff_id)
+        .where(models.Substitute.allocation_id.in_(known["allocation_id"].tolist()))
+    ).all()
+    extra: dict[int, set[str]] = {}
+    for allocation_id, staff_ref in substitutes:
+        extra.setdefault(allocation_id, set()).add(staff_ref)
+    known["permitted_auditors"] = [
+        frozenset({auditor_ref} if auditor_ref else set()) | frozenset(extra.get(allocation_id, set()))
+        for allocation_id, auditor_ref in zip(known["allocation_id"], known["auditor"], strict=True)
+    ]
+    known["allocated_on"] = pd.to_datetime(known["allocated_on"])
+    return known
+
+
+def ingest_files(
+    engine: Engine, settings: Settings, paths: list[Path], today: date, check: Check, follow_up: FollowUp
+) -> list[FileOutcome]:
+    """Read, check and file each returned file, queue its follow-up emails, and move it out of the inbox.
+
+    The files of each kind are checked together (one Great Expectations run, whatever their number), then
+    filed one by one, each in its own transaction with its ledger entry.
+    """
+    outcomes: dict[Path, FileOutcome] = {}
+    readable: dict[Dataset, list[tuple[Path, str, ReturnFile]]] = {}
+    for path in paths:
+        digest = file_digest(path)
+        with engine.connect() as connection:
+            earlier = connection.scalar(
+                select(models.SourceFile.id)
+                .where(models.SourceFile.content_hash == digest, models.SourceFile.status == "processed")
+                .where(models.SourceFile.dataset.in_([d.value for d in RETURN_DATASETS]))
+            )
+        if earlier is not None:
+            # Filed before: never again. A quarantined file dropped again is examined again, as something
+            # else may have been put right since (a substitute recorded, a case moved).
+            outcomes[path] = FileOutcome(
+                path.name, None, "already processed", moved_to=_move(path, settings, "processed", today)
+            )
+            continue
+        try:
+            returned = read_return_file(path, settings)
+        except SourceError as error:
+            outcomes[path] = _quarantine_unreadable(engine, settings, path, digest, str(error), today)
+            continue
+        if returned.rows.empty:
+            problem = f"{path.name}: the file has no rows"
+            outcomes[path] = _quarantine_unreadable(engine, settings, path, digest, problem, today)
+            continue
+        readable.setdefault(returned.dataset, []).append((path, digest, returned))
+    for dataset, files in readable.items():
+        with engine.connect() as connection:
+            annotated = [annotate(connection, settings, returned, today) for _, _, returned in files]
+        key = SCHEMAS[dataset].key[0]
+        combined = ReturnFile(
+            Path("(waiting files)"),
+            dataset,
+            pd.concat([_keyed(frame, number, key) for number, frame in enumerate(annotated)], ignore_index=True),
+            pd.concat(
+                [_keyed(returned.answers, number, "case_ref") for number, (_, _, returned) in enumerate(files)],
+                ignore_index=True,
+            ),
+            pd.concat(
+                [_keyed(returned.actions, number, "case_ref") for number, (_, _, returned) in enumerate(files)],
+                ignore_index=True,
+            ),
+        )
+        rejection = check(combined, combined.rows, settings)
+        for number, ((path, digest, returned), frame) in enumerate(zip(files, annotated, strict=True)):
+            mine = {
+                row_key.split(":", 1)[1]: why
+                for row_key, why in (rejection.reasons if rejection else {}).items()
+                if row_key.split(":", 1)[0] == str(number)
+            }
+            outcomes[path] = _file_one(
+                engine, settings, path, digest, returned, frame, mine, rejection, today, follow_up
+            )
+    return [outcomes[path] for path in paths]
+
+
+def _keyed(frame: pd.DataFrame, number: int, key: str) -> pd.DataFrame:
+    """``frame`` with ``row_key``: the file's number and the row's key, unique across the files checked."""
+    return frame.assign(row_key=str(number) + ":" + frame[key].astype("string").fillna("(blank)"))
+
+
+def _file_one(
+    engine: Engine,
+    settings: Settings,
+    path: Path,
+    digest: str,
+    returned: ReturnFile,
+    annotated: pd.DataFrame,
+    reasons: dict[str, str],
+    rejection: Rejection | None,
+    today: date,
+    follow_up: FollowUp,
+) -> FileOutcome:
+    key = SCHEMAS[returned.dataset].key[0]
+    outcome = FileOutcome(path.name, returned.dataset.value, "processed")
+    problem = None
+    if reasons:
+        outcome.rejected = reasons
+        problem = "\n".join(f"{ref}: {why}" for ref, why in sorted(reasons.items()))
+    elif rejection is not None and rejection.whole_file:
+        outcome.rejected = {"(whole file)": rejection.summary}
+        problem = rejection.summary
+    outcome.problem = problem
+    failing = annotated[key].astype(str).isin(reasons)
+    good = annotated.iloc[0:0] if rejection is not None and rejection.whole_file else annotated[~failing]
+    with engine.begin() as connection:
+        if not len(good):
+            outcome.status = "quarantined"
+        ledger_id = _ledger(connection, returned.dataset.value, path, digest, len(good), outcome.status, problem)
+        if len(good):
+            _file(connection, returned, good, ledger_id, outcome)
+        messages = follow_up(connection, settings, returned.dataset, outcome.filed_returns, today)
+        messages += _qa_team_notices(settings, outcome, digest)
+        enqueue(connection, messages)
+    if outcome.status == "quarantined":
+        outcome.moved_to = _move(path, settings, "quarantine", today, why=problem)
+    else:
+        outcome.moved_to = _move(path, settings, "processed", today)
+        if outcome.rejected:
+            rejected = returned.rows[returned.rows[key].astype(str).isin(outcome.rejected)]
+            target = _free(settings.returns.quarantine / today.isoformat() / f"{path.stem}.rejected.csv")
+            rejected.assign(failed_checks=rejected[key].astype(str).map(outcome.rejected)).to_csv(target, index=False)
+    return outcome
+
+
+def _ledger(
+    connection: Connection, dataset: str, path: Path, digest: str, rows: int, status: str, message: str | None
+) -> int:
+    """Record the file in the ledger (over its earlier quarantined entry, if any); returns the entry's id."""
+    values = {
+        "path": str(path),
+        "size_bytes": path.stat().st_size,
+        "rows": rows,
+        "status": status,
+        "message": message,
+        "processed_at": models.utcnow(),
+    }
+    table = models.SourceFile
+    earlier = connection.scalar(select(table.id).where(table.dataset == dataset, table.content_hash == digest))
+    if earlier is not None:
+        connection.execute(update(table).where(table.id == earlier).values(**values))
+        return earlier
+    return connection.execute(
+        table.__table__.insert().values(dataset=dataset, content_hash=digest, **values)
+    ).inserted_primary_key[0]
+
+
+def _quarantine_unreadable(
+    engine: Engine, settings: Settings, path: Path, digest: str, problem: str, today: date
+) -> FileOutcome:
+    outcome = FileOutcome(path.name, None, "quarantined", problem=problem, rejected={"(whole file)": problem})
+    with engine.begin() as connection:
+        _ledger(connection, "unreadable_return", path, digest, 0, "quarantined", problem)
+        enqueue(connection, _qa_team_notices(settings, outcome, digest))
+    outcome.moved_to = _move(path, settings, "quarantine", today, why=problem)
+    return outcome
+
+
+def _file(
+    connection: Connection, returned: ReturnFile, good: pd.DataFrame, source_file_id: int, outcome: FileOutcome
+) -> None:
+    """File the good rows: new returns filed, different second returns held, identical ones left alone."""
+    if returned.dataset is Dataset.ACTION_RETURNS:
+        for row in good.itertuples():
+            connection.execute(
+                update(models.CorrectiveAction)
+                .where(models.CorrectiveAction.id == int(row.action_id))
+                .values(status="done", evidence=row.evidence, closed_at=models.utcnow())
+            )
+            outcome.filed.append(str(row.action_id))
+        return
+    if returned.dataset is Dataset.MODERATION_RETURNS:
+        for row in good.itertuples():
+            connection.execute(
+                update(models.Moderation)
+                .where(models.Moderation.id == int(row.moderation_id))
+                .values(
+                    status="submitted",
+                    moderated_grade=row.moderated_grade,
+                    criteria_consistent=bool(row.criteria_consistent),
+                    feedback_constructive=bool(row.feedback_constructive),
+                    names_strengths=bool(row.names_strengths),
+                    names_learning=bool(row.names_learning),
+                    notes=_blank(row.notes),
+                    submitted_on=row.completed_on.date(),
+                    source_file_id=source_file_id,
+                )
+            )
+            allocation_id = connection.scalar(
+                select(models.AuditReturn.allocation_id)
+                .join(models.Moderation, models.Moderation.return_id == models.AuditReturn.id)
+                .where(models.Moderation.id == int(row.moderation_id))
+            )
+            _advance(connection, allocation_id, ("submitted", "moderation"), "moderated")
+            outcome.filed.append(row.case_ref)
+            outcome.filed_returns.append(int(row.moderation_id))
+        return
+    staff = dict(connection.execute(select(models.Staff.staff_ref, models.Staff.id)).all())
+    table = models.AuditReturn if returned.dataset is Dataset.AUDIT_RETURNS else models.SelfReflection
+    for row in good.itertuples():
+        allocation_id = int(row.allocation_id)
+        values = _return_values(returned, row, staff)
+        existing = connection.execute(
+            select(table).where(table.allocation_id == allocation_id, table.status == "filed")
+        ).first()
+        if existing is not None:
+            if _same(connection, returned, existing, values, row.case_ref):
+                outcome.already_filed.append(row.case_ref)
+                continue
+            status = "held"
+            outcome.held.append(row.case_ref)
+        else:
+            status = "filed"
+            outcome.filed.append(row.case_ref)
+        inserted = connection.execute(
+            table.__table__.insert().values(
+                allocation_id=allocation_id, status=status, source_file_id=source_file_id, **values
+            )
+        ).inserted_primary_key[0]
+        if returned.dataset is Dataset.AUDIT_RETURNS:
+            answers = returned.answers[returned.answers["case_ref"] == row.case_ref]
+            if len(answers):
+                connection.execute(
+                    models.AuditAnswer.__table__.insert(),
+                    [
+                        {
+                            "return_id": inserted,
+                            "question_id": a.question_id,
+                            "answer": a.answer,
+                            "evidence": _blank(a.evidence),
+                        }
+                        for a in answers.itertuples()
+                        if not pd.isna(a.answer)
+                    ],
+                )
+            if status == "filed":
+                _advance(connection, allocation_id, ("allocated", "notified"), "submitted")
+                _open_agreed_actions(connection, returned, row, allocation_id, inserted, staff)
+        if status == "filed":
+            outcome.filed_returns.append(inserted)
+
+
+def _open_agreed_actions(
+    connection: Connection, returned: ReturnFile, row: Any, allocation_id: int, return_id: int, staff: dict[str, int]
+) -> None:
+    """Each agreed action of a filed audit becomes a corrective action owned by its "by whom" (the checks have
+    made sure of the staff id and the date)."""
+    agreed = returned.actions[returned.actions["case_ref"] == row.case_ref]
+    for action in agreed.itertuples():
+        connection.execute(
+            models.CorrectiveAction.__table__.insert().values(
+                allocation_id=allocation_id, return_id=return_id, reason="agreed_action", description=action.action,
+                owner_id=staff[str(action.by_whom).strip()], due_date=parse_day(action.by_when), status="open",
+                opened_at=models.utcnow(),
+            )
+        )  # fmt: skip
+
+
+def parse_day(text: object) -> date | None:
+    """A returned day, written as in the workbooks (dd/mm/yyyy) or ISO; None when it is neither."""
+    value = str(text).strip() if text is not None and not pd.isna(text) else ""
+    for form in (DATE_FORMAT, "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value, form).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _return_values(returned: ReturnFile, row: Any, staff: dict[str, int]) -> dict[str, Any]:
+    completed = row.completed_on.date()
+    if returned.dataset is Dataset.SELF_REFLECTIONS:
+        return {"practitioner_id": staff[row.practitioner_id], "submitted_on": completed, "reflection": row.reflection}
+    return {
+        "auditor_id": staff[row.auditor_id],
+        "submitted_on": completed,
+        "grade": row.grade,
+        "escalation": bool(row.escalation) if not pd.isna(row.escalation) else False,
+        "escalation_details": _blank(row.escalation_details),
+        "strengths": _blank(row.strengths),
+        "learning_points": _blank(row.learning_points),
+        "to_reach_higher_grade": _blank(row.to_reach_higher_grade),
+    }
+
+
+def _blank(value: Any) -> Any:
+    return None if value is None or pd.isna(value) else value
+
+
+def _same(connection: Connection, returned: ReturnFile, existing: Any, values: dict[str, Any], case_ref: str) -> bool:
+    """Whether a return matches the one already filed (the same file content sent again)."""
+    if any(getattr(existing, name) != value for name, value in values.items()):
+        return False
+    if returned.dataset is not Dataset.AUDIT_RETURNS:
+        return True
+    stored = set(
+        connection.execute(
+            select(models.AuditAnswer.question_id, models.AuditAnswer.answer).where(
+                models.AuditAnswer.return_id == existing.id
+            )
+        ).all()
+    )
+    answers = returned.answers[(returned.answers["case_ref"] == case_ref) & returned.answers["answer"].notna()]
+    return stored == set(zip(answers["question_id"], answers["answer"], strict=True))
+
+
+def _advance(connection: Connection, allocation_id: int, from_statuses: tuple[str, ...], to_status: str) -> None:
+    """Move the allocation on to ``to_status`` if it is in one of ``from_statuses``, with its history."""
+    status = connection.scalar(select(models.Allocation.status).where(models.Allocation.id == allocation_id))
+    if status in from_statuses:
+        connection.execute(
+            update(models.Allocation).where(models.Allocation.id == allocation_id).values(status=to_status)
+        )
+        connection.execute(
+            models.AllocationEvent.__table__.insert().values(
+                allocation_id=allocation_id, from_status=status, to_status=to_status, actor="qaloop returns"
+            )
+        )
+
+
+def _qa_team_notices(settings: Settings, outcome: FileOutcome, digest: str) -> list[Message]:
+    """The QA team's email about a file that could not be filed in full, or a return held as a second one."""
+    if not outcome.rejected and not outcome.held:
+        return []
+
+    subject = f"Returned file {outcome.name}: " + (
+        f"{len(outcome.rejected)} row(s) not filed" if outcome.rejected else f"{len(outcome.held)} return(s) held"
+    )
+    context = {
+        "cycle_ref": "returns",
+        "file": outcome.name,
+        "status": outcome.status,
+        "filed": outcome.filed,
+        "held": outcome.held,
+        "rejected": sorted(outcome.rejected.items()),
+    }
+    return [
+        compose(
+            settings,
+            "returns_problem",
+            key=("returns", digest[:32], "qa-team"),
+            to=[str(address) for address in settings.email.qa_team],
+            subject=subject,
+            context=context,
+        )
+    ]
+
+
+def _move(path: Path, settings: Settings, where: str, today: date, why: str | None = None) -> Path:
+    folder = (settings.returns.processed if where == "processed" else settings.returns.quarantine) / today.isoformat()
+    target = _free(folder / path.name)
+    shutil.move(path, target)
+    if why:
+        target.with_name(target.name + ".why.txt").write_text(why + "\n")
+    return target
+
+
+def _free(target: Path) -> Path:
+    """``target``, or a numbered name beside it if a file of that name is already there."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    candidate, number = target, 1
+    while candidate.exists():
+        number += 1
+        candidate = target.with_name(f"{target.stem} ({number}){target.suffix}")
+    return candidate
+
+
+def inbox_files(settings: Settings) -> list[Path]:
+    """The files waiting in the drop folder, oldest first (hidden and temporary files skipped)."""
+    inbox = settings.returns.inbox
+    if not inbox.is_dir():
+        return []
+    files = [p for p in inbox.iterdir() if p.is_file() and not p.name.startswith((".", "~$"))]
+    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))

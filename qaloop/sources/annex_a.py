@@ -1,0 +1,287 @@
+"""Ofsted's Annex A as a case source: the workbook a children's services authority already keeps for
+inspections, read as councils produce it.
+
+Annex A is one workbook with a sheet per list (List 1 contacts ... List 9 care leavers). The lists that
+carry a child's unique id, an allocated team and an allocated worker are auditable case lists; each
+(child, list) row becomes a case whose audit type is the one configured for the list, with the list's own
+key dates. Headers vary between years and carry stray spaces, so they are matched by their words; coded
+values ("b) Female") lose their code; dates come as Excel dates or as text. The allocated worker is a name,
+matched to the staff list ignoring case and spacing.
+
+Nothing is dropped silently: a row that cannot become a case (no child id, no allocated worker, a worker
+who matches no one or more than one member of staff) is returned in ``problems`` with the reason, and the
+names that matched no one or several are returned in ``workers`` for the QA team to put right. Demographic
+columns (date of birth, gender, ethnicity, disability) are never carried into the cases.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from qaloop.core.schema import SCHEMAS, Dataset
+
+CHILD_ID = ("child unique id", "child id", "unique child id", "child unique identifier", "child identifier")
+TEAM = ("allocated team", "team")
+WORKER = (
+    "allocated worker", "allocated social worker", "allocated worker or personal adviser", "personal adviser",
+    "allocated personal adviser", "worker",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ListDates:
+    """The headers (by their words) of one list's key dates: when the work started, the latest activity,
+    and when it ended."""
+
+    start: tuple[str, ...]
+    activity: tuple[str, ...]
+    end: tuple[str, ...] = ()
+
+
+LIST_DATES: dict[int, ListDates] = {
+    3: ListDates(start=("date of referral", "referral date"), activity=("date of referral", "referral date")),
+    4: ListDates(
+        start=("assessment start date", "date assessment started", "continuous assessment start date"),
+        activity=("assessment authorised date", "date assessment authorised", "assessment completion date"),
+    ),
+    5: ListDates(
+        start=(
+            "strategy discussion initiating section 47 enquiry start date",
+            "section 47 enquiry start date",
+            "date of strategy discussion",
+        ),
+        activity=("date of initial child protection conference", "initial child protection conference date"),
+    ),  # fmt: skip
+    6: ListDates(
+        start=("cin start date", "child in need start date", "date case opened"),
+        activity=("date of latest visit", "date of last visit", "latest cin review date", "date of latest review"),
+        end=("cin closure date", "cin end date", "date case closed"),
+    ),
+    7: ListDates(
+        start=("child protection plan start date", "cp plan start date"),
+        activity=(
+            "date of latest review conference",
+            "date of last visit",
+            "date of latest visit",
+            "date of latest statutory visit",
+        ),
+        end=("child protection plan end date", "cp plan end date"),
+    ),  # fmt: skip
+    8: ListDates(
+        start=("date started to be looked after", "date child became looked after", "date became looked after"),
+        activity=(
+            "date of latest statutory visit",
+            "date of last visit",
+            "date of latest visit",
+            "date of latest review",
+            "date of latest looked after review",
+        ),
+        end=("date ceased to be looked after",),
+    ),  # fmt: skip
+    9: ListDates(
+        start=("date started to receive care leaver services", "date became a care leaver"),
+        activity=("date of latest contact", "latest contact date", "date of last contact"),
+    ),
+}
+
+_EXCEL_EPOCH = date(1899, 12, 30)
+_TEXT_DATES = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d %b %Y", "%d %B %Y", "%d/%m/%y")
+_CODE = re.compile(r"^\s*[a-z0-9]{1,2}\)\s*", re.IGNORECASE)
+
+
+def words(text: object) -> str:
+    """``text`` as lowercase words separated by single spaces: how headers and names are compared."""
+    return re.sub(r"[^a-z0-9]+", " ", str(text).casefold()).strip()
+
+
+def _blank(value: object) -> bool:
+    return value is None or (not isinstance(value, str) and pd.isna(value))
+
+
+def decoded(value: object) -> str | None:
+    """A cell as text without a leading code ("b) Female" -> "Female"); None when blank."""
+    if _blank(value):
+        return None
+    text = _CODE.sub("", str(value)).strip()
+    return re.sub(r"\s+", " ", text) or None
+
+
+def date_text(value: object) -> str | None:
+    """A date cell as ISO text: Excel dates, Excel serial numbers and the usual UK text forms; other text is
+    returned as it was, so the checks name it; None when blank."""
+    if _blank(value):
+        return None
+    if isinstance(value, datetime | pd.Timestamp):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, int | float):
+        return (_EXCEL_EPOCH + timedelta(days=int(value))).isoformat()
+    text = str(value).strip()
+    for form in _TEXT_DATES:
+        try:
+            return datetime.strptime(text.split(" 00:00")[0], form).date().isoformat()
+        except ValueError:
+            continue
+    return text or None
+
+
+def list_number(sheet: str) -> int | None:
+    """The Annex A list a sheet holds, from its name ("List 7 - Child Protection", "L7", "list7")."""
+    found = re.search(r"(?:\blist|^l)\s*(\d{1,2})\b", sheet.strip(), re.IGNORECASE)
+    return int(found.group(1)) if found else None
+
+
+@dataclass(frozen=True)
+class AnnexA:
+    """An Annex A workbook read into cases.
+
+    ``cases``: the canonical case columns as text. ``problems``: rows that did not become cases, with
+    ``case_ref`` (or "List N row R" without a child id), ``list`` and ``reason``. ``workers``: each allocated
+    worker's name that matched no one or several, with ``outcome``, ``candidates`` and ``rows``.
+    """
+
+    cases: pd.DataFrame
+    problems: pd.DataFrame
+    workers: pd.DataFrame
+
+
+class AnnexAError(Exception):
+    """The workbook cannot be used at all: the message says why, in plain words."""
+
+
+def read_annex_a(path: Path, lists: Mapping[int, str], staff: pd.DataFrame) -> AnnexA:
+    """Read the configured lists (list number -> audit type id) of the Annex A workbook at ``path`` against
+    the canonical staff list ``staff`` (text columns ``staff_id``, ``name``, ``team``, ``area``)."""
+    try:
+        sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object)
+    except (OSError, ValueError) as error:
+        raise AnnexAError(f"{path}: cannot be read as an Annex A workbook: {error}") from None
+    found = {list_number(name): frame for name, frame in sheets.items() if list_number(name) is not None}
+    missing = sorted(set(lists) - set(found))
+    if missing:
+        raise AnnexAError(
+            f"{path}: no sheet for list(s) {missing}; the sheets are {list(sheets)} (names should start 'List N')"
+        )
+    people = _Staff(staff)
+    cases, problems = [], []
+    for number, audit_type in sorted(lists.items()):
+        rows, trouble = _read_list(number, audit_type, found[number], people)
+        cases += rows
+        problems += trouble
+    columns = SCHEMAS[Dataset.CASES].names
+    return AnnexA(
+        pd.DataFrame(cases, columns=columns),
+        pd.DataFrame(problems, columns=["case_ref", "list", "reason"]),
+        people.unmatched(),
+    )
+
+
+class _Staff:
+    """The staff list as the matching needs it: names by their words, teams and their areas."""
+
+    def __init__(self, staff: pd.DataFrame) -> None:
+        self.by_name: dict[str, list[str]] = {}
+        for staff_id, name in zip(staff["staff_id"], staff["name"], strict=True):
+            self.by_name.setdefault(words(name), []).append(str(staff_id))
+        self.team_of = dict(zip(staff["staff_id"].astype(str), staff["team"], strict=True))
+        self.teams = {words(team): team for team in staff["team"].dropna()}
+        self.area_of = {team: area for team, area in zip(staff["team"], staff["area"], strict=True) if pd.notna(team)}
+        self.misses: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def match(self, name: str) -> tuple[str | None, str | None]:
+        """The staff id for ``name``, or None and the reason."""
+        candidates = self.by_name.get(words(name), [])
+        if len(candidates) == 1:
+            return candidates[0], None
+        outcome = "matches no one in the staff list" if not candidates else "matches more than one member of staff"
+        miss = self.misses.setdefault((name, outcome), {"candidates": ", ".join(candidates), "rows": 0})
+        miss["rows"] += 1
+        reason = f"the allocated worker {outcome}"
+        return None, reason + (f" ({', '.join(candidates)})" if candidates else "")
+
+    def unmatched(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            [{"name": name, "outcome": outcome, **miss} for (name, outcome), miss in self.misses.items()],
+            columns=["name", "outcome", "candidates", "rows"],
+        )
+
+
+def _header_row(raw: pd.DataFrame) -> int | None:
+    for index in range(min(len(raw), 15)):
+        if any(words(cell) in CHILD_ID for cell in raw.iloc[index] if isinstance(cell, str)):
+            return index
+    return None
+
+
+def _column(headers: list[str], names: Iterable[str]) -> int | None:
+    for name in names:
+        if name in headers:
+            return headers.index(name)
+    return None
+
+
+def _read_list(
+    number: int, audit_type: str, raw: pd.DataFrame, people: _Staff
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    header = _header_row(raw)
+    if header is None:
+        raise AnnexAError(f"List {number}: no header row with a child id column ({', '.join(CHILD_ID)})")
+    headers = [words(cell) if isinstance(cell, str) else "" for cell in raw.iloc[header]]
+    child, team, worker = (_column(headers, names) for names in (CHILD_ID, TEAM, WORKER))
+    dates = LIST_DATES.get(number, ListDates((), ()))
+    starts = [i for i in (_column(headers, [n]) for n in dates.start) if i is not None]
+    activity = [i for i in (_column(headers, [n]) for n in dates.activity) if i is not None]
+    ends = [i for i in (_column(headers, [n]) for n in dates.end) if i is not None]
+    if worker is None or not (starts or activity):
+        raise AnnexAError(
+            f"List {number}: needs an allocated worker column and a key date; found headers {[h for h in headers if h]}"
+        )
+    cases, problems = [], []
+    for offset, row in enumerate(raw.iloc[header + 1 :].itertuples(index=False), start=header + 2):
+        cells = list(row)
+        if all(_blank(cell) for cell in cells):
+            continue
+        child_id = decoded(cells[child]) if child is not None else None
+        case_ref = f"{child_id}-L{number}" if child_id else f"List {number} row {offset}"
+        if not child_id:
+            problems.append({"case_ref": case_ref, "list": number, "reason": "no child unique id"})
+            continue
+        name = decoded(cells[worker])
+        if not name:
+            problems.append({"case_ref": case_ref, "list": number, "reason": "no allocated worker"})
+            continue
+        staff_id, why = people.match(name)
+        if staff_id is None:
+            problems.append({"case_ref": case_ref, "list": number, "reason": why})
+            continue
+        given_team = decoded(cells[team]) if team is not None else None
+        # A blank (or unknown) team is the worker's own team in the staff list.
+        team_name = people.teams.get(words(given_team), given_team) if given_team else people.team_of.get(staff_id)
+        start = next((d for d in (date_text(cells[i]) for i in starts) if d), None)
+        latest = [d for d in (date_text(cells[i]) for i in activity) if d]
+        cases.append(
+            {
+                "case_ref": case_ref,
+                "person_ref": child_id,
+                "audit_type": audit_type,
+                "area": people.area_of.get(team_name),
+                "team": team_name,
+                "worker_id": staff_id,
+                "start_date": start or (latest[0] if latest else None),
+                "last_activity_date": max([d for d in [*latest, start] if d and _iso(d)], default=start),
+                "end_date": next((d for d in (date_text(cells[i]) for i in ends) if d), None),
+            }
+        )
+    return cases, problems
+
+
+def _iso(text: str) -> bool:
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text))

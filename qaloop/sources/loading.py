@@ -1,0 +1,528 @@
+"""Load typed canonical frames into the store: staff, cases, audit history and the citizen evidence.
+
+Each dataset loads in one transaction: either every row is written or, on any problem, none is, and the
+error names the rows and why. Rows are upserted on their natural keys, so loading a newer extract updates
+what changed; a file whose content was loaded before is skipped (the ``source_file`` ledger).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from qaloop.core.cycle_dates import cycle_dates
+from qaloop.core.schema import SCHEMAS, Dataset
+from qaloop.core.settings import Settings
+from qaloop.sources.readers import file_digest, read_dataset, typed
+from qaloop.store import models
+
+_CHUNK = 20_000
+_SHOWN_ROWS = 10
+
+
+class LoadError(Exception):
+    """Rows that cannot be stored (an unknown area, team or worker, a grade off the scale); nothing was written."""
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    """What one load did: rows read, rows new to the store, rows that updated existing ones."""
+
+    dataset: Dataset
+    rows: int
+    new: int
+    updated: int
+    skipped_file: bool = False
+
+
+@dataclass(frozen=True)
+class _Lookups:
+    authority_id: int
+    areas: dict[str, int]
+    teams: dict[str, int]
+    staff: dict[str, int]
+
+
+_Loader = Callable[[Connection, Settings, _Lookups, pd.DataFrame], tuple[int, int]]
+
+
+def ensure_authority(connection: Connection, settings: Settings) -> int:
+    """The authority's id, creating or updating it and its configured areas."""
+    config = settings.authority
+    _upsert(connection, models.Authority.__table__, [config.model_dump(include={"code", "name", "service"})], ["code"])
+    authority_id = connection.scalar(select(models.Authority.id).where(models.Authority.code == config.code))
+    areas = [{"authority_id": authority_id, "code": a.code, "name": a.name} for a in config.areas]
+    _upsert(connection, models.Area.__table__, areas, ["authority_id", "code"])
+    return authority_id
+
+
+def load_frame(
+    engine: Engine,
+    settings: Settings,
+    dataset: Dataset,
+    frame: pd.DataFrame,
+    source_file: Path | None = None,
+    content_hash: str | None = None,
+) -> LoadSummary:
+    """Store a typed canonical frame (see ``sources.typed``) of ``dataset`` in one transaction.
+
+    With ``source_file`` and ``content_hash`` the file is recorded in the ledger, and a file whose content
+    was loaded before is skipped. Raises LoadError naming the rows that cannot be stored.
+    """
+    try:
+        return _load_in_transaction(engine, settings, dataset, frame, source_file, content_hash)
+    except IntegrityError as error:
+        # The checks above name rows for every rule we know of; this is the store's last line of defence.
+        reason = str(error.orig).splitlines()[0]
+        raise LoadError(f"{dataset.value}: nothing was stored: the store refused a row ({reason})") from None
+
+
+def _load_in_transaction(
+    engine: Engine,
+    settings: Settings,
+    dataset: Dataset,
+    frame: pd.DataFrame,
+    source_file: Path | None,
+    content_hash: str | None,
+) -> LoadSummary:
+    with engine.begin() as connection:
+        if content_hash is not None and already_loaded(connection, dataset, content_hash):
+            return LoadSummary(dataset, rows=len(frame), new=0, updated=0, skipped_file=True)
+        authority_id = ensure_authority(connection, settings)
+        if dataset is Dataset.STAFF:
+            new, updated = _load_staff(connection, authority_id, frame)
+        else:
+            lookups = _lookups(connection, authority_id)
+            new, updated = _LOADERS[dataset](connection, settings, lookups, frame)
+        if content_hash is not None and source_file is not None:
+            connection.execute(
+                models.SourceFile.__table__.insert().values(
+                    dataset=dataset.value,
+                    path=str(source_file),
+                    content_hash=content_hash,
+                    size_bytes=source_file.stat().st_size,
+                    rows=len(frame),
+                    status="processed",
+                    message=f"{new} new, {updated} updated",
+                )
+            )
+    return LoadSummary(dataset, rows=len(frame), new=new, updated=updated)
+
+
+def already_loaded(connection: Connection, dataset: Dataset, content_hash: str) -> bool:
+    """Whether a file with this content was stored as ``dataset`` before (the ledger of processed files)."""
+    ledger = models.SourceFile
+    query = select(ledger.id).where(ledger.dataset == dataset.value, ledger.content_hash == content_hash)
+    return connection.scalar(query) is not None
+
+
+def _lookups(connection: Connection, authority_id: int) -> _Lookups:
+    areas: dict[str, int] = {}
+    for area_id, code, name in connection.execute(
+        select(models.Area.id, models.Area.code, models.Area.name).where(models.Area.authority_id == authority_id)
+    ):
+        areas[code.casefold()] = area_id
+        areas[name.casefold()] = area_id
+    teams = {
+        name.casefold(): team_id
+        for team_id, name in connection.execute(
+            select(models.Team.id, models.Team.name).where(models.Team.authority_id == authority_id)
+        )
+    }
+    staff = dict(
+        connection.execute(
+            select(models.Staff.staff_ref, models.Staff.id).where(models.Staff.authority_id == authority_id)
+        ).all()
+    )
+    return _Lookups(authority_id, areas, teams, staff)
+
+
+def _resolve(
+    frame: pd.DataFrame, key: Sequence[str], column: str, lookup: dict[str, int], what: str, fold: bool = True
+) -> tuple[pd.Series, list[str]]:
+    """Ids for ``frame[column]`` through ``lookup``; and a problem line naming rows whose value is unknown."""
+    values = frame[column]
+    ids = (values.str.casefold() if fold else values).map(lookup)
+    unknown = values.notna() & ids.isna()
+    return ids, ([_rows_line(frame, key, unknown, f"{column}: {what}", column)] if unknown.any() else [])
+
+
+def _rows_line(frame: pd.DataFrame, key: Sequence[str], mask: pd.Series, reason: str, column: str) -> str:
+    """One line for a problem: how many rows, the first rows' keys, and the offending values."""
+    rows = frame.loc[mask]
+    shown = ", ".join(
+        " / ".join(str(value) for value in row) for row in rows[list(key)].head(_SHOWN_ROWS).itertuples(index=False)
+    )
+    more = f" and {len(rows) - _SHOWN_ROWS} more" if len(rows) > _SHOWN_ROWS else ""
+    values = sorted({str(value) for value in rows[column]})
+    listed = ", ".join(values[:_SHOWN_ROWS]) + (", ..." if len(values) > _SHOWN_ROWS else "")
+    return f"  - {reason}: {len(rows)} row(s): {shown}{more} (values: {listed})"
+
+
+def _raise_if(problems: list[str], dataset: Dataset) -> None:
+    if problems:
+        raise LoadError(f"{dataset.value}: nothing was stored because of these rows:\n" + "\n".join(problems))
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Plain Python rows: NaN / NA / NaT become None, timestamps become dates, numpy scalars Python ones."""
+    columns = []
+    for name in frame.columns:
+        values = frame[name]
+        missing = values.isna().to_numpy()
+        if pd.api.types.is_datetime64_any_dtype(values):
+            values = values.dt.date
+        plain = values.astype(object).to_numpy(copy=True)
+        plain[missing] = None
+        columns.append(plain.tolist())  # tolist turns numpy scalars into Python ones
+    names = list(frame.columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _count_existing(connection: Connection, table: Table, key: Sequence[str], rows: list[dict[str, Any]]) -> int:
+    if not rows:
+        return 0
+    wanted = {tuple(row[k] for k in key) for row in rows}
+    columns = [table.c[k] for k in key]
+    fixed = key[0] == "authority_id" and len({row["authority_id"] for row in rows}) == 1
+    query = select(*columns)
+    if fixed:
+        query = query.where(table.c.authority_id == rows[0]["authority_id"])
+    return sum(1 for existing in connection.execute(query) if tuple(existing) in wanted)
+
+
+def _upsert(connection: Connection, table: Table, rows: list[dict[str, Any]], key: Sequence[str]) -> None:
+    """Insert ``rows``, updating every other column of rows whose ``key`` exists, in chunks."""
+    if not rows:
+        return
+    insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(table)
+    updates = {name: statement.excluded[name] for name in rows[0] if name not in key}
+    statement = (
+        statement.on_conflict_do_update(index_elements=list(key), set_=updates)
+        if updates
+        else statement.on_conflict_do_nothing(index_elements=list(key))
+    )
+    for start in range(0, len(rows), _CHUNK):
+        connection.execute(statement, rows[start : start + _CHUNK])
+
+
+def _store(connection: Connection, table: Table, rows: list[dict[str, Any]], key: Sequence[str]) -> tuple[int, int]:
+    existing = _count_existing(connection, table, key, rows)
+    _upsert(connection, table, rows, key)
+    return len(rows) - existing, existing
+
+
+def _load_staff(connection: Connection, authority_id: int, frame: pd.DataFrame) -> tuple[int, int]:
+    key = SCHEMAS[Dataset.STAFF].key
+    lookups = _lookups(connection, authority_id)
+    area_ids, problems = _resolve(frame, key, "area", lookups.areas, "area")
+    teams = frame.loc[frame["team"].notna(), ["team", "area"]].assign(area_id=area_ids)
+    homeless = frame["team"].notna() & frame["area"].isna()
+    if homeless.any():
+        problems.append(_rows_line(frame, key, homeless, "area: blank for a member of a team", "team"))
+    spread = teams.dropna(subset=["area_id"]).groupby(teams["team"].str.casefold())["area_id"].nunique()
+    if (spread > 1).any():
+        split = frame["team"].str.casefold().isin(spread[spread > 1].index)
+        problems.append(_rows_line(frame, key, split, "team: one team named in several areas", "team"))
+    duplicated = frame["staff_id"].duplicated(keep=False)
+    if duplicated.any():
+        problems.append(_rows_line(frame, key, duplicated, "staff_id: repeated", "staff_id"))
+    known_refs = set(frame["staff_id"]) | set(lookups.staff)
+    unknown_manager = frame["line_manager_id"].notna() & ~frame["line_manager_id"].isin(known_refs)
+    if unknown_manager.any():
+        problems.append(
+            _rows_line(frame, key, unknown_manager, "line_manager_id: not in the staff list", "line_manager_id")
+        )
+    _raise_if(problems, Dataset.STAFF)
+
+    team_rows = teams.drop_duplicates("team").assign(
+        authority_id=authority_id, name=lambda t: t["team"], area_id=lambda t: t["area_id"].astype(int)
+    )[["authority_id", "area_id", "name"]]
+    _upsert(connection, models.Team.__table__, team_rows.to_dict("records"), ["authority_id", "name"])
+    team_ids = _lookups(connection, authority_id).teams
+    staff = frame.assign(
+        authority_id=authority_id,
+        staff_ref=frame["staff_id"],
+        area_id=area_ids.astype("Int64"),
+        team_id=frame["team"].str.casefold().map(team_ids).astype("Int64"),
+    )[
+        [
+            "authority_id",
+            "staff_ref",
+            "name",
+            "email",
+            "role",
+            "area_id",
+            "team_id",
+            "active",
+            "leave_start",
+            "leave_end",
+        ]
+    ]
+    table = models.Staff.__table__
+    counts = _store(connection, table, _records(staff), ["authority_id", "staff_ref"])
+    # Managers are linked once everyone is stored, since a manager may appear after their reports.
+    staff_ids = _lookups(connection, authority_id).staff
+    connection.execute(
+        update(table)
+        .where(table.c.authority_id == authority_id, table.c.staff_ref == bindparam("ref"))
+        .values(line_manager_id=bindparam("manager_id")),
+        [
+            {"ref": ref, "manager_id": None if pd.isna(manager) else staff_ids[manager]}
+            for ref, manager in zip(frame["staff_id"], frame["line_manager_id"], strict=True)
+        ],
+    )
+    return counts
+
+
+def _load_cases(connection: Connection, settings: Settings, lookups: _Lookups, frame: pd.DataFrame) -> tuple[int, int]:
+    key = SCHEMAS[Dataset.CASES].key
+    area_ids, problems = _resolve(frame, key, "area", lookups.areas, "area")
+    team_ids, team_problems = _resolve(frame, key, "team", lookups.teams, "team (not in the staff list)")
+    worker_ids, worker_problems = _resolve(
+        frame, key, "worker_id", lookups.staff, "worker (not in the staff list)", fold=False
+    )
+    problems += team_problems + worker_problems
+    types = {audit_type.id for audit_type in settings.audit_types}
+    odd_type = ~frame["audit_type"].isin(types)
+    if odd_type.any():
+        problems.append(_rows_line(frame, key, odd_type, f"audit_type: not one of {sorted(types)}", "audit_type"))
+    _raise_if(problems, Dataset.CASES)
+    cases = frame.assign(authority_id=lookups.authority_id, area_id=area_ids, team_id=team_ids, worker_id=worker_ids)[
+        [
+            "authority_id",
+            "case_ref",
+            "person_ref",
+            "audit_type",
+            "area_id",
+            "team_id",
+            "worker_id",
+            "start_date",
+            "last_activity_date",
+            "end_date",
+        ]
+    ]
+    return _store(connection, models.CaseRecord.__table__, _records(cases), ["authority_id", "case_ref"])
+
+
+def _load_history(
+    connection: Connection, settings: Settings, lookups: _Lookups, frame: pd.DataFrame
+) -> tuple[int, int]:
+    key = SCHEMAS[Dataset.AUDIT_HISTORY].key
+    case_table = models.CaseRecord.__table__
+    refs = list(frame["case_ref"].unique())
+    query = select(case_table.c.case_ref, case_table.c.id, case_table.c.area_id, case_table.c.audit_type).where(
+        case_table.c.authority_id == lookups.authority_id, case_table.c.case_ref.in_(bindparam("refs", expanding=True))
+    )
+    found = [
+        row
+        for start in range(0, len(refs), _CHUNK)
+        for row in connection.execute(query, {"refs": refs[start : start + _CHUNK]})
+    ]
+    cases = pd.DataFrame(found, columns=["case_ref", "case_id", "area_id", "audit_type"])
+    merged = frame.merge(cases, on="case_ref", how="left")
+    problems = []
+    if merged["case_id"].isna().any():
+        problems.append(
+            _rows_line(merged, key, merged["case_id"].isna(), "case_ref: not in the case extract", "case_ref")
+        )
+    for column in ("worker_id", "auditor_id"):
+        _, found = _resolve(merged, key, column, lookups.staff, "not in the staff list", fold=False)
+        problems += found
+    off_scale = ~merged["grade"].isin(settings.grade_scale.labels)
+    if off_scale.any():
+        problems.append(
+            _rows_line(merged, key, off_scale, f"grade: not on the scale {settings.grade_scale.labels}", "grade")
+        )
+    repeated = merged["case_ref"].duplicated(keep=False)
+    if repeated.any():
+        problems.append(
+            _rows_line(merged, key, repeated, "case_ref: audited more than once in the history", "case_ref")
+        )
+    audited_in = _audited_cycles(connection, merged["case_id"].dropna().astype(int).tolist())
+    elsewhere = merged["case_id"].map(audited_in).notna() & (merged["case_id"].map(audited_in) != merged["cycle_ref"])
+    if elsewhere.any():
+        problems.append(
+            _rows_line(
+                merged,
+                key,
+                elsewhere,
+                "case_ref: already audited by the regular programme in another cycle",
+                "cycle_ref",
+            )
+        )
+    _raise_if(problems, Dataset.AUDIT_HISTORY)
+
+    cycles = merged.groupby("cycle_ref", sort=True)["selection_date"].min()
+    planned = {ref: cycle_dates(settings.calendar, selection.date(), ref=str(ref)) for ref, selection in cycles.items()}
+    cycle_rows = [
+        {"authority_id": lookups.authority_id, "programme": "regular", "status": "closed", **vars(dates)}
+        for dates in planned.values()
+    ]
+    _upsert(connection, models.AuditCycle.__table__, cycle_rows, ["authority_id", "cycle_ref"])
+    cycle_ids = dict(
+        connection.execute(
+            select(models.AuditCycle.cycle_ref, models.AuditCycle.id).where(
+                models.AuditCycle.authority_id == lookups.authority_id
+            )
+        ).all()
+    )
+    area_codes = {area_id: code for code, area_id in lookups.areas.items()}
+    allocations = pd.DataFrame(
+        {
+            "cycle_id": merged["cycle_ref"].map(cycle_ids),
+            "case_id": merged["case_id"].astype(int),
+            "programme": "regular",
+            "stratum": [
+                f"{area_codes[a].upper()}|{t}" for a, t in zip(merged["area_id"], merged["audit_type"], strict=True)
+            ],
+            "status": "closed",
+            "practitioner_id": merged["worker_id"].map(lookups.staff),
+            "auditor_id": merged["auditor_id"].map(lookups.staff),
+        }
+    )
+    table = models.Allocation.__table__
+    new, existing = _store(connection, table, allocations.to_dict("records"), ["cycle_id", "case_id"])
+    # Looked up by cycle (a handful of ids), not by pair: a history of 50,000 audits would exceed
+    # the number of bound parameters SQLite accepts in one statement.
+    loaded_cycles = sorted(set(allocations["cycle_id"]))
+    allocation_ids = pd.DataFrame(
+        connection.execute(
+            select(table.c.id, table.c.cycle_id, table.c.case_id).where(table.c.cycle_id.in_(loaded_cycles))
+        ).all(),
+        columns=["allocation_id", "cycle_id", "case_id"],
+    )
+    # Without a recorded return date, the cycle's due date is the best that can be said.
+    submitted = merged["submitted_on"].dt.date.where(
+        merged["submitted_on"].notna(), merged["cycle_ref"].map(lambda ref: planned[ref].audit_due)
+    )
+    returns = allocations.assign(grade=merged["grade"].to_numpy(), submitted_on=submitted.to_numpy()).merge(
+        allocation_ids, on=["cycle_id", "case_id"]
+    )
+    filed = set(
+        connection.scalars(
+            select(models.AuditReturn.allocation_id)
+            .join(models.Allocation, models.Allocation.id == models.AuditReturn.allocation_id)
+            .where(models.Allocation.cycle_id.in_(loaded_cycles))
+        )
+    )
+    fresh = returns.loc[~returns["allocation_id"].isin(filed), ["allocation_id", "auditor_id", "submitted_on", "grade"]]
+    if len(fresh):
+        connection.execute(models.AuditReturn.__table__.insert(), _records(fresh.assign(status="filed")))
+    return new, existing
+
+
+def _audited_cycles(connection: Connection, case_ids: list[int]) -> dict[int, str]:
+    """For each of these cases the regular programme has audited, the cycle it was audited in."""
+    allocation, cycle = models.Allocation, models.AuditCycle
+    query = (
+        select(allocation.case_id, cycle.cycle_ref)
+        .join(cycle, cycle.id == allocation.cycle_id)
+        .where(
+            allocation.programme == "regular",
+            allocation.status.in_(models.AUDITED_STATUSES),
+            allocation.case_id.in_(bindparam("ids", expanding=True)),
+        )
+    )
+    return {
+        case_id: ref
+        for start in range(0, len(case_ids), _CHUNK)
+        for case_id, ref in connection.execute(query, {"ids": case_ids[start : start + _CHUNK]})
+    }
+
+
+def _evidence_loader(dataset: Dataset, table: Table, ref: str, columns: list[str]) -> _Loader:
+    """A loader for complaints, Ombudsman decisions, compliments or surveys: resolve area and team, upsert."""
+
+    def load(connection: Connection, settings: Settings, lookups: _Lookups, frame: pd.DataFrame) -> tuple[int, int]:
+        key = SCHEMAS[dataset].key
+        area_ids, problems = _resolve(frame, key, "area", lookups.areas, "area")
+        team_ids, team_problems = _resolve(frame, key, "team", lookups.teams, "team (not in the staff list)")
+        _raise_if(problems + team_problems, dataset)
+        rows = frame.assign(authority_id=lookups.authority_id, area_id=area_ids, team_id=team_ids.astype("Int64"))
+        unique_key = ["authority_id", ref] + (["question"] if dataset is Dataset.SURVEYS else [])
+        return _store(
+            connection, table, _records(rows[["authority_id", ref, *columns, "area_id", "team_id"]]), unique_key
+        )
+
+    return load
+
+
+_LOADERS: dict[Dataset, _Loader] = {
+    Dataset.CASES: _load_cases,
+    Dataset.AUDIT_HISTORY: _load_history,
+    Dataset.COMPLAINTS: _evidence_loader(
+        Dataset.COMPLAINTS,
+        models.Complaint.__table__,
+        "complaint_ref",
+        ["received_on", "theme", "outcome", "response_days"],
+    ),
+    Dataset.OMBUDSMAN: _evidence_loader(
+        Dataset.OMBUDSMAN, models.OmbudsmanDecision.__table__, "decision_ref", ["decided_on", "theme", "outcome"]
+    ),
+    Dataset.COMPLIMENTS: _evidence_loader(
+        Dataset.COMPLIMENTS, models.Compliment.__table__, "compliment_ref", ["received_on", "theme"]
+    ),
+    Dataset.SURVEYS: _evidence_loader(
+        Dataset.SURVEYS,
+        models.SurveyResponse.__table__,
+        "response_ref",
+        ["survey", "responded_on", "question", "score", "comment"],
+    ),
+}
+
+
+def counts(engine: Engine, settings: Settings) -> dict[str, int]:
+    """How many rows of each kind the store holds for the configured authority (what `make demo` prints)."""
+    tables = {
+        "areas": models.Area,
+        "teams": models.Team,
+        "staff": models.Staff,
+        "cases": models.CaseRecord,
+        "complaints": models.Complaint,
+        "ombudsman decisions": models.OmbudsmanDecision,
+        "compliments": models.Compliment,
+        "survey answers": models.SurveyResponse,
+        "audit cycles": models.AuditCycle,
+    }
+    with engine.connect() as connection:
+        authority_id = connection.scalar(
+            select(models.Authority.id).where(models.Authority.code == settings.authority.code)
+        )
+        result = {
+            name: connection.scalar(select(func.count()).select_from(model).where(model.authority_id == authority_id))
+            for name, model in tables.items()
+        }
+        result["past audits"] = connection.scalar(
+            select(func.count())
+            .select_from(models.AuditReturn)
+            .join(models.Allocation, models.Allocation.id == models.AuditReturn.allocation_id)
+            .join(
+                models.AuditCycle,
+                and_(
+                    models.AuditCycle.id == models.Allocation.cycle_id, models.AuditCycle.authority_id == authority_id
+                ),
+            )
+        )
+    return result
+
+
+def load_dataset(engine: Engine, settings: Settings, dataset: Dataset, as_of: date | None = None) -> LoadSummary:
+    """Read ``dataset`` from its configured source, parse it and store it (see ``load_frame``).
+
+    Raises SourceError or LoadError, with the rows and reasons, and then nothing of the dataset is stored.
+    """
+    source = settings.sources.get(dataset)
+    frame = typed(read_dataset(settings, dataset, as_of), dataset, source.date_format if source else None)
+    path = getattr(source, "path", None)
+    return load_frame(engine, settings, dataset, frame, path, file_digest(path) if path else None)

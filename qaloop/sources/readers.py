@@ -1,0 +1,211 @@
+"""Sources: read a dataset from CSV, XLSX or a SQL query and turn it into the canonical frame.
+
+Reading is in two steps so that checks can see the data as it arrived: ``read_dataset`` returns every
+canonical column as text (blank cells as missing), named as in ``qaloop.schema``; ``typed`` then parses
+dates, numbers and flags, and names the rows whose values do not parse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from qaloop.core.schema import SCHEMAS, Dataset
+from qaloop.core.settings import AnnexASource, CsvSource, Settings, Source, SqlSource, XlsxSource
+from qaloop.sources.annex_a import AnnexA, AnnexAError, read_annex_a
+from qaloop.store.engine import engine_for
+
+_TRUE = {"true", "yes", "y", "1", "active"}
+_FALSE = {"false", "no", "n", "0", "inactive", "left"}
+_SHOWN_ROWS = 10
+
+
+class SourceError(Exception):
+    """A source could not be read or does not fit the canonical schema; the message says where and why."""
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file's content: its identity in the ledger of processed files."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def describe(source: Source) -> str:
+    """How a source is named in messages: its file path, or 'SQL query' (never a URL, which may hold a password)."""
+    return "SQL query" if isinstance(source, SqlSource) else str(source.path)
+
+
+def read_dataset(settings: Settings, dataset: Dataset, as_of: date | None = None) -> pd.DataFrame:
+    """The configured source of ``dataset`` as a canonical frame of text columns (see ``qaloop.schema``).
+
+    Optional columns the source lacks are present and empty. ``as_of`` is bound as ``:as_of`` in SQL queries.
+    Raises SourceError when the source is not configured, cannot be read, or lacks a required column.
+    """
+    source = settings.sources.get(dataset)
+    if source is None:
+        raise SourceError(f"no source is configured for {dataset.value} (add sources.{dataset.value} to the config)")
+    if isinstance(source, AnnexASource):
+        read = read_annex_a_source(settings, read_dataset(settings, Dataset.STAFF, as_of))
+        if len(read.problems):
+            shown = "; ".join(f"{row.case_ref}: {row.reason}" for row in read.problems.head(10).itertuples())
+            raise SourceError(
+                f"cases ({describe(source)}): {len(read.problems)} Annex A row(s) cannot become cases: {shown} "
+                "(the audit-cycle flow sets them aside and goes on; `qaloop load` does not)"
+            )
+        return read.cases
+    default_engine = engine_for(settings.database_url.get_secret_value())
+    raw = _read_raw(source, default_engine, as_of)
+    return canonical(raw, dataset, source.columns, origin=f"{dataset.value} ({describe(source)})")
+
+
+def read_annex_a_source(settings: Settings, staff: pd.DataFrame) -> AnnexA:
+    """The configured Annex A workbook read into cases against the canonical staff list ``staff``, with the
+    rows that cannot become cases and the worker names that match no one or several (see ``annex_a``)."""
+    source = settings.sources[Dataset.CASES]
+    assert isinstance(source, AnnexASource)
+    try:
+        return read_annex_a(source.path, source.lists, staff)
+    except AnnexAError as error:
+        raise SourceError(str(error)) from None
+
+
+def _read_raw(source: Source, default_engine: Engine, as_of: date | None) -> pd.DataFrame:
+    raw = _read_query(source, default_engine, as_of) if isinstance(source, SqlSource) else _read_file(source)
+    raw.columns = [str(column).strip() for column in raw.columns]
+    return raw
+
+
+def _read_file(source: CsvSource | XlsxSource) -> pd.DataFrame:
+    origin = describe(source)
+    try:
+        if isinstance(source, CsvSource):
+            return pd.read_csv(
+                source.path,
+                dtype=str,
+                sep=source.delimiter,
+                encoding=source.encoding,
+                keep_default_na=False,
+                na_values=[""],
+            )
+        return pd.read_excel(source.path, sheet_name=source.sheet or 0, dtype=str, engine="openpyxl")
+    except FileNotFoundError:
+        raise SourceError(f"{origin}: file not found") from None
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise SourceError(f"{origin}: not a readable CSV file ({error})") from None
+    except (zipfile.BadZipFile, OSError) as error:
+        raise SourceError(f"{origin}: not a readable file ({error})") from None
+    except ValueError as error:  # e.g. a worksheet that is not there
+        raise SourceError(f"{origin}: {error}") from None
+
+
+def _read_query(source: SqlSource, default_engine: Engine, as_of: date | None) -> pd.DataFrame:
+    engine = engine_for(source.url.get_secret_value()) if source.url else default_engine
+    query = text(source.query)
+    params = {"as_of": as_of or date.today()} if "as_of" in query.compile().params else {}
+    try:
+        with engine.connect() as connection:
+            raw = pd.read_sql_query(query, connection, params=params)
+    except (SQLAlchemyError, pd.errors.DatabaseError) as error:
+        # The database's own words, first line only: the rest repeats the query and links to docs.
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise SourceError(f"{describe(source)}: the query failed: {reason}") from None
+    return raw.astype(object).where(raw.notna(), None).map(lambda value: None if value is None else str(value))
+
+
+def canonical(raw: pd.DataFrame, dataset: Dataset, mapping: dict[str, str], origin: str) -> pd.DataFrame:
+    """``raw`` with its columns renamed to the canonical ones by ``mapping`` and nothing else kept.
+
+    Raises SourceError naming each required column that is missing, the source column it was looked for
+    under, and the columns that were found.
+    """
+    schema = SCHEMAS[dataset]
+    source_name = {name: mapping.get(name, name) for name in schema.names}
+    missing = [name for name in schema.required if source_name[name] not in raw.columns]
+    if missing:
+        wanted = ", ".join(
+            f"{name!r}" if source_name[name] == name else f"{name!r} (mapped from {source_name[name]!r})"
+            for name in missing
+        )
+        raise SourceError(f"{origin}: missing column(s) {wanted}; the columns found are {list(raw.columns)}")
+    frame = pd.DataFrame(index=raw.index)
+    for name in schema.names:
+        column = source_name[name]
+        if column in raw.columns:
+            frame[name] = raw[column].astype("string").str.strip().replace("", pd.NA)
+        else:
+            frame[name] = pd.Series(pd.NA, index=raw.index, dtype="string")
+    return frame
+
+
+def typed(frame: pd.DataFrame, dataset: Dataset, date_format: str | None = None) -> pd.DataFrame:
+    """A canonical text frame with dates, integers and flags parsed; blank cells become missing values.
+
+    Date columns hold ``datetime64`` values (a ``date_format`` is tried first, then ISO 8601, which is how
+    spreadsheet dates arrive), integers ``Int64``, flags ``boolean`` (blank ``active`` means true).
+    Raises SourceError naming the rows (by key) and the values that do not parse.
+    """
+    parsed, unreadable = parse_values(frame, dataset, date_format)
+    schema = SCHEMAS[dataset]
+    problems = [_bad_rows(frame, schema.key, name, mask, schema.column(name).kind) for name, mask in unreadable.items()]
+    if problems:
+        raise SourceError(f"{dataset.value}: values that cannot be read:\n" + "\n".join(problems))
+    return parsed
+
+
+def parse_values(
+    frame: pd.DataFrame, dataset: Dataset, date_format: str | None = None
+) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """``frame`` parsed as ``typed`` does, without raising: unreadable values become missing.
+
+    Also returns, for each column that had any, the mask of rows whose value could not be read.
+    """
+    result = frame.copy()
+    unreadable: dict[str, pd.Series] = {}
+    for column in SCHEMAS[dataset].columns:
+        values = frame[column.name]
+        if column.kind == "date":
+            parsed = _parse_dates(values, date_format)
+        elif column.kind == "int":
+            parsed = pd.to_numeric(values, errors="coerce")
+            parsed = parsed.where(parsed.isna() | (parsed == parsed.round()))
+        elif column.kind == "bool":
+            lowered = values.str.lower()
+            parsed = pd.Series(pd.NA, index=values.index, dtype="boolean")
+            parsed[lowered.isin(_TRUE)] = True
+            parsed[lowered.isin(_FALSE)] = False
+        else:
+            continue
+        bad = values.notna() & parsed.isna()
+        if bad.any():
+            unreadable[column.name] = bad
+        if column.kind == "int":
+            parsed = parsed.astype("Int64")
+        if column.kind == "bool" and column.name == "active":
+            parsed = parsed.fillna(True)
+        result[column.name] = parsed
+    return result, unreadable
+
+
+def _parse_dates(values: pd.Series, date_format: str | None) -> pd.Series:
+    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    for attempt in ([date_format] if date_format else []) + ["ISO8601"]:
+        todo = values.notna() & parsed.isna()
+        if not todo.any():
+            break
+        parsed[todo] = pd.to_datetime(values[todo], format=attempt, errors="coerce")
+    return parsed
+
+
+def _bad_rows(frame: pd.DataFrame, key: tuple[str, ...], column: str, bad: pd.Series, kind: str) -> str:
+    rows = frame.loc[bad]
+    shown = [
+        f"{' / '.join(str(row[k]) for k in key)} ({row[column]!r})" for _, row in rows.head(_SHOWN_ROWS).iterrows()
+    ]
+    more = f" and {len(rows) - _SHOWN_ROWS} more" if len(rows) > _SHOWN_ROWS else ""
+    return f"  - {column}: {len(rows)} row(s) not a valid {kind}: {', '.join(shown)}{more}"
