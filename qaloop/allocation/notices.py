@@ -12,7 +12,7 @@ import hashlib
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import aliased
 
 from qaloop.core.settings import Settings
@@ -22,6 +22,7 @@ from qaloop.messaging.outbox import Message, enqueue
 from qaloop.programmes.cycle_record import authority_id
 from qaloop.returns.workbooks import AuditSheet, ReflectionSheet, write_audit_workbook, write_reflection_workbook
 from qaloop.store import models
+from qaloop.store.lifecycle import move_allocations, move_cycle
 
 ACTOR = "qaloop notification"
 
@@ -139,17 +140,15 @@ def notify_cycle(engine: Engine, settings: Settings, cycle_ref: str) -> int:
     Returns how many messages were newly queued. Safe to run again: the outbox keys stop duplicates.
     """
     messages, allocation_ids = cycle_messages(engine, settings, cycle_ref)
-    queued = enqueue(engine, messages)
-    if allocation_ids:
-        with engine.begin() as connection:
-            connection.execute(
-                update(models.Allocation).where(models.Allocation.id.in_(allocation_ids)).values(status="notified")
+    with engine.begin() as connection:
+        queued = enqueue(connection, messages)
+        move_allocations(connection, allocation_ids, "notified", actor=ACTOR)
+        cycle_id = connection.scalar(
+            select(models.AuditCycle.id).where(
+                models.AuditCycle.authority_id == authority_id(connection, settings),
+                models.AuditCycle.cycle_ref == cycle_ref,
             )
-            connection.execute(
-                models.AllocationEvent.__table__.insert(),
-                [
-                    {"allocation_id": i, "from_status": "allocated", "to_status": "notified", "actor": ACTOR}
-                    for i in allocation_ids
-                ],
-            )
+        )
+        if cycle_id is not None:
+            move_cycle(connection, cycle_id, "notified")
     return queued

@@ -20,6 +20,7 @@ from qaloop.core.roles import Role
 from qaloop.core.settings import Settings
 from qaloop.programmes.cycle_record import CycleError, authority_id
 from qaloop.store import models
+from qaloop.store.lifecycle import move_allocations, move_cycle, note_allocation
 
 ACTOR = "qaloop allocation"
 # An allocation may change hands until the audit comes back.
@@ -103,16 +104,6 @@ def _loads(connection: Connection, cycle_id: int) -> dict[str, int]:
     )
 
 
-def _event(
-    connection: Connection, allocation_id: int, before: str | None, after: str, actor: str, reason: str | None
-) -> None:
-    connection.execute(
-        models.AllocationEvent.__table__.insert().values(
-            allocation_id=allocation_id, from_status=before, to_status=after, actor=actor, reason=reason
-        )
-    )
-
-
 def allocate_cycle(engine: Engine, settings: Settings, cycle_ref: str) -> list[Assignment]:
     """Give every selected case of ``cycle_ref`` its service manager and auditor, in one transaction.
 
@@ -144,23 +135,28 @@ def allocate_cycle(engine: Engine, settings: Settings, cycle_ref: str) -> list[A
         allocation_ids = dict(zip(waiting["case_ref"], waiting["allocation_id"], strict=True))
         for assignment in assignments:
             allocation_id = int(allocation_ids[assignment.case_ref])
-            values: dict[str, object] = {
-                "service_manager_id": ids.get(assignment.service_manager_id) if assignment.service_manager_id else None,
-                "reason": assignment.note or None,
-            }
-            if assignment.auditor_id is not None:
-                values |= {
-                    "auditor_id": ids[assignment.auditor_id],
-                    "status": "allocated",
-                    "audit_due": cycle.audit_due,
-                    "self_reflection_due": cycle.self_reflection_due,
-                }
-                _event(connection, allocation_id, "selected", "allocated", ACTOR, assignment.note or None)
-            connection.execute(update(models.Allocation).where(models.Allocation.id == allocation_id).values(**values))
-        if all(a.auditor_id for a in assignments):
-            connection.execute(
-                update(models.AuditCycle).where(models.AuditCycle.id == cycle.id).values(status="allocated")
+            manager = ids.get(assignment.service_manager_id) if assignment.service_manager_id else None
+            if assignment.auditor_id is None:  # waits for an auditor, with the reason, and is reported
+                connection.execute(
+                    update(models.Allocation)
+                    .where(models.Allocation.id == allocation_id)
+                    .values(service_manager_id=manager, reason=assignment.note or None)
+                )
+                continue
+            move_allocations(
+                connection,
+                [allocation_id],
+                "allocated",
+                actor=ACTOR,
+                why=assignment.note or None,
+                reason=assignment.note or None,
+                service_manager_id=manager,
+                auditor_id=ids[assignment.auditor_id],
+                audit_due=cycle.audit_due,
+                self_reflection_due=cycle.self_reflection_due,
             )
+        # Allocated even with cases waiting for an auditor: the cycle goes on, and they are reported.
+        move_cycle(connection, cycle.id, "allocated")
     return assignments
 
 
@@ -241,7 +237,7 @@ def record_substitute(
                 allocation_id=current.id, staff_id=staff.id, reason=reason, recorded_by=actor, at=models.utcnow()
             )
         )
-        _event(connection, current.id, current.status, current.status, actor, f"substitute {staff_ref}: {reason}")
+        note_allocation(connection, current.id, actor=actor, why=f"substitute {staff_ref}: {reason}")
     return f"{staff_ref} may return the audit of case {case_ref} in place of its auditor"
 
 
@@ -276,17 +272,10 @@ def _to_auditor(
         select(models.Staff.id).where(models.Staff.authority_id == authority, models.Staff.staff_ref == to_auditor)
     )
     # A case moved after the email went out goes back to "allocated", so the new auditor is told.
-    connection.execute(
-        update(models.Allocation)
-        .where(models.Allocation.id == current.id)
-        .values(
-            auditor_id=auditor_id,
-            status="allocated",
-            audit_due=cycle.audit_due,
-            self_reflection_due=cycle.self_reflection_due,
-        )
-    )
-    _event(connection, current.id, current.status, "allocated", actor, f"moved to {to_auditor}: {reason}")
+    move_allocations(
+        connection, [current.id], "allocated", actor=actor, why=f"moved to {to_auditor}: {reason}",
+        auditor_id=auditor_id, audit_due=cycle.audit_due, self_reflection_due=cycle.self_reflection_due,
+    )  # fmt: skip
     return f"case {case_ref} moved to {to_auditor}"
 
 
@@ -302,12 +291,9 @@ def _replace(connection: Connection, cycle: _Cycle, current: Row[Any], case_ref:
     ).one_or_none()
     if reserve is None:
         raise MoveError(f"no reserve is left in stratum {current.stratum} to replace case {case_ref}")
-    connection.execute(update(allocation).where(allocation.id == current.id).values(status="replaced", reason=reason))
-    _event(connection, current.id, current.status, "replaced", actor, reason)
-    connection.execute(
-        update(allocation)
-        .where(allocation.id == reserve.id)
-        .values(status="selected", reserve_rank=None, replaces_id=current.id)
-    )
-    _event(connection, reserve.id, "reserve", "selected", actor, f"replaces {case_ref}: {reason}")
+    move_allocations(connection, [current.id], "replaced", actor=actor, why=reason, reason=reason)
+    move_allocations(
+        connection, [reserve.id], "selected", actor=actor, why=f"replaces {case_ref}: {reason}",
+        reserve_rank=None, replaces_id=current.id,
+    )  # fmt: skip
     return reserve.case_ref

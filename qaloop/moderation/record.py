@@ -27,6 +27,7 @@ from qaloop.moderation.sampling import RULE_VERSION, allocate_moderators, draw_m
 from qaloop.programmes.cycle_record import CycleError, authority_id, default_seed
 from qaloop.returns.workbooks import ModerationSheet, write_moderation_workbook
 from qaloop.store import models
+from qaloop.store.lifecycle import move_allocations, move_cycle
 
 ACTOR = "qaloop moderation"
 GROUPINGS = {"overall": [], "auditor": ["auditor_id"], "audit_type": ["audit_type"]}
@@ -137,11 +138,13 @@ def draw_and_allocate(engine: Engine, settings: Settings, cycle_ref: str, seed: 
             "submitted": len(audits),
             "return_ids": [int(i) for i in audits["return_id"]],
         }
-        connection.execute(
-            update(models.AuditCycle)
-            .where(models.AuditCycle.id == cycle.id)
-            .values(parameters=parameters, status="moderation")
-        )
+        chosen = connection.scalars(
+            select(models.AuditReturn.allocation_id).where(
+                models.AuditReturn.id.in_([int(i) for i in sample["return_id"]])
+            )
+        ).all()
+        move_allocations(connection, chosen, "moderation", actor=ACTOR, only_from=("submitted",))
+        move_cycle(connection, cycle.id, "moderation", parameters=parameters)
     waiting = [str(return_id) for return_id, a in assignments.items() if a.moderator_id is None]
     return ModerationRound(cycle_ref, len(audits), len(sample), len(sample) - len(waiting), waiting, drawn_now=True)
 

@@ -23,6 +23,7 @@ from qaloop.core.cycle_dates import CycleDates
 from qaloop.core.settings import SelectionRules, Settings
 from qaloop.programmes.selection import DRAWN, RESERVE, Selection, select_cases, stratum_quotas
 from qaloop.store import models
+from qaloop.store.lifecycle import record_allocations
 
 ACTOR = "qaloop selection"
 
@@ -210,14 +211,7 @@ def record_selection(
             }
             for row in taken.itertuples()
         ]
-        if rows:
-            ids = connection.execute(
-                models.Allocation.__table__.insert().returning(models.Allocation.id, models.Allocation.status), rows
-            ).all()
-            connection.execute(
-                models.AllocationEvent.__table__.insert(),
-                [{"allocation_id": i, "from_status": None, "to_status": s, "actor": ACTOR} for i, s in ids],
-            )
+        record_allocations(connection, rows, ACTOR)
     return cycle_id
 
 

@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from qaloop.core.roles import Role
@@ -35,6 +35,7 @@ from qaloop.reporting.render import (
 )
 from qaloop.reporting.workshop import workshop_dataset, write_workshop_dataset
 from qaloop.store import models
+from qaloop.store.lifecycle import move_cycle
 
 
 @dataclass(frozen=True)
@@ -245,7 +246,7 @@ def _keep(
             for kind, title, path in kept
         ],  # fmt: skip
     )
-    connection.execute(update(models.AuditCycle).where(models.AuditCycle.id == cycle_id).values(status="closed"))
+    move_cycle(connection, cycle_id, "closed")
 
 
 def distribution_messages(settings: Settings, built: CycleReports) -> list[Message]:

@@ -26,6 +26,7 @@ from qaloop.messaging.compose import compose
 from qaloop.messaging.outbox import Message
 from qaloop.moderation.record import through_moderation
 from qaloop.store import models
+from qaloop.store.lifecycle import complete_action, note_allocation
 
 ACTOR = "qaloop follow-up"
 
@@ -194,14 +195,11 @@ def _after_audit(connection: Connection, settings: Settings, row: Any) -> list[M
                 | {"due": long_date(due)},
             )
         )
-        connection.execute(
-            models.AllocationEvent.__table__.insert().values(
-                allocation_id=row.allocation_id,
-                from_status="submitted",
-                to_status="submitted",
-                actor=ACTOR,
-                reason="escalated concern emailed to the team manager, the service manager and the QA lead",
-            )
+        note_allocation(
+            connection,
+            row.allocation_id,
+            actor=ACTOR,
+            why="escalated concern emailed to the team manager, the service manager and the QA lead",
         )
     return messages
 
@@ -323,11 +321,7 @@ def close_action(engine: Engine, action_id: int, evidence: str, actor: str) -> s
             raise ActionError(f"there is no corrective action {action_id}")
         if status != "open":
             raise ActionError(f"corrective action {action_id} is already {status}")
-        connection.execute(
-            update(models.CorrectiveAction)
-            .where(models.CorrectiveAction.id == action_id)
-            .values(status="done", evidence=f"{evidence} (closed by {actor})", closed_at=models.utcnow())
-        )
+        complete_action(connection, action_id, f"{evidence} (closed by {actor})")
     return f"corrective action {action_id} closed"
 
 

@@ -35,6 +35,7 @@ from qaloop.programmes.cycle_record import authority_id
 from qaloop.returns.workbooks import read_returned_workbook
 from qaloop.sources.readers import SourceError, canonical, file_digest, parse_values
 from qaloop.store import models
+from qaloop.store.lifecycle import AWAITING_AUDIT, complete_action, move_allocations
 
 RETURN_DATASETS = (
     Dataset.AUDIT_RETURNS,
@@ -48,6 +49,7 @@ _WORKBOOK_DATASETS = {
     "moderation": Dataset.MODERATION_RETURNS,
 }
 # An allocation can take a return while its audit is awaited or done (a second return is then held).
+ACTOR = "qaloop returns"
 OPEN_STATUSES = ("allocated", "notified", "submitted", "moderation", "moderated")
 DATE_FORMAT = "%d/%m/%Y"
 _ANSWER_COLUMNS = ["case_ref", "question_id", "answer", "evidence"]
@@ -437,11 +439,7 @@ def _file(
     """File the good rows: new returns filed, different second returns held, identical ones left alone."""
     if returned.dataset is Dataset.ACTION_RETURNS:
         for row in good.itertuples():
-            connection.execute(
-                update(models.CorrectiveAction)
-                .where(models.CorrectiveAction.id == int(row.action_id))
-                .values(status="done", evidence=row.evidence, closed_at=models.utcnow())
-            )
+            complete_action(connection, int(row.action_id), row.evidence)
             outcome.filed.append(str(row.action_id))
         return
     if returned.dataset is Dataset.MODERATION_RETURNS:
@@ -466,7 +464,9 @@ def _file(
                 .join(models.Moderation, models.Moderation.return_id == models.AuditReturn.id)
                 .where(models.Moderation.id == int(row.moderation_id))
             )
-            _advance(connection, allocation_id, ("submitted", "moderation"), "moderated")
+            move_allocations(
+                connection, [allocation_id], "moderated", actor=ACTOR, only_from=("submitted", "moderation")
+            )
             outcome.filed.append(row.case_ref)
             outcome.filed_returns.append(int(row.moderation_id))
         return
@@ -509,7 +509,7 @@ def _file(
                     ],
                 )
             if status == "filed":
-                _advance(connection, allocation_id, ("allocated", "notified"), "submitted")
+                move_allocations(connection, [allocation_id], "submitted", actor=ACTOR, only_from=AWAITING_AUDIT)
                 _open_agreed_actions(connection, returned, row, allocation_id, inserted, staff)
         if status == "filed":
             outcome.filed_returns.append(inserted)
@@ -577,20 +577,6 @@ def _same(connection: Connection, returned: ReturnFile, existing: Any, values: d
     )
     answers = returned.answers[(returned.answers["case_ref"] == case_ref) & returned.answers["answer"].notna()]
     return stored == set(zip(answers["question_id"], answers["answer"], strict=True))
-
-
-def _advance(connection: Connection, allocation_id: int, from_statuses: tuple[str, ...], to_status: str) -> None:
-    """Move the allocation on to ``to_status`` if it is in one of ``from_statuses``, with its history."""
-    status = connection.scalar(select(models.Allocation.status).where(models.Allocation.id == allocation_id))
-    if status in from_statuses:
-        connection.execute(
-            update(models.Allocation).where(models.Allocation.id == allocation_id).values(status=to_status)
-        )
-        connection.execute(
-            models.AllocationEvent.__table__.insert().values(
-                allocation_id=allocation_id, from_status=status, to_status=to_status, actor="qaloop returns"
-            )
-        )
 
 
 def _qa_team_notices(settings: Settings, outcome: FileOutcome, digest: str) -> list[Message]:

@@ -7,6 +7,8 @@ Every change, and every note kept beside a status (a substitute recorded, an esc
 the allocation's history: who, when, from what, to what, why. A change the lifecycle does not allow is a
 programming error and raises ``LifecycleError``; nothing is written then.
 
+A corrective action goes open -> done, with its evidence of completion.
+
 A cycle goes selected -> allocated (allocation has run, even if some cases wait for an auditor: they are
 reported, and the cycle goes on to be notified, moderated and reported) -> notified -> moderation -> closed.
 """
@@ -71,11 +73,12 @@ def move_allocations(
     to_status: str,
     *,
     actor: str,
-    reason: str | None = None,
+    why: str | None = None,
     only_from: Iterable[str] | None = None,
     **values: object,
 ) -> list[int]:
-    """Move allocations to ``to_status``, setting ``values`` too, each with its history row.
+    """Move allocations to ``to_status``, setting ``values`` too, each with its history row (``actor`` made
+    the change, ``why`` says why).
 
     With ``only_from``, allocations in any other status are left as they are (a return filed for a case already
     past it); without it, every allocation must be able to make the move. Returns the ids moved.
@@ -103,21 +106,21 @@ def move_allocations(
     connection.execute(
         models.AllocationEvent.__table__.insert(),
         [
-            {"allocation_id": i, "from_status": current[i], "to_status": to_status, "actor": actor, "reason": reason}
+            {"allocation_id": i, "from_status": current[i], "to_status": to_status, "actor": actor, "reason": why}
             for i in ids
         ],
     )
     return ids
 
 
-def note_allocation(connection: Connection, allocation_id: int, *, actor: str, reason: str) -> None:
+def note_allocation(connection: Connection, allocation_id: int, *, actor: str, why: str) -> None:
     """A row of the allocation's history that keeps its status: something done beside it, and why."""
     status = connection.scalar(select(models.Allocation.status).where(models.Allocation.id == allocation_id))
     if status is None:
         raise LifecycleError(f"allocation {allocation_id} does not exist")
     connection.execute(
         models.AllocationEvent.__table__.insert().values(
-            allocation_id=allocation_id, from_status=status, to_status=status, actor=actor, reason=reason
+            allocation_id=allocation_id, from_status=status, to_status=status, actor=actor, reason=why
         )
     )
 
@@ -149,3 +152,13 @@ def _reaches(start: str, goal: str) -> bool:
                 seen.add(after)
                 frontier.append(after)
     return False
+
+
+def complete_action(connection: Connection, action_id: int, evidence: str) -> bool:
+    """Mark an open corrective action done, with its evidence of completion; returns whether it was open."""
+    done = connection.execute(
+        update(models.CorrectiveAction)
+        .where(models.CorrectiveAction.id == action_id, models.CorrectiveAction.status == "open")
+        .values(status="done", evidence=evidence, closed_at=models.utcnow())
+    )
+    return done.rowcount == 1

@@ -43,7 +43,7 @@ NAMING_CONVENTION = {
 
 SERVICES = ("adults", "children")
 PROGRAMMES = ("regular", "deep_dive", "managers_monthly")
-CYCLE_STATUSES = ("planned", "selected", "allocated", "notified", "moderation", "closed")
+CYCLE_STATUSES = ("selected", "allocated", "notified", "moderation", "closed")
 ALLOCATION_STATUSES = (
     "reserve",
     "selected",
@@ -53,15 +53,13 @@ ALLOCATION_STATUSES = (
     "moderation",
     "moderated",
     "closed",
-    "declined",
     "replaced",
-    "cancelled",
 )
 # An allocation in one of these states means the case is (or was) audited, so the regular programme
-# may not select it again. Reserves, and cases declined, replaced or cancelled, were never audited.
+# may not select it again. Reserves, and cases replaced, were never audited.
 AUDITED_STATUSES = ("selected", "allocated", "notified", "submitted", "moderation", "moderated", "closed")
 RETURN_STATUSES = ("filed", "held")
-MODERATION_STATUSES = ("sampled", "allocated", "notified", "submitted", "cancelled")
+MODERATION_STATUSES = ("sampled", "allocated", "notified", "submitted")
 ACTION_REASONS = ("below_standard", "escalation", "agreed_action")
 ACTION_STATUSES = ("open", "done", "cancelled")
 OUTBOX_STATUSES = ("queued", "sent", "failed")
@@ -191,7 +189,7 @@ class AuditCycle(Base):
     authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"))
     cycle_ref: Mapped[str] = mapped_column(String(64))
     programme: Mapped[str] = mapped_column(String(32), default="regular")
-    status: Mapped[str] = mapped_column(String(16), default="planned")
+    status: Mapped[str] = mapped_column(String(16))
     selection_date: Mapped[date] = mapped_column(Date)
     allocation_date: Mapped[date] = mapped_column(Date)
     self_reflection_due: Mapped[date] = mapped_column(Date)

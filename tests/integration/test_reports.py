@@ -50,7 +50,7 @@ def _store_figures(settings: Settings, moderated: bool = False) -> dict[str, int
             select(func.count())
             .select_from(allocation)
             .join(cycle, cycle.id == allocation.cycle_id)
-            .where(cycle.cycle_ref == CYCLE, allocation.status.not_in(["reserve", "declined", "replaced", "cancelled"]))
+            .where(cycle.cycle_ref == CYCLE, allocation.status.not_in(["reserve", "replaced"]))
         )
         open_actions = connection.scalar(
             select(func.count()).select_from(models.CorrectiveAction).where(models.CorrectiveAction.status == "open")

@@ -89,6 +89,7 @@ def _cycle(authority_id: int, ref: str, programme: str) -> dict[str, Any]:
         authority_id=authority_id,
         cycle_ref=ref,
         programme=programme,
+        status="selected",
         selection_date=day,
         allocation_date=day,
         self_reflection_due=day,
@@ -121,8 +122,8 @@ def test_a_case_is_audited_at_most_once_by_the_regular_programme(engine: Engine,
     _allocate(engine, world, "cycle2", "reserve", reserve_rank=1)
 
 
-def test_a_cancelled_selection_does_not_count_as_an_audit(engine: Engine, world: dict[str, int]) -> None:
-    _allocate(engine, world, "cycle1", "cancelled", reason="case closed before audit")
+def test_a_replaced_selection_does_not_count_as_an_audit(engine: Engine, world: dict[str, int]) -> None:
+    _allocate(engine, world, "cycle1", "replaced", reason="case closed before audit")
     _allocate(engine, world, "cycle2", "selected")
 
 
