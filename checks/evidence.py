@@ -29,11 +29,11 @@ from checks.runner import (
 )
 from qaloop.core.schema import SCHEMAS, Dataset
 from qaloop.core.settings import Settings
-from qaloop.programmes.cycle_record import authority_id
 from qaloop.sources import loading
 from qaloop.sources.readers import file_digest, read_dataset
 from qaloop.store import models
 from qaloop.store.engine import engine_from
+from qaloop.store.handles import authority_id
 
 EVIDENCE = (Dataset.COMPLAINTS, Dataset.OMBUDSMAN, Dataset.COMPLIMENTS, Dataset.SURVEYS)
 EARLIEST = pd.Timestamp(1990, 1, 1)

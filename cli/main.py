@@ -20,10 +20,12 @@ from qaloop.core.settings import ConfigError, Settings, load_settings
 from qaloop.demo import synthetic
 from qaloop.messaging import outbox
 from qaloop.programmes import cycle_record
+from qaloop.programmes.explain import explain_cycle
 from qaloop.sources import loading
 from qaloop.sources.readers import SourceError
 from qaloop.store import models
 from qaloop.store.engine import current_revision, engine_from, head_revision, upgrade
+from qaloop.store.handles import CycleError, latest_cycle_ref, stored_dates
 
 app = typer.Typer(help="qaloop: run a social-care quality-assurance audit programme.", no_args_is_help=True)
 cycle_app = typer.Typer(help="Audit cycles: draw a cycle's sample, and explain how it was drawn.", no_args_is_help=True)
@@ -198,8 +200,8 @@ def cycle_report_command(
     settings = _settings(config)
     from flows.cycle_report import cycle_report
 
-    with _refusals(cycle_record.CycleError):
-        cycle_ref = cycle_ref or cycle_record.latest_cycle_ref(engine_from(settings), settings)
+    with _refusals(CycleError):
+        cycle_ref = cycle_ref or latest_cycle_ref(engine_from(settings), settings)
     summary = _finished(
         cycle_report(config=str(config) if config else None, cycle_ref=cycle_ref, return_state=True), "The report"
     )
@@ -266,7 +268,7 @@ def deep_dive_command(
     except ValidationError as error:
         typer.secho(f"The deep dive cannot start: {error}", fg="red", err=True)
         raise typer.Exit(1) from None
-    with _refusals(cycle_record.CycleError):
+    with _refusals(CycleError):
         request.check_against(settings)
     parameters = {"request": request.model_dump(mode="json"), "config": str(config) if config else None}
     if here:
@@ -319,7 +321,7 @@ def cycle_draw(
     settings = _settings(config)
     engine = engine_from(settings)
     selection_date = _date(on) if on else cycles.next_selection_date(settings.calendar, date.today())
-    with _refusals(ValueError, cycle_record.CycleError):
+    with _refusals(ValueError, CycleError):
         dates = cycles.cycle_dates(settings.calendar, selection_date)
         outcome = cycle_record.draw_cycle(engine, settings, dates, seed)
     if not outcome.drawn_now:
@@ -346,8 +348,8 @@ def cycle_explain(
 ) -> None:
     """Re-derive a cycle's sample from its stored inputs and show it is identical, with each case's reason."""
     settings = _settings(config)
-    with _refusals(cycle_record.CycleError):
-        explanation = cycle_record.explain_cycle(engine_from(settings), settings, cycle_ref)
+    with _refusals(CycleError):
+        explanation = explain_cycle(engine_from(settings), settings, cycle_ref)
     outcomes = explanation.outcomes
     if explanation.identical:
         typer.echo(f"Cycle {cycle_ref}: re-derived from its stored inputs, seed and rules: identical to the record.")
@@ -377,7 +379,7 @@ def moderation_explain(
     from qaloop.moderation.record import explain_moderation
 
     settings = _settings(config)
-    with _refusals(cycle_record.CycleError):
+    with _refusals(CycleError):
         explanation = explain_moderation(engine_from(settings), settings, cycle_ref)
     if explanation.identical:
         typer.echo(f"Cycle {cycle_ref}: the moderation sample drawn again is identical to the record.")
@@ -395,8 +397,8 @@ def moderation_explain(
 def allocation_allocate(cycle_ref: CycleArgument = None, config: ConfigOption = None) -> None:
     """Give each selected case of a cycle its service manager and auditor (cases already allocated stay)."""
     settings = _settings(config)
-    with _refusals(cycle_record.CycleError):
-        cycle_ref = cycle_ref or cycle_record.latest_cycle_ref(engine_from(settings), settings)
+    with _refusals(CycleError):
+        cycle_ref = cycle_ref or latest_cycle_ref(engine_from(settings), settings)
         assignments = allocation_record.allocate_cycle(engine_from(settings), settings, cycle_ref)
     waiting = [a for a in assignments if a.auditor_id is None]
     typer.echo(f"Cycle {cycle_ref}: {len(assignments) - len(waiting)} case(s) allocated, {len(waiting)} waiting.")
@@ -421,7 +423,7 @@ def allocation_move(
         typer.secho("Give either --to STAFF_ID or --replace.", fg="red", err=True)
         raise typer.Exit(2)
     settings = _settings(config)
-    with _refusals(cycle_record.CycleError):
+    with _refusals(CycleError):
         done = allocation_record.move_allocation(
             engine_from(settings), settings, cycle_ref, case_ref, reason=reason, actor=by, to_auditor=to
         )
@@ -439,7 +441,7 @@ def allocation_substitute(
 ) -> None:
     """Record an auditor who may return a case's audit in place of the allocated one (leave, sickness)."""
     settings = _settings(config)
-    with _refusals(cycle_record.CycleError):
+    with _refusals(CycleError):
         done = allocation_record.record_substitute(
             engine_from(settings), settings, cycle_ref, case_ref, staff_id, reason=reason, actor=by
         )
@@ -507,8 +509,8 @@ def returns_chase(config: ConfigOption = None, on: OnOption = None) -> None:
 def cycle_notify(cycle_ref: CycleArgument = None, config: ConfigOption = None) -> None:
     """Queue the emails of every allocated case not yet notified (auditor, practitioner, service manager)."""
     settings = _settings(config)
-    with _refusals(cycle_record.CycleError):
-        cycle_ref = cycle_ref or cycle_record.latest_cycle_ref(engine_from(settings), settings)
+    with _refusals(CycleError):
+        cycle_ref = cycle_ref or latest_cycle_ref(engine_from(settings), settings)
         queued = notices.notify_cycle(engine_from(settings), settings, cycle_ref)
     typer.echo(
         f"Cycle {cycle_ref}: {queued} message(s) queued; workbooks in {settings.output_dir / 'cycles' / cycle_ref}"
@@ -530,9 +532,9 @@ def demo_returns(
     from qaloop.demo.returns import moderations_on, plan_returns, returns_on
 
     engine = engine_from(settings)
-    with _refusals(cycle_record.CycleError):
-        cycle_ref = cycle_ref or cycle_record.latest_cycle_ref(engine, settings)
-        dates = cycle_record.stored_dates(engine, settings, cycle_ref)
+    with _refusals(CycleError):
+        cycle_ref = cycle_ref or latest_cycle_ref(engine, settings)
+        dates = stored_dates(engine, settings, cycle_ref)
     plans = plan_returns(settings, cycle_ref)
     arguments = {"config": str(config) if config else None}
     days = sorted(

@@ -16,9 +16,9 @@ from prefect.states import State
 
 from checks.evidence import EvidenceFailed
 from checks.runner import CheckFailed, CheckReport
-from qaloop.programmes.cycle_record import CycleError
 from qaloop.sources.loading import LoadError
 from qaloop.sources.readers import SourceError
+from qaloop.store.handles import CycleError
 
 # Settings and frames are not hashed for caching: they are large and the steps are not pure anyway.
 NOT_CACHED: dict[str, Any] = {"cache_policy": NONE}

@@ -19,9 +19,9 @@ from qaloop.core.settings import Settings
 from qaloop.core.templates import long_date
 from qaloop.messaging.compose import compose, outbox_key
 from qaloop.messaging.outbox import Message, enqueue
-from qaloop.programmes.cycle_record import authority_id
 from qaloop.returns.workbooks import AuditSheet, ReflectionSheet, write_audit_workbook, write_reflection_workbook
 from qaloop.store import models
+from qaloop.store.handles import authority_id
 from qaloop.store.lifecycle import move_allocations, move_cycle
 
 ACTOR = "qaloop notification"

@@ -18,8 +18,8 @@ from sqlalchemy.orm import aliased
 from qaloop.allocation.auditors import Assignment, AuditWindow, allocate, available_auditors, service_manager_for
 from qaloop.core.roles import Role
 from qaloop.core.settings import Settings
-from qaloop.programmes.cycle_record import CycleError, authority_id
 from qaloop.store import models
+from qaloop.store.handles import CycleError, authority_id
 from qaloop.store.lifecycle import move_allocations, move_cycle, note_allocation
 
 ACTOR = "qaloop allocation"

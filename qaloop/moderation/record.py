@@ -24,9 +24,10 @@ from qaloop.messaging.compose import compose
 from qaloop.messaging.outbox import enqueue
 from qaloop.moderation.agreement import agreement_table, feedback_flags, flagged_auditors
 from qaloop.moderation.sampling import RULE_VERSION, allocate_moderators, draw_moderation_sample
-from qaloop.programmes.cycle_record import CycleError, authority_id, default_seed
+from qaloop.programmes.cycle_record import default_seed
 from qaloop.returns.workbooks import ModerationSheet, write_moderation_workbook
 from qaloop.store import models
+from qaloop.store.handles import CycleError, authority_id
 from qaloop.store.lifecycle import move_allocations, move_cycle
 
 ACTOR = "qaloop moderation"

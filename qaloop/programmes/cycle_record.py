@@ -1,13 +1,13 @@
 """A cycle's record in the store: its dates, seed and rules, its sample, and the inputs it was drawn from.
 
 ``selection_inputs`` gathers what a draw needs from the store; ``save_inputs`` keeps a copy of them beside
-the cycle's outputs (with its hash in the store), so that ``explain_cycle`` can re-derive the sample later,
-whatever has changed in the case system since, and show it is identical with each case's reason.
+the cycle's outputs (with its hash in the store), so that ``qaloop.programmes.explain`` can re-derive the
+sample later, whatever has changed in the case system since, and show it is identical with each case's reason.
+``record_selection`` stores any programme's sample; ``draw_cycle`` draws a regular cycle.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import json
@@ -17,19 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Engine, select
 
 from qaloop.core.cycle_dates import CycleDates
 from qaloop.core.settings import SelectionRules, Settings
+from qaloop.programmes.eligibility import look_back_cutoff
 from qaloop.programmes.selection import DRAWN, RESERVE, Selection, select_cases, stratum_quotas
 from qaloop.store import models
+from qaloop.store.handles import CycleError, authority_id, recorded_cycle
 from qaloop.store.lifecycle import record_allocations
 
 ACTOR = "qaloop selection"
-
-
-class CycleError(Exception):
-    """A cycle cannot be recorded or explained; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -41,15 +39,6 @@ class SelectionInputs:
     cases: pd.DataFrame
     audited: frozenset[str]
     recent_cycles: tuple[frozenset[str], ...]
-
-
-def authority_id(target: Engine | Connection, settings: Settings) -> int:
-    """The store's id of the configured authority; CycleError if nothing has been loaded for it."""
-    with target.connect() if isinstance(target, Engine) else contextlib.nullcontext(target) as connection:
-        found = connection.scalar(select(models.Authority.id).where(models.Authority.code == settings.authority.code))
-    if found is None:
-        raise CycleError(f"nothing is loaded for {settings.authority.code}: run `qaloop load` first")
-    return found
 
 
 def selection_inputs(engine: Engine, settings: Settings, before: date) -> SelectionInputs:
@@ -215,127 +204,10 @@ def record_selection(
     return cycle_id
 
 
-@dataclass(frozen=True)
-class Explanation:
-    """A re-derived sample beside the recorded one: whether they match, and every case's outcome and reason."""
-
-    cycle_ref: str
-    identical: bool
-    differences: list[str]
-    outcomes: pd.DataFrame
-
-
-def explain_cycle(engine: Engine, settings: Settings, cycle_ref: str) -> Explanation:
-    """Re-derive ``cycle_ref``'s sample from its stored inputs, seed and rules, and compare with the record."""
-    authority = authority_id(engine, settings)
-    cycle = models.AuditCycle
-    with engine.connect() as connection:
-        recorded = connection.execute(
-            select(cycle.id, cycle.seed, cycle.parameters, cycle.selection_date, cycle.programme).where(
-                cycle.authority_id == authority, cycle.cycle_ref == cycle_ref
-            )
-        ).one_or_none()
-        if recorded is None or recorded.seed is None:
-            raise CycleError(f"cycle {cycle_ref} has no recorded draw to explain")
-        first_status = (
-            select(models.AllocationEvent.allocation_id, func.min(models.AllocationEvent.id).label("first"))
-            .group_by(models.AllocationEvent.allocation_id)
-            .subquery()
-        )
-        original = connection.execute(
-            select(models.CaseRecord.case_ref, models.AllocationEvent.to_status)
-            .join(models.Allocation, models.Allocation.case_id == models.CaseRecord.id)
-            .join(first_status, first_status.c.allocation_id == models.Allocation.id)
-            .join(models.AllocationEvent, models.AllocationEvent.id == first_status.c.first)
-            .where(models.Allocation.cycle_id == recorded.id)
-        ).all()
-    parameters = recorded.parameters
-    inputs = load_inputs(Path(parameters["inputs_file"]), parameters["inputs_sha256"])
-    was = {(ref, status) for ref, status in original}
-    if recorded.programme == "managers_monthly":
-        # Imported here: the managers' month is recorded through this module.
-        from qaloop.programmes.managers_monthly import rederive_month
-
-        drawn, outcomes = rederive_month(inputs, parameters, recorded.selection_date, recorded.seed)
-        return _compared(cycle_ref, was, {(ref, "selected") for ref in drawn}, outcomes)
-    if recorded.programme == "deep_dive":
-        # Imported here: a deep dive is recorded through this module.
-        from qaloop.programmes.deep_dive import rederive_deep_dive
-
-        again = rederive_deep_dive(inputs, parameters, recorded.selection_date, recorded.seed)
-    else:
-        again = select_cases(
-            inputs.cases,
-            parameters["quotas"],
-            SelectionRules.model_validate(parameters["rules"]),
-            recorded.selection_date,
-            recorded.seed,
-            audited=inputs.audited,
-            recent_cycles=inputs.recent_cycles,
-            explain=True,
-        )
-    now = {(ref, "selected") for ref in again.drawn["case_ref"]} | {
-        (ref, "reserve") for ref in again.reserves["case_ref"]
-    }
-    assert again.outcomes is not None
-    return _compared(cycle_ref, was, now, again.outcomes)
-
-
-def _compared(
-    cycle_ref: str, was: set[tuple[str, str]], now: set[tuple[str, str]], outcomes: pd.DataFrame
-) -> Explanation:
-    differences = [f"recorded as {status} but not re-derived so: {ref}" for ref, status in sorted(was - now)]
-    differences += [f"re-derived as {status} but not recorded so: {ref}" for ref, status in sorted(now - was)]
-    return Explanation(cycle_ref, not differences, differences, outcomes)
-
-
 def default_seed(settings: Settings, cycle_ref: str) -> int:
     """The seed a cycle uses unless one is given: derived from the authority and the cycle, so re-runs agree."""
     digest = hashlib.sha256(f"{settings.authority.code}/{cycle_ref}".encode()).hexdigest()
     return int(digest[:12], 16)
-
-
-def stored_dates(engine: Engine, settings: Settings, cycle_ref: str) -> CycleDates:
-    """The dates recorded with ``cycle_ref``; CycleError if the cycle is not recorded."""
-    cycle = models.AuditCycle
-    with engine.connect() as connection:
-        row = connection.execute(
-            select(
-                cycle.selection_date,
-                cycle.allocation_date,
-                cycle.self_reflection_due,
-                cycle.audit_due,
-                cycle.moderation_due,
-                cycle.close_date,
-            ).where(cycle.authority_id == authority_id(connection, settings), cycle.cycle_ref == cycle_ref)  # fmt: skip
-        ).first()
-    if row is None:
-        raise CycleError(f"cycle {cycle_ref} is not recorded for {settings.authority.code}")
-    return CycleDates(cycle_ref, *row)
-
-
-def recorded_cycle(engine: Engine, settings: Settings, cycle_ref: str) -> int | None:
-    """The id of ``cycle_ref`` if it is recorded, else None."""
-    cycle = models.AuditCycle
-    with engine.connect() as connection:
-        return connection.scalar(
-            select(cycle.id).where(cycle.authority_id == authority_id(engine, settings), cycle.cycle_ref == cycle_ref)
-        )
-
-
-def latest_cycle_ref(engine: Engine, settings: Settings) -> str:
-    """The reference of the most recently selected cycle that is not closed; CycleError if there is none."""
-    cycle = models.AuditCycle
-    with engine.connect() as connection:
-        ref = connection.scalar(
-            select(cycle.cycle_ref)
-            .where(cycle.authority_id == authority_id(engine, settings), cycle.status != "closed")
-            .order_by(cycle.selection_date.desc())
-            .limit(1)
-        )
-    if ref is None:
-        raise CycleError("no cycle is open: draw one with `qaloop cycle draw`")
-    return ref
 
 
 @dataclass(frozen=True)
@@ -356,7 +228,8 @@ def draw_cycle(engine: Engine, settings: Settings, dates: CycleDates, seed: int 
     if existing is not None:
         return Draw(existing, drawn_now=False, selection=None)
     inputs = selection_inputs(engine, settings, dates.selection_date)
-    cutoff = pd.Timestamp(dates.selection_date) - pd.DateOffset(months=settings.selection.look_back_months)
+    # Quotas follow the caseload the rules allow before any relaxation (a worker's repeat aside).
+    cutoff = look_back_cutoff(dates.selection_date, settings.selection.look_back_months)
     population = inputs.cases[
         (pd.to_datetime(inputs.cases["last_activity_date"]) >= cutoff) & ~inputs.cases["case_ref"].isin(inputs.audited)
     ]

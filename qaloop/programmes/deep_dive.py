@@ -28,19 +28,17 @@ from qaloop.core.working_days import add_working_days
 from qaloop.messaging.compose import compose
 from qaloop.messaging.outbox import Message
 from qaloop.programmes.cycle_record import (
-    CycleError,
     Draw,
     SelectionInputs,
-    authority_id,
     default_seed,
     record_selection,
-    recorded_cycle,
     save_inputs,
     selection_inputs,
 )
 from qaloop.programmes.selection import Selection, proportional_quotas, select_cases
 from qaloop.reporting.figures import CycleFigures
 from qaloop.store import models
+from qaloop.store.handles import CycleError, authority_id, recorded_cycle
 
 REAUDIT = "re-audit of a case the regular programme audited (allowed by the deep dive's request)"
 

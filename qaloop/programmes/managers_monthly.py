@@ -25,14 +25,15 @@ from qaloop.core.settings import SelectionRules, Settings
 from qaloop.programmes.cycle_record import (
     Draw,
     SelectionInputs,
-    authority_id,
     default_seed,
     record_selection,
-    recorded_cycle,
     save_inputs,
     selection_inputs,
 )
-from qaloop.programmes.selection import RULE_VERSION, Selection, StratumResult, blocked_workers, random_keys
+from qaloop.programmes.eligibility import eligibility, eligible, passes, relaxed_note, worker_cap
+from qaloop.programmes.eligibility import reasons as why_not_drawn
+from qaloop.programmes.selection import RULE_VERSION, Selection, StratumResult, random_keys
+from qaloop.store.handles import authority_id, recorded_cycle
 
 
 @dataclass(frozen=True)
@@ -67,29 +68,23 @@ def draw_for_managers(
             "key": random_keys(cases["case_ref"], seed),
         }
     )
-    cutoff = pd.Timestamp(as_of) - pd.DateOffset(months=rules.look_back_months)
-    frame["in_window"] = (pd.to_datetime(cases["last_activity_date"]) >= cutoff).to_numpy()
-    frame["blocked"] = frame["worker_id"].isin(blocked_workers(recent_cycles, rules.worker_repeat_cycles))
-    frame = frame[~frame["case_ref"].isin(set(audited))].sort_values(["key", "case_ref"], ignore_index=True)
+    standing = eligibility(
+        cases["case_ref"], cases["worker_id"], cases["last_activity_date"], rules, as_of, audited, recent_cycles
+    )
+    frame = pd.concat([frame, standing], axis=1)
+    frame = frame[~frame["audited"]].sort_values(["key", "case_ref"], ignore_index=True)
     order = sorted(managers, key=lambda staff_id: (int(random_keys(pd.Series([staff_id]), seed)[0]), staff_id))
     excluded = {manager: frozenset(map(str, teams)) for manager, teams in managers.items()}
     taken: dict[str, int] = {}  # case_ref -> position in frame, for those drawn
     per_worker: dict[str, int] = {}
     counts = dict.fromkeys(order, 0)
     rows: list[tuple[str, str, str, str, int, str]] = []
-    relaxed: list[str] = []
-    for step in [None, *rules.relaxation_order]:
-        if step is not None:
-            if all(counts[m] >= per_manager for m in order):
-                break
-            relaxed.append(step)
-        eligible = frame
-        if "look_back" not in relaxed:
-            eligible = eligible[eligible["in_window"]]
-        if "worker_repeat" not in relaxed:
-            eligible = eligible[~eligible["blocked"]]
-        cap = None if "cases_per_worker" in relaxed else rules.cases_per_worker
-        candidates = list(eligible[["case_ref", "team", "worker_id"]].itertuples(index=False, name=None))
+    for rule, relaxed in passes(rules):
+        if rule is not None and all(counts[m] >= per_manager for m in order):
+            break
+        cap = worker_cap(rules, relaxed)
+        eligible_now = frame[eligible(frame, relaxed)]
+        candidates = list(eligible_now[["case_ref", "team", "worker_id"]].itertuples(index=False, name=None))
         cursor = dict.fromkeys(order, 0)
         progress = True
         while progress:
@@ -213,23 +208,21 @@ def rederive_month(
         inputs.cases, parameters["managers"], per_manager, rules, on, seed, inputs.audited, inputs.recent_cycles
     )
     drawn = month.drawn.set_index("case_ref")
-    cutoff = pd.Timestamp(on) - pd.DateOffset(months=rules.look_back_months)
-    blocked = blocked_workers(inputs.recent_cycles, rules.worker_repeat_cycles)
+    standing = eligibility(
+        inputs.cases["case_ref"], inputs.cases["worker_id"], inputs.cases["last_activity_date"], rules, on,
+        inputs.audited, inputs.recent_cycles,
+    )  # fmt: skip
+    why = why_not_drawn(
+        standing, rules, on, "every manager who may audit its team had their cases from cases ranked before it"
+    )
     rows = []
-    for case in inputs.cases.itertuples():
+    for case, reason in zip(inputs.cases.itertuples(), why, strict=True):
         if case.case_ref in drawn.index:
             taken = drawn.loc[case.case_ref]
-            relaxed = f" after relaxing {taken['relaxed']}" if taken["relaxed"] else ""
-            reason = f"drawn for manager {taken['manager_id']} as their case {taken['rank']}{relaxed}"
-            rows.append((case.case_ref, f"manager|{taken['manager_id']}", "drawn", reason))
+            reason = f"drawn for manager {taken['manager_id']} as their case {taken['rank']}"
+            rows.append(
+                (case.case_ref, f"manager|{taken['manager_id']}", "drawn", reason + relaxed_note(taken["relaxed"]))
+            )
             continue
-        if case.case_ref in inputs.audited:
-            reason = "already audited by the regular programme"
-        elif pd.Timestamp(case.last_activity_date) < cutoff:
-            reason = f"no recorded activity since {cutoff.date().isoformat()}"
-        elif case.worker_id in blocked:
-            reason = f"the worker was audited in each of the last {rules.worker_repeat_cycles} cycles"
-        else:
-            reason = "every manager who may audit its team had their cases from cases ranked before it"
         rows.append((case.case_ref, "", "not drawn", reason))
     return set(drawn.index), pd.DataFrame(rows, columns=["case_ref", "stratum", "outcome", "reason"])

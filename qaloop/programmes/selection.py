@@ -22,17 +22,24 @@ import numpy as np
 import pandas as pd
 
 from qaloop.core.settings import RelaxableRule, SelectionRules
+from qaloop.programmes.eligibility import (
+    eligibility,
+    eligible,
+    passes,
+    relaxed_note,
+    strata,
+    stratum_of,
+    worker_cap,
+)
+from qaloop.programmes.eligibility import (
+    reasons as why_not_drawn,
+)
 
 RULE_VERSION = "selection-1"
 
 DRAWN = "drawn"
 RESERVE = "reserve"
 NOT_DRAWN = "not drawn"
-
-
-def stratum_of(area: str, audit_type: str) -> str:
-    """The stratum key of an area and an audit type, as stored with each allocation."""
-    return f"{area}|{audit_type}"
 
 
 def stratum_quotas(
@@ -79,19 +86,6 @@ def _split(total: int, shares: Sequence[float]) -> list[int]:
     for index in by_remainder[:remaining]:
         floors[index] += 1
     return floors
-
-
-def blocked_workers(recent_cycles: Sequence[Iterable[str]], repeat_cycles: int) -> set[str]:
-    """Workers audited in each of the last ``repeat_cycles`` cycles (``recent_cycles`` newest first).
-
-    With fewer past cycles than that, nobody is blocked.
-    """
-    if len(recent_cycles) < repeat_cycles:
-        return set()
-    blocked = set(recent_cycles[0])
-    for cycle in recent_cycles[1:repeat_cycles]:
-        blocked &= set(cycle)
-    return blocked
 
 
 @dataclass(frozen=True)
@@ -163,39 +157,33 @@ def select_cases(
     frame = pd.DataFrame(
         {
             "case_ref": cases["case_ref"].astype(str).to_numpy(),
-            "stratum": (cases["area"].astype(str) + "|" + cases["audit_type"].astype(str)).to_numpy(),
+            "stratum": strata(cases["area"], cases["audit_type"]),
             "worker_id": cases["worker_id"].astype(str).to_numpy(),
             "key": random_keys(cases["case_ref"], seed),
         }
     )
-    cutoff = pd.Timestamp(as_of) - pd.DateOffset(months=rules.look_back_months)
-    frame["in_window"] = (pd.to_datetime(cases["last_activity_date"]) >= cutoff).to_numpy()
-    frame["audited"] = frame["case_ref"].isin(set(audited))
-    frame["repeat_blocked"] = frame["worker_id"].isin(blocked_workers(recent_cycles, rules.worker_repeat_cycles))
-    frame = frame.sort_values(["key", "case_ref"], kind="stable", ignore_index=True)
+    standing = eligibility(
+        cases["case_ref"], cases["worker_id"], cases["last_activity_date"], rules, as_of, audited, recent_cycles
+    )
+    frame = pd.concat([frame, standing], axis=1).sort_values(["key", "case_ref"], kind="stable", ignore_index=True)
 
     draw = _Draw(quotas, rules)
-    strict = ~frame["audited"] & frame["in_window"] & ~frame["repeat_blocked"]
-    draw.scan(frame[strict], relaxed=())
-
-    relaxed: list[RelaxableRule] = []
-    for rule in rules.relaxation_order:
+    strict = eligible(frame)
+    for rule, relaxed in passes(rules):
+        if rule is None:
+            draw.scan(frame[strict], relaxed=())
+            continue
         short = draw.short_strata()
         if not short:
             break
-        relaxed.append(rule)
         before = {stratum: draw.drawn_count[stratum] for stratum in short}
-        eligible = ~frame["audited"] & frame["stratum"].isin(short) & ~frame["case_ref"].isin(draw.taken)
-        if "look_back" not in relaxed:
-            eligible &= frame["in_window"]
-        if "worker_repeat" not in relaxed:
-            eligible &= ~frame["repeat_blocked"]
-        draw.scan(frame[eligible], relaxed=tuple(relaxed))
+        candidates = eligible(frame, relaxed) & frame["stratum"].isin(short) & ~frame["case_ref"].isin(draw.taken)
+        draw.scan(frame[candidates], relaxed=relaxed)
         for stratum in short:
             draw.relaxations.append(Relaxation(stratum, rule, draw.drawn_count[stratum] - before[stratum]))
 
     eligible_counts = frame[strict].groupby("stratum").size()
-    strata = [
+    results = [
         StratumResult(
             stratum=stratum,
             quota=quota,
@@ -210,9 +198,9 @@ def select_cases(
         rule_version=RULE_VERSION,
         drawn=draw.frame(DRAWN),
         reserves=draw.frame(RESERVE),
-        strata=strata,
+        strata=results,
         relaxations=draw.relaxations,
-        outcomes=_outcomes(frame, draw, quotas, rules, cutoff) if explain else None,
+        outcomes=_outcomes(frame, draw, quotas, rules, as_of) if explain else None,
     )
 
 
@@ -222,7 +210,7 @@ class _Draw:
     def __init__(self, quotas: Mapping[str, int], rules: SelectionRules) -> None:
         self.quotas = dict(quotas)
         self.reserve_quotas = {s: math.ceil(q * rules.reserve_share) for s, q in quotas.items()}
-        self.cap = rules.cases_per_worker
+        self.rules = rules
         self.drawn_count = dict.fromkeys(quotas, 0)
         self.reserve_count = dict.fromkeys(quotas, 0)
         self.worker_count: dict[str, int] = {}
@@ -242,7 +230,7 @@ class _Draw:
 
     def scan(self, candidates: pd.DataFrame, relaxed: tuple[str, ...]) -> None:
         """Visit candidates in key order, drawing then reserving per stratum, honouring the worker cap."""
-        cap = None if "cases_per_worker" in relaxed else self.cap
+        cap = worker_cap(self.rules, relaxed)
         label = ",".join(relaxed)
         open_places = self._open()
         refs, strata, workers = (candidates[c].to_numpy() for c in ("case_ref", "stratum", "worker_id"))
@@ -278,13 +266,11 @@ class _Draw:
 
 
 def _outcomes(
-    frame: pd.DataFrame, draw: _Draw, quotas: Mapping[str, int], rules: SelectionRules, cutoff: pd.Timestamp
+    frame: pd.DataFrame, draw: _Draw, quotas: Mapping[str, int], rules: SelectionRules, as_of: date
 ) -> pd.DataFrame:
-    reasons = pd.Series("the stratum's quota and reserves were filled by cases ranked before it", index=frame.index)
-    reasons[frame["repeat_blocked"]] = f"the worker was audited in each of the last {rules.worker_repeat_cycles} cycles"
-    reasons[~frame["in_window"]] = f"no recorded activity since {cutoff.date().isoformat()}"
-    reasons[~frame["stratum"].isin([s for s, q in quotas.items() if q > 0])] = "no quota for this stratum"
-    reasons[frame["audited"]] = "already audited by the regular programme"
+    no_quota = ~frame["stratum"].isin([s for s, q in quotas.items() if q > 0]).to_numpy()
+    filled = "the stratum's quota and reserves were filled by cases ranked before it"
+    reasons = why_not_drawn(frame, rules, as_of, filled, [(no_quota, "no quota for this stratum")])
     passed = frame["case_ref"].map(draw.passed_over)
     reasons = reasons.where(passed.isna(), passed)
     outcome = pd.Series(NOT_DRAWN, index=frame.index)
@@ -293,7 +279,7 @@ def _outcomes(
         if ref in taken:
             kind, rank, relaxed = taken[ref]
             outcome[index] = kind
-            reasons[index] = f"{kind} {rank} in its stratum" + (f" after relaxing {relaxed}" if relaxed else "")
+            reasons[index] = f"{kind} {rank} in its stratum{relaxed_note(relaxed)}"
     return pd.DataFrame(
         {"case_ref": frame["case_ref"], "stratum": frame["stratum"], "outcome": outcome, "reason": reasons}
     )

@@ -22,7 +22,6 @@ from qaloop.core.roles import Role
 from qaloop.core.settings import Settings
 from qaloop.messaging.compose import compose
 from qaloop.messaging.outbox import Message, enqueue
-from qaloop.programmes.cycle_record import authority_id
 from qaloop.reporting.charts import grade_bars_svg, p_chart_svg
 from qaloop.reporting.figures import CycleFigures, cycle_figures
 from qaloop.reporting.render import (
@@ -35,6 +34,7 @@ from qaloop.reporting.render import (
 )
 from qaloop.reporting.workshop import workshop_dataset, write_workshop_dataset
 from qaloop.store import models
+from qaloop.store.handles import authority_id
 from qaloop.store.lifecycle import move_cycle
 
 

@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from qaloop.core.settings import Settings
-from qaloop.programmes.cycle_record import CycleError, authority_id
 from qaloop.reporting.findings import audit_findings, question_answers
 from qaloop.reporting.spc import PChart, p_chart
 from qaloop.reporting.triangulation import TriangulationResult, triangulate
 from qaloop.store import models
+from qaloop.store.handles import CycleError, authority_id
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
 from qaloop.core.settings import Settings
-from qaloop.programmes.cycle_record import authority_id
 from qaloop.store import models
+from qaloop.store.handles import authority_id
 
 FINDING_COLUMNS = [
     "return_id", "cycle_ref", "programme", "selection_date", "case_ref", "person_ref", "audit_type", "area",

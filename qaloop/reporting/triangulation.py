@@ -29,9 +29,9 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.engine import Connection
 
 from qaloop.core.settings import Settings, Triangulation
-from qaloop.programmes.cycle_record import authority_id
 from qaloop.reporting.findings import audit_findings
 from qaloop.store import models
+from qaloop.store.handles import authority_id
 
 Level = Literal["team", "area"]
 SOURCES = ("audits", "complaints", "compliments", "Ombudsman", "surveys")

@@ -29,8 +29,8 @@ from qaloop.core.templates import long_date
 from qaloop.core.working_days import add_working_days, is_working_day, working_days_late
 from qaloop.messaging.compose import compose
 from qaloop.messaging.outbox import Message, enqueue
-from qaloop.programmes.cycle_record import authority_id
 from qaloop.store import models
+from qaloop.store.handles import authority_id
 
 KIND_LABELS = {
     "audit": "audit",

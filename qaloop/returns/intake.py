@@ -31,10 +31,10 @@ from qaloop.core.settings import Settings
 from qaloop.messaging.compose import compose
 from qaloop.messaging.outbox import Message, enqueue
 from qaloop.moderation.record import through_moderation
-from qaloop.programmes.cycle_record import authority_id
 from qaloop.returns.workbooks import read_returned_workbook
 from qaloop.sources.readers import SourceError, canonical, file_digest, parse_values
 from qaloop.store import models
+from qaloop.store.handles import authority_id
 from qaloop.store.lifecycle import AWAITING_AUDIT, complete_action, move_allocations
 
 RETURN_DATASETS = (

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from qaloop.core.cycle_dates import cycle_dates
 from qaloop.core.schema import SCHEMAS, Dataset
 from qaloop.core.settings import Settings
+from qaloop.programmes.eligibility import strata
 from qaloop.sources.readers import file_digest, read_dataset, typed
 from qaloop.store import models
 
@@ -383,9 +384,7 @@ def _load_history(
             "cycle_id": merged["cycle_ref"].map(cycle_ids),
             "case_id": merged["case_id"].astype(int),
             "programme": "regular",
-            "stratum": [
-                f"{area_codes[a].upper()}|{t}" for a, t in zip(merged["area_id"], merged["audit_type"], strict=True)
-            ],
+            "stratum": strata(merged["area_id"].map(area_codes), merged["audit_type"]),
             "status": "closed",
             "practitioner_id": merged["worker_id"].map(lookups.staff),
             "auditor_id": merged["auditor_id"].map(lookups.staff),

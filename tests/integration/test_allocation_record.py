@@ -9,7 +9,7 @@ from sqlalchemy.orm import aliased
 from qaloop.allocation.record import MoveError, allocate_cycle, move_allocation
 from qaloop.core.cycle_dates import cycle_dates
 from qaloop.core.settings import Settings
-from qaloop.programmes.cycle_record import explain_cycle
+from qaloop.programmes.explain import explain_cycle
 from qaloop.store import models
 from qaloop.store.engine import engine_from
 from tests.conftest import NEXT_CYCLE as NEXT

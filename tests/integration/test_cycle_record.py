@@ -14,10 +14,12 @@ from qaloop.core.cycle_dates import cycle_dates
 from qaloop.core.schema import EXTRACTS
 from qaloop.core.settings import Settings
 from qaloop.demo.synthetic import generate, write_extracts
-from qaloop.programmes.cycle_record import CycleError, draw_cycle, explain_cycle, selection_inputs
+from qaloop.programmes.cycle_record import draw_cycle, selection_inputs
+from qaloop.programmes.explain import explain_cycle
 from qaloop.sources.loading import load_dataset
 from qaloop.store import models
 from qaloop.store.engine import engine_from, upgrade
+from qaloop.store.handles import CycleError
 
 AS_OF = date(2026, 11, 22)
 NEXT = date(2026, 12, 14)

@@ -15,8 +15,8 @@ from checks.returns import check_return_file
 from flows.deep_dive import deep_dive
 from qaloop.core.settings import Settings
 from qaloop.moderation.record import windows_closed
-from qaloop.programmes.cycle_record import explain_cycle
 from qaloop.programmes.deep_dive import REAUDIT, DeepDiveRequest
+from qaloop.programmes.explain import explain_cycle
 from qaloop.reporting.cycle_close import build_reports
 from qaloop.returns.follow_up import follow_up
 from qaloop.returns.intake import ingest_files

@@ -13,13 +13,13 @@ from qaloop.allocation.notices import notify_cycle
 from qaloop.allocation.record import allocate_cycle
 from qaloop.core.settings import Settings
 from qaloop.moderation.record import draw_and_allocate, windows_closed
-from qaloop.programmes.cycle_record import stored_dates
 from qaloop.reporting.cycle_close import build_reports, reports_due
 from qaloop.returns.follow_up import follow_up
 from qaloop.returns.intake import ingest_files
 from qaloop.returns.workbooks import complete_audit_workbook
 from qaloop.store import models
 from qaloop.store.engine import engine_from
+from qaloop.store.handles import stored_dates
 from qaloop.store.lifecycle import ALLOCATION_MOVES, CYCLE_MOVES, LifecycleError, move_allocations
 from tests.conftest import CYCLE
 

@@ -14,10 +14,11 @@ from sqlalchemy.orm import aliased
 from flows.managers_monthly import managers_monthly
 from qaloop.allocation.record import staff_frame
 from qaloop.core.settings import Settings
-from qaloop.programmes.cycle_record import authority_id, explain_cycle
+from qaloop.programmes.explain import explain_cycle
 from qaloop.programmes.managers_monthly import managed_teams
 from qaloop.store import models
 from qaloop.store.engine import engine_from
+from qaloop.store.handles import authority_id
 from tests.conftest import SmtpSink, write_config
 
 pytestmark = pytest.mark.slow  # whole flows in real Prefect

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qaloop.core.settings import SelectionRules
+from qaloop.programmes.eligibility import blocked_workers
 from qaloop.programmes.managers_monthly import draw_for_managers
-from qaloop.programmes.selection import blocked_workers
 from tests.properties import examples
 
 AS_OF = date(2026, 11, 23)

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qaloop.core.settings import SelectionRules
-from qaloop.programmes.selection import blocked_workers, select_cases, stratum_of, stratum_quotas
+from qaloop.programmes.eligibility import blocked_workers, stratum_of
+from qaloop.programmes.selection import select_cases, stratum_quotas
 from tests.properties import examples
 
 AS_OF = date(2026, 11, 23)
