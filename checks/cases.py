@@ -8,9 +8,10 @@ from datetime import date
 import great_expectations as gx
 import pandas as pd
 
-from checks.runner import CheckReport, Rule, area_rule, checkable, not_before, rule, run_checks, schema_rules, team_rule
+from checks.runner import CheckReport, Rule, area_rule, not_before, rule, run_checks, schema_rules, team_rule
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
+from qaloop.sources.readers import checkable
 
 EARLIEST = pd.Timestamp(1990, 1, 1)
 

@@ -18,19 +18,18 @@ from checks.runner import (
     CheckFailed,
     CheckReport,
     Rule,
-    apply_policy,
     area_rule,
-    checkable,
+    keep,
     rule,
     run_checks,
     schema_rules,
+    store,
     team_rule,
-    write_quarantine,
 )
 from qaloop.core.schema import SCHEMAS, Dataset
 from qaloop.core.settings import Settings
 from qaloop.sources import loading
-from qaloop.sources.readers import file_digest, read_dataset
+from qaloop.sources.readers import checkable, file_digest, read_dataset
 from qaloop.store import models
 from qaloop.store.engine import engine_from
 from qaloop.store.handles import authority_id
@@ -164,17 +163,14 @@ def check_and_load_evidence(
         report, frame = check_evidence(settings, dataset, read_dataset(settings, dataset, as_of), teams, as_of)
         on_report(report)
         try:
-            kept, set_aside = apply_policy(report, frame, ROW_KEY, settings.check_policy(dataset))
+            kept = keep(settings, dataset, report, frame, ROW_KEY, as_of)
         except CheckFailed as failure:
             failures.append(failure)
             continue
-        quarantine_file = None
-        if len(set_aside):
-            quarantine_file = write_quarantine(
-                report, set_aside, ROW_KEY, settings.output_dir / "quarantine" / f"{dataset.value}-{as_of}.csv"
-            )
-        summary = loading.load_frame(engine, settings, dataset, kept[SCHEMAS[dataset].names], path, digest)
-        loaded.append(EvidenceLoad(dataset, summary.rows, summary.new, False, len(set_aside), quarantine_file))
+        summary = store(engine, settings, dataset, kept, digest)
+        loaded.append(
+            EvidenceLoad(dataset, summary.rows, summary.new, False, len(kept.set_aside), kept.quarantine_file)
+        )
     if failures:
         raise EvidenceFailed(loaded, failures)
     return loaded

@@ -10,13 +10,12 @@ from datetime import date
 from pathlib import Path
 
 from checks.cases import check_cases
-from checks.runner import CheckFailed, CheckReport, Failure, apply_policy, write_quarantine
+from checks.runner import CheckFailed, CheckReport, Failure, keep, store
 from checks.staff import check_staff
-from qaloop.core.schema import SCHEMAS, Dataset
+from qaloop.core.schema import Dataset
 from qaloop.core.settings import AnnexASource, Settings
-from qaloop.sources import loading
 from qaloop.sources.annex_a import AnnexA
-from qaloop.sources.readers import file_digest, read_annex_a_source, read_dataset
+from qaloop.sources.readers import read_annex_a_source, read_dataset
 from qaloop.store.engine import engine_from
 
 
@@ -54,26 +53,17 @@ def check_and_load_extracts(
     on_report(staff_report)
     cases_report, cases = check_cases(settings, cases_text, staff_text, as_of)
     on_report(cases_report)
-    staff, _ = apply_policy(staff_report, staff, "staff_id", settings.check_policy(Dataset.STAFF))
-    cases, quarantined = apply_policy(cases_report, cases, "case_ref", settings.check_policy(Dataset.CASES))
-    kept = None
-    if len(quarantined):
-        kept = write_quarantine(
-            cases_report, quarantined, "case_ref", settings.output_dir / "quarantine" / f"cases-{as_of}.csv"
-        )
+    # Both policies first: a stop on either writes nothing at all.
+    staff_kept = keep(settings, Dataset.STAFF, staff_report, staff, "staff_id", as_of)
+    cases_kept = keep(settings, Dataset.CASES, cases_report, cases, "case_ref", as_of)
     engine = engine_from(settings)
-    stored = {}
-    for dataset, frame in ((Dataset.STAFF, staff), (Dataset.CASES, cases)):
-        path = getattr(settings.sources[dataset], "path", None)
-        summary = loading.load_frame(
-            engine, settings, dataset, frame[SCHEMAS[dataset].names], path, file_digest(path) if path else None
-        )
-        stored[dataset] = summary.rows
+    stored = {dataset: store(engine, settings, dataset, kept).rows
+              for dataset, kept in ((Dataset.STAFF, staff_kept), (Dataset.CASES, cases_kept))}  # fmt: skip
     return CheckedLoad(
         staff=stored[Dataset.STAFF],
         cases=stored[Dataset.CASES],
-        quarantined=unread + tuple(quarantined["case_ref"]),
-        quarantine_file=kept,
+        quarantined=unread + tuple(cases_kept.set_aside["case_ref"]),
+        quarantine_file=cases_kept.quarantine_file,
         annex_a_file=annex_a_file,
     )
 

@@ -5,16 +5,20 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import great_expectations as gx
 import pandas as pd
+from sqlalchemy import Engine
 
 from qaloop.core.schema import SCHEMAS, Dataset
 from qaloop.core.settings import CheckPolicy, Settings
-from qaloop.sources.readers import parse_values
+from qaloop.sources import loading
+from qaloop.sources.loading import LoadSummary
+from qaloop.sources.readers import file_digest
 
 _SHOWN = 10
 _names = itertools.count(1)
@@ -42,20 +46,6 @@ def rule(
     ``reveal=False`` lists no values at all (for personal details such as email addresses).
     """
     return Rule(expectation(meta={"says": says, "shows": shows, "reveal": reveal}, **arguments), says, shows)
-
-
-def checkable(frame: pd.DataFrame, dataset: Dataset, date_format: str | None) -> pd.DataFrame:
-    """``frame`` (canonical text) parsed for checking, with helper columns the schema rules look at.
-
-    For each parsed column: ``<column>__text``, the value as it arrived, and ``<column>__unreadable``,
-    whether it was there but could not be read.
-    """
-    parsed, unreadable = parse_values(frame, dataset, date_format)
-    for column in SCHEMAS[dataset].columns:
-        if column.kind != "text":
-            parsed[f"{column.name}__text"] = frame[column.name]
-            parsed[f"{column.name}__unreadable"] = unreadable.get(column.name, pd.Series(False, index=frame.index))
-    return parsed
 
 
 def area_rule(settings: Settings) -> Rule:
@@ -292,3 +282,31 @@ def write_quarantine(report: CheckReport, rows: pd.DataFrame, key: str, path: Pa
     reasons = report.reasons()
     rows.assign(failed_checks=rows[key].astype(str).map(reasons)).to_csv(path, index=False)
     return path
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A checked dataset after its policy: the rows to store, and the rows set aside and where they went."""
+
+    rows: pd.DataFrame
+    set_aside: pd.DataFrame
+    quarantine_file: Path | None
+
+
+def keep(settings: Settings, dataset: Dataset, report: CheckReport, frame: pd.DataFrame, key: str, as_of: date) -> Kept:
+    """The dataset's policy applied to its checked ``frame``: CheckFailed, with nothing written, when it says stop;
+    otherwise the failing rows (named by ``key``) go to ``output/quarantine/<dataset>-<as_of>.csv`` with the
+    checks each broke, and the rest go on."""
+    rows, set_aside = apply_policy(report, frame, key, settings.check_policy(dataset))
+    if not len(set_aside):
+        return Kept(rows, set_aside, None)
+    path = settings.output_dir / "quarantine" / f"{dataset.value}-{as_of}.csv"
+    return Kept(rows, set_aside, write_quarantine(report, set_aside, key, path))
+
+
+def store(engine: Engine, settings: Settings, dataset: Dataset, kept: Kept, digest: str | None = None) -> LoadSummary:
+    """Store what a dataset's policy kept, in one transaction, its file recorded so that it is read once."""
+    path = getattr(settings.sources[dataset], "path", None)
+    if path is not None and digest is None:
+        digest = file_digest(path)
+    return loading.load_frame(engine, settings, dataset, kept.rows[SCHEMAS[dataset].names], path, digest)

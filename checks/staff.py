@@ -7,10 +7,11 @@ from dataclasses import replace
 import great_expectations as gx
 import pandas as pd
 
-from checks.runner import CheckReport, Rule, area_rule, checkable, not_before, rule, run_checks, schema_rules
+from checks.runner import CheckReport, Rule, area_rule, not_before, rule, run_checks, schema_rules
 from qaloop.core.roles import Role
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
+from qaloop.sources.readers import checkable
 
 
 def staff_rules(settings: Settings, staff_ids: list[str]) -> list[Rule]:

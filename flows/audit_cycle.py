@@ -67,7 +67,7 @@ def audit_cycle(
     settings = load_settings(config)
     dates = cycle_dates(settings.calendar, selection_date or next_selection_date(settings.calendar, date.today()))
     loaded = check_and_load(settings, dates.selection_date)
-    draw(settings, dates, seed)
+    cycle = draw(settings, dates, seed)
     excluded: list[str] = []
     if approval:
         decision = pause_flow_run(
@@ -80,11 +80,11 @@ def audit_cycle(
                 cases_quarantined=len(loaded.quarantined), allocated=0, waiting_for_an_auditor=0,
                 emails_queued=0, emails_sent=0, emails_still_queued=0, stopped="not approved",
             )  # fmt: skip
-        excluded = exclude(settings, dates.cycle_ref, decision.exclude, decision.approved_by)
-    assignments = allocate(settings, dates.cycle_ref)
+        excluded = exclude(settings, cycle, decision.exclude, decision.approved_by)
+    assignments = allocate(settings, cycle)
     queued = sent = still = 0
     if not dry_run:
-        queued = queue_emails(settings, dates.cycle_ref)
+        queued = queue_emails(settings, cycle)
         summary = send_emails(settings)
         sent, still = summary.sent, summary.still_queued
     return CycleSummary(

@@ -10,7 +10,7 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from qaloop.core.settings import load_settings
-from qaloop.core.working_days import is_working_day
+from qaloop.core.working_days import not_a_working_day
 from tasks.alerts import alert_qa_team
 from tasks.chase import queue_reminders
 from tasks.notify import send_emails
@@ -36,8 +36,8 @@ def chase_deadlines(config: str | None = None, today: date | None = None) -> Cha
     """Chase the day's work in working days; on a weekend or bank holiday nobody is chased."""
     settings = load_settings(config)
     today = today or date.today()
-    if not is_working_day(today):
-        get_run_logger().info("%s is not a working day: nobody is chased today.", today)
+    if waits := not_a_working_day(today, "chasing"):
+        get_run_logger().info(waits)
         return ChaseSummary(day=today, reminders=0, emails_queued=0, emails_sent=0, overdue_items=0)
     outcome = queue_reminders(settings, today)
     sent = send_emails(settings)

@@ -13,13 +13,11 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from qaloop.core.settings import load_settings
-from qaloop.core.working_days import is_working_day
-from qaloop.reporting import cycle_close as record
-from qaloop.store.engine import engine_from
+from qaloop.core.working_days import not_a_working_day
 from tasks.alerts import alert_qa_team
 from tasks.deep_dive import raise_concerns
 from tasks.notify import send_emails
-from tasks.report import queue_reports, write_reports
+from tasks.report import cycles_to_report, queue_reports, write_reports
 
 
 class ReportSummary(BaseModel):
@@ -43,15 +41,13 @@ def cycle_report(config: str | None = None, cycle_ref: str | None = None, today:
     settings = load_settings(config)
     today = today or date.today()
     summary = ReportSummary()
-    if cycle_ref is None and not is_working_day(today):
-        get_run_logger().info("%s is not a working day: reports wait for the next one.", today)
+    if cycle_ref is None and (waits := not_a_working_day(today, "reports")):
+        get_run_logger().info(waits)
         return summary
-    due = [cycle_ref] if cycle_ref else record.reports_due(engine_from(settings), settings, today)
-    for ref in due:
+    for ref in [cycle_ref] if cycle_ref else cycles_to_report(settings, today):
         built = write_reports(settings, ref, today)
         summary.reports[ref] = [str(report.path) for report in built.reports]
         summary.emails_queued += queue_reports(settings, built)
-        if built.regular:
-            summary.concerns += raise_concerns(settings, built.figures)
+        summary.concerns += raise_concerns(settings, built.figures)
     summary.emails_sent = send_emails(settings).sent
     return summary

@@ -45,8 +45,8 @@ def deep_dive(request: DeepDiveRequest, config: str | None = None, today: date |
     today = today or date.today()
     check_and_load(settings, today)
     drawn = draw(settings, request, today)
-    assignments = allocate(settings, drawn.cycle_ref)
-    queued = queue_emails(settings, drawn.cycle_ref)
+    assignments = allocate(settings, drawn.drawn.cycle)
+    queued = queue_emails(settings, drawn.drawn.cycle)
     return DeepDiveSummary(
         cycle_ref=drawn.cycle_ref,
         admitted=drawn.admitted,

@@ -10,7 +10,7 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from qaloop.core.settings import load_settings
-from qaloop.core.working_days import is_working_day
+from qaloop.core.working_days import not_a_working_day
 from tasks.alerts import alert_qa_team
 from tasks.notify import send_emails
 from tasks.returns import ingest_drop_folder
@@ -39,8 +39,8 @@ def ingest_returns(config: str | None = None, today: date | None = None) -> Inge
     """File what has come back, hourly in working hours; on a weekend or bank holiday it does nothing."""
     settings = load_settings(config)
     today = today or date.today()
-    if not is_working_day(today):
-        get_run_logger().info("%s is not a working day: returns wait for the next one.", today)
+    if waits := not_a_working_day(today, "filing returns"):
+        get_run_logger().info(waits)
         return IngestSummary(
             files=0, filed=0, held=0, quarantined_files=0, rows_not_filed=0, emails_sent=0, emails_still_queued=0
         )

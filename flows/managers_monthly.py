@@ -12,7 +12,7 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from qaloop.core.settings import load_settings
-from qaloop.core.working_days import is_working_day
+from qaloop.core.working_days import not_a_working_day
 from qaloop.programmes.managers_monthly import month_ref
 from tasks.alerts import alert_qa_team
 from tasks.cycle import allocate, check_and_load, draw_month
@@ -40,13 +40,13 @@ def managers_monthly(config: str | None = None, today: date | None = None, seed:
     settings = load_settings(config)
     today = today or date.today()
     summary = MonthSummary(cycle_ref=month_ref(today))
-    if not is_working_day(today):
-        get_run_logger().info("%s is not a working day: the month's audits wait for the next one.", today)
+    if waits := not_a_working_day(today, "the managers' audits"):
+        get_run_logger().info(waits)
         return summary
     check_and_load(settings, today)
-    draw_month(settings, today, seed)
-    assignments = allocate(settings, summary.cycle_ref)
+    month = draw_month(settings, today, seed)
+    assignments = allocate(settings, month)
     summary.allocated = sum(1 for a in assignments if a.auditor_id)
-    summary.emails_queued = queue_emails(settings, summary.cycle_ref)
+    summary.emails_queued = queue_emails(settings, month)
     summary.emails_sent = send_emails(settings).sent
     return summary

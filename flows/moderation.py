@@ -11,11 +11,9 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from qaloop.core.settings import load_settings
-from qaloop.core.working_days import is_working_day
-from qaloop.moderation import record as moderation_record
-from qaloop.store.engine import engine_from
+from qaloop.core.working_days import not_a_working_day
 from tasks.alerts import alert_qa_team
-from tasks.moderation import agreement_figures, draw_moderation
+from tasks.moderation import agreement_figures, cycles_to_moderate, draw_moderation
 from tasks.notify import send_emails
 
 
@@ -38,15 +36,14 @@ def moderation(config: str | None = None, today: date | None = None) -> Moderati
     settings = load_settings(config)
     today = today or date.today()
     summary = ModerationSummary()
-    if not is_working_day(today):
-        get_run_logger().info("%s is not a working day: moderation waits for the next one.", today)
+    if waits := not_a_working_day(today, "moderation"):
+        get_run_logger().info(waits)
         return summary
-    engine = engine_from(settings)
-    for cycle_ref in moderation_record.windows_closed(engine, settings, today):
+    to_draw, being_moderated = cycles_to_moderate(settings, today)
+    for cycle_ref in to_draw:
         summary.drawn[cycle_ref] = draw_moderation(settings, cycle_ref).sampled
-    for cycle_ref in moderation_record.in_moderation(engine, settings):
-        tables = agreement_figures(settings, cycle_ref)
-        overall = tables.get("overall")
-        summary.moderated[cycle_ref] = 0 if overall is None else int(overall["audits"].iloc[0])
+    # Drawn just now, or earlier: either way its figures are worked out afresh.
+    for cycle_ref in dict.fromkeys([*to_draw, *being_moderated]):
+        summary.moderated[cycle_ref] = agreement_figures(settings, cycle_ref)
     summary.emails_sent = send_emails(settings).sent
     return summary

@@ -18,6 +18,7 @@ from qaloop.core.settings import Settings
 from qaloop.programmes import cycle_record, managers_monthly
 from qaloop.programmes.selection import Selection
 from qaloop.store.engine import engine_from
+from qaloop.store.handles import CycleHandle
 from tasks import NOT_CACHED, RETRY_IO, publish_check
 
 
@@ -62,18 +63,18 @@ def publish_sample(selection: Selection, what: str) -> None:
 
 
 @task(name="draw the sample", **RETRY_IO, **NOT_CACHED)
-def draw(settings: Settings, dates: CycleDates, seed: int | None) -> int:
+def draw(settings: Settings, dates: CycleDates, seed: int | None) -> CycleHandle:
     """Draw and record the cycle's sample (a cycle already drawn is kept) and publish it by stratum."""
     outcome = cycle_record.draw_cycle(engine_from(settings), settings, dates, seed)
     if outcome.selection is not None:
         publish_sample(outcome.selection, f"Cycle {dates.cycle_ref}")
     else:
         get_run_logger().info("Cycle %s was already drawn; its recorded sample is kept.", dates.cycle_ref)
-    return outcome.cycle_id
+    return outcome.cycle
 
 
 @task(name="draw the managers' audits", **RETRY_IO, **NOT_CACHED)
-def draw_month(settings: Settings, today: date, seed: int | None) -> int:
+def draw_month(settings: Settings, today: date, seed: int | None) -> CycleHandle:
     """Draw and record the month's managers' audits (a month already drawn is kept) and publish them by
     manager."""
     outcome = managers_monthly.draw_managers_month(engine_from(settings), settings, today, seed)
@@ -81,22 +82,23 @@ def draw_month(settings: Settings, today: date, seed: int | None) -> int:
         publish_sample(outcome.selection, f"Managers' audits {managers_monthly.month_ref(today)}")
     else:
         get_run_logger().info("The managers' audits of %s were already drawn; they are kept.", f"{today:%B %Y}")
-    return outcome.cycle_id
+    return outcome.cycle
 
 
 @task(name="exclude cases and replace them from reserves", **NOT_CACHED)
-def exclude(settings: Settings, cycle_ref: str, exclusions: dict[str, str], actor: str) -> list[str]:
+def exclude(settings: Settings, cycle: CycleHandle, exclusions: dict[str, str], actor: str) -> list[str]:
     """Replace each excluded case (reference -> reason) with its stratum's next reserve."""
     engine = engine_from(settings)
     return [
-        allocation_record.move_allocation(engine, settings, cycle_ref, case_ref, reason=reason, actor=actor)
+        allocation_record.move_allocation(engine, settings, cycle.cycle_ref, case_ref, reason=reason, actor=actor)
         for case_ref, reason in exclusions.items()
     ]
 
 
 @task(name="allocate auditors", **RETRY_IO, **NOT_CACHED)
-def allocate(settings: Settings, cycle_ref: str) -> list[Assignment]:
+def allocate(settings: Settings, cycle: CycleHandle) -> list[Assignment]:
     """Allocate every selected case; publish allocations by auditor and by service manager."""
+    cycle_ref = cycle.cycle_ref
     assignments = allocation_record.allocate_cycle(engine_from(settings), settings, cycle_ref)
     if assignments:
         frame = pd.DataFrame([vars(a) for a in assignments])

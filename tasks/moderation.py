@@ -3,7 +3,8 @@ and work out the agreement figures."""
 
 from __future__ import annotations
 
-import pandas as pd
+from datetime import date
+
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
@@ -39,9 +40,18 @@ def draw_moderation(settings: Settings, cycle_ref: str) -> moderation_record.Mod
     return drawn
 
 
+@task(name="find the cycles to moderate", **RETRY_IO, **NOT_CACHED)
+def cycles_to_moderate(settings: Settings, today: date) -> tuple[list[str], list[str]]:
+    """The cycles whose audit window has closed by ``today`` with their moderation still to draw, and the cycles
+    being moderated (whose agreement figures are worked out again as moderation forms come back)."""
+    engine = engine_from(settings)
+    return moderation_record.windows_closed(engine, settings, today), moderation_record.in_moderation(engine, settings)
+
+
 @task(name="work out the agreement figures", **RETRY_IO, **NOT_CACHED)
-def agreement_figures(settings: Settings, cycle_ref: str) -> dict[str, pd.DataFrame]:
-    """Compute and keep the cycle's agreement figures; publish them, and the auditors flagged, to the QA team."""
+def agreement_figures(settings: Settings, cycle_ref: str) -> int:
+    """Compute and keep the cycle's agreement figures; publish them, and the auditors flagged, to the QA team.
+    Returns how many of the cycle's audits have been moderated."""
     tables = moderation_record.record_agreement(engine_from(settings), settings, cycle_ref)
     for name, table in tables.items():
         flags = name in ("flagged", "feedback-flagged")
@@ -54,4 +64,5 @@ def agreement_figures(settings: Settings, cycle_ref: str) -> dict[str, pd.DataFr
             else f"Cycle {cycle_ref}: auditors flagged by moderation, {_WHY[name]} (for the QA team only)",
             table=table.round(3).astype(object).where(table.notna(), None).to_dict("records"),
         )
-    return tables
+    overall = tables.get("overall")
+    return 0 if overall is None or overall.empty else int(overall["audits"].iloc[0])

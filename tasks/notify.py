@@ -11,13 +11,14 @@ from qaloop.allocation import notices
 from qaloop.core.settings import Settings
 from qaloop.messaging import outbox
 from qaloop.store.engine import engine_from
+from qaloop.store.handles import CycleHandle
 from tasks import NOT_CACHED, RETRY_IO, worth_retrying
 
 
 @task(name="queue the emails", **RETRY_IO, **NOT_CACHED)
-def queue_emails(settings: Settings, cycle_ref: str) -> int:
+def queue_emails(settings: Settings, cycle: CycleHandle) -> int:
     """Render and queue the auditor, self-reflection and service manager emails of the cycle."""
-    return notices.notify_cycle(engine_from(settings), settings, cycle_ref)
+    return notices.notify_cycle(engine_from(settings), settings, cycle.cycle_ref)
 
 
 # A mail server that drops the session often recovers within minutes: wait longer between attempts.

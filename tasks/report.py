@@ -13,6 +13,12 @@ from qaloop.store.engine import engine_from
 from tasks import NOT_CACHED, RETRY_IO, artifact_key
 
 
+@task(name="find the cycles to report", **RETRY_IO, **NOT_CACHED)
+def cycles_to_report(settings: Settings, today: date) -> list[str]:
+    """The cycles that have reached their close date by ``today`` and have no summary report yet."""
+    return cycle_close.reports_due(engine_from(settings), settings, today)
+
+
 @task(name="write the cycle's reports", **RETRY_IO, **NOT_CACHED)
 def write_reports(settings: Settings, cycle_ref: str, today: date) -> cycle_close.CycleReports:
     """Write the summary, highlights and area reports with their data packs and the workshop dataset; keep

@@ -18,6 +18,14 @@ def is_working_day(day: date) -> bool:
     return day.weekday() < 5 and day not in _bank_holidays(day.year)
 
 
+def not_a_working_day(day: date, what_waits: str) -> str | None:
+    """Why the day's work of a flow (``what_waits``, e.g. "moderation") does not happen on ``day``, in the words
+    the log gives; None on a working day."""
+    if is_working_day(day):
+        return None
+    return f"{day} is not a working day: {what_waits} waits for the next one."
+
+
 def add_working_days(start: date, days: int) -> date:
     """The date ``days`` working days after ``start`` (before it when negative); 0 gives ``start`` itself."""
     step = timedelta(days=1 if days >= 0 else -1)

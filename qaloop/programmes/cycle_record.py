@@ -24,7 +24,7 @@ from qaloop.core.settings import SelectionRules, Settings
 from qaloop.programmes.eligibility import look_back_cutoff
 from qaloop.programmes.selection import DRAWN, RESERVE, Selection, select_cases, stratum_quotas
 from qaloop.store import models
-from qaloop.store.handles import CycleError, authority_id, recorded_cycle
+from qaloop.store.handles import CycleError, CycleHandle, authority_id, cycle_handle, recorded_cycle
 from qaloop.store.lifecycle import record_allocations
 
 ACTOR = "qaloop selection"
@@ -212,11 +212,20 @@ def default_seed(settings: Settings, cycle_ref: str) -> int:
 
 @dataclass(frozen=True)
 class Draw:
-    """The outcome of drawing a cycle: its id, whether this call drew it, and the draw when it did."""
+    """The outcome of drawing a cycle: the cycle, whether this call drew it, and the draw when it did."""
 
-    cycle_id: int
+    cycle: CycleHandle
     drawn_now: bool
     selection: Selection | None
+
+    @property
+    def cycle_id(self) -> int:
+        return self.cycle.cycle_id
+
+
+def draw_outcome(engine: Engine, settings: Settings, cycle_ref: str, selection: Selection | None) -> Draw:
+    """The outcome of a draw of ``cycle_ref``: drawn now when there is a ``selection``, else found recorded."""
+    return Draw(cycle_handle(engine, settings, cycle_ref), selection is not None, selection)
 
 
 def draw_cycle(engine: Engine, settings: Settings, dates: CycleDates, seed: int | None = None) -> Draw:
@@ -224,9 +233,8 @@ def draw_cycle(engine: Engine, settings: Settings, dates: CycleDates, seed: int 
 
     Quotas follow ``calendar.type_shares``, or the eligible caseload of each area when none are set.
     """
-    existing = recorded_cycle(engine, settings, dates.cycle_ref)
-    if existing is not None:
-        return Draw(existing, drawn_now=False, selection=None)
+    if recorded_cycle(engine, settings, dates.cycle_ref) is not None:
+        return draw_outcome(engine, settings, dates.cycle_ref, None)
     inputs = selection_inputs(engine, settings, dates.selection_date)
     # Quotas follow the caseload the rules allow before any relaxation (a worker's repeat aside).
     cutoff = look_back_cutoff(dates.selection_date, settings.selection.look_back_months)
@@ -251,5 +259,5 @@ def draw_cycle(engine: Engine, settings: Settings, dates: CycleDates, seed: int 
         recent_cycles=inputs.recent_cycles,
     )
     path, digest = save_inputs(inputs, settings.output_dir / "cycles" / dates.cycle_ref)
-    cycle_id = record_selection(engine, settings, dates, selection, quotas, path, digest)
-    return Draw(cycle_id, drawn_now=True, selection=selection)
+    record_selection(engine, settings, dates, selection, quotas, path, digest)
+    return draw_outcome(engine, settings, dates.cycle_ref, selection)

@@ -31,6 +31,7 @@ from qaloop.programmes.cycle_record import (
     Draw,
     SelectionInputs,
     default_seed,
+    draw_outcome,
     record_selection,
     save_inputs,
     selection_inputs,
@@ -138,9 +139,8 @@ def draw_deep_dive(engine: Engine, settings: Settings, request: DeepDiveRequest,
     """Draw and record the deep dive's sample (a deep dive already recorded under its reference is kept)."""
     request.check_against(settings)
     dates = deep_dive_dates(settings, request, today)
-    existing = recorded_cycle(engine, settings, dates.cycle_ref)
-    if existing is not None:
-        return DeepDiveDraw(dates.cycle_ref, dates, Draw(existing, False, None), 0, 0, 0)
+    if recorded_cycle(engine, settings, dates.cycle_ref) is not None:
+        return DeepDiveDraw(dates.cycle_ref, dates, draw_outcome(engine, settings, dates.cycle_ref, None), 0, 0, 0)
     inputs = selection_inputs(engine, settings, today)
     cases = admitted(inputs.cases, request)
     audited = frozenset() if request.allow_reaudit else inputs.audited
@@ -153,14 +153,15 @@ def draw_deep_dive(engine: Engine, settings: Settings, request: DeepDiveRequest,
     reaudits = {ref: REAUDIT for ref in selection.drawn["case_ref"] if ref in inputs.audited}
     reaudits |= {ref: REAUDIT for ref in selection.reserves["case_ref"] if ref in inputs.audited}
     path, digest = save_inputs(inputs, settings.output_dir / "cycles" / dates.cycle_ref)
-    cycle_id = record_selection(
+    record_selection(
         engine, settings, dates, selection, quotas, path, digest, programme="deep_dive",
         extra={"request": request.model_dump(mode="json"), "concern": request.concern}, reasons=reaudits, rules=rules,
     )  # fmt: skip
     reaudited = sum(ref in inputs.audited for ref in selection.drawn["case_ref"])
     return DeepDiveDraw(
-        dates.cycle_ref, dates, Draw(cycle_id, True, selection), len(cases), len(selection.drawn), reaudited
-    )
+        dates.cycle_ref, dates, draw_outcome(engine, settings, dates.cycle_ref, selection), len(cases),
+        len(selection.drawn), reaudited,
+    )  # fmt: skip
 
 
 def rederive_deep_dive(inputs: SelectionInputs, parameters: dict[str, Any], on: date, seed: int) -> Selection:
@@ -210,7 +211,10 @@ class Concern:
 
 def concerns(figures: CycleFigures, settings: Settings) -> list[Concern]:
     """The strata whose share good or better, and the questions whose share answered yes, fall below
-    ``deep_dives.concern_below`` over at least ``deep_dives.concern_min_audits`` audits."""
+    ``deep_dives.concern_below`` over at least ``deep_dives.concern_min_audits`` audits. Only a regular cycle
+    raises concerns: a deep dive's findings are already the answer to one."""
+    if not figures.regular:
+        return []
     rules = settings.deep_dives
     code = {area.name: area.code for area in settings.authority.areas}
     authority = settings.authority.code

@@ -26,6 +26,7 @@ from qaloop.programmes.cycle_record import (
     Draw,
     SelectionInputs,
     default_seed,
+    draw_outcome,
     record_selection,
     save_inputs,
     selection_inputs,
@@ -161,9 +162,8 @@ def draw_managers_month(engine: Engine, settings: Settings, today: date, seed: i
     already recorded is kept. The managers are the staff in ``selection.manager_roles`` who may audit (active,
     not on leave while the audits are open)."""
     dates = cycle_dates(settings.calendar, today, ref=month_ref(today))
-    existing = recorded_cycle(engine, settings, dates.cycle_ref)
-    if existing is not None:
-        return Draw(existing, drawn_now=False, selection=None)
+    if recorded_cycle(engine, settings, dates.cycle_ref) is not None:
+        return draw_outcome(engine, settings, dates.cycle_ref, None)
     inputs = selection_inputs(engine, settings, today)
     with engine.connect() as connection:
         staff = staff_frame(connection, authority_id(connection, settings))
@@ -189,12 +189,12 @@ def draw_managers_month(engine: Engine, settings: Settings, today: date, seed: i
         relaxations=[],
     )
     path, digest = save_inputs(inputs, settings.output_dir / "cycles" / dates.cycle_ref)
-    cycle_id = record_selection(
+    record_selection(
         engine, settings, dates, selection, {f"manager|{m}": per_manager for m in managers}, path, digest,
         programme="managers_monthly", extra={"managers": {m: sorted(t) for m, t in managers.items()}},
         auditors=dict(zip(drawn["case_ref"], drawn["manager_id"], strict=True)),
     )  # fmt: skip
-    return Draw(cycle_id, drawn_now=True, selection=selection)
+    return draw_outcome(engine, settings, dates.cycle_ref, selection)
 
 
 def rederive_month(

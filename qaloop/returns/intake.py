@@ -32,7 +32,7 @@ from qaloop.messaging.compose import compose
 from qaloop.messaging.outbox import Message, enqueue
 from qaloop.moderation.record import through_moderation
 from qaloop.returns.workbooks import read_returned_workbook
-from qaloop.sources.readers import SourceError, canonical, file_digest, parse_values
+from qaloop.sources.readers import SourceError, canonical, checkable, file_digest
 from qaloop.store import models
 from qaloop.store.handles import authority_id
 from qaloop.store.lifecycle import AWAITING_AUDIT, complete_action, move_allocations
@@ -175,11 +175,7 @@ def _from_csv(path: Path, raw: pd.DataFrame, settings: Settings) -> ReturnFile:
 def annotate(connection: Connection, settings: Settings, returned: ReturnFile, today: date) -> pd.DataFrame:
     """The file's rows parsed for checking, with what the store says about each: whether its allocation (or
     action) is open, whether the person returning it may, the allocation date and the case's audit type."""
-    frame, unreadable = parse_values(returned.rows, returned.dataset, DATE_FORMAT)
-    for column in SCHEMAS[returned.dataset].columns:
-        if column.kind != "text":
-            frame[f"{column.name}__text"] = returned.rows[column.name]
-            frame[f"{column.name}__unreadable"] = unreadable.get(column.name, pd.Series(False, index=frame.index))
+    frame = checkable(returned.rows, returned.dataset, DATE_FORMAT)
     frame["today"] = pd.Timestamp(today)
     if returned.dataset is Dataset.ACTION_RETURNS:
         open_actions = set(

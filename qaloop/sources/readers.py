@@ -192,6 +192,20 @@ def parse_values(
     return result, unreadable
 
 
+def checkable(frame: pd.DataFrame, dataset: Dataset, date_format: str | None) -> pd.DataFrame:
+    """``frame`` (canonical text) parsed for checking, with helper columns the schema rules look at.
+
+    For each parsed column: ``<column>__text``, the value as it arrived, and ``<column>__unreadable``,
+    whether it was there but could not be read.
+    """
+    parsed, unreadable = parse_values(frame, dataset, date_format)
+    for column in SCHEMAS[dataset].columns:
+        if column.kind != "text":
+            parsed[f"{column.name}__text"] = frame[column.name]
+            parsed[f"{column.name}__unreadable"] = unreadable.get(column.name, pd.Series(False, index=frame.index))
+    return parsed
+
+
 def _parse_dates(values: pd.Series, date_format: str | None) -> pd.Series:
     parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     for attempt in ([date_format] if date_format else []) + ["ISO8601"]:
