@@ -14,7 +14,8 @@ import pandas as pd
 from checks.runner import CheckReport, Rule, not_before, rule, run_checks, schema_rules
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
-from qaloop.returns.intake import Rejection, ReturnFile, parse_day
+from qaloop.returns.filing import Rejection
+from qaloop.returns.reading import ReturnFile, parse_day
 
 _WHAT = {
     Dataset.MODERATION_RETURNS: "moderation return",

@@ -9,9 +9,9 @@ from prefect.artifacts import create_table_artifact
 
 from checks.returns import check_return_file
 from qaloop.core.settings import Settings
-from qaloop.returns import intake
+from qaloop.returns.filing import FileOutcome, ingest_files
 from qaloop.returns.follow_up import follow_up
-from qaloop.returns.intake import FileOutcome
+from qaloop.returns.reading import inbox_files
 from qaloop.store.engine import engine_from
 from tasks import NOT_CACHED, RETRY_IO
 
@@ -24,7 +24,7 @@ def ingest_drop_folder(settings: Settings, today: date) -> list[FileOutcome]:
     """
     logger = get_run_logger()
     engine = engine_from(settings)
-    outcomes = intake.ingest_files(engine, settings, intake.inbox_files(settings), today, check_return_file, follow_up)
+    outcomes = ingest_files(engine, settings, inbox_files(settings), today, check_return_file, follow_up)
     for outcome in outcomes:
         filed = f"{len(outcome.filed)} filed" + (f", {len(outcome.held)} held" if outcome.held else "")
         if outcome.rejected:

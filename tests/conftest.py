@@ -39,8 +39,8 @@ from qaloop.demo.returns import moderations_on
 from qaloop.demo.synthetic import generate, write_extracts
 from qaloop.moderation import record as moderation_record
 from qaloop.programmes.cycle_record import draw_cycle
+from qaloop.returns.filing import ingest_files
 from qaloop.returns.follow_up import follow_up
-from qaloop.returns.intake import ingest_files
 from qaloop.returns.workbooks import complete_audit_workbook
 from qaloop.sources.loading import load_dataset
 from qaloop.store import models

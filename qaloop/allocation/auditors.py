@@ -1,6 +1,6 @@
 """Allocation: give each selected case its area's service manager and an auditor, fairly and within the rules.
 
-The rules (DESIGN.md, "Allocation"): the auditor is a senior practitioner or above, active and not on leave
+The rules: the auditor is a senior practitioner or above, active and not on leave
 during the audit window, never the case's worker, nor the worker's line manager, nor in the case's team;
 each auditor has a capacity per cycle; load is balanced. Auditors come from the case's own area where one
 is free, else from another area (and the allocation says so). A case no one can take is reported with the

@@ -23,6 +23,7 @@ from qaloop.returns.workbooks import AuditSheet, ReflectionSheet, write_audit_wo
 from qaloop.store import models
 from qaloop.store.handles import authority_id
 from qaloop.store.lifecycle import move_allocations, move_cycle
+from qaloop.store.queries import allocated_cases
 
 ACTOR = "qaloop notification"
 
@@ -53,8 +54,7 @@ def _allocated(engine: Engine, authority: int, cycle_ref: str) -> list[Any]:
                 allocation.audit_due,
                 allocation.self_reflection_due,
             )
-            .join(cycle, cycle.id == allocation.cycle_id)
-            .join(case, case.id == allocation.case_id)
+            .select_from(allocated_cases())
             .join(area, area.id == case.area_id)
             .join(team, team.id == case.team_id)
             .join(practitioner, practitioner.id == allocation.practitioner_id)

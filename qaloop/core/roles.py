@@ -6,7 +6,7 @@ from enum import StrEnum
 
 
 class Role(StrEnum):
-    """A member of staff's role, as named in the staff list (see DESIGN.md, "Staff")."""
+    """A member of staff's role, as named in the staff list."""
 
     PRACTITIONER = "practitioner"
     SENIOR_PRACTITIONER = "senior_practitioner"

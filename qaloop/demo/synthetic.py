@@ -23,6 +23,7 @@ from qaloop.core.cycle_dates import cycle_dates, scheduled_selection_dates
 from qaloop.core.roles import Role
 from qaloop.core.schema import SCHEMAS, Dataset
 from qaloop.core.settings import AnnexASource, CsvSource, Settings, XlsxSource
+from qaloop.programmes.eligibility import look_back_cutoff
 
 BASE_CASES = 25_000
 BASE_TEAMS_PER_AREA = 10
@@ -231,7 +232,7 @@ def _audit_history(
     parts = []
     for selection in selections:
         dates = cycle_dates(calendar, selection)
-        look_back = np.datetime64(selection - timedelta(days=30 * settings.selection.look_back_months))
+        look_back = look_back_cutoff(selection, settings.selection.look_back_months).to_datetime64()
         eligible = ~audited & (start <= np.datetime64(selection)) & (activity >= look_back)
         order = rng.permutation(np.flatnonzero(eligible))
         shuffled = cases.iloc[order]

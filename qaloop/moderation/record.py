@@ -29,6 +29,7 @@ from qaloop.returns.workbooks import ModerationSheet, write_moderation_workbook
 from qaloop.store import models
 from qaloop.store.handles import CycleError, authority_id
 from qaloop.store.lifecycle import move_allocations, move_cycle
+from qaloop.store.queries import moderated_audits, returned_audits
 
 ACTOR = "qaloop moderation"
 GROUPINGS = {"overall": [], "auditor": ["auditor_id"], "audit_type": ["audit_type"]}
@@ -36,13 +37,7 @@ GROUPINGS = {"overall": [], "auditor": ["auditor_id"], "audit_type": ["audit_typ
 
 def through_moderation(query: Any) -> Any:
     """``query`` read from moderations, joined to their audit, allocation, cycle and case."""
-    return (
-        query.select_from(models.Moderation)
-        .join(models.AuditReturn, models.AuditReturn.id == models.Moderation.return_id)
-        .join(models.Allocation, models.Allocation.id == models.AuditReturn.allocation_id)
-        .join(models.AuditCycle, models.AuditCycle.id == models.Allocation.cycle_id)
-        .join(models.CaseRecord, models.CaseRecord.id == models.Allocation.case_id)
-    )
+    return query.select_from(moderated_audits())
 
 
 @dataclass(frozen=True)
@@ -59,7 +54,7 @@ class ModerationRound:
 
 def submitted_audits(connection: Connection, settings: Settings, cycle_ref: str) -> pd.DataFrame:
     """The cycle's filed audits: return id, case, audit type, auditor and their team, the case's team, grade."""
-    audit, allocation, case, cycle = models.AuditReturn, models.Allocation, models.CaseRecord, models.AuditCycle
+    audit, case, cycle = models.AuditReturn, models.CaseRecord, models.AuditCycle
     auditor, auditor_team, case_team = aliased(models.Staff), aliased(models.Team), aliased(models.Team)
     rows = connection.execute(
         select(
@@ -71,9 +66,7 @@ def submitted_audits(connection: Connection, settings: Settings, cycle_ref: str)
             case_team.name,
             audit.grade,
         )  # fmt: skip
-        .join(allocation, allocation.id == audit.allocation_id)
-        .join(cycle, cycle.id == allocation.cycle_id)
-        .join(case, case.id == allocation.case_id)
+        .select_from(returned_audits())
         .join(case_team, case_team.id == case.team_id)
         .join(auditor, auditor.id == audit.auditor_id)
         .outerjoin(auditor_team, auditor_team.id == auditor.team_id)

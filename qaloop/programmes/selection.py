@@ -1,6 +1,6 @@
 """Selection: draw a cycle's sample of cases, stratum by stratum, at random but reproducibly.
 
-The rules (DESIGN.md, "Selection"): strata of area x audit type with quotas; only cases with recorded
+The rules: strata of area x audit type with quotas; only cases with recorded
 activity in the look-back window; never a case the regular programme has audited; never a worker audited
 in each of the last N cycles; at most ``cases_per_worker`` cases of one worker per cycle; reserves drawn per
 stratum. Where a stratum runs short, rules are relaxed one at a time in the configured order for that

@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased
 from qaloop.core.settings import Settings
 from qaloop.store import models
 from qaloop.store.handles import authority_id
+from qaloop.store.queries import returned_audits
 
 FINDING_COLUMNS = [
     "return_id", "cycle_ref", "programme", "selection_date", "case_ref", "person_ref", "audit_type", "area",
@@ -59,9 +60,7 @@ def audit_findings(
             audit.learning_points,
             audit.to_reach_higher_grade,
         )  # fmt: skip
-        .join(allocation, allocation.id == audit.allocation_id)
-        .join(cycle, cycle.id == allocation.cycle_id)
-        .join(case, case.id == allocation.case_id)
+        .select_from(returned_audits())
         .join(models.Area, models.Area.id == case.area_id)
         .join(models.Team, models.Team.id == case.team_id)
         .join(practitioner, practitioner.id == allocation.practitioner_id)

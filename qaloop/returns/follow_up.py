@@ -27,6 +27,7 @@ from qaloop.messaging.outbox import Message
 from qaloop.moderation.record import through_moderation
 from qaloop.store import models
 from qaloop.store.lifecycle import complete_action, note_allocation
+from qaloop.store.queries import returned_audits
 
 ACTOR = "qaloop follow-up"
 
@@ -94,10 +95,8 @@ def _audits(connection: Connection, return_ids: list[int]) -> list[Any]:
             auditor.staff_ref.label("auditor"),
             reflection.label("reflection"),
         )
-        .join(allocation, allocation.id == audit.allocation_id)
-        .join(case, case.id == allocation.case_id)
+        .select_from(returned_audits())
         .join(team, team.id == case.team_id)
-        .join(cycle, cycle.id == allocation.cycle_id)
         .join(practitioner, practitioner.id == allocation.practitioner_id)
         .join(auditor, auditor.id == audit.auditor_id)
         .outerjoin(manager, manager.id == practitioner.line_manager_id)

@@ -19,8 +19,8 @@ from flows.ingest_returns import ingest_returns
 from flows.moderation import moderation
 from qaloop.core.settings import Settings
 from qaloop.returns.chasing import chase
+from qaloop.returns.filing import ingest_files
 from qaloop.returns.follow_up import follow_up
-from qaloop.returns.intake import ingest_files
 from qaloop.returns.workbooks import auditors_grade, complete_audit_workbook, complete_moderation_workbook
 from qaloop.store import models
 from qaloop.store.engine import engine_from

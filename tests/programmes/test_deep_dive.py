@@ -18,8 +18,8 @@ from qaloop.moderation.record import windows_closed
 from qaloop.programmes.deep_dive import REAUDIT, DeepDiveRequest
 from qaloop.programmes.explain import explain_cycle
 from qaloop.reporting.cycle_close import build_reports
+from qaloop.returns.filing import ingest_files
 from qaloop.returns.follow_up import follow_up
-from qaloop.returns.intake import ingest_files
 from qaloop.returns.workbooks import complete_audit_workbook
 from qaloop.store import models
 from qaloop.store.engine import engine_from

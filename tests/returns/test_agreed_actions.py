@@ -15,8 +15,8 @@ from qaloop.allocation.record import allocate_cycle
 from qaloop.core.cycle_dates import cycle_dates, next_selection_date
 from qaloop.core.settings import Settings
 from qaloop.programmes.cycle_record import draw_cycle
+from qaloop.returns.filing import ingest_files
 from qaloop.returns.follow_up import follow_up
-from qaloop.returns.intake import ingest_files
 from qaloop.returns.workbooks import complete_audit_workbook
 from qaloop.store import models
 from qaloop.store.engine import engine_from

@@ -17,8 +17,8 @@ from checks.returns import check_return_file
 from qaloop.core.settings import Settings
 from qaloop.messaging.outbox import send_queued
 from qaloop.returns.chasing import chase
+from qaloop.returns.filing import ingest_files
 from qaloop.returns.follow_up import follow_up
-from qaloop.returns.intake import ingest_files
 from qaloop.returns.workbooks import complete_audit_workbook, complete_reflection_workbook
 from qaloop.store import models
 from qaloop.store.engine import engine_from

@@ -14,8 +14,8 @@ from qaloop.allocation.record import allocate_cycle
 from qaloop.core.settings import Settings
 from qaloop.moderation.record import draw_and_allocate, windows_closed
 from qaloop.reporting.cycle_close import build_reports, reports_due
+from qaloop.returns.filing import ingest_files
 from qaloop.returns.follow_up import follow_up
-from qaloop.returns.intake import ingest_files
 from qaloop.returns.workbooks import complete_audit_workbook
 from qaloop.store import models
 from qaloop.store.engine import engine_from

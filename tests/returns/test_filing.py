@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from checks.returns import check_return_file
 from qaloop.core.settings import Settings
+from qaloop.returns.filing import FileOutcome, ingest_files
 from qaloop.returns.follow_up import action_due, follow_up
-from qaloop.returns.intake import FileOutcome, ingest_files
 from qaloop.returns.workbooks import complete_audit_workbook, complete_reflection_workbook
 from qaloop.store import models
 from qaloop.store.engine import engine_from

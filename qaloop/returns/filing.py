@@ -15,61 +15,26 @@ are checked together, each row keyed by ``row_key`` (the file's number and the r
 from __future__ import annotations
 
 import shutil
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, select, update
-from sqlalchemy.orm import aliased
 
 from qaloop.core.schema import SCHEMAS, Dataset
 from qaloop.core.settings import Settings
 from qaloop.messaging.compose import compose
 from qaloop.messaging.outbox import Message, enqueue
-from qaloop.moderation.record import through_moderation
-from qaloop.returns.workbooks import read_returned_workbook
-from qaloop.sources.readers import SourceError, canonical, checkable, file_digest
+from qaloop.returns.annotate import annotate
+from qaloop.returns.reading import RETURN_DATASETS, ReturnFile, parse_day, read_return_file
+from qaloop.sources.readers import SourceError, file_digest
 from qaloop.store import models
-from qaloop.store.handles import authority_id
 from qaloop.store.lifecycle import AWAITING_AUDIT, complete_action, move_allocations
 
-RETURN_DATASETS = (
-    Dataset.AUDIT_RETURNS,
-    Dataset.SELF_REFLECTIONS,
-    Dataset.ACTION_RETURNS,
-    Dataset.MODERATION_RETURNS,
-)
-_WORKBOOK_DATASETS = {
-    "audit": Dataset.AUDIT_RETURNS,
-    "self_reflection": Dataset.SELF_REFLECTIONS,
-    "moderation": Dataset.MODERATION_RETURNS,
-}
-# An allocation can take a return while its audit is awaited or done (a second return is then held).
 ACTOR = "qaloop returns"
-OPEN_STATUSES = ("allocated", "notified", "submitted", "moderation", "moderated")
-DATE_FORMAT = "%d/%m/%Y"
-_ANSWER_COLUMNS = ["case_ref", "question_id", "answer", "evidence"]
-ACTION_COLUMNS = ["case_ref", "action", "by_whom", "by_when"]
-
-
-def _no_actions() -> pd.DataFrame:
-    return pd.DataFrame(columns=ACTION_COLUMNS, dtype="string")
-
-
-@dataclass(frozen=True)
-class ReturnFile:
-    """One returned file as canonical text: ``rows`` in its dataset's columns, an audit's ``answers`` long,
-    and its agreed ``actions`` (case_ref, action, by_whom, by_when) where the audit tool has them."""
-
-    path: Path
-    dataset: Dataset
-    rows: pd.DataFrame
-    answers: pd.DataFrame
-    actions: pd.DataFrame = field(default_factory=_no_actions)
 
 
 @dataclass(frozen=True)
@@ -99,187 +64,6 @@ class FileOutcome:
 
 Check = Callable[[ReturnFile, pd.DataFrame, Settings], Rejection | None]
 FollowUp = Callable[[Connection, Settings, Dataset, list[int], date], list[Message]]
-
-
-def read_return_file(path: Path, settings: Settings) -> ReturnFile:
-    """Read a returned workbook or CSV export; SourceError (naming the file) when it is neither or unreadable.
-
-    A CSV is recognised by its columns: ``grade`` for audits, ``reflection`` for self-reflections,
-    ``action_id`` for corrective actions. An audit CSV gives each question's answer in a column named after
-    the question's id, and its evidence, optionally, in ``<id> evidence``.
-    """
-    try:
-        if path.suffix.lower() in (".xlsx", ".xlsm"):
-            return _from_workbook(path)
-        if path.suffix.lower() == ".csv":
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-            raw.columns = [str(column).strip() for column in raw.columns]
-            return _from_csv(path, raw, settings)
-    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise SourceError(f"{path.name}: not a readable file ({str(error).splitlines()[0]})") from None
-    except ValueError as error:
-        raise SourceError(f"{path.name}: {error}") from None
-    raise SourceError(f"{path.name}: not a workbook (.xlsx) or a CSV export (.csv)")
-
-
-def _from_workbook(path: Path) -> ReturnFile:
-    returned = read_returned_workbook(path)
-    dataset = _WORKBOOK_DATASETS[returned.kind]
-    rows = canonical(pd.DataFrame([returned.fields]), dataset, {}, origin=path.name)
-    case_ref = rows["case_ref"].iloc[0]
-    answers = pd.DataFrame(
-        [(case_ref, *answer) for answer in returned.answers], columns=_ANSWER_COLUMNS, dtype="string"
-    )
-    actions = pd.DataFrame([(case_ref, *action) for action in returned.actions], columns=ACTION_COLUMNS, dtype="string")
-    return ReturnFile(path, dataset, rows, answers, actions)
-
-
-def _from_csv(path: Path, raw: pd.DataFrame, settings: Settings) -> ReturnFile:
-    if "moderated_grade" in raw.columns:
-        dataset = Dataset.MODERATION_RETURNS
-    elif "grade" in raw.columns:
-        dataset = Dataset.AUDIT_RETURNS
-    elif "reflection" in raw.columns:
-        dataset = Dataset.SELF_REFLECTIONS
-    elif "action_id" in raw.columns:
-        dataset = Dataset.ACTION_RETURNS
-    else:
-        raise SourceError(
-            f"{path.name}: not an audit, self-reflection, corrective action or moderation export: it has "
-            f"no 'grade', 'reflection', 'action_id' or 'moderated_grade' column (the columns found are "
-            f"{list(raw.columns)})"
-        )
-    rows = canonical(raw, dataset, {}, origin=path.name)
-    answers = pd.DataFrame(columns=_ANSWER_COLUMNS, dtype="string")
-    if dataset is Dataset.AUDIT_RETURNS:
-        questions = {question.id for tool in settings.audit_tools.values() for question in tool.questions}
-        asked = [column for column in raw.columns if column in questions]
-        long = pd.concat(
-            [
-                pd.DataFrame(
-                    {
-                        "case_ref": rows["case_ref"],
-                        "question_id": question,
-                        "answer": raw[question],
-                        "evidence": raw.get(f"{question} evidence"),
-                    }
-                )
-                for question in asked
-            ]
-            or [answers]
-        )
-        answers = long[_ANSWER_COLUMNS].astype("string")
-    return ReturnFile(path, dataset, rows, answers)
-
-
-def annotate(connection: Connection, settings: Settings, returned: ReturnFile, today: date) -> pd.DataFrame:
-    """The file's rows parsed for checking, with what the store says about each: whether its allocation (or
-    action) is open, whether the person returning it may, the allocation date and the case's audit type."""
-    frame = checkable(returned.rows, returned.dataset, DATE_FORMAT)
-    frame["today"] = pd.Timestamp(today)
-    if returned.dataset is Dataset.ACTION_RETURNS:
-        open_actions = set(
-            connection.scalars(select(models.CorrectiveAction.id).where(models.CorrectiveAction.status == "open")).all()
-        )
-        numbers = pd.to_numeric(frame["action_id"], errors="coerce")
-        frame["action_open"] = numbers.isin(open_actions)
-        return frame
-    if returned.dataset is Dataset.MODERATION_RETURNS:
-        known = _moderations(connection, settings, frame)
-        merged = frame.merge(known, on=["cycle_ref", "case_ref"], how="left")
-        merged.index = frame.index
-        merged["moderation_open"] = merged["status"].isin(("allocated", "notified"))
-        merged["moderator_matches"] = merged["moderator_id"] == merged["moderator"]
-        return merged
-    known = _allocations(connection, settings, frame)
-    merged = frame.merge(known, on=["cycle_ref", "case_ref"], how="left")
-    merged.index = frame.index
-    merged["allocation_open"] = merged["status"].isin(OPEN_STATUSES)
-    if returned.dataset is Dataset.AUDIT_RETURNS:
-        known_staff = frozenset(
-            connection.scalars(
-                select(models.Staff.staff_ref).where(models.Staff.authority_id == authority_id(connection, settings))
-            )
-        )
-        merged["staff_known"] = [known_staff] * len(merged)
-        merged["auditor_permitted"] = [
-            isinstance(permitted, frozenset) and auditor in permitted
-            for auditor, permitted in zip(merged["auditor_id"], merged["permitted_auditors"], strict=True)
-        ]
-    else:
-        merged["practitioner_matches"] = merged["practitioner_id"] == merged["practitioner"]
-    return merged
-
-
-def _moderations(connection: Connection, settings: Settings, frame: pd.DataFrame) -> pd.DataFrame:
-    """Every moderation the file's rows could mean, by (cycle, case), with its moderator."""
-    moderation, case, cycle = models.Moderation, models.CaseRecord, models.AuditCycle
-    rows = connection.execute(
-        through_moderation(
-            select(
-                moderation.id,
-                cycle.cycle_ref,
-                case.case_ref,
-                moderation.status,
-                cycle.audit_due,
-                models.Staff.staff_ref,
-            )
-        )
-        .outerjoin(models.Staff, models.Staff.id == moderation.moderator_id)
-        .where(cycle.authority_id == authority_id(connection, settings))
-        .where(case.case_ref.in_(frame["case_ref"].dropna().unique().tolist()))
-    ).all()
-    known = pd.DataFrame(
-        [tuple(row) for row in rows],
-        columns=["moderation_id", "cycle_ref", "case_ref", "status", "allocated_on", "moderator"],
-    )
-    known["allocated_on"] = pd.to_datetime(known["allocated_on"])
-    return known
-
-
-def _allocations(connection: Connection, settings: Settings, frame: pd.DataFrame) -> pd.DataFrame:
-    """Every allocation the file's rows could mean, by (cycle, case), with who may return it."""
-    allocation, case, cycle = models.Allocation, models.CaseRecord, models.AuditCycle
-    auditor, practitioner = aliased(models.Staff), aliased(models.Staff)
-    refs = [ref for ref in frame["case_ref"].dropna().unique()]
-    rows = connection.execute(
-        select(
-            allocation.id.label("allocation_id"),
-            cycle.cycle_ref,
-            case.case_ref,
-            case.audit_type,
-            allocation.status,
-            cycle.allocation_date.label("allocated_on"),
-            auditor.staff_ref.label("auditor"),
-            practitioner.staff_ref.label("practitioner"),
-        )
-        .join(cycle, cycle.id == allocation.cycle_id)
-        .join(case, case.id == allocation.case_id)
-        .join(practitioner, practitioner.id == allocation.practitioner_id)
-        .outerjoin(auditor, auditor.id == allocation.auditor_id)
-        .where(cycle.authority_id == authority_id(connection, settings), case.case_ref.in_(refs))
-        .where(allocation.status != "reserve")
-    ).all()
-    known = pd.DataFrame(
-        rows,
-        columns=[
-            "allocation_id", "cycle_ref", "case_ref", "audit_type", "status", "allocated_on", "auditor", "practitioner"
-        ],
-    )  # fmt: skip
-    substitutes = connection.execute(
-        select(models.Substitute.allocation_id, models.Staff.staff_ref)
-        .join(models.Staff, models.Staff.id == models.Substitute.staff_id)
-        .where(models.Substitute.allocation_id.in_(known["allocation_id"].tolist()))
-    ).all()
-    extra: dict[int, set[str]] = {}
-    for allocation_id, staff_ref in substitutes:
-        extra.setdefault(allocation_id, set()).add(staff_ref)
-    known["permitted_auditors"] = [
-        frozenset({auditor_ref} if auditor_ref else set()) | frozenset(extra.get(allocation_id, set()))
-        for allocation_id, auditor_ref in zip(known["allocation_id"], known["auditor"], strict=True)
-    ]
-    known["allocated_on"] = pd.to_datetime(known["allocated_on"])
-    return known
 
 
 def ingest_files(
@@ -527,17 +311,6 @@ def _open_agreed_actions(
         )  # fmt: skip
 
 
-def parse_day(text: object) -> date | None:
-    """A returned day, written as in the workbooks (dd/mm/yyyy) or ISO; None when it is neither."""
-    value = str(text).strip() if text is not None and not pd.isna(text) else ""
-    for form in (DATE_FORMAT, "%Y-%m-%d"):
-        try:
-            return datetime.strptime(value, form).date()
-        except ValueError:
-            continue
-    return None
-
-
 def _return_values(returned: ReturnFile, row: Any, staff: dict[str, int]) -> dict[str, Any]:
     completed = row.completed_on.date()
     if returned.dataset is Dataset.SELF_REFLECTIONS:
@@ -620,12 +393,3 @@ def _free(target: Path) -> Path:
         number += 1
         candidate = target.with_name(f"{target.stem} ({number}){target.suffix}")
     return candidate
-
-
-def inbox_files(settings: Settings) -> list[Path]:
-    """The files waiting in the drop folder, oldest first (hidden and temporary files skipped)."""
-    inbox = settings.returns.inbox
-    if not inbox.is_dir():
-        return []
-    files = [p for p in inbox.iterdir() if p.is_file() and not p.name.startswith((".", "~$"))]
-    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))

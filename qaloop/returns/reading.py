@@ -1,0 +1,139 @@
+"""Reading returned work as it arrives in the drop folder: the audit, self-reflection and moderation workbooks
+qaloop sent out, and CSV exports of forms and of corrective actions, each turned into a ``ReturnFile`` of
+canonical rows (``qaloop.core.schema``), whatever the file's own layout; and which files are waiting."""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from qaloop.core.schema import Dataset
+from qaloop.core.settings import Settings
+from qaloop.returns.workbooks import read_returned_workbook
+from qaloop.sources.readers import SourceError, canonical
+
+RETURN_DATASETS = (
+    Dataset.AUDIT_RETURNS,
+    Dataset.SELF_REFLECTIONS,
+    Dataset.ACTION_RETURNS,
+    Dataset.MODERATION_RETURNS,
+)
+_WORKBOOK_DATASETS = {
+    "audit": Dataset.AUDIT_RETURNS,
+    "self_reflection": Dataset.SELF_REFLECTIONS,
+    "moderation": Dataset.MODERATION_RETURNS,
+}
+DATE_FORMAT = "%d/%m/%Y"
+_ANSWER_COLUMNS = ["case_ref", "question_id", "answer", "evidence"]
+ACTION_COLUMNS = ["case_ref", "action", "by_whom", "by_when"]
+
+
+def _no_actions() -> pd.DataFrame:
+    return pd.DataFrame(columns=ACTION_COLUMNS, dtype="string")
+
+
+@dataclass(frozen=True)
+class ReturnFile:
+    """One returned file as canonical text: ``rows`` in its dataset's columns, an audit's ``answers`` long,
+    and its agreed ``actions`` (case_ref, action, by_whom, by_when) where the audit tool has them."""
+
+    path: Path
+    dataset: Dataset
+    rows: pd.DataFrame
+    answers: pd.DataFrame
+    actions: pd.DataFrame = field(default_factory=_no_actions)
+
+
+def read_return_file(path: Path, settings: Settings) -> ReturnFile:
+    """Read a returned workbook or CSV export; SourceError (naming the file) when it is neither or unreadable.
+
+    A CSV is recognised by its columns: ``grade`` for audits, ``reflection`` for self-reflections,
+    ``action_id`` for corrective actions. An audit CSV gives each question's answer in a column named after
+    the question's id, and its evidence, optionally, in ``<id> evidence``.
+    """
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            return _from_workbook(path)
+        if path.suffix.lower() == ".csv":
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+            raw.columns = [str(column).strip() for column in raw.columns]
+            return _from_csv(path, raw, settings)
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise SourceError(f"{path.name}: not a readable file ({str(error).splitlines()[0]})") from None
+    except ValueError as error:
+        raise SourceError(f"{path.name}: {error}") from None
+    raise SourceError(f"{path.name}: not a workbook (.xlsx) or a CSV export (.csv)")
+
+
+def _from_workbook(path: Path) -> ReturnFile:
+    returned = read_returned_workbook(path)
+    dataset = _WORKBOOK_DATASETS[returned.kind]
+    rows = canonical(pd.DataFrame([returned.fields]), dataset, {}, origin=path.name)
+    case_ref = rows["case_ref"].iloc[0]
+    answers = pd.DataFrame(
+        [(case_ref, *answer) for answer in returned.answers], columns=_ANSWER_COLUMNS, dtype="string"
+    )
+    actions = pd.DataFrame([(case_ref, *action) for action in returned.actions], columns=ACTION_COLUMNS, dtype="string")
+    return ReturnFile(path, dataset, rows, answers, actions)
+
+
+def _from_csv(path: Path, raw: pd.DataFrame, settings: Settings) -> ReturnFile:
+    if "moderated_grade" in raw.columns:
+        dataset = Dataset.MODERATION_RETURNS
+    elif "grade" in raw.columns:
+        dataset = Dataset.AUDIT_RETURNS
+    elif "reflection" in raw.columns:
+        dataset = Dataset.SELF_REFLECTIONS
+    elif "action_id" in raw.columns:
+        dataset = Dataset.ACTION_RETURNS
+    else:
+        raise SourceError(
+            f"{path.name}: not an audit, self-reflection, corrective action or moderation export: it has "
+            f"no 'grade', 'reflection', 'action_id' or 'moderated_grade' column (the columns found are "
+            f"{list(raw.columns)})"
+        )
+    rows = canonical(raw, dataset, {}, origin=path.name)
+    answers = pd.DataFrame(columns=_ANSWER_COLUMNS, dtype="string")
+    if dataset is Dataset.AUDIT_RETURNS:
+        questions = {question.id for tool in settings.audit_tools.values() for question in tool.questions}
+        asked = [column for column in raw.columns if column in questions]
+        long = pd.concat(
+            [
+                pd.DataFrame(
+                    {
+                        "case_ref": rows["case_ref"],
+                        "question_id": question,
+                        "answer": raw[question],
+                        "evidence": raw.get(f"{question} evidence"),
+                    }
+                )
+                for question in asked
+            ]
+            or [answers]
+        )
+        answers = long[_ANSWER_COLUMNS].astype("string")
+    return ReturnFile(path, dataset, rows, answers)
+
+
+def parse_day(text: object) -> date | None:
+    """A returned day, written as in the workbooks (dd/mm/yyyy) or ISO; None when it is neither."""
+    value = str(text).strip() if text is not None and not pd.isna(text) else ""
+    for form in (DATE_FORMAT, "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value, form).date()
+        except ValueError:
+            continue
+    return None
+
+
+def inbox_files(settings: Settings) -> list[Path]:
+    """The files waiting in the drop folder, oldest first (hidden and temporary files skipped)."""
+    inbox = settings.returns.inbox
+    if not inbox.is_dir():
+        return []
+    files = [p for p in inbox.iterdir() if p.is_file() and not p.name.startswith((".", "~$"))]
+    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
