@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow, get_run_logger
-from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from qaloop.core.settings import load_settings
 from qaloop.core.working_days import not_a_working_day
+from tasks import dated_run_name
 from tasks.alerts import alert_qa_team
 from tasks.chase import queue_reminders
 from tasks.notify import send_emails
@@ -26,12 +26,7 @@ class ChaseSummary(BaseModel):
     overdue_items: int
 
 
-def _run_name() -> str:
-    settings = load_settings(flow_run.parameters.get("config"))
-    return f"{settings.authority.code} chase {flow_run.parameters.get('today') or date.today()}"
-
-
-@flow(name="chase-deadlines", flow_run_name=_run_name, log_prints=False, on_failure=[alert_qa_team])
+@flow(name="chase-deadlines", flow_run_name=dated_run_name("chase"), log_prints=False, on_failure=[alert_qa_team])
 def chase_deadlines(config: str | None = None, today: date | None = None) -> ChaseSummary:
     """Chase the day's work in working days; on a weekend or bank holiday nobody is chased."""
     settings = load_settings(config)

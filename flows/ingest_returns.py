@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow, get_run_logger
-from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from qaloop.core.settings import load_settings
 from qaloop.core.working_days import not_a_working_day
+from tasks import dated_run_name
 from tasks.alerts import alert_qa_team
 from tasks.notify import send_emails
 from tasks.returns import ingest_drop_folder
@@ -28,13 +28,7 @@ class IngestSummary(BaseModel):
     emails_still_queued: int
 
 
-def _run_name() -> str:
-    settings = load_settings(flow_run.parameters.get("config"))
-    on = flow_run.parameters.get("today") or date.today()
-    return f"{settings.authority.code} returns {on}"
-
-
-@flow(name="ingest-returns", flow_run_name=_run_name, log_prints=False, on_failure=[alert_qa_team])
+@flow(name="ingest-returns", flow_run_name=dated_run_name("returns"), log_prints=False, on_failure=[alert_qa_team])
 def ingest_returns(config: str | None = None, today: date | None = None) -> IngestSummary:
     """File what has come back, hourly in working hours; on a weekend or bank holiday it does nothing."""
     settings = load_settings(config)

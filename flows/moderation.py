@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow, get_run_logger
-from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from qaloop.core.settings import load_settings
 from qaloop.core.working_days import not_a_working_day
+from tasks import dated_run_name
 from tasks.alerts import alert_qa_team
 from tasks.moderation import agreement_figures, cycles_to_moderate, draw_moderation
 from tasks.notify import send_emails
@@ -25,12 +25,7 @@ class ModerationSummary(BaseModel):
     emails_sent: int = 0
 
 
-def _run_name() -> str:
-    settings = load_settings(flow_run.parameters.get("config"))
-    return f"{settings.authority.code} moderation {flow_run.parameters.get('today') or date.today()}"
-
-
-@flow(name="moderation", flow_run_name=_run_name, log_prints=False, on_failure=[alert_qa_team])
+@flow(name="moderation", flow_run_name=dated_run_name("moderation"), log_prints=False, on_failure=[alert_qa_team])
 def moderation(config: str | None = None, today: date | None = None) -> ModerationSummary:
     """Moderate the cycles whose audit window has closed; nothing on a weekend or bank holiday."""
     settings = load_settings(config)

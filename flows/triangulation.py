@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow
-from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from qaloop.core.settings import load_settings
+from tasks import dated_run_name
 from tasks.alerts import alert_qa_team
 from tasks.notify import send_emails
 from tasks.triangulation import load_evidence, triangulate
@@ -25,12 +25,7 @@ class TriangulationSummary(BaseModel):
     emails_sent: int
 
 
-def _run_name() -> str:
-    settings = load_settings(flow_run.parameters.get("config"))
-    return f"{settings.authority.code} triangulation {flow_run.parameters.get('today') or date.today()}"
-
-
-@flow(name="triangulation", flow_run_name=_run_name, log_prints=False, on_failure=[alert_qa_team])
+@flow(name="triangulation", flow_run_name=dated_run_name("triangulation"), log_prints=False, on_failure=[alert_qa_team])
 def triangulation(config: str | None = None, today: date | None = None) -> TriangulationSummary:
     """Triangulate the whole months before ``today`` (default: today) against the authority."""
     settings = load_settings(config)

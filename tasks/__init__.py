@@ -7,15 +7,19 @@ see in the Prefect UI as artifacts, and returns. Retries only where I/O can fail
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
+from prefect.runtime import flow_run
 from prefect.states import State
 
 from checks.evidence import EvidenceFailed
 from checks.runner import CheckFailed, CheckReport
+from qaloop.core.settings import load_settings
 from qaloop.sources.loading import LoadError
 from qaloop.sources.readers import SourceError
 from qaloop.store.handles import CycleError
@@ -32,6 +36,16 @@ def worth_retrying(task: object, task_run: object, state: State) -> bool:
 
 
 RETRY_IO: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 10, "retry_condition_fn": worth_retrying}
+
+
+def dated_run_name(what: str) -> Callable[[], str]:
+    """A daily flow's run name: the authority, what the flow does, and the day it runs for (its ``today``)."""
+
+    def name() -> str:
+        settings = load_settings(flow_run.parameters.get("config"))
+        return f"{settings.authority.code} {what} {flow_run.parameters.get('today') or date.today()}"
+
+    return name
 
 
 def artifact_key(*parts: str) -> str:

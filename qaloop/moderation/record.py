@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -21,7 +22,7 @@ from qaloop.core.roles import Role
 from qaloop.core.settings import Settings
 from qaloop.core.templates import long_date
 from qaloop.messaging.compose import compose
-from qaloop.messaging.outbox import enqueue
+from qaloop.messaging.outbox import Message, enqueue
 from qaloop.moderation.agreement import agreement_table, feedback_flags, flagged_auditors
 from qaloop.moderation.sampling import RULE_VERSION, allocate_moderators, draw_moderation_sample
 from qaloop.programmes.cycle_record import default_seed
@@ -209,80 +210,91 @@ def moderation_sample(connection: Connection, settings: Settings, cycle_ref: str
     return pd.DataFrame([tuple(row) for row in rows], columns=columns)
 
 
-def moderation_messages(engine: Engine, settings: Settings, cycle_ref: str) -> int:
-    """Queue each allocated moderation's email with its pre-filled form; mark them notified. Returns how many."""
+def _allocated_moderations(connection: Connection, settings: Settings, cycle_ref: str) -> list[Any]:
+    """The cycle's moderations given to a practice lead and not yet sent, with the audit each re-judges."""
     moderation, audit, case, cycle = models.Moderation, models.AuditReturn, models.CaseRecord, models.AuditCycle
     moderator, auditor = aliased(models.Staff), aliased(models.Staff)
+    return connection.execute(
+        through_moderation(
+            select(
+                moderation.id,
+                moderation.due,
+                audit.id.label("return_id"),
+                audit.grade,
+                audit.strengths,
+                audit.learning_points,
+                audit.to_reach_higher_grade,
+                case.case_ref,
+                case.audit_type,
+                moderator.staff_ref.label("moderator"),
+                moderator.email,
+                auditor.staff_ref.label("auditor"),
+            )
+        )
+        .join(moderator, moderator.id == moderation.moderator_id)
+        .join(auditor, auditor.id == audit.auditor_id)
+        .where(cycle.cycle_ref == cycle_ref, cycle.authority_id == authority_id(connection, settings))
+        .where(moderation.status == "allocated")
+        .order_by(case.case_ref)
+    ).all()
+
+
+def _moderation_form(connection: Connection, settings: Settings, cycle_ref: str, row: Any) -> Path:
+    """The practice lead's form for one moderation, pre-filled with the audit's answers and feedback."""
+    texts = {question.id: question.text for question in settings.tool_for(row.audit_type).questions}
+    answers = connection.execute(
+        select(models.AuditAnswer.question_id, models.AuditAnswer.answer).where(
+            models.AuditAnswer.return_id == row.return_id
+        )
+    ).all()
+    sheet = ModerationSheet(
+        case_ref=row.case_ref,
+        audit_type_label=settings.audit_type(row.audit_type).label,
+        cycle_ref=cycle_ref,
+        auditor_ref=row.auditor,
+        moderator_ref=row.moderator,
+        due=row.due,
+        grade=row.grade,
+        answers=tuple((q, texts.get(q, q), a) for q, a in answers),
+        feedback=(
+            ("Strengths", row.strengths),
+            ("Learning points", row.learning_points),
+            ("What would have earned a higher grade", row.to_reach_higher_grade),
+        ),
+    )
+    folder = settings.output_dir / "cycles" / cycle_ref / "moderation"
+    return write_moderation_workbook(
+        folder / f"{row.case_ref} {row.moderator} moderation.xlsx", sheet, settings.grade_scale
+    )
+
+
+def _moderation_message(settings: Settings, cycle_ref: str, row: Any, form: Path) -> Message:
+    label = settings.audit_type(row.audit_type).label
+    return compose(
+        settings,
+        "moderation",
+        key=(cycle_ref, "moderation", row.case_ref, row.moderator),
+        to=[row.email],
+        subject=f"Moderation: case {row.case_ref} ({label}), due {long_date(row.due)}",
+        context={"cycle_ref": cycle_ref, "case_ref": row.case_ref, "audit_type": label, "due": long_date(row.due)},
+        attachments=[form],
+    )
+
+
+def moderation_messages(engine: Engine, settings: Settings, cycle_ref: str) -> int:
+    """Queue each allocated moderation's email with its pre-filled form; mark them notified. Returns how many."""
     with engine.begin() as connection:
-        rows = connection.execute(
-            through_moderation(
-                select(
-                    moderation.id,
-                    moderation.due,
-                    audit.id.label("return_id"),
-                    audit.grade,
-                    audit.strengths,
-                    audit.learning_points,
-                    audit.to_reach_higher_grade,
-                    case.case_ref,
-                    case.audit_type,
-                    moderator.staff_ref.label("moderator"),
-                    moderator.email,
-                    auditor.staff_ref.label("auditor"),
-                )
-            )
-            .join(moderator, moderator.id == moderation.moderator_id)
-            .join(auditor, auditor.id == audit.auditor_id)
-            .where(cycle.cycle_ref == cycle_ref, cycle.authority_id == authority_id(connection, settings))
-            .where(moderation.status == "allocated")
-            .order_by(case.case_ref)
-        ).all()
-        messages = []
-        folder = settings.output_dir / "cycles" / cycle_ref / "moderation"
-        for row in rows:
-            tool = settings.tool_for(row.audit_type)
-            texts = {question.id: question.text for question in tool.questions}
-            answers = connection.execute(
-                select(models.AuditAnswer.question_id, models.AuditAnswer.answer).where(
-                    models.AuditAnswer.return_id == row.return_id
-                )
-            ).all()
-            label = settings.audit_type(row.audit_type).label
-            form = write_moderation_workbook(
-                folder / f"{row.case_ref} {row.moderator} moderation.xlsx",
-                ModerationSheet(
-                    case_ref=row.case_ref,
-                    audit_type_label=label,
-                    cycle_ref=cycle_ref,
-                    auditor_ref=row.auditor,
-                    moderator_ref=row.moderator,
-                    due=row.due,
-                    grade=row.grade,
-                    answers=tuple((q, texts.get(q, q), a) for q, a in answers),
-                    feedback=(
-                        ("Strengths", row.strengths),
-                        ("Learning points", row.learning_points),
-                        ("What would have earned a higher grade", row.to_reach_higher_grade),
-                    ),
-                ),
-                settings.grade_scale,
-            )
-            messages.append(
-                compose(
-                    settings,
-                    "moderation",
-                    key=(cycle_ref, "moderation", row.case_ref, row.moderator),
-                    to=[row.email],
-                    subject=f"Moderation: case {row.case_ref} ({label}), due {long_date(row.due)}",
-                    context={"cycle_ref": cycle_ref, "case_ref": row.case_ref, "audit_type": label,
-                             "due": long_date(row.due)},
-                    attachments=[form],
-                )
-            )  # fmt: skip
+        rows = _allocated_moderations(connection, settings, cycle_ref)
+        messages = [
+            _moderation_message(settings, cycle_ref, row, _moderation_form(connection, settings, cycle_ref, row))
+            for row in rows
+        ]
         queued = enqueue(connection, messages)
         if rows:
             connection.execute(
-                update(moderation).where(moderation.id.in_([r.id for r in rows])).values(status="notified")
+                update(models.Moderation)
+                .where(models.Moderation.id.in_([r.id for r in rows]))
+                .values(status="notified")
             )
     return queued
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from qaloop.core.cycle_dates import CycleDates
 from qaloop.core.settings import SelectionRules, Settings
@@ -164,44 +164,54 @@ def record_selection(
             )
             .returning(models.AuditCycle.id)
         ).scalar_one()
-        taken = pd.concat([selection.drawn.assign(kind=DRAWN), selection.reserves.assign(kind=RESERVE)])
-        case_ids = dict(
-            connection.execute(
-                select(models.CaseRecord.case_ref, models.CaseRecord.id).where(
-                    models.CaseRecord.authority_id == authority,
-                    models.CaseRecord.case_ref.in_(taken["case_ref"].tolist()),
-                )
-            ).all()
-        )
-        staff_ids = dict(
-            connection.execute(
-                select(models.Staff.staff_ref, models.Staff.id).where(models.Staff.authority_id == authority)
-            ).all()
-        )
-        rows = [
-            {
-                "cycle_id": cycle_id,
-                "case_id": case_ids[row.case_ref],
-                "programme": programme,
-                "stratum": row.stratum,
-                "status": "selected" if row.kind == DRAWN else "reserve",
-                "reserve_rank": None if row.kind == DRAWN else int(row.rank),
-                "practitioner_id": staff_ids[row.worker_id],
-                "auditor_id": staff_ids[auditors[row.case_ref]] if row.case_ref in (auditors or {}) else None,
-                "reason": "; ".join(
-                    why
-                    for why in (
-                        f"drawn after relaxing {row.relaxed}" if row.relaxed else None,
-                        reasons.get(row.case_ref),
-                    )
-                    if why
-                )
-                or None,
-            }
-            for row in taken.itertuples()
-        ]
+        rows = _allocation_rows(connection, authority, cycle_id, programme, selection, reasons, auditors or {})
         record_allocations(connection, rows, ACTOR)
     return cycle_id
+
+
+def _allocation_rows(
+    connection: Connection,
+    authority: int,
+    cycle_id: int,
+    programme: str,
+    selection: Selection,
+    reasons: dict[str, str],
+    auditors: dict[str, str],
+) -> list[dict[str, Any]]:
+    """The allocation rows of a sample: drawn cases selected, reserves ranked, each with why it was allowed."""
+    taken = pd.concat([selection.drawn.assign(kind=DRAWN), selection.reserves.assign(kind=RESERVE)])
+    case_ids = dict(
+        connection.execute(
+            select(models.CaseRecord.case_ref, models.CaseRecord.id).where(
+                models.CaseRecord.authority_id == authority,
+                models.CaseRecord.case_ref.in_(taken["case_ref"].tolist()),
+            )
+        ).all()
+    )
+    staff_ids = dict(
+        connection.execute(
+            select(models.Staff.staff_ref, models.Staff.id).where(models.Staff.authority_id == authority)
+        ).all()
+    )
+    return [
+        {
+            "cycle_id": cycle_id,
+            "case_id": case_ids[row.case_ref],
+            "programme": programme,
+            "stratum": row.stratum,
+            "status": "selected" if row.kind == DRAWN else "reserve",
+            "reserve_rank": None if row.kind == DRAWN else int(row.rank),
+            "practitioner_id": staff_ids[row.worker_id],
+            "auditor_id": staff_ids[auditors[row.case_ref]] if row.case_ref in auditors else None,
+            "reason": "; ".join(
+                why
+                for why in (f"drawn after relaxing {row.relaxed}" if row.relaxed else None, reasons.get(row.case_ref))
+                if why
+            )
+            or None,
+        }
+        for row in taken.itertuples()
+    ]
 
 
 def default_seed(settings: Settings, cycle_ref: str) -> int:
