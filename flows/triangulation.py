@@ -35,6 +35,6 @@ def triangulation(config: str | None = None, today: date | None = None) -> Trian
     return TriangulationSummary(
         window=result.window.label,
         rows_stored={load.dataset.value: load.new for load in loads},
-        flagged=[f"{row.unit} ({row.signals})" for row in result.flagged.itertuples()],
+        flagged=result.flagged_units,
         emails_sent=send_emails(settings).sent,
     )

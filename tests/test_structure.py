@@ -1,8 +1,9 @@
 """The project's structure rules, as tests that fail the build: no import cycle anywhere; the domain package
 (``qaloop/``) imports neither Prefect nor Great Expectations nor the layers above it (``flows``, ``tasks``,
-``checks``, ``cli``), not even inside a function; every flow module has a deployment in prefect.yaml (the
-entry points themselves are imported in tests/flows/test_deployments.py); and a wheel built from the
-project installs in a fresh virtual environment where the command, the templates and the migrations work.
+``checks``, ``cli``), not even inside a function; no flow handles frames or the store itself; every flow
+module has a deployment in prefect.yaml (the entry points themselves are imported in
+tests/flows/test_deployments.py); and a wheel built from the project installs in a fresh virtual
+environment where the command, the templates and the migrations work.
 
 Each checker is also run on a small planted tree that breaks its rule, so a checker that could not fail
 would fail here.
@@ -96,14 +97,19 @@ def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return cycles
 
 
-def domain_violations(root: Path) -> list[str]:
-    """Each import under ``qaloop/`` of something the domain may not import, as "module imports name"."""
+def forbidden_imports(root: Path, packages: tuple[str, ...], forbidden: tuple[str, ...]) -> list[str]:
+    """Each import under ``packages`` of a module in ``forbidden`` (or below it), as "module imports name"."""
     return sorted(
         f"{name} imports {imported}"
-        for name, path in modules(root, ("qaloop",)).items()
+        for name, path in modules(root, packages).items()
         for imported in set(imports_of(name, path))
-        if imported.split(".")[0] in NOT_IN_THE_DOMAIN
+        if any(imported == banned or imported.startswith(f"{banned}.") for banned in forbidden)
     )
+
+
+def domain_violations(root: Path) -> list[str]:
+    """Each import under ``qaloop/`` of something the domain may not import."""
+    return forbidden_imports(root, ("qaloop",), NOT_IN_THE_DOMAIN)
 
 
 def flows_without_deployment(root: Path) -> list[str]:
@@ -164,6 +170,11 @@ def test_the_domain_checker_finds_planted_imports(tmp_path: Path) -> None:
         "qaloop.up imports tasks.cycle",
         "qaloop.up imports tasks.cycle.draw",
     ]
+
+
+def test_no_flow_handles_data_frames_itself() -> None:
+    # A flow is a sequence of task calls: counting, formatting and frames belong in a task or the domain.
+    assert forbidden_imports(PROJECT, ("flows",), ("pandas", "numpy", "sqlalchemy", "qaloop.store")) == []
 
 
 def test_every_flow_module_has_a_deployment() -> None:

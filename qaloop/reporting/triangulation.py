@@ -315,6 +315,11 @@ class TriangulationResult:
             ]
         )
 
+    @property
+    def flagged_units(self) -> list[str]:
+        """Each flagged team or area with the sources that signal, as a run's summary names them."""
+        return [f"{row.unit} ({row.signals})" for row in self.flagged.itertuples()]
+
 
 def triangulate(connection: Connection, settings: Settings, as_of: date) -> TriangulationResult:
     """Triangulate the window ending before ``as_of``'s month against the authority, with the trend."""
