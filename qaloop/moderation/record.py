@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.orm import aliased
 
 from qaloop.allocation.auditors import AuditWindow, available_auditors
@@ -29,7 +29,7 @@ from qaloop.programmes.cycle_record import default_seed
 from qaloop.returns.workbooks import ModerationSheet, write_moderation_workbook
 from qaloop.store import models
 from qaloop.store.handles import CycleError, authority_id
-from qaloop.store.lifecycle import move_allocations, move_cycle
+from qaloop.store.lifecycle import move_allocations, move_cycle, move_moderations
 from qaloop.store.queries import moderated_audits, returned_audits
 
 ACTOR = "qaloop moderation"
@@ -291,11 +291,7 @@ def moderation_messages(engine: Engine, settings: Settings, cycle_ref: str) -> i
         ]
         queued = enqueue(connection, messages)
         if rows:
-            connection.execute(
-                update(models.Moderation)
-                .where(models.Moderation.id.in_([r.id for r in rows]))
-                .values(status="notified")
-            )
+            move_moderations(connection, [r.id for r in rows], "notified")
     return queued
 
 

@@ -32,7 +32,7 @@ from qaloop.returns.annotate import annotate
 from qaloop.returns.reading import RETURN_DATASETS, ReturnFile, parse_day, read_return_file
 from qaloop.sources.readers import SourceError, file_digest
 from qaloop.store import models
-from qaloop.store.lifecycle import AWAITING_AUDIT, complete_action, move_allocations
+from qaloop.store.lifecycle import AWAITING_AUDIT, complete_action, move_allocations, move_moderations
 
 ACTOR = "qaloop returns"
 
@@ -224,20 +224,18 @@ def _file(
         return
     if returned.dataset is Dataset.MODERATION_RETURNS:
         for row in good.itertuples():
-            connection.execute(
-                update(models.Moderation)
-                .where(models.Moderation.id == int(row.moderation_id))
-                .values(
-                    status="submitted",
-                    moderated_grade=row.moderated_grade,
-                    criteria_consistent=bool(row.criteria_consistent),
-                    feedback_constructive=bool(row.feedback_constructive),
-                    names_strengths=bool(row.names_strengths),
-                    names_learning=bool(row.names_learning),
-                    notes=_blank(row.notes),
-                    submitted_on=row.completed_on.date(),
-                    source_file_id=source_file_id,
-                )
+            move_moderations(
+                connection,
+                [int(row.moderation_id)],
+                "submitted",
+                moderated_grade=row.moderated_grade,
+                criteria_consistent=bool(row.criteria_consistent),
+                feedback_constructive=bool(row.feedback_constructive),
+                names_strengths=bool(row.names_strengths),
+                names_learning=bool(row.names_learning),
+                notes=_blank(row.notes),
+                submitted_on=row.completed_on.date(),
+                source_file_id=source_file_id,
             )
             allocation_id = connection.scalar(
                 select(models.AuditReturn.allocation_id)

@@ -7,7 +7,8 @@ Every change, and every note kept beside a status (a substitute recorded, an esc
 the allocation's history: who, when, from what, to what, why. A change the lifecycle does not allow is a
 programming error and raises ``LifecycleError``; nothing is written then.
 
-A corrective action goes open -> done, with its evidence of completion.
+A moderation goes sampled (no practice lead free yet) or allocated -> notified -> submitted. A corrective
+action goes open -> done, with its evidence of completion.
 
 A cycle goes selected -> allocated (allocation has run, even if some cases wait for an auditor: they are
 reported, and the cycle goes on to be notified, moderated and reported) -> notified -> moderation -> closed.
@@ -41,6 +42,12 @@ CYCLE_MOVES: Mapping[str, frozenset[str]] = {
     "notified": frozenset({"moderation", "closed"}),
     "moderation": frozenset({"closed"}),
     "closed": frozenset(),
+}
+MODERATION_MOVES: Mapping[str, frozenset[str]] = {
+    "sampled": frozenset(),
+    "allocated": frozenset({"notified", "submitted"}),
+    "notified": frozenset({"submitted"}),
+    "submitted": frozenset(),
 }
 # Statuses in which the audit is still awaited from the auditor.
 AWAITING_AUDIT = ("allocated", "notified")
@@ -162,3 +169,22 @@ def complete_action(connection: Connection, action_id: int, evidence: str) -> bo
         .values(status="done", evidence=evidence, closed_at=models.utcnow())
     )
     return done.rowcount == 1
+
+
+def move_moderations(connection: Connection, moderation_ids: Iterable[int], to_status: str, **values: object) -> None:
+    """Move moderations to ``to_status``, setting ``values`` too (a returned form's judgement)."""
+    ids = list(moderation_ids)
+    if not ids:
+        return
+    current = dict(
+        connection.execute(
+            select(models.Moderation.id, models.Moderation.status).where(models.Moderation.id.in_(ids))
+        ).all()
+    )
+    for moderation_id in ids:
+        before = current.get(moderation_id)
+        if before is None or to_status not in MODERATION_MOVES[before]:
+            raise LifecycleError(f"moderation {moderation_id} cannot go from {before} to {to_status}")
+    connection.execute(
+        update(models.Moderation).where(models.Moderation.id.in_(ids)).values(status=to_status, **values)
+    )

@@ -20,7 +20,7 @@ from qaloop.returns.workbooks import complete_audit_workbook
 from qaloop.store import models
 from qaloop.store.engine import engine_from
 from qaloop.store.handles import stored_dates
-from qaloop.store.lifecycle import ALLOCATION_MOVES, CYCLE_MOVES, LifecycleError, move_allocations
+from qaloop.store.lifecycle import ALLOCATION_MOVES, CYCLE_MOVES, MODERATION_MOVES, LifecycleError, move_allocations
 from tests.conftest import CYCLE
 
 
@@ -95,5 +95,6 @@ def test_every_status_change_writes_its_history_and_a_change_out_of_order_writes
 def test_the_lifecycle_knows_every_status_the_store_allows_and_no_other() -> None:
     assert set(ALLOCATION_MOVES) == set(models.ALLOCATION_STATUSES)
     assert set(CYCLE_MOVES) == set(models.CYCLE_STATUSES)
+    assert set(MODERATION_MOVES) == set(models.MODERATION_STATUSES)
     reachable = {"selected", "reserve"} | {after for moves in ALLOCATION_MOVES.values() for after in moves}
     assert reachable | {"closed"} == set(models.ALLOCATION_STATUSES)  # closed: the audit history as loaded
