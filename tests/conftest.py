@@ -13,7 +13,7 @@ import os
 import shutil
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from email import message_from_bytes
@@ -169,25 +169,61 @@ def smtp_server() -> Iterator[SmtpSink]:
         controller.stop()
 
 
-# The county's stages (loaded, drawn, notified, closed) are built once per session and database, each from a
-# copy of the one before, and every test gets its own copy: a SQLite file copied with the folder, a PostgreSQL
-# database made from the stage's as a template. Paths recorded in a copy's store (the inputs of the draw, the
-# workbooks attached to queued emails) still point into the stage's folder, which no test writes to.
-STAGES = ("county", "drawn", "notified", "closed")
+# Worlds that take seconds to make (the county's stages: loaded, drawn, notified, closed; a module's own) are
+# built once per run and database, each from a copy of the one it follows, and every test gets its own copy: a
+# SQLite file copied with the folder, a PostgreSQL database made from the stage's as a template. Paths recorded
+# in a copy's store (the inputs of the draw, the workbooks attached to queued emails) still point into the
+# stage's folder, which no test writes to.
 
 
-def _county_settings(base: Settings, stage: str) -> Settings:
-    """``base`` (a folder and a database) with what each stage up to ``stage`` configures."""
-    settings = base.model_copy(update={"calendar": base.calendar.model_copy(update={"audits_per_area": 15})})
-    if STAGES.index(stage) >= STAGES.index("notified"):
-        update = {"workforce_development": ["academy@example.org"]}
-        settings = settings.model_copy(update={"follow_up": settings.follow_up.model_copy(update=update)})
-    if STAGES.index(stage) >= STAGES.index("closed"):
-        update = {"pseudonym_key": SecretStr("workshop-test-key")}
-        settings = settings.model_copy(update={"reports": settings.reports.model_copy(update=update)})
-    return settings
+@dataclass(frozen=True)
+class Stage:
+    """A world built once: ``build`` makes it in a folder and store, from a copy of ``after`` when given;
+    ``configure`` is what its settings add to those of ``after``."""
+
+    build: Callable[[Settings], None]
+    after: str | None = None
+    configure: Callable[[Settings], Settings] = lambda settings: settings
 
 
+STAGES: dict[str, Stage] = {}
+
+
+def stage(name: str, after: str | None = None, configure: Callable[[Settings], Settings] | None = None):  # type: ignore[no-untyped-def]
+    """Register the decorated builder as the stage ``name`` (test modules add their own worlds so)."""
+
+    def register(build: Callable[[Settings], None]) -> Callable[[Settings], None]:
+        STAGES[name] = Stage(build, after, configure or (lambda settings: settings))
+        return build
+
+    return register
+
+
+def stage_settings(base: Settings, name: str) -> Settings:
+    """``base`` (a folder and a database) with what ``name`` and the stages it follows configure."""
+    chain = [name]
+    while STAGES[chain[-1]].after is not None:
+        chain.append(STAGES[chain[-1]].after)
+    for each in reversed(chain):
+        base = STAGES[each].configure(base)
+    return base
+
+
+def _fifteen_per_area(settings: Settings) -> Settings:
+    return settings.model_copy(update={"calendar": settings.calendar.model_copy(update={"audits_per_area": 15})})
+
+
+def _with_workforce_development(settings: Settings) -> Settings:
+    update = {"workforce_development": ["academy@example.org"]}
+    return settings.model_copy(update={"follow_up": settings.follow_up.model_copy(update=update)})
+
+
+def _with_pseudonym_key(settings: Settings) -> Settings:
+    update = {"pseudonym_key": SecretStr("workshop-test-key")}
+    return settings.model_copy(update={"reports": settings.reports.model_copy(update=update)})
+
+
+@stage("county", configure=_fifteen_per_area)
 def _build_county(settings: Settings) -> None:
     """A 4,000-case county with its history loaded into the store, auditing 15 cases per area.
 
@@ -200,18 +236,25 @@ def _build_county(settings: Settings) -> None:
         load_dataset(engine, settings, dataset)
 
 
+@stage("drawn", after="county")
 def _build_drawn(settings: Settings) -> None:
     """Cycle 2026-09 (selected 14 December 2026) drawn."""
     draw_cycle(engine_from(settings), settings, cycle_dates(settings.calendar, NEXT_CYCLE))
 
 
+@stage("allocated", after="drawn")
+def _build_allocated(settings: Settings) -> None:
+    """Cycle 2026-09 allocated."""
+    allocate_cycle(engine_from(settings), settings, CYCLE)
+
+
+@stage("notified", after="allocated", configure=_with_workforce_development)
 def _build_notified(settings: Settings) -> None:
-    """Cycle 2026-09 allocated and its emails queued (so its workbooks exist)."""
-    engine = engine_from(settings)
-    allocate_cycle(engine, settings, CYCLE)
-    notify_cycle(engine, settings, CYCLE)
+    """Cycle 2026-09's emails queued (so its workbooks exist)."""
+    notify_cycle(engine_from(settings), settings, CYCLE)
 
 
+@stage("closed", after="notified", configure=_with_pseudonym_key)
 def _build_closed(settings: Settings) -> None:
     """Cycle 2026-09 returned (two audits never, a few late, some questions answered "no", one learning point
     naming a member of staff and the case), moderated, with its agreement figures kept."""
@@ -242,9 +285,6 @@ def _build_closed(settings: Settings) -> None:
     moderation_record.record_agreement(engine, settings, CYCLE)
 
 
-BUILDERS = {"county": _build_county, "drawn": _build_drawn, "notified": _build_notified, "closed": _build_closed}
-
-
 def _copy_stage(folder: Path, url: str, into: Path) -> str:
     """The stage's files and store copied into ``into`` (a SQLite file with the folder, a PostgreSQL database
     from the stage's as a template); returns the copy's database URL."""
@@ -255,8 +295,8 @@ def _copy_stage(folder: Path, url: str, into: Path) -> str:
     return _new_postgres_database(template=make_url(url).database)
 
 
-class CountyStages:
-    """The county's stages, each built once per database for the whole run and handed out as copies.
+class Stages:
+    """The stages, each built once per database for the whole run and handed out as copies.
 
     Under pytest-xdist the workers share the stages: the first to need one builds it under a file lock in the
     run's common temporary folder, the others wait and copy it. The run's end drops the PostgreSQL stages.
@@ -272,11 +312,12 @@ class CountyStages:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not built.exists():
                 folder.mkdir(exist_ok=True)
-                if stage == STAGES[0]:
+                after = STAGES[stage].after
+                if after is None:
                     url = f"sqlite:///{folder / 'qaloop.db'}" if database == "sqlite" else _new_postgres_database()
                 else:
-                    url = _copy_stage(*self._stage(STAGES[STAGES.index(stage) - 1], database), folder)
-                BUILDERS[stage](_county_settings(settings_in(folder, database_url=url), stage))
+                    url = _copy_stage(*self._stage(after, database), folder)
+                STAGES[stage].build(stage_settings(settings_in(folder, database_url=url), stage))
                 engine_for(url).dispose()
                 built.write_text(url)
         return folder, built.read_text()
@@ -285,7 +326,7 @@ class CountyStages:
         """A copy of ``stage`` on ``database`` under ``into``: this test's own files and store, dropped after."""
         url = _copy_stage(*self._stage(stage, database), into)
         try:
-            yield _county_settings(settings_in(into, database_url=url), stage)
+            yield stage_settings(settings_in(into, database_url=url), stage)
         finally:
             _drop_database(url)
 
@@ -300,8 +341,8 @@ def _run_root(factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def county_stages(tmp_path_factory: pytest.TempPathFactory) -> CountyStages:
-    return CountyStages(_run_root(tmp_path_factory))
+def stages(tmp_path_factory: pytest.TempPathFactory) -> Stages:
+    return Stages(_run_root(tmp_path_factory))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -315,33 +356,40 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                 _drop_database(marker.read_text())
 
 
-def _database_of(store_url: str) -> str:
+def database_of(store_url: str) -> str:
+    """Which database a store URL is on, as the stages name it."""
     return "sqlite" if store_url.startswith("sqlite") else "postgresql"
 
 
 @pytest.fixture
-def county(county_stages: CountyStages, store_url: str, tmp_path: Path) -> Iterator[Settings]:
+def county(stages: Stages, store_url: str, tmp_path: Path) -> Iterator[Settings]:
     """A 4,000-case county with its history loaded into the store, auditing 15 cases per area."""
-    yield from county_stages.copy("county", _database_of(store_url), tmp_path)
+    yield from stages.copy("county", database_of(store_url), tmp_path)
 
 
 @pytest.fixture
-def drawn(county_stages: CountyStages, store_url: str, tmp_path: Path) -> Iterator[Settings]:
+def drawn(stages: Stages, store_url: str, tmp_path: Path) -> Iterator[Settings]:
     """The county with cycle 2026-09 (selected 14 December 2026) drawn."""
-    yield from county_stages.copy("drawn", _database_of(store_url), tmp_path)
+    yield from stages.copy("drawn", database_of(store_url), tmp_path)
 
 
 @pytest.fixture
-def notified(county_stages: CountyStages, store_url: str, tmp_path: Path) -> Iterator[Settings]:
+def allocated(stages: Stages, store_url: str, tmp_path: Path) -> Iterator[Settings]:
+    """Cycle 2026-09 drawn and allocated, no email queued yet."""
+    yield from stages.copy("allocated", database_of(store_url), tmp_path)
+
+
+@pytest.fixture
+def notified(stages: Stages, store_url: str, tmp_path: Path) -> Iterator[Settings]:
     """Cycle 2026-09 allocated and its emails queued (so its workbooks exist)."""
-    yield from county_stages.copy("notified", _database_of(store_url), tmp_path)
+    yield from stages.copy("notified", database_of(store_url), tmp_path)
 
 
 @pytest.fixture
-def closed(county_stages: CountyStages, store_url: str, tmp_path: Path) -> Iterator[Settings]:
+def closed(stages: Stages, store_url: str, tmp_path: Path) -> Iterator[Settings]:
     """Cycle 2026-09 returned (two audits never, a few late, some questions answered "no", one learning point
     naming a member of staff and the case), moderated, with its agreement figures kept."""
-    yield from county_stages.copy("closed", _database_of(store_url), tmp_path)
+    yield from stages.copy("closed", database_of(store_url), tmp_path)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from qaloop.allocation.notices import notify_cycle
-from qaloop.allocation.record import allocate_cycle, move_allocation
+from qaloop.allocation.record import move_allocation
 from qaloop.core.cycle_dates import cycle_dates
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
@@ -20,11 +20,10 @@ from tests.mail import assert_each_person_got_their_message, assert_no_staff_nam
 
 
 @pytest.fixture
-def allocated(drawn: Settings, smtp_server: SmtpSink) -> Settings:
-    allocate_cycle(engine_from(drawn), drawn, "2026-09")
-    return drawn.model_copy(
-        update={"email": drawn.email.model_copy(update={"smtp_port": smtp_server.port, "messages_per_minute": 60_000})}
-    )
+def allocated(allocated: Settings, smtp_server: SmtpSink) -> Settings:
+    """The allocated cycle, its mail going to this test's SMTP server as fast as it takes it."""
+    update = {"smtp_port": smtp_server.port, "messages_per_minute": 60_000}
+    return allocated.model_copy(update={"email": allocated.email.model_copy(update=update)})
 
 
 def staff_by_email(settings: Settings) -> pd.DataFrame:

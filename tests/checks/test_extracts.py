@@ -3,8 +3,9 @@ left exactly as it was (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -18,20 +19,26 @@ from qaloop.demo.synthetic import generate, write_extracts
 from qaloop.sources.readers import SourceError
 from qaloop.store import models
 from qaloop.store.engine import engine_from, upgrade
+from tests.conftest import Stages, database_of, stage
 
 AS_OF = date(2026, 11, 22)
 
 
-@pytest.fixture
-def loaded(store_settings: Settings) -> Settings:
-    """A 600-case authority loaded once through the step, with cases set to stop on any failed check."""
-    settings = store_settings.model_copy(
-        update={"checks": {**store_settings.checks, Dataset.CASES: CheckPolicy(on_failure="stop")}}
-    )
+def _cases_stop_on_any_failure(settings: Settings) -> Settings:
+    return settings.model_copy(update={"checks": {**settings.checks, Dataset.CASES: CheckPolicy(on_failure="stop")}})
+
+
+@stage("extracts-600", configure=_cases_stop_on_any_failure)
+def _load_600_cases(settings: Settings) -> None:
     write_extracts(generate(settings, as_of=AS_OF, seed=5, cases=600), settings)
     upgrade(engine_from(settings))
     check_and_load_extracts(settings, AS_OF)
-    return settings
+
+
+@pytest.fixture
+def loaded(stages: Stages, store_url: str, tmp_path: Path) -> Iterator[Settings]:
+    """A 600-case authority loaded once through the step, with cases set to stop on any failed check."""
+    yield from stages.copy("extracts-600", database_of(store_url), tmp_path)
 
 
 def store_contents(settings: Settings) -> tuple[list, list]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -20,19 +22,25 @@ from qaloop.sources.loading import load_dataset
 from qaloop.store import models
 from qaloop.store.engine import engine_from, upgrade
 from qaloop.store.handles import CycleError
+from tests.conftest import Stages, database_of, stage
 
 AS_OF = date(2026, 11, 22)
 NEXT = date(2026, 12, 14)
 
 
-@pytest.fixture
-def loaded(store_settings: Settings) -> Settings:
-    write_extracts(generate(store_settings, as_of=AS_OF, seed=31, cases=4_000), store_settings)
-    engine = engine_from(store_settings)
+@stage("county-31")
+def _load_county_31(settings: Settings) -> None:
+    write_extracts(generate(settings, as_of=AS_OF, seed=31, cases=4_000), settings)
+    engine = engine_from(settings)
     upgrade(engine)
     for dataset in EXTRACTS:
-        load_dataset(engine, store_settings, dataset)
-    return store_settings
+        load_dataset(engine, settings, dataset)
+
+
+@pytest.fixture
+def loaded(stages: Stages, store_url: str, tmp_path: Path) -> Iterator[Settings]:
+    """A 4,000-case county (seed 31) with its history loaded."""
+    yield from stages.copy("county-31", database_of(store_url), tmp_path)
 
 
 def allocations(settings: Settings, cycle_id: int) -> list[tuple[str, str, int | None]]:
