@@ -117,6 +117,8 @@ def _context(settings: Settings, row: Any) -> dict[str, Any]:
 
 
 def _after_audit(connection: Connection, settings: Settings, row: Any) -> list[Message]:
+    """Everything a filed audit sets going: its feedback, and where it calls for them, a corrective action, the
+    agreed actions' owners told, and an escalation."""
     context = _context(settings, row) | {
         "strengths": row.strengths,
         "learning_points": row.learning_points,
@@ -127,7 +129,6 @@ def _after_audit(connection: Connection, settings: Settings, row: Any) -> list[M
         "auditor": row.auditor,
     }
     line_manager = [row.line_manager_email] if row.line_manager_email else []
-    service_manager = [row.service_manager_email] if row.service_manager_email else []
     messages = [
         compose(
             settings,
@@ -141,66 +142,85 @@ def _after_audit(connection: Connection, settings: Settings, row: Any) -> list[M
     ]
     team_manager = _team_manager(connection, row.team_id) or (row.line_manager_id, row.line_manager_email)
     if settings.grade_scale.below_standard(row.grade):
-        due = action_due(settings, row.submitted_on)
-        action_id = _open_action(connection, row, "below_standard", team_manager[0], due, row.learning_points)
-        action = context | {"action_id": action_id, "due": long_date(due)}
+        messages += _below_standard(connection, settings, row, context, team_manager)
+    messages += [
+        _agreed_action_message(settings, row, context, action) for action in _agreed_actions(connection, row.return_id)
+    ]
+    if row.escalation:
+        messages.append(_escalation(connection, settings, row, context, team_manager))
+    return messages
+
+
+def _service_manager(row: Any) -> list[str]:
+    return [row.service_manager_email] if row.service_manager_email else []
+
+
+def _below_standard(
+    connection: Connection, settings: Settings, row: Any, context: dict[str, Any], team_manager: tuple[int, str]
+) -> list[Message]:
+    """A corrective action opened for the case's team manager, and the workforce development contacts told."""
+    due = action_due(settings, row.submitted_on)
+    action_id = _open_action(connection, row, "below_standard", team_manager[0], due, row.learning_points)
+    action = context | {"action_id": action_id, "due": long_date(due)}
+    messages = [
+        compose(
+            settings,
+            "corrective_action",
+            key=(row.cycle_ref, "action", action_id, "opened"),
+            to=[team_manager[1]],
+            cc=_service_manager(row),
+            subject=f"Corrective action {action_id}: case {row.case_ref} graded {row.grade}, due {long_date(due)}",
+            context=action,
+        )
+    ]
+    if settings.follow_up.workforce_development:
         messages.append(
             compose(
                 settings,
-                "corrective_action",
-                key=(row.cycle_ref, "action", action_id, "opened"),
-                to=[team_manager[1]],
-                cc=service_manager,
-                subject=f"Corrective action {action_id}: case {row.case_ref} graded {row.grade}, due {long_date(due)}",
+                "workforce_development",
+                key=(row.cycle_ref, "action", action_id, "workforce-development"),
+                to=[str(address) for address in settings.follow_up.workforce_development],
+                subject=f"Below-standard audit in team {row.team} (cycle {row.cycle_ref})",
                 context=action,
             )
         )
-        if settings.follow_up.workforce_development:
-            messages.append(
-                compose(
-                    settings,
-                    "workforce_development",
-                    key=(row.cycle_ref, "action", action_id, "workforce-development"),
-                    to=[str(address) for address in settings.follow_up.workforce_development],
-                    subject=f"Below-standard audit in team {row.team} (cycle {row.cycle_ref})",
-                    context=action,
-                )
-            )
-    for action in _agreed_actions(connection, row.return_id):
-        messages.append(
-            compose(
-                settings,
-                "agreed_action",
-                key=(row.cycle_ref, "action", action.id, "agreed"),
-                to=[action.owner_email],
-                cc=service_manager,
-                subject=f"Agreed action {action.id}: case {row.case_ref}, by {long_date(action.due_date)}",
-                context=context
-                | {"action_id": action.id, "action": action.description, "due": long_date(action.due_date)},
-            )
-        )
-    if row.escalation:
-        due = add_working_days(row.submitted_on, 5)
-        action_id = _open_action(connection, row, "escalation", team_manager[0], due, row.escalation_details)
-        messages.append(
-            compose(
-                settings,
-                "escalation",
-                key=(row.cycle_ref, "escalation", row.case_ref),
-                to=[team_manager[1], *service_manager, settings.qa_lead],
-                subject=f"Escalated concern: case {row.case_ref} (cycle {row.cycle_ref})",
-                context=context
-                | {"details": row.escalation_details or "(no details given)", "action_id": action_id}
-                | {"due": long_date(due)},
-            )
-        )
-        note_allocation(
-            connection,
-            row.allocation_id,
-            actor=ACTOR,
-            why="escalated concern emailed to the team manager, the service manager and the QA lead",
-        )
     return messages
+
+
+def _agreed_action_message(settings: Settings, row: Any, context: dict[str, Any], action: Any) -> Message:
+    return compose(
+        settings,
+        "agreed_action",
+        key=(row.cycle_ref, "action", action.id, "agreed"),
+        to=[action.owner_email],
+        cc=_service_manager(row),
+        subject=f"Agreed action {action.id}: case {row.case_ref}, by {long_date(action.due_date)}",
+        context=context | {"action_id": action.id, "action": action.description, "due": long_date(action.due_date)},
+    )
+
+
+def _escalation(
+    connection: Connection, settings: Settings, row: Any, context: dict[str, Any], team_manager: tuple[int, str]
+) -> Message:
+    """An escalated concern: an action opened, the team manager, service manager and QA lead told at once, and
+    the allocation's history says so."""
+    due = add_working_days(row.submitted_on, 5)
+    action_id = _open_action(connection, row, "escalation", team_manager[0], due, row.escalation_details)
+    note_allocation(
+        connection,
+        row.allocation_id,
+        actor=ACTOR,
+        why="escalated concern emailed to the team manager, the service manager and the QA lead",
+    )
+    return compose(
+        settings,
+        "escalation",
+        key=(row.cycle_ref, "escalation", row.case_ref),
+        to=[team_manager[1], *_service_manager(row), settings.qa_lead],
+        subject=f"Escalated concern: case {row.case_ref} (cycle {row.cycle_ref})",
+        context=context
+        | {"details": row.escalation_details or "(no details given)", "action_id": action_id, "due": long_date(due)},
+    )
 
 
 def _agreed_actions(connection: Connection, return_id: int) -> list[Any]:
