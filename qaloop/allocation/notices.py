@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -70,68 +71,99 @@ def cycle_messages(engine: Engine, settings: Settings, cycle_ref: str) -> tuple[
 
     Writes each auditor's workbook under ``output_dir/cycles/<cycle>/workbooks``.
     """
-    authority = authority_id(engine, settings)
-    rows = _allocated(engine, authority, cycle_ref)
-    common = {"cycle_ref": cycle_ref}
-    workbooks = settings.output_dir / "cycles" / cycle_ref / "workbooks"
+    rows = _allocated(engine, authority_id(engine, settings), cycle_ref)
     messages: list[Message] = []
-    by_manager: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    by_manager: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        audit_type = settings.audit_type(row.audit_type)
-        context = common | {
-            "case_ref": row.case_ref,
-            "audit_type": audit_type.label,
-            "area": row.area,
-            "team": row.team,
-            "audit_due": long_date(row.audit_due),
-            "self_reflection_due": long_date(row.self_reflection_due),
-        }
-        key = (cycle_ref, "auditor", row.case_ref, row.auditor)
-        sheet = AuditSheet(outbox_key(settings, key), row.case_ref, audit_type.label, cycle_ref, row.auditor,
-                           row.audit_due)  # fmt: skip
-        workbook = write_audit_workbook(
-            workbooks / f"{row.case_ref} {row.auditor} audit tool.xlsx",
-            sheet,
-            settings.tool_for(row.audit_type),
-            settings.grade_scale,
-        )
-        subject = f"Audit allocated: case {row.case_ref} ({audit_type.label}), due {long_date(row.audit_due)}"
-        messages.append(
-            compose(settings, "auditor", key=key, to=[row.auditor_email], subject=subject, context=context,
-                    attachments=[workbook])
-        )  # fmt: skip
-        form = write_reflection_workbook(
-            workbooks / f"{row.case_ref} {row.practitioner} self-reflection.xlsx",
-            ReflectionSheet(row.case_ref, audit_type.label, cycle_ref, row.practitioner, row.self_reflection_due),
-        )
-        messages.append(
-            compose(
-                settings,
-                "self_reflection",
-                key=(cycle_ref, "self_reflection", row.case_ref, row.practitioner),
-                to=[row.practitioner_email],
-                subject=f"Your self-reflection on case {row.case_ref}, due {long_date(row.self_reflection_due)}",
-                context=context,
-                attachments=[form],
-            )
-        )
+        context = _case_context(settings, cycle_ref, row)
+        messages += [_auditor_message(settings, cycle_ref, row, context),
+                     _self_reflection_message(settings, cycle_ref, row, context)]  # fmt: skip
         if row.manager:
             by_manager[(row.manager, row.manager_email)].append(
                 context | {"practitioner": row.practitioner, "auditor": row.auditor}
             )
-    for (manager, email), cases in sorted(by_manager.items()):
-        refs = hashlib.sha256(",".join(c["case_ref"] + c["auditor"] for c in cases).encode()).hexdigest()[:16]
-        subject = f"Cycle {cycle_ref}: {len(cases)} case(s) from your service allocated for audit"
-        context = common | {
-            "rows": cases,
-            "audit_due": cases[0]["audit_due"],
-            "self_reflection_due": cases[0]["self_reflection_due"],
-        }
-        messages.append(
-            compose(settings, "service_manager", key=(cycle_ref, "service_manager", manager, refs), to=[email],
-                    subject=subject, context=context)
-        )  # fmt: skip
+    messages += [
+        _service_manager_message(settings, cycle_ref, manager, email, cases)
+        for (manager, email), cases in sorted(by_manager.items())
+    ]
     return messages, [row.id for row in rows]
+
+
+def _case_context(settings: Settings, cycle_ref: str, row: Any) -> dict[str, Any]:
+    return {
+        "cycle_ref": cycle_ref,
+        "case_ref": row.case_ref,
+        "audit_type": settings.audit_type(row.audit_type).label,
+        "area": row.area,
+        "team": row.team,
+        "audit_due": long_date(row.audit_due),
+        "self_reflection_due": long_date(row.self_reflection_due),
+    }
+
+
+def _workbooks(settings: Settings, cycle_ref: str) -> Path:
+    return settings.output_dir / "cycles" / cycle_ref / "workbooks"
+
+
+def _auditor_message(settings: Settings, cycle_ref: str, row: Any, context: dict[str, Any]) -> Message:
+    """The auditor's case, with the audit tool workbook (its outbox key inside, to match the return)."""
+    label = context["audit_type"]
+    key = (cycle_ref, "auditor", row.case_ref, row.auditor)
+    sheet = AuditSheet(outbox_key(settings, key), row.case_ref, label, cycle_ref, row.auditor, row.audit_due)
+    workbook = write_audit_workbook(
+        _workbooks(settings, cycle_ref) / f"{row.case_ref} {row.auditor} audit tool.xlsx",
+        sheet,
+        settings.tool_for(row.audit_type),
+        settings.grade_scale,
+    )
+    return compose(
+        settings,
+        "auditor",
+        key=key,
+        to=[row.auditor_email],
+        subject=f"Audit allocated: case {row.case_ref} ({label}), due {long_date(row.audit_due)}",
+        context=context,
+        attachments=[workbook],
+    )
+
+
+def _self_reflection_message(settings: Settings, cycle_ref: str, row: Any, context: dict[str, Any]) -> Message:
+    """The practitioner's request for their self-reflection, with its form."""
+    form = write_reflection_workbook(
+        _workbooks(settings, cycle_ref) / f"{row.case_ref} {row.practitioner} self-reflection.xlsx",
+        ReflectionSheet(row.case_ref, context["audit_type"], cycle_ref, row.practitioner, row.self_reflection_due),
+    )
+    return compose(
+        settings,
+        "self_reflection",
+        key=(cycle_ref, "self_reflection", row.case_ref, row.practitioner),
+        to=[row.practitioner_email],
+        subject=f"Your self-reflection on case {row.case_ref}, due {long_date(row.self_reflection_due)}",
+        context=context,
+        attachments=[form],
+    )
+
+
+def _service_manager_message(
+    settings: Settings, cycle_ref: str, manager: str, email: str, cases: list[dict[str, Any]]
+) -> Message:
+    """A service manager's summary of their service's cases allocated this cycle (keyed by the cases and their
+    auditors, so a move sends a new summary)."""
+    refs = hashlib.sha256(",".join(c["case_ref"] + c["auditor"] for c in cases).encode()).hexdigest()[:16]
+    context = {
+        "cycle_ref": cycle_ref,
+        "rows": cases,
+        "audit_due": cases[0]["audit_due"],
+        "self_reflection_due": cases[0]["self_reflection_due"],
+    }
+    return compose(
+        settings,
+        "service_manager",
+        key=(cycle_ref, "service_manager", manager, refs),
+        to=[email],
+        subject=f"Cycle {cycle_ref}: {len(cases)} case(s) from your service allocated for audit",
+        context=context,
+    )
 
 
 def notify_cycle(engine: Engine, settings: Settings, cycle_ref: str) -> int:
