@@ -22,7 +22,7 @@ from qaloop.messaging.compose import compose, outbox_key
 from qaloop.messaging.outbox import Message, enqueue
 from qaloop.returns.workbooks import AuditSheet, ReflectionSheet, write_audit_workbook, write_reflection_workbook
 from qaloop.store import models
-from qaloop.store.handles import authority_id
+from qaloop.store.handles import authority_id, cycle_handle
 from qaloop.store.lifecycle import move_allocations, move_cycle
 from qaloop.store.queries import allocated_cases
 
@@ -175,12 +175,5 @@ def notify_cycle(engine: Engine, settings: Settings, cycle_ref: str) -> int:
     with engine.begin() as connection:
         queued = enqueue(connection, messages)
         move_allocations(connection, allocation_ids, "notified", actor=ACTOR)
-        cycle_id = connection.scalar(
-            select(models.AuditCycle.id).where(
-                models.AuditCycle.authority_id == authority_id(connection, settings),
-                models.AuditCycle.cycle_ref == cycle_ref,
-            )
-        )
-        if cycle_id is not None:
-            move_cycle(connection, cycle_id, "notified")
+        move_cycle(connection, cycle_handle(connection, settings, cycle_ref).cycle_id, "notified")
     return queued

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, select
 
 from qaloop.core.cycle_dates import CycleDates
 from qaloop.core.settings import SelectionRules, Settings
-from qaloop.programmes.eligibility import look_back_cutoff
+from qaloop.programmes.eligibility import eligibility
 from qaloop.programmes.selection import DRAWN, RESERVE, Selection, select_cases, stratum_quotas
 from qaloop.store import models
 from qaloop.store.handles import CycleError, CycleHandle, authority_id, cycle_handle, recorded_cycle
@@ -247,10 +247,12 @@ def draw_cycle(engine: Engine, settings: Settings, dates: CycleDates, seed: int 
         return draw_outcome(engine, settings, dates.cycle_ref, None)
     inputs = selection_inputs(engine, settings, dates.selection_date)
     # Quotas follow the caseload the rules allow before any relaxation (a worker's repeat aside).
-    cutoff = look_back_cutoff(dates.selection_date, settings.selection.look_back_months)
-    population = inputs.cases[
-        (pd.to_datetime(inputs.cases["last_activity_date"]) >= cutoff) & ~inputs.cases["case_ref"].isin(inputs.audited)
-    ]
+    cases = inputs.cases
+    standing = eligibility(
+        cases["case_ref"], cases["worker_id"], cases["last_activity_date"], settings.selection, dates.selection_date,
+        inputs.audited,
+    )  # fmt: skip
+    population = cases[(standing["in_window"] & ~standing["audited"]).to_numpy()]
     quotas = stratum_quotas(
         population,
         [area.code for area in settings.authority.areas],

@@ -60,11 +60,6 @@ class CycleReports:
     workshop: Path | None
     workshop_recipients: tuple[str, ...] = field(default=())
 
-    @property
-    def regular(self) -> bool:
-        """Whether these are a regular cycle's reports (a deep dive's do not start further deep dives)."""
-        return self.figures.regular
-
 
 def reports_due(engine: Engine, settings: Settings, today: date) -> list[str]:
     """The cycles that have reached their close date by ``today`` and have no summary report yet."""
