@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -34,6 +35,24 @@ from tests.conftest import DEMO_CONFIG, PROJECT, SmtpSink, write_config
 RUNS = 8
 PREFECT = str(Path(sys.executable).parent / "prefect")
 pytestmark = pytest.mark.prefect_server
+
+
+def api(method: str, url: str, **payload: object) -> Any:
+    """The Prefect API's JSON reply; a busy server (its SQLite locked by the scheduler, a 5xx) is asked again.
+
+    A refusal that is not the server being busy fails the test with the server's own words.
+    """
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            reply = httpx.request(method, url, json=payload or None, timeout=10)
+        except httpx.TransportError:
+            reply = None
+        if reply is not None and reply.status_code < 500:
+            assert reply.is_success, f"{method} {url}: {reply.status_code} {reply.text}"
+            return reply.json()
+        assert time.monotonic() < deadline, f"{method} {url}: the server stayed busy ({reply and reply.text})"
+        time.sleep(1)
 
 
 @pytest.fixture(scope="module")
@@ -91,10 +110,10 @@ def deployed(prefect_server: dict[str, str], tmp_path_factory: pytest.TempPathFa
 
 
 def test_the_next_eight_cycles_are_scheduled_six_weeks_apart_at_seven_in_london(deployed: dict[str, str]) -> None:
-    api = deployed["PREFECT_API_URL"]
+    api_url = deployed["PREFECT_API_URL"]
     calendar = load_settings(DEMO_CONFIG).calendar
     london = ZoneInfo(calendar.timezone)
-    starts = scheduled_starts(api, "audit-cycle", london)[:RUNS]
+    starts = scheduled_starts(api_url, "audit-cycle", london)[:RUNS]
     assert all(start.time() == calendar.run_at for start in starts)
     assert all((start.date() - calendar.anchor).days % (7 * calendar.cadence_weeks) == 0 for start in starts)
     assert all(later - earlier == timedelta(weeks=6) for earlier, later in zip(starts, starts[1:], strict=False))
@@ -102,34 +121,31 @@ def test_the_next_eight_cycles_are_scheduled_six_weeks_apart_at_seven_in_london(
     offsets = {start.utcoffset() for start in starts}
     assert offsets == {timedelta(0), timedelta(hours=1)}
 
-    chases = scheduled_starts(api, "chase-deadlines", london)
+    chases = scheduled_starts(api_url, "chase-deadlines", london)
     assert all(start.weekday() < 5 and start.time() == dt_time(8) for start in chases)
-    ingests = scheduled_starts(api, "ingest-returns", london, at_least=22)  # two working days' worth
+    ingests = scheduled_starts(api_url, "ingest-returns", london, at_least=22)  # two working days' worth
     assert all(start.weekday() < 5 and 8 <= start.hour <= 18 and start.minute == 0 for start in ingests)
     assert {start.hour for start in ingests} == set(range(8, 19))
-    months = scheduled_starts(api, "triangulation", london)
+    months = scheduled_starts(api_url, "triangulation", london)
     assert all(start.day == 4 and start.time() == dt_time(7) for start in months)
     assert len({(start.year, start.month) for start in months}) == len(months)
-    reports = scheduled_starts(api, "cycle-report", london)
+    reports = scheduled_starts(api_url, "cycle-report", london)
     assert all(start.weekday() < 5 and start.time() == dt_time(7, 45) for start in reports)
 
 
-def scheduled_starts(api: str, deployment: str, zone: ZoneInfo, at_least: int = RUNS) -> list[datetime]:
+def scheduled_starts(api_url: str, deployment: str, zone: ZoneInfo, at_least: int = RUNS) -> list[datetime]:
     """The expected starts of a deployment's scheduled runs, in ``zone``, once the scheduler has made enough."""
     runs: list[dict] = []
     deadline = time.monotonic() + 60
     while len(runs) < at_least and time.monotonic() < deadline:
         time.sleep(1)
-        reply = httpx.post(
-            f"{api}/flow_runs/filter",
-            json={
-                "sort": "EXPECTED_START_TIME_ASC",
-                "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
-                "deployments": {"name": {"any_": [deployment]}},
-            },
-            timeout=10,
+        runs = api(
+            "POST",
+            f"{api_url}/flow_runs/filter",
+            sort="EXPECTED_START_TIME_ASC",
+            flow_runs={"state": {"type": {"any_": ["SCHEDULED"]}}},
+            deployments={"name": {"any_": [deployment]}},
         )
-        runs = reply.json()
     assert len(runs) >= at_least, f"the scheduler created {len(runs)} {deployment} run(s)"
     return [datetime.fromisoformat(run["expected_start_time"]).astimezone(zone) for run in runs]
 
@@ -156,28 +172,25 @@ def emit_concern(env: dict[str, str], concern: str, request: dict) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def deep_dive_runs(api: str, at_least: int, wait: float = 60) -> list[dict]:
+def deep_dive_runs(api_url: str, at_least: int, wait: float = 60) -> list[dict]:
     """The deep-dive deployment's flow runs, once there are ``at_least`` (or after ``wait`` seconds)."""
     deadline = time.monotonic() + wait
     while True:
-        reply = httpx.post(
-            f"{api}/flow_runs/filter", json={"deployments": {"name": {"any_": ["deep-dive"]}}}, timeout=10
-        )
-        runs = reply.json()
+        runs = api("POST", f"{api_url}/flow_runs/filter", deployments={"name": {"any_": ["deep-dive"]}})
         if len(runs) >= at_least or time.monotonic() > deadline:
             return runs
         time.sleep(1)
 
 
 def test_a_concern_starts_exactly_one_deep_dive_with_its_request(deployed: dict[str, str]) -> None:
-    api = deployed["PREFECT_API_URL"]
-    deployment = httpx.get(f"{api}/deployments/name/deep-dive/deep-dive", timeout=10).json()
+    api_url = deployed["PREFECT_API_URL"]
+    deployment = api("GET", f"{api_url}/deployments/name/deep-dive/deep-dive")
     form = deployment["parameter_openapi_schema"]["definitions"]["DeepDiveRequest"]["properties"]
     assert {"theme", "audit_types", "areas", "teams", "activity_from", "activity_to", "question", "sample_size",
             "due_date", "allow_reaudit"} <= set(form)  # fmt: skip
 
     emit_concern(deployed, CONCERN, REQUEST)
-    [run] = deep_dive_runs(api, 1)
+    [run] = deep_dive_runs(api_url, 1)
     assert run["parameters"]["request"] == REQUEST
 
     emit_concern(deployed, CONCERN, REQUEST)  # the same concern again, while its deep dive runs
@@ -186,11 +199,11 @@ def test_a_concern_starts_exactly_one_deep_dive_with_its_request(deployed: dict[
     # The server reads events in order: once the other concern's run exists, the repeat before it has been
     # judged too. A few seconds more give a wrongly started third run time to show.
     deadline = time.monotonic() + 60
-    while other not in {r["parameters"]["request"]["concern"] for r in deep_dive_runs(api, 0, wait=0)}:
+    while other not in {r["parameters"]["request"]["concern"] for r in deep_dive_runs(api_url, 0, wait=0)}:
         assert time.monotonic() < deadline, "the other concern started no deep dive"
         time.sleep(1)
     time.sleep(3)
-    runs = deep_dive_runs(api, 3, wait=0)
+    runs = deep_dive_runs(api_url, 3, wait=0)
     assert sorted(r["parameters"]["request"]["concern"] for r in runs) == sorted([CONCERN, other])
 
 
@@ -224,16 +237,16 @@ def test_a_run_long_past_its_time_is_alerted_to_the_qa_team_once(
 ) -> None:
     upgrade(engine_from(settings))
     config = str(write_config(settings, tmp_path, smtp_server.port))
-    api = deployed["PREFECT_API_URL"]
-    deployment = httpx.get(f"{api}/deployments/name/chase-deadlines/chase-deadlines", timeout=10).json()
+    api_url = deployed["PREFECT_API_URL"]
+    deployment = api("GET", f"{api_url}/deployments/name/chase-deadlines/chase-deadlines")
     two_hours_ago = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
-    run = httpx.post(
-        f"{api}/deployments/{deployment['id']}/create_flow_run",
-        json={"state": {"type": "SCHEDULED", "state_details": {"scheduled_time": two_hours_ago}}},
-        timeout=10,
-    ).json()
+    run = api(
+        "POST",
+        f"{api_url}/deployments/{deployment['id']}/create_flow_run",
+        state={"type": "SCHEDULED", "state_details": {"scheduled_time": two_hours_ago}},
+    )
     deadline = time.monotonic() + 60  # the server marks it Late (no worker is running)
-    while httpx.get(f"{api}/flow_runs/{run['id']}", timeout=10).json()["state"]["name"] != "Late":
+    while api("GET", f"{api_url}/flow_runs/{run['id']}")["state"]["name"] != "Late":
         assert time.monotonic() < deadline, "the server never marked the run Late"
         time.sleep(1)
     qaloop = str(Path(sys.executable).parent / "qaloop")
