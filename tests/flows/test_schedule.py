@@ -11,13 +11,13 @@ by hand never shows.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
@@ -27,7 +27,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
+from cli.main import app
 from qaloop.core.settings import Settings, load_settings
 from qaloop.store.engine import engine_from, upgrade
 from tests.conftest import DEMO_CONFIG, PROJECT, SmtpSink, write_config
@@ -37,7 +40,7 @@ PREFECT = str(Path(sys.executable).parent / "prefect")
 pytestmark = pytest.mark.prefect_server
 
 
-def api(method: str, url: str, **payload: object) -> Any:
+def api(method: str, url: str, body: object = None) -> Any:
     """The Prefect API's JSON reply; a busy server (its SQLite locked by the scheduler, a 5xx) is asked again.
 
     A refusal that is not the server being busy fails the test with the server's own words.
@@ -45,12 +48,12 @@ def api(method: str, url: str, **payload: object) -> Any:
     deadline = time.monotonic() + 30
     while True:
         try:
-            reply = httpx.request(method, url, json=payload or None, timeout=10)
+            reply = httpx.request(method, url, json=body, timeout=10)
         except httpx.TransportError:
             reply = None
         if reply is not None and reply.status_code < 500:
             assert reply.is_success, f"{method} {url}: {reply.status_code} {reply.text}"
-            return reply.json()
+            return reply.json() if reply.content else None
         assert time.monotonic() < deadline, f"{method} {url}: the server stayed busy ({reply and reply.text})"
         time.sleep(1)
 
@@ -100,12 +103,12 @@ def deployed(prefect_server: dict[str, str], tmp_path_factory: pytest.TempPathFa
     """Every deployment in prefect.yaml, with its schedules and triggers, deployed to the server."""
     project = tmp_path_factory.mktemp("deploy") / "project"
     shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns(".venv", ".git", "var", "output", "*.pyc"))
-    for command in (
-        [PREFECT, "work-pool", "create", "qaloop", "--type", "process"],
+    api("POST", f"{prefect_server['PREFECT_API_URL']}/work_pools/", {"name": "qaloop", "type": "process"})
+    done = subprocess.run(
         [PREFECT, "--no-prompt", "deploy", "--all"],
-    ):
-        done = subprocess.run(command, cwd=project, env=prefect_server, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stdout + done.stderr
+        cwd=project, env=prefect_server, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
     return prefect_server
 
 
@@ -142,9 +145,11 @@ def scheduled_starts(api_url: str, deployment: str, zone: ZoneInfo, at_least: in
         runs = api(
             "POST",
             f"{api_url}/flow_runs/filter",
-            sort="EXPECTED_START_TIME_ASC",
-            flow_runs={"state": {"type": {"any_": ["SCHEDULED"]}}},
-            deployments={"name": {"any_": [deployment]}},
+            {
+                "sort": "EXPECTED_START_TIME_ASC",
+                "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
+                "deployments": {"name": {"any_": [deployment]}},
+            },
         )
     assert len(runs) >= at_least, f"the scheduler created {len(runs)} {deployment} run(s)"
     return [datetime.fromisoformat(run["expected_start_time"]).astimezone(zone) for run in runs]
@@ -161,22 +166,24 @@ REQUEST = {
 }
 
 
-def emit_concern(env: dict[str, str], concern: str, request: dict) -> None:
+def emit_concern(api_url: str, concern: str, request: dict) -> None:
     """A ``qaloop.concern.detected`` event, as the cycle report emits it, sent to the server."""
     payload = {"authority": "demo-county", "cycle_ref": "2026-09", "kind": "stratum", "request": request}
-    done = subprocess.run(
-        [PREFECT, "event", "emit", "qaloop.concern.detected", "--resource-id", f"qaloop.concern.{concern}",
-         "--payload", json.dumps(payload)],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
+    event = {
+        "id": str(uuid.uuid4()),
+        "occurred": datetime.now(UTC).isoformat(),
+        "event": "qaloop.concern.detected",
+        "resource": {"prefect.resource.id": f"qaloop.concern.{concern}"},
+        "payload": payload,
+    }
+    api("POST", f"{api_url}/events", [event])
 
 
 def deep_dive_runs(api_url: str, at_least: int, wait: float = 60) -> list[dict]:
     """The deep-dive deployment's flow runs, once there are ``at_least`` (or after ``wait`` seconds)."""
     deadline = time.monotonic() + wait
     while True:
-        runs = api("POST", f"{api_url}/flow_runs/filter", deployments={"name": {"any_": ["deep-dive"]}})
+        runs = api("POST", f"{api_url}/flow_runs/filter", {"deployments": {"name": {"any_": ["deep-dive"]}}})
         if len(runs) >= at_least or time.monotonic() > deadline:
             return runs
         time.sleep(1)
@@ -189,13 +196,13 @@ def test_a_concern_starts_exactly_one_deep_dive_with_its_request(deployed: dict[
     assert {"theme", "audit_types", "areas", "teams", "activity_from", "activity_to", "question", "sample_size",
             "due_date", "allow_reaudit"} <= set(form)  # fmt: skip
 
-    emit_concern(deployed, CONCERN, REQUEST)
+    emit_concern(api_url, CONCERN, REQUEST)
     [run] = deep_dive_runs(api_url, 1)
     assert run["parameters"]["request"] == REQUEST
 
-    emit_concern(deployed, CONCERN, REQUEST)  # the same concern again, while its deep dive runs
+    emit_concern(api_url, CONCERN, REQUEST)  # the same concern again, while its deep dive runs
     other = "demo-county.question.safeguarding.V1"
-    emit_concern(deployed, other, REQUEST | {"theme": "safeguarding V1", "concern": other, "areas": []})
+    emit_concern(api_url, other, REQUEST | {"theme": "safeguarding V1", "concern": other, "areas": []})
     # The server reads events in order: once the other concern's run exists, the repeat before it has been
     # judged too. A few seconds more give a wrongly started third run time to show.
     deadline = time.monotonic() + 60
@@ -225,11 +232,19 @@ def test_qaloop_deep_dive_starts_a_run_of_the_deployment_and_prints_where_to_see
         ["NE"],
         12,
     )
-    refused = subprocess.run(
-        [qaloop, "deep-dive", "--config", str(DEMO_CONFIG), "--theme", "Nowhere", "--area", "ATLANTIS"],
-        env=deployed, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert refused.returncode == 1 and "area 'ATLANTIS' is not one of" in refused.stderr
+    refused = qaloop_here(
+        deployed, "deep-dive", "--config", str(DEMO_CONFIG), "--theme", "Nowhere", "--area", "ATLANTIS"
+    )
+    assert refused.exit_code == 1 and "area 'ATLANTIS' is not one of" in refused.output
+
+
+def qaloop_here(server: dict[str, str], *args: str) -> Result:
+    """A qaloop command run in this process against the module's server (a child process would spend
+    seconds importing Prefect again; the one in the test above shows the installed command works)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: server["PREFECT_API_URL"]}):
+        return CliRunner().invoke(app, list(args))
 
 
 def test_a_run_long_past_its_time_is_alerted_to_the_qa_team_once(
@@ -243,17 +258,16 @@ def test_a_run_long_past_its_time_is_alerted_to_the_qa_team_once(
     run = api(
         "POST",
         f"{api_url}/deployments/{deployment['id']}/create_flow_run",
-        state={"type": "SCHEDULED", "state_details": {"scheduled_time": two_hours_ago}},
+        {"state": {"type": "SCHEDULED", "state_details": {"scheduled_time": two_hours_ago}}},
     )
     deadline = time.monotonic() + 60  # the server marks it Late (no worker is running)
     while api("GET", f"{api_url}/flow_runs/{run['id']}")["state"]["name"] != "Late":
         assert time.monotonic() < deadline, "the server never marked the run Late"
         time.sleep(1)
-    qaloop = str(Path(sys.executable).parent / "qaloop")
-    first = subprocess.run([qaloop, "watch-runs", "--config", config], env=deployed, capture_output=True, text=True)
-    assert first.returncode == 0, first.stdout + first.stderr
-    second = subprocess.run([qaloop, "watch-runs", "--config", config], env=deployed, capture_output=True, text=True)
-    assert "No run is late." in second.stdout
+    first = qaloop_here(deployed, "watch-runs", "--config", config)
+    assert first.exit_code == 0, first.output
+    second = qaloop_here(deployed, "watch-runs", "--config", config)
+    assert "No run is late." in second.output
     [alert] = smtp_server.messages  # the deep dives started above are late by seconds only
     assert alert["Subject"] == f"qaloop: the chase-deadlines run {run['name']} has not started"
     body = alert.get_body(("plain",)).get_content()
