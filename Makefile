@@ -38,6 +38,8 @@ browser:
 AUTHORITY ?= adults
 ifeq ($(AUTHORITY),children)
 DEMO_CONFIG := --config configs/coventry.yaml
+# The children's demo has no audit history: its next cycle is its first, which the cycle must be told.
+demo: export QALOOP_CALENDAR__FIRST_CYCLE ?= $(shell date +%F)
 DEMO_FRESH := var/coventry output/coventry
 DEMO_LOAD := load staff
 DEMO_MAIL := output/coventry/mail

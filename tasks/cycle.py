@@ -6,9 +6,7 @@ from datetime import date
 
 import pandas as pd
 from prefect import get_run_logger, task
-from prefect.artifacts import (
-    create_table_artifact,
-)
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from checks.extracts import CheckedLoad, check_and_load_extracts
 from qaloop.allocation import record as allocation_record
@@ -16,6 +14,7 @@ from qaloop.allocation.auditors import Assignment
 from qaloop.core.cycle_dates import CycleDates
 from qaloop.core.settings import Settings
 from qaloop.programmes import cycle_record, managers_monthly
+from qaloop.programmes.readiness import NotReady
 from qaloop.programmes.selection import Selection
 from qaloop.store.engine import engine_from
 from qaloop.store.handles import CycleHandle
@@ -64,8 +63,20 @@ def publish_sample(selection: Selection, what: str) -> None:
 
 @task(name="draw the sample", **RETRY_IO, **NOT_CACHED)
 def draw(settings: Settings, dates: CycleDates, seed: int | None) -> CycleHandle:
-    """Draw and record the cycle's sample (a cycle already drawn is kept) and publish it by stratum."""
-    outcome = cycle_record.draw_cycle(engine_from(settings), settings, dates, seed)
+    """Draw and record the cycle's sample (a cycle already drawn is kept) and publish it by stratum.
+
+    When what the draw depends on does not hold, the reasons are published and the run fails with them
+    (the flow's failure hook tells the QA team); nothing is recorded.
+    """
+    try:
+        outcome = cycle_record.draw_cycle(engine_from(settings), settings, dates, seed)
+    except NotReady as refusal:
+        create_markdown_artifact(
+            key="cycle-not-drawn",
+            description=f"Cycle {dates.cycle_ref} was not drawn",
+            markdown="\n".join([f"# Cycle {dates.cycle_ref} was not drawn", "", *(f"- {r}" for r in refusal.reasons)]),
+        )
+        raise
     if outcome.selection is not None:
         publish_sample(outcome.selection, f"Cycle {dates.cycle_ref}")
     else:

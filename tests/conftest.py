@@ -395,8 +395,10 @@ def closed(stages: Stages, store_url: str, tmp_path: Path) -> Iterator[Settings]
 @pytest.fixture
 def children(tmp_path: Path) -> Settings:
     """A children's services authority on Coventry's configuration (SQLite), its staff list and Annex A
-    workbook written, the store migrated."""
+    workbook written, the store migrated; it has no audit history, so its next cycle is its first."""
     settings = settings_in(tmp_path, config=PROJECT / "configs" / "coventry.yaml")
+    first = settings.calendar.model_copy(update={"first_cycle": AS_OF})
+    settings = settings.model_copy(update={"calendar": first})
     write_extracts(generate(settings, as_of=AS_OF, seed=5, cases=3_000), settings)
     upgrade(engine_from(settings))
     return settings

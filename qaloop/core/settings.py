@@ -152,6 +152,11 @@ class CycleCalendar(_Strict):
     """When cycles fall and how long each stage lasts (offsets are working days after selection)."""
 
     anchor: date = Field(description="selection date of the first cycle; later cycles follow every cadence")
+    first_cycle: date | None = Field(
+        default=None,
+        description="the programme's first cycle in qaloop is the first selected on or after this date: no audit "
+        "history is expected before it (defaults to the anchor)",
+    )
     cadence_weeks: int = Field(default=6, ge=1, le=52)
     run_at: time = Field(default=time(7, 0), description="local time the cycle flow starts")
     timezone: str = "Europe/London"

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, select
 from qaloop.core.cycle_dates import CycleDates
 from qaloop.core.settings import SelectionRules, Settings
 from qaloop.programmes.eligibility import eligibility
+from qaloop.programmes.readiness import NotReady, draw_gaps, extract_gaps, history_gaps
 from qaloop.programmes.selection import DRAWN, RESERVE, Selection, select_cases, stratum_quotas
 from qaloop.store import models
 from qaloop.store.handles import CycleError, CycleHandle, authority_id, cycle_handle, recorded_cycle
@@ -34,11 +35,13 @@ ACTOR = "qaloop selection"
 class SelectionInputs:
     """Everything a draw reads: the cases (``case_ref``, ``area``, ``audit_type``, ``team``, ``worker_id``,
     ``last_activity_date``), the references already audited, and the workers audited in each earlier
-    regular cycle, newest first."""
+    regular cycle, newest first; and those cycles' selection dates (what the readiness checks read; not kept
+    with the saved inputs)."""
 
     cases: pd.DataFrame
     audited: frozenset[str]
     recent_cycles: tuple[frozenset[str], ...]
+    audited_cycles: tuple[date, ...] = ()
 
 
 def selection_inputs(engine: Engine, settings: Settings, before: date) -> SelectionInputs:
@@ -72,7 +75,7 @@ def selection_inputs(engine: Engine, settings: Settings, before: date) -> Select
     earlier = sorted({(row.selection_date, row.cycle_ref) for row in audited_rows if row.selection_date < before})
     workers = {ref: {row.staff_ref for row in audited_rows if row.cycle_ref == ref} for _, ref in earlier}
     recent = tuple(frozenset(workers[ref]) for _, ref in reversed(earlier))
-    return SelectionInputs(cases, audited, recent)
+    return SelectionInputs(cases, audited, recent, tuple(day for day, _ in reversed(earlier)))
 
 
 def save_inputs(inputs: SelectionInputs, folder: Path) -> tuple[Path, str]:
@@ -242,10 +245,14 @@ def draw_cycle(engine: Engine, settings: Settings, dates: CycleDates, seed: int 
     """Draw and record the sample of the cycle with ``dates``; a cycle already recorded is left as it is.
 
     Quotas follow ``calendar.type_shares``, or the eligible caseload of each area when none are set.
+    NotReady, with nothing recorded, when what the draw depends on does not hold (see ``readiness``).
     """
     if recorded_cycle(engine, settings, dates.cycle_ref) is not None:
         return draw_outcome(engine, settings, dates.cycle_ref, None)
     inputs = selection_inputs(engine, settings, dates.selection_date)
+    gaps = history_gaps(settings, inputs.audited_cycles, dates.selection_date)
+    if gaps := gaps + extract_gaps(settings, inputs.cases, dates.selection_date):
+        raise NotReady(dates.cycle_ref, gaps)
     # Quotas follow the caseload the rules allow before any relaxation (a worker's repeat aside).
     cases = inputs.cases
     standing = eligibility(
@@ -270,6 +277,8 @@ def draw_cycle(engine: Engine, settings: Settings, dates: CycleDates, seed: int 
         audited=inputs.audited,
         recent_cycles=inputs.recent_cycles,
     )
+    if gaps := draw_gaps(selection):
+        raise NotReady(dates.cycle_ref, gaps)
     path, digest = save_inputs(inputs, settings.output_dir / "cycles" / dates.cycle_ref)
     record_selection(engine, settings, dates, selection, quotas, path, digest)
     return draw_outcome(engine, settings, dates.cycle_ref, selection)

@@ -19,6 +19,7 @@ from qaloop.core.settings import Settings
 from qaloop.store import models
 from qaloop.store.engine import engine_from
 from tests.conftest import NEXT_CYCLE, SmtpSink, write_config
+from tests.history import forget_cycles
 from tests.mail import assert_each_person_got_their_message, assert_no_staff_name_appears
 
 pytestmark = pytest.mark.slow  # whole flows in real Prefect
@@ -80,6 +81,24 @@ def test_a_bad_staff_list_stops_the_cycle_before_anything_is_written(
     [alert] = smtp_server.messages
     assert alert["Subject"].startswith("qaloop: the audit-cycle run demo-county 2026-09 failed")
     assert "role is not one of" in alert.get_body(("plain",)).get_content()
+
+
+def test_a_cycle_without_its_audit_history_stops_and_tells_the_qa_team(
+    prefect_harness: None, county: Settings, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    forget_cycles(county)  # as when the history file could not be loaded
+    state = audit_cycle(
+        config=str(write_config(county, tmp_path, smtp_server.port)), selection_date=NEXT_CYCLE, return_state=True
+    )
+    assert state.is_failed()
+    with engine_from(county).connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(models.AuditCycle)) == 0
+        assert connection.scalars(select(models.EmailOutbox.kind)).all() == ["run_failed"]
+    [alert] = smtp_server.messages  # nothing sent to auditors or practitioners: only the QA team's alert
+    body = alert.get_body(("plain",)).get_content()
+    assert "Cycle 2026-09 was not drawn" in body and "the store holds no audit history" in body
+    refusal = Artifact.get("cycle-not-drawn")
+    assert refusal is not None and "the store holds no audit history" in str(refusal.data)
 
 
 def test_bad_case_rows_within_the_allowed_share_go_to_a_quarantine_file_and_the_cycle_goes_on(
