@@ -22,12 +22,12 @@ import pandas as pd
 import yaml
 from common import PROJECT, peak_mb
 
+from checks.intake import take_in
 from qaloop.core.cycle_dates import next_selection_date
 from qaloop.core.schema import EXTRACTS, Dataset
 from qaloop.core.settings import load_settings
 from qaloop.demo.mail_sink import start_sink
 from qaloop.demo.synthetic import generate, write_extracts
-from qaloop.sources.loading import load_dataset
 from qaloop.store.engine import engine_from, upgrade
 
 AS_OF = date(2026, 11, 22)
@@ -59,8 +59,7 @@ def main() -> None:
         write_extracts(generate(settings, as_of=AS_OF, cases=args.cases), settings)
         engine = engine_from(settings)
         upgrade(engine)
-        for dataset in EXTRACTS:
-            load_dataset(engine, settings, dataset, AS_OF)
+        take_in(settings, EXTRACTS, AS_OF)
         # This cycle's extract: the same cases in another order, so the flow reads, checks and stores all
         # of them again as it would a new day's extract (a file already loaded would be skipped).
         cases = pd.read_csv(settings.sources[Dataset.CASES].path, dtype=str, keep_default_na=False)

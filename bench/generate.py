@@ -17,12 +17,13 @@ from typing import TypeVar
 
 from common import peak_mb, scratch_settings
 
-from qaloop.core.schema import EXTRACTS
+from checks.intake import take_in
+from qaloop.core.schema import EXTRACTS, Dataset
 from qaloop.demo.synthetic import PAST_CYCLES, generate, write_extracts
-from qaloop.sources.loading import load_dataset
 from qaloop.store.engine import engine_from, upgrade
 
 PROJECT = Path(__file__).resolve().parent.parent
+AS_OF = date(2026, 11, 22)
 T = TypeVar("T")
 
 
@@ -47,15 +48,16 @@ def main() -> None:
         authority = timed(
             "generate",
             lambda: generate(
-                settings, as_of=date(2026, 11, 22), cases=args.cases, history_per_cycle=args.past_audits // PAST_CYCLES
+                settings, as_of=AS_OF, cases=args.cases, history_per_cycle=args.past_audits // PAST_CYCLES
             ),
         )
         timed("write extracts (CSV / XLSX)", lambda: write_extracts(authority, settings))
         engine = engine_from(settings)
         timed("migrate the store", lambda: upgrade(engine))
-        for dataset in EXTRACTS:
-            rows = len(authority[dataset])
-            timed(f"load {dataset.value} ({rows:,} rows)", lambda d=dataset: load_dataset(engine, settings, d))
+        # The staff list and the cases are checked and stored together (cases are checked against the staff).
+        for group in ([Dataset.STAFF, Dataset.CASES], *([d] for d in EXTRACTS[2:])):
+            rows = ", ".join(f"{len(authority[d]):,} {d.value}" for d in group)
+            timed(f"check and load {rows}", lambda g=group: take_in(settings, g, AS_OF))
         print(f"{'total':<34} {time.perf_counter() - total:8.1f} s   peak RSS {peak_mb():8.0f} MB")
 
 

@@ -20,6 +20,7 @@ from common import peak_mb, scratch_settings
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
+from checks.intake import take_in
 from qaloop.allocation.record import allocate_cycle
 from qaloop.core.cycle_dates import cycle_dates, next_selection_date
 from qaloop.core.schema import EXTRACTS
@@ -27,7 +28,6 @@ from qaloop.core.settings import Settings
 from qaloop.demo.synthetic import generate, write_extracts
 from qaloop.programmes.cycle_record import draw_cycle
 from qaloop.reporting.cycle_close import build_reports
-from qaloop.sources.loading import load_dataset
 from qaloop.store import models
 from qaloop.store.engine import Engine, engine_from, upgrade
 
@@ -82,8 +82,7 @@ def main() -> None:
         write_extracts(generate(settings, as_of=AS_OF, cases=args.cases), settings)
         engine = engine_from(settings)
         upgrade(engine)
-        for dataset in EXTRACTS:
-            load_dataset(engine, settings, dataset)
+        take_in(settings, EXTRACTS, AS_OF)
         dates = cycle_dates(settings.calendar, next_selection_date(settings.calendar, AS_OF))
         draw_cycle(engine, settings, dates)
         allocate_cycle(engine, settings, dates.cycle_ref)

@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from checks.cases import check_cases
-from checks.runner import CheckFailed, CheckReport, Failure, keep, store
+from checks.runner import CheckFailed, CheckReport, Failure, Intake, keep, store
 from checks.staff import check_staff
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import AnnexASource, Settings
@@ -21,13 +21,17 @@ from qaloop.store.engine import engine_from
 
 @dataclass(frozen=True)
 class CheckedLoad:
-    """What was stored, and which case rows were set aside and where."""
+    """What became of the staff list and the case extract, and where Annex A rows that could not become cases
+    went."""
 
-    staff: int
-    cases: int
-    quarantined: tuple[str, ...]
-    quarantine_file: Path | None
+    staff: Intake
+    cases: Intake
     annex_a_file: Path | None = None  # Annex A rows that could not become cases, with the reasons
+
+    @property
+    def quarantined(self) -> tuple[str, ...]:
+        """The case references set aside, by the checks or because their Annex A row could not be read."""
+        return self.cases.set_aside
 
 
 def check_and_load_extracts(
@@ -39,14 +43,14 @@ def check_and_load_extracts(
     cannot be read or lacks a column; LoadError when the store refuses a row.
     """
     staff_text = read_dataset(settings, Dataset.STAFF, as_of)
-    unread: tuple[str, ...] = ()
+    unread: dict[str, str] = {}
     annex_a_file = None
     if isinstance(settings.sources.get(Dataset.CASES), AnnexASource):
         annex_a = read_annex_a_source(settings, staff_text)
         cases_text = annex_a.cases
         if len(annex_a.problems):
             annex_a_file = _set_aside_annex_a(settings, annex_a, as_of, on_report)
-            unread = tuple(annex_a.problems["case_ref"])
+            unread = dict(zip(annex_a.problems["case_ref"], "Annex A: " + annex_a.problems["reason"], strict=True))
     else:
         cases_text = read_dataset(settings, Dataset.CASES, as_of)
     staff_report, staff = check_staff(settings, staff_text)
@@ -57,13 +61,9 @@ def check_and_load_extracts(
     staff_kept = keep(settings, Dataset.STAFF, staff_report, staff, "staff_id", as_of)
     cases_kept = keep(settings, Dataset.CASES, cases_report, cases, "case_ref", as_of)
     engine = engine_from(settings)
-    stored = {dataset: store(engine, settings, dataset, kept).rows
-              for dataset, kept in ((Dataset.STAFF, staff_kept), (Dataset.CASES, cases_kept))}  # fmt: skip
     return CheckedLoad(
-        staff=stored[Dataset.STAFF],
-        cases=stored[Dataset.CASES],
-        quarantined=unread + tuple(cases_kept.set_aside["case_ref"]),
-        quarantine_file=cases_kept.quarantine_file,
+        staff=store(engine, settings, Dataset.STAFF, staff_kept),
+        cases=store(engine, settings, Dataset.CASES, cases_kept, also_set_aside=unread),
         annex_a_file=annex_a_file,
     )
 

@@ -17,7 +17,6 @@ from sqlalchemy import Engine
 from qaloop.core.schema import SCHEMAS, Dataset
 from qaloop.core.settings import CheckPolicy, Settings
 from qaloop.sources import loading
-from qaloop.sources.loading import LoadSummary
 from qaloop.sources.readers import file_digest
 
 _SHOWN = 10
@@ -81,14 +80,19 @@ def not_before(later: str, earlier: str) -> Rule:
     )
 
 
-def schema_rules(dataset: Dataset, what: str, unique_on: str | None = None) -> list[Rule]:
-    """The rules every dataset has: rows present, required values present and readable, the key unique.
+def schema_rules(dataset: Dataset, what: str, unique_on: str | None = None, may_be_empty: bool = False) -> list[Rule]:
+    """The rules every dataset has: rows present (unless ``may_be_empty``), required values present and
+    readable, the key unique.
 
     ``unique_on`` names the column that must be unique when it is not the key itself (for example the key
     qualified by the file it came from, when several files are checked at once).
     """
     schema = SCHEMAS[dataset]
-    rules = [rule(f"the {what} has no rows", gx.expectations.ExpectTableRowCountToBeBetween, min_value=1)]
+    rules = (
+        []
+        if may_be_empty
+        else [rule(f"the {what} has no rows", gx.expectations.ExpectTableRowCountToBeBetween, min_value=1)]
+    )
     if len(schema.key) == 1:
         rules.append(
             rule(
@@ -286,11 +290,13 @@ def write_quarantine(report: CheckReport, rows: pd.DataFrame, key: str, path: Pa
 
 @dataclass(frozen=True)
 class Kept:
-    """A checked dataset after its policy: the rows to store, and the rows set aside and where they went."""
+    """A checked dataset after its policy: the rows to store, and the rows set aside (with the checks each
+    broke, by key) and where they went."""
 
     rows: pd.DataFrame
     set_aside: pd.DataFrame
     quarantine_file: Path | None
+    reasons: dict[str, str]
 
 
 def keep(settings: Settings, dataset: Dataset, report: CheckReport, frame: pd.DataFrame, key: str, as_of: date) -> Kept:
@@ -299,14 +305,52 @@ def keep(settings: Settings, dataset: Dataset, report: CheckReport, frame: pd.Da
     checks each broke, and the rest go on."""
     rows, set_aside = apply_policy(report, frame, key, settings.check_policy(dataset))
     if not len(set_aside):
-        return Kept(rows, set_aside, None)
+        return Kept(rows, set_aside, None, {})
     path = settings.output_dir / "quarantine" / f"{dataset.value}-{as_of}.csv"
-    return Kept(rows, set_aside, write_quarantine(report, set_aside, key, path))
+    reasons = report.reasons()
+    return Kept(rows, set_aside, write_quarantine(report, set_aside, key, path), reasons)
 
 
-def store(engine: Engine, settings: Settings, dataset: Dataset, kept: Kept, digest: str | None = None) -> LoadSummary:
-    """Store what a dataset's policy kept, in one transaction, its file recorded so that it is read once."""
+@dataclass(frozen=True)
+class Intake:
+    """What became of one dataset's extract: rows read, rows kept, new and updated in the store (none when its
+    file was loaded before), the rows set aside by key and the quarantine file they went to."""
+
+    dataset: Dataset
+    rows: int
+    stored: int
+    new: int
+    updated: int
+    already_loaded: bool
+    set_aside: tuple[str, ...]
+    quarantine_file: Path | None
+
+
+def store(
+    engine: Engine,
+    settings: Settings,
+    dataset: Dataset,
+    kept: Kept,
+    digest: str | None = None,
+    also_set_aside: dict[str, str] | None = None,
+) -> Intake:
+    """Store what a dataset's policy kept, in one transaction, its file recorded so that it is read once; the
+    cases set aside (and ``also_set_aside``: reference -> why) are marked in the store so they are never drawn.
+    """
     path = getattr(settings.sources[dataset], "path", None)
     if path is not None and digest is None:
         digest = file_digest(path)
-    return loading.load_frame(engine, settings, dataset, kept.rows[SCHEMAS[dataset].names], path, digest)
+    set_aside = {**(also_set_aside or {}), **kept.reasons}
+    summary = loading.load_frame(
+        engine, settings, dataset, kept.rows[SCHEMAS[dataset].names], path, digest, set_aside=set_aside
+    )
+    return Intake(
+        dataset,
+        rows=len(kept.rows) + len(kept.set_aside),
+        stored=len(kept.rows),
+        new=summary.new,
+        updated=summary.updated,
+        already_loaded=summary.skipped_file,
+        set_aside=tuple(set_aside),
+        quarantine_file=kept.quarantine_file,
+    )

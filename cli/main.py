@@ -60,6 +60,12 @@ def _refusals(*errors: type[Exception]) -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+def _print_failed_check(report: Any) -> None:
+    """A check report that found something, in yellow on stderr (a clean one says nothing)."""
+    if not report.ok:
+        typer.secho(report.describe(), fg="yellow", err=True)
+
+
 def _settings(config: Path | None) -> Settings:
     try:
         return load_settings(config)
@@ -106,7 +112,9 @@ def load(
     ] = None,
     as_of: Annotated[str | None, typer.Option(help="the run date bound as :as_of in SQL sources")] = None,
 ) -> None:
-    """Load the configured extracts into the store; each file's content is loaded once."""
+    """Check the configured extracts and load what passes into the store, as the flows do (rows that fail go
+    to a quarantine file, or nothing is loaded, as each dataset's policy says); each file's content is loaded
+    once."""
     settings = _settings(config)
     engine = engine_from(settings)
     if current_revision(engine) != head_revision():
@@ -124,13 +132,22 @@ def load(
         )
         raise typer.Exit(2)
     chosen = dataset or [d for d in EXTRACTS if d in settings.sources]
-    for name in chosen:
-        with _refusals(SourceError, loading.LoadError):
-            summary = loading.load_dataset(engine, settings, name, _date(as_of))
-        if summary.skipped_file:
-            typer.echo(f"  {name.value:<14} already loaded (same file content), skipped")
+    from checks.evidence import EvidenceFailed  # Great Expectations is slow to import: only here
+    from checks.intake import take_in
+    from checks.runner import CheckFailed
+
+    with _refusals(SourceError, loading.LoadError, CheckFailed, EvidenceFailed, CycleError):
+        taken = take_in(settings, chosen, _date(as_of) if as_of else date.today(), on_report=_print_failed_check)
+    for intake in taken:
+        if intake.already_loaded:
+            typer.echo(f"  {intake.dataset.value:<14} already loaded (same file content), skipped")
         else:
-            typer.echo(f"  {name.value:<14} {summary.rows:>9,} rows: {summary.new:,} new, {summary.updated:,} updated")
+            typer.echo(
+                f"  {intake.dataset.value:<14} {intake.rows:>9,} rows: {intake.new:,} new, {intake.updated:,} updated"
+            )
+        if intake.rows > intake.stored:
+            where = f" ({intake.quarantine_file})" if intake.quarantine_file else ""
+            typer.secho(f"  {'':<14} {intake.rows - intake.stored:>9,} set aside by its checks{where}", fg="yellow")
     typer.echo(f"\nThe store now holds for {settings.authority.name}:")
     for what, count in loading.counts(engine, settings).items():
         typer.echo(f"  {what:<20} {count:>9,}")

@@ -76,7 +76,7 @@ def audit_cycle(
         if not decision.approve:
             get_run_logger().warning("Cycle %s was not approved; nothing was allocated or sent.", dates.cycle_ref)
             return CycleSummary(
-                cycle_ref=dates.cycle_ref, selection_date=dates.selection_date, cases_loaded=loaded.cases,
+                cycle_ref=dates.cycle_ref, selection_date=dates.selection_date, cases_loaded=loaded.cases.stored,
                 cases_quarantined=len(loaded.quarantined), allocated=0, waiting_for_an_auditor=0,
                 emails_queued=0, emails_sent=0, emails_still_queued=0, stopped="not approved",
             )  # fmt: skip
@@ -90,7 +90,7 @@ def audit_cycle(
     return CycleSummary(
         cycle_ref=dates.cycle_ref,
         selection_date=dates.selection_date,
-        cases_loaded=loaded.cases,
+        cases_loaded=loaded.cases.stored,
         cases_quarantined=len(loaded.quarantined),
         allocated=sum(1 for a in assignments if a.auditor_id),
         waiting_for_an_auditor=sum(1 for a in assignments if a.auditor_id is None),

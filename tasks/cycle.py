@@ -30,7 +30,7 @@ def check_and_load(settings: Settings, as_of: date) -> CheckedLoad:
     """
     loaded = check_and_load_extracts(settings, as_of, on_report=publish_check)
     if loaded.quarantined:
-        files = " and ".join(str(path) for path in (loaded.quarantine_file, loaded.annex_a_file) if path)
+        files = " and ".join(str(path) for path in (loaded.cases.quarantine_file, loaded.annex_a_file) if path)
         get_run_logger().warning(
             "%d case row(s) set aside in quarantine (%s): %s",
             len(loaded.quarantined), files, ", ".join(loaded.quarantined[:20]),

@@ -8,7 +8,8 @@ from datetime import date
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from checks.evidence import EvidenceFailed, EvidenceLoad, check_and_load_evidence
+from checks.evidence import EvidenceFailed, check_and_load_evidence
+from checks.runner import Intake
 from qaloop.core.settings import Settings
 from qaloop.messaging.outbox import enqueue
 from qaloop.reporting import triangulation
@@ -18,7 +19,7 @@ from tasks import NOT_CACHED, RETRY_IO, publish_check
 
 
 @task(name="check and store the citizen evidence", **RETRY_IO, **NOT_CACHED)
-def load_evidence(settings: Settings, today: date) -> list[EvidenceLoad]:
+def load_evidence(settings: Settings, today: date) -> list[Intake]:
     """Check each configured extract and store what passes; files stored before are not read again."""
     try:
         loads = check_and_load_evidence(settings, today, on_report=publish_check)
@@ -28,7 +29,7 @@ def load_evidence(settings: Settings, today: date) -> list[EvidenceLoad]:
     for load in loads:
         if load.quarantine_file is not None:
             get_run_logger().warning(
-                "%s: %d row(s) set aside in %s", load.dataset.value, load.quarantined, load.quarantine_file
+                "%s: %d row(s) set aside in %s", load.dataset.value, len(load.set_aside), load.quarantine_file
             )
     return loads
 

@@ -29,6 +29,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from checks.intake import take_in
 from checks.returns import check_return_file
 from qaloop.allocation.notices import notify_cycle
 from qaloop.allocation.record import allocate_cycle
@@ -42,7 +43,6 @@ from qaloop.programmes.cycle_record import draw_cycle
 from qaloop.returns.filing import ingest_files
 from qaloop.returns.follow_up import follow_up
 from qaloop.returns.workbooks import complete_audit_workbook
-from qaloop.sources.loading import load_dataset
 from qaloop.store import models
 from qaloop.store.engine import engine_for, engine_from, upgrade
 
@@ -232,8 +232,7 @@ def _build_county(settings: Settings) -> None:
     write_extracts(generate(settings, as_of=AS_OF, seed=41, cases=4_000), settings)
     engine = engine_from(settings)
     upgrade(engine)
-    for dataset in EXTRACTS:
-        load_dataset(engine, settings, dataset)
+    take_in(settings, EXTRACTS, AS_OF)
 
 
 @stage("drawn", after="county")

@@ -255,7 +255,8 @@ def _audit_history(
                     "worker_id": drawn["worker_id"].to_numpy(),
                     "auditor_id": drawn_auditors,
                     "grade": grades,
-                    "submitted_on": [dates.audit_due + timedelta(days=int(d)) for d in lateness],
+                    # The latest cycle's audits are still coming in: none is returned after ``as_of``.
+                    "submitted_on": [min(dates.audit_due + timedelta(days=int(d)), as_of) for d in lateness],
                 }
             )
         )

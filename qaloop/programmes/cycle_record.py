@@ -45,7 +45,8 @@ class SelectionInputs:
 
 
 def selection_inputs(engine: Engine, settings: Settings, before: date) -> SelectionInputs:
-    """The store's cases, audited references and recent cycles' workers, for a draw on ``before``."""
+    """The store's cases (but those whose latest row was set aside by its checks), audited references and
+    recent cycles' workers, for a draw on ``before``."""
     authority = authority_id(engine, settings)
     case, area, team, staff = models.CaseRecord, models.Area, models.Team, models.Staff
     allocation, cycle = models.Allocation, models.AuditCycle
@@ -56,7 +57,7 @@ def selection_inputs(engine: Engine, settings: Settings, before: date) -> Select
                 .join(area, area.id == case.area_id)
                 .join(team, team.id == case.team_id)
                 .join(staff, staff.id == case.worker_id)
-                .where(case.authority_id == authority)
+                .where(case.authority_id == authority, case.set_aside.is_(None))
             ).all(),
             columns=["case_ref", "area", "audit_type", "team", "worker_id", "last_activity_date"],
         )

@@ -7,9 +7,8 @@ what changed; a file whose content was loaded before is skipped (the ``source_fi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,6 @@ from qaloop.core.cycle_dates import cycle_dates
 from qaloop.core.schema import SCHEMAS, Dataset
 from qaloop.core.settings import Settings
 from qaloop.programmes.eligibility import strata
-from qaloop.sources.readers import file_digest, read_dataset, typed
 from qaloop.store import models
 
 _CHUNK = 20_000
@@ -73,14 +71,17 @@ def load_frame(
     frame: pd.DataFrame,
     source_file: Path | None = None,
     content_hash: str | None = None,
+    set_aside: Mapping[str, str] | None = None,
 ) -> LoadSummary:
     """Store a typed canonical frame (see ``sources.typed``) of ``dataset`` in one transaction.
 
     With ``source_file`` and ``content_hash`` the file is recorded in the ledger, and a file whose content
-    was loaded before is skipped. Raises LoadError naming the rows that cannot be stored.
+    was loaded before is skipped. ``set_aside`` (case reference -> why) marks the cases whose rows the checks
+    set aside, so that their older stored rows are never drawn, even when the file itself is skipped; the
+    cases loaded are unmarked. Raises LoadError naming the rows that cannot be stored.
     """
     try:
-        return _load_in_transaction(engine, settings, dataset, frame, source_file, content_hash)
+        return _load_in_transaction(engine, settings, dataset, frame, source_file, content_hash, set_aside or {})
     except IntegrityError as error:
         # The checks above name rows for every rule we know of; this is the store's last line of defence.
         reason = str(error.orig).splitlines()[0]
@@ -94,11 +95,14 @@ def _load_in_transaction(
     frame: pd.DataFrame,
     source_file: Path | None,
     content_hash: str | None,
+    set_aside: Mapping[str, str],
 ) -> LoadSummary:
     with engine.begin() as connection:
+        authority_id = ensure_authority(connection, settings)
+        if dataset is Dataset.CASES:
+            _mark_set_aside(connection, authority_id, set_aside, frame["case_ref"])
         if content_hash is not None and already_loaded(connection, dataset, content_hash):
             return LoadSummary(dataset, rows=len(frame), new=0, updated=0, skipped_file=True)
-        authority_id = ensure_authority(connection, settings)
         if dataset is Dataset.STAFF:
             new, updated = _load_staff(connection, authority_id, frame)
         else:
@@ -117,6 +121,28 @@ def _load_in_transaction(
                 )
             )
     return LoadSummary(dataset, rows=len(frame), new=new, updated=updated)
+
+
+def _mark_set_aside(
+    connection: Connection, authority_id: int, set_aside: Mapping[str, str], passed: Iterable[str]
+) -> None:
+    """Mark the cases ``set_aside`` (reference -> why) and unmark those marked before whose rows ``passed``
+    now (a file loaded before may come back, and be skipped, after a later one set a case aside)."""
+    table = models.CaseRecord.__table__
+    marked = set(
+        connection.scalars(
+            select(table.c.case_ref).where(table.c.authority_id == authority_id, table.c.set_aside.is_not(None))
+        )
+    )
+    changes = [{"ref": ref, "why": None} for ref in marked.intersection(passed) - set(set_aside)]
+    changes += [{"ref": ref, "why": why} for ref, why in set_aside.items()]
+    if changes:
+        connection.execute(
+            update(table)
+            .where(table.c.authority_id == authority_id, table.c.case_ref == bindparam("ref"))
+            .values(set_aside=bindparam("why")),
+            changes,
+        )
 
 
 def already_loaded(connection: Connection, dataset: Dataset, content_hash: str) -> bool:
@@ -312,7 +338,7 @@ def _load_cases(connection: Connection, settings: Settings, lookups: _Lookups, f
             "last_activity_date",
             "end_date",
         ]
-    ]
+    ].assign(set_aside=None)  # a row that passed its checks is current again
     return _store(connection, models.CaseRecord.__table__, _records(cases), ["authority_id", "case_ref"])
 
 
@@ -514,14 +540,3 @@ def counts(engine: Engine, settings: Settings) -> dict[str, int]:
             )
         )
     return result
-
-
-def load_dataset(engine: Engine, settings: Settings, dataset: Dataset, as_of: date | None = None) -> LoadSummary:
-    """Read ``dataset`` from its configured source, parse it and store it (see ``load_frame``).
-
-    Raises SourceError or LoadError, with the rows and reasons, and then nothing of the dataset is stored.
-    """
-    source = settings.sources.get(dataset)
-    frame = typed(read_dataset(settings, dataset, as_of), dataset, source.date_format if source else None)
-    path = getattr(source, "path", None)
-    return load_frame(engine, settings, dataset, frame, path, file_digest(path) if path else None)

@@ -168,6 +168,9 @@ class CaseRecord(Base):
     start_date: Mapped[date] = mapped_column(Date)
     last_activity_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
+    # Why the latest extract's row for this case was set aside by its checks; while set, the stored row is
+    # out of date and the case is never eligible for a draw.
+    set_aside: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditCycle(Base):

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
+from sqlalchemy import select
 from typer.testing import CliRunner
 
+from checks.extracts import check_and_load_extracts
 from cli.main import app
+from qaloop.core.settings import load_settings
+from qaloop.programmes.cycle_record import selection_inputs
+from qaloop.store import models
+from qaloop.store.engine import engine_from
 from tests.conftest import DEMO_CONFIG, SmtpSink
 
 runner = CliRunner()
@@ -54,18 +62,72 @@ def test_set_up_write_and_load_the_demo_authority(config: Path) -> None:
     assert code == 0 and out.count("already loaded (same file content), skipped") == 7
 
 
-def test_a_bad_extract_stops_the_load_with_the_rows_named(config: Path) -> None:
+def _cases(config: Path) -> tuple[Path, pd.DataFrame]:
+    path = config.parent / "var" / "extracts" / "cases.csv"
+    return path, pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def _stored(config: Path) -> dict[str, str | None]:
+    """Each stored case's reference and why its latest row was set aside (None when it was not)."""
+    settings = load_settings(config)
+    with engine_from(settings).connect() as connection:
+        return dict(connection.execute(select(models.CaseRecord.case_ref, models.CaseRecord.set_aside)).all())
+
+
+def test_qaloop_load_checks_as_the_cycle_does_and_a_case_set_aside_is_never_drawn(config: Path) -> None:
     run("init-db", "--config", str(config))
     run("demo-data", "--config", str(config), "--cases", "500", "--as-of", "2026-11-22")
-    cases = config.parent / "var" / "extracts" / "cases.csv"
-    lines = cases.read_text().splitlines()
-    header = lines[0].split(",")
-    first = lines[1].split(",")
-    first[header.index("Start Date")] = "not a date"
-    cases.write_text("\n".join([lines[0], ",".join(first), *lines[2:]]) + "\n")
-    code, out = run("load", "--config", str(config), "cases")
+    path, cases = _cases(config)
+    good = cases.copy()
+    refs = cases["Case Reference"]
+    cases.loc[1, "Start Date"] = "not a date"
+    cases.loc[2, "Last Activity Date"] = "22/03/2027"  # four months ahead
+    cases.loc[4, "Case Reference"] = refs[3]  # the same case twice: neither row may overwrite the other
+    cases.to_csv(path, index=False)
+    code, out = run("load", "--config", str(config), "cases", "--as-of", "2026-11-22")
+    assert code == 0, out
+    assert f"start_date is not a valid date: 1 row(s): {refs[1]} (values: not a date)" in out
+    assert f"last_activity_date is in the future or before 1990: 1 row(s): {refs[2]}" in out
+    assert f"case_ref appears more than once: 2 row(s): {refs[3]}" in out
+    assert "4 set aside by its checks" in out and "quarantine/cases-2026-11-22.csv" in out
+    stored = _stored(config)
+    assert len(stored) == 496 and not {refs[1], refs[2], refs[3], refs[4]} & set(stored)
+
+    # A case stored from a good extract whose row in a later one fails is kept out of every draw, whichever
+    # command reads the later file first (the cycle's own step finds it already loaded and still sets it aside).
+    good.to_csv(path, index=False)
+    assert run("load", "--config", str(config), "cases", "--as-of", "2026-11-22")[0] == 0
+    later = good.copy()
+    later.loc[0, "Worker ID"] = "E999999"
+    later.to_csv(path, index=False)
+    code, out = run("load", "--config", str(config), "cases", "--as-of", "2026-11-23")
+    assert code == 0 and "1 set aside by its checks" in out
+    assert _stored(config)[refs[0]] == "worker_id is not in the staff list"
+    settings = load_settings(config)
+    loaded = check_and_load_extracts(settings, date(2026, 11, 23))
+    assert loaded.cases.already_loaded and loaded.quarantined == (refs[0],)
+    inputs = selection_inputs(engine_from(settings), settings, date(2026, 12, 14))
+    assert refs[0] not in set(inputs.cases["case_ref"]) and len(inputs.cases) == 499
+
+    good.to_csv(path, index=False)  # corrected at source: the case is current again
+    assert run("load", "--config", str(config), "cases", "--as-of", "2026-11-24")[0] == 0
+    assert _stored(config)[refs[0]] is None
+
+
+def test_a_dataset_whose_policy_is_to_stop_loads_nothing_and_names_the_rows(config: Path) -> None:
+    data = yaml.safe_load(config.read_text())
+    data["checks"] = {"cases": {"on_failure": "stop"}}
+    config.write_text(yaml.safe_dump(data))
+    run("init-db", "--config", str(config))
+    run("demo-data", "--config", str(config), "--cases", "500", "--as-of", "2026-11-22")
+    path, cases = _cases(config)
+    cases.loc[1, "Start Date"] = "not a date"
+    cases.to_csv(path, index=False)
+    code, out = run("load", "--config", str(config), "--as-of", "2026-11-22")
     assert code == 1
-    assert f"start_date: 1 row(s) not a valid date: {first[0]} ('not a date')" in out
+    assert f"start_date is not a valid date: 1 row(s): {cases.loc[1, 'Case Reference']}" in out
+    assert "Nothing was written" in out and "Traceback" not in out
+    assert _stored(config) == {}
 
 
 def test_a_wrong_config_stops_every_command_with_the_field(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
+from checks.intake import take_in
 from cli.main import app
 from qaloop.core.cycle_dates import cycle_dates
 from qaloop.core.schema import EXTRACTS
@@ -18,7 +19,6 @@ from qaloop.core.settings import Settings
 from qaloop.demo.synthetic import generate, write_extracts
 from qaloop.programmes.cycle_record import draw_cycle, selection_inputs
 from qaloop.programmes.explain import explain_cycle
-from qaloop.sources.loading import load_dataset
 from qaloop.store import models
 from qaloop.store.engine import engine_from, upgrade
 from qaloop.store.handles import CycleError
@@ -33,8 +33,7 @@ def _load_county_31(settings: Settings) -> None:
     write_extracts(generate(settings, as_of=AS_OF, seed=31, cases=4_000), settings)
     engine = engine_from(settings)
     upgrade(engine)
-    for dataset in EXTRACTS:
-        load_dataset(engine, settings, dataset)
+    take_in(settings, EXTRACTS, AS_OF)
 
 
 @pytest.fixture

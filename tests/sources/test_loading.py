@@ -6,13 +6,15 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, select, text
 
+from checks.intake import take_in
+from checks.runner import Intake
 from qaloop.core.schema import EXTRACTS, Dataset
 from qaloop.core.settings import Settings, SqlSource
 from qaloop.demo.synthetic import SyntheticAuthority, generate, write_extracts
-from qaloop.sources.loading import LoadError, counts, load_dataset
-from qaloop.sources.readers import SourceError, read_dataset
+from qaloop.sources.loading import LoadError, LoadSummary, counts, load_frame
+from qaloop.sources.readers import SourceError, file_digest, read_dataset, typed
 from qaloop.store import models
 from qaloop.store.engine import engine_from, upgrade
 
@@ -27,9 +29,16 @@ def authority(store_settings: Settings) -> SyntheticAuthority:
     return authority
 
 
-def load_all(settings: Settings) -> dict[Dataset, object]:
-    engine = engine_from(settings)
-    return {dataset: load_dataset(engine, settings, dataset) for dataset in EXTRACTS}
+def load_dataset(engine: Engine, settings: Settings, dataset: Dataset) -> LoadSummary:
+    """The store's own step alone, with no checks before it: what it refuses, it refuses by itself."""
+    source = settings.sources[dataset]
+    frame = typed(read_dataset(settings, dataset), dataset, source.date_format)
+    return load_frame(engine, settings, dataset, frame, source.path, file_digest(source.path))
+
+
+def load_all(settings: Settings) -> dict[Dataset, Intake]:
+    """Every extract through the one checked path, as `qaloop load` takes them in."""
+    return {intake.dataset: intake for intake in take_in(settings, EXTRACTS, AS_OF)}
 
 
 def test_the_whole_authority_loads_and_matches_the_extracts(
@@ -66,15 +75,15 @@ def test_a_file_already_loaded_is_skipped_and_a_newer_extract_updates(
 ) -> None:
     load_all(store_settings)
     again = load_all(store_settings)
-    assert all(summary.skipped_file for summary in again.values())
+    assert all(intake.already_loaded for intake in again.values())
 
     cases = authority[Dataset.CASES].copy()
     cases.loc[0, "last_activity_date"] = AS_OF
     extra = cases.iloc[[1]].assign(case_ref="CR99999999")
     newer = SyntheticAuthority({Dataset.CASES: pd.concat([cases, extra], ignore_index=True)})
     write_extracts(newer, store_settings)
-    summary = load_dataset(engine_from(store_settings), store_settings, Dataset.CASES)
-    assert (summary.new, summary.updated) == (1, 3_000)
+    [staff, summary] = take_in(store_settings, [Dataset.CASES], AS_OF)
+    assert staff.already_loaded and (summary.new, summary.updated) == (1, 3_000)
     with engine_from(store_settings).connect() as connection:
         changed = connection.scalar(
             select(models.CaseRecord.last_activity_date).where(models.CaseRecord.case_ref == cases.loc[0, "case_ref"])

@@ -1,0 +1,68 @@
+"""The audit history's suite: one past audit per case, readable dates not ahead, known staff, grades on the scale.
+
+The history is what the repeat rules read, so by default a failed check stops its load: a past audit set aside
+would make its case look never audited, and drawable again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import great_expectations as gx
+import pandas as pd
+
+from checks.runner import CheckReport, Rule, not_before, rule, run_checks, schema_rules
+from qaloop.core.schema import Dataset
+from qaloop.core.settings import Settings
+from qaloop.sources.readers import checkable
+
+EARLIEST = pd.Timestamp(1990, 1, 1)
+
+
+def history_rules(settings: Settings, staff_ids: Iterable[str], as_of: date) -> list[Rule]:
+    """Every rule the audit history must meet, given the staff the store knows."""
+    known = sorted(set(staff_ids))
+    rules = schema_rules(Dataset.AUDIT_HISTORY, "audit history") + [
+        rule(
+            f"grade is not on the scale ({', '.join(settings.grade_scale.labels)})",
+            gx.expectations.ExpectColumnValuesToBeInSet,
+            column="grade",
+            value_set=list(settings.grade_scale.labels),
+        ),
+        rule(
+            "worker_id is not in the staff list",
+            gx.expectations.ExpectColumnValuesToBeInSet,
+            column="worker_id",
+            value_set=known,
+        ),
+        rule(
+            "auditor_id is not in the staff list",
+            gx.expectations.ExpectColumnValuesToBeInSet,
+            column="auditor_id",
+            value_set=known,
+        ),
+        not_before("submitted_on", "selection_date"),
+    ]
+    for column in ("selection_date", "submitted_on"):
+        rules.append(
+            rule(
+                f"{column} is in the future or before 1990",
+                gx.expectations.ExpectColumnValuesToBeBetween,
+                column=column,
+                min_value=EARLIEST,
+                max_value=pd.Timestamp(as_of),
+            )
+        )
+    return rules
+
+
+def check_history(
+    settings: Settings, history: pd.DataFrame, staff_ids: Iterable[str], as_of: date
+) -> tuple[CheckReport, pd.DataFrame]:
+    """Check the canonical audit history (text, as read). Returns the report and the history parsed for
+    loading, with the checks' helper columns removed."""
+    source = settings.sources.get(Dataset.AUDIT_HISTORY)
+    frame = checkable(history, Dataset.AUDIT_HISTORY, source.date_format if source else None)
+    report = run_checks("audit history", frame, history_rules(settings, staff_ids, as_of), key="case_ref")
+    return report, frame[list(history.columns)]

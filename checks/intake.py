@@ -1,0 +1,63 @@
+"""The one way a council's extracts enter the store: read each configured source, check it (Great
+Expectations), apply its policy (stop with nothing written, or set the failing rows aside in a quarantine
+file), and store what passed, one transaction per dataset, each file's content once.
+
+``qaloop load``, the audit-cycle and triangulation flows and the demo all come through here, so nothing one
+of them would refuse can be stored by another, and a case set aside is never drawn, whichever saw it first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date
+
+from sqlalchemy import select
+
+from checks.evidence import EVIDENCE, check_and_load_evidence
+from checks.extracts import check_and_load_extracts
+from checks.history import check_history
+from checks.runner import CheckReport, Intake, keep, store
+from qaloop.core.schema import EXTRACTS, Dataset
+from qaloop.core.settings import Settings
+from qaloop.sources.readers import read_dataset
+from qaloop.store import models
+from qaloop.store.engine import engine_from
+from qaloop.store.handles import authority_id
+
+
+def take_in(
+    settings: Settings,
+    datasets: Iterable[Dataset],
+    as_of: date,
+    on_report: Callable[[CheckReport], None] = lambda report: None,
+) -> list[Intake]:
+    """Check and store each of ``datasets`` that is configured, in the order of ``EXTRACTS``.
+
+    The staff list and the case extract are checked together (cases are checked against the staff list) and
+    both stored when either is asked for. Raises CheckFailed (or EvidenceFailed) with nothing of that dataset
+    written when its policy says stop; SourceError when a file cannot be read; LoadError when the store
+    refuses a row.
+    """
+    wanted = [dataset for dataset in EXTRACTS if dataset in set(datasets) and dataset in settings.sources]
+    taken: list[Intake] = []
+    if Dataset.STAFF in wanted or Dataset.CASES in wanted:
+        loaded = check_and_load_extracts(settings, as_of, on_report)
+        taken += [loaded.staff, loaded.cases] if Dataset.CASES in settings.sources else [loaded.staff]
+    if Dataset.AUDIT_HISTORY in wanted:
+        taken.append(take_in_history(settings, as_of, on_report))
+    if evidence := [dataset for dataset in wanted if dataset in EVIDENCE]:
+        taken += check_and_load_evidence(settings, as_of, on_report, evidence)
+    return taken
+
+
+def take_in_history(settings: Settings, as_of: date, on_report: Callable[[CheckReport], None]) -> Intake:
+    """Check the audit history against the staff the store holds, then store it (see ``take_in``)."""
+    engine = engine_from(settings)
+    with engine.connect() as connection:
+        staff_ids = connection.scalars(
+            select(models.Staff.staff_ref).where(models.Staff.authority_id == authority_id(connection, settings))
+        ).all()
+    report, history = check_history(settings, read_dataset(settings, Dataset.AUDIT_HISTORY, as_of), staff_ids, as_of)
+    on_report(report)
+    kept = keep(settings, Dataset.AUDIT_HISTORY, report, history, "case_ref", as_of)
+    return store(engine, settings, Dataset.AUDIT_HISTORY, kept)
