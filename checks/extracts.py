@@ -53,7 +53,7 @@ def check_and_load_extracts(
             unread = dict(zip(annex_a.problems["case_ref"], "Annex A: " + annex_a.problems["reason"], strict=True))
     else:
         cases_text = read_dataset(settings, Dataset.CASES, as_of)
-    staff_report, staff = check_staff(settings, staff_text)
+    staff_report, staff = check_staff(settings, staff_text, case_teams=cases_text["team"].dropna())
     on_report(staff_report)
     cases_report, cases = check_cases(settings, cases_text, staff_text, as_of)
     on_report(cases_report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
 import great_expectations as gx
@@ -41,8 +42,12 @@ def staff_rules(settings: Settings, staff_ids: list[str]) -> list[Rule]:
     ]
 
 
-def check_staff(settings: Settings, staff: pd.DataFrame) -> tuple[CheckReport, pd.DataFrame]:
-    """Check the canonical staff list (text, as read), including that every team has an active team manager.
+def check_staff(
+    settings: Settings, staff: pd.DataFrame, case_teams: Iterable[str] | None = None
+) -> tuple[CheckReport, pd.DataFrame]:
+    """Check the canonical staff list (text, as read), including that every team holding cases (``case_teams``;
+    every team in the list when not given) has an active team manager. A team that holds no case (the
+    "Senior Management" of an HR export) needs none.
 
     Returns the report and the list parsed for use, with the checks' helper columns removed.
     """
@@ -50,7 +55,13 @@ def check_staff(settings: Settings, staff: pd.DataFrame) -> tuple[CheckReport, p
     frame = checkable(staff, Dataset.STAFF, source.date_format if source else None)
     report = run_checks("staff", frame, staff_rules(settings, sorted(staff["staff_id"].dropna())), key="staff_id")
     managers = frame[(frame["role"] == Role.TEAM_MANAGER.value) & frame["active"]].groupby("team").size()
-    teams = pd.DataFrame({"team": sorted(frame["team"].dropna().unique())})
+    listed = set(frame["team"].dropna())
+    if case_teams is None:
+        held = listed
+    else:  # named as the store matches them, ignoring case
+        holding = {str(team).casefold() for team in case_teams}
+        held = {team for team in listed if team.casefold() in holding}
+    teams = pd.DataFrame({"team": sorted(held)})
     teams["managers"] = teams["team"].map(managers).fillna(0).astype(int)
     per_team = run_checks(
         "teams",

@@ -371,18 +371,57 @@ class Email(_Strict):
         return self
 
 
+class ColumnSpec(_Strict):
+    """How one canonical column is made from a source that does not hold it as such: taken from a column (or
+    the first non-blank of several), translated through a map of values, given a default where blank, or
+    the same value for every row."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    from_: str | list[str] | None = Field(
+        default=None, alias="from", description="the source's column, or several: the first non-blank is taken"
+    )
+    values: dict[str, str] = Field(
+        default_factory=dict,
+        description="source value -> canonical value (matched ignoring case and surrounding spaces); a value "
+        "not in the map is kept as it is, so the checks name it",
+    )
+    default: str | None = Field(default=None, description="the value where the source's is blank")
+    constant: str | None = Field(default=None, description="this value for every row (no source column)")
+
+    @model_validator(mode="after")
+    def _a_column_or_a_constant(self) -> ColumnSpec:
+        if (self.from_ is None) == (self.constant is None):
+            raise ValueError("give either `from` (the source's column or columns) or `constant`, not both or neither")
+        return self
+
+    @property
+    def sources(self) -> list[str]:
+        """The source's columns this canonical column is taken from, in order."""
+        return [] if self.from_ is None else [self.from_] if isinstance(self.from_, str) else list(self.from_)
+
+
 class _Source(_Strict):
-    columns: dict[str, str] = Field(
-        default_factory=dict, description="canonical column -> the source's column; unmapped columns keep their name"
+    columns: dict[str, str | ColumnSpec] = Field(
+        default_factory=dict,
+        description="canonical column -> the source's column, or how to make it (see ColumnSpec); unmapped "
+        "columns keep their name",
     )
     date_format: str | None = Field(default=None, description="strftime format of text dates, e.g. %d/%m/%Y")
+
+    def column_spec(self, name: str) -> ColumnSpec:
+        """How the canonical column ``name`` is made from this source (by default: the column of that name)."""
+        mapped = self.columns.get(name, name)
+        return ColumnSpec(from_=mapped) if isinstance(mapped, str) else mapped
 
 
 class CsvSource(_Source):
     kind: Literal["csv"]
     path: Path
-    delimiter: str = ","
-    encoding: str = "utf-8-sig"
+    delimiter: str | None = Field(default=None, description="detected from the header (, ; tab |) when omitted")
+    encoding: str | None = Field(
+        default=None, description="detected when omitted: UTF-8 (with or without a BOM), else Windows-1252 (cp1252)"
+    )
 
 
 class XlsxSource(_Source):

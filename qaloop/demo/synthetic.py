@@ -388,10 +388,10 @@ def write_extracts(authority: SyntheticAuthority, settings: Settings) -> dict[Da
             for column in SCHEMAS[dataset].columns:
                 if column.kind == "date":
                     out[column.name] = [d.strftime(source.date_format) if d else None for d in out[column.name]]
-        out = out.rename(columns={name: source.columns.get(name, name) for name in out.columns})
+        out = out.rename(columns={name: source.column_spec(name).sources[0] for name in out.columns})
         source.path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(source, CsvSource):
-            out.to_csv(source.path, index=False, sep=source.delimiter)
+            out.to_csv(source.path, index=False, sep=source.delimiter or ",")
         else:
             out.to_excel(source.path, index=False, sheet_name=source.sheet or "Sheet1", engine="openpyxl")
         written[dataset] = source.path

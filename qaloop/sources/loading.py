@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from qaloop.core.cycle_dates import cycle_dates
+from qaloop.core.roles import Role
 from qaloop.core.schema import SCHEMAS, Dataset
 from qaloop.core.settings import Settings
 from qaloop.programmes.eligibility import strata
@@ -252,6 +253,10 @@ def _store(connection: Connection, table: Table, rows: list[dict[str, Any]], key
 def _load_staff(connection: Connection, authority_id: int, frame: pd.DataFrame) -> tuple[int, int]:
     key = SCHEMAS[Dataset.STAFF].key
     lookups = _lookups(connection, authority_id)
+    # Above team manager a team without an area ("Senior Management" in an HR export) is a grouping, not a
+    # team that holds cases: they are stored without it.
+    above_teams = frame["role"].isin([role.value for role in Role if role.seniority > Role.TEAM_MANAGER.seniority])
+    frame = frame.assign(team=frame["team"].where(~(above_teams & frame["area"].isna())))
     area_ids, problems = _resolve(frame, key, "area", lookups.areas, "area")
     teams = frame.loc[frame["team"].notna(), ["team", "area"]].assign(area_id=area_ids)
     homeless = frame["team"].notna() & frame["area"].isna()

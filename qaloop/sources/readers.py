@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from qaloop.core.schema import SCHEMAS, Dataset
-from qaloop.core.settings import AnnexASource, CsvSource, Settings, Source, SqlSource, XlsxSource
+from qaloop.core.settings import AnnexASource, ColumnSpec, CsvSource, Settings, Source, SqlSource, XlsxSource
 from qaloop.sources.annex_a import AnnexA, AnnexAError, read_annex_a
 from qaloop.store.engine import engine_for
 
@@ -81,27 +82,67 @@ def _read_raw(source: Source, default_engine: Engine, as_of: date | None) -> pd.
     return raw
 
 
+# Tried in turn when a CSV source names no encoding: Excel's "CSV UTF-8" (with a BOM) and plain UTF-8, then
+# Windows-1252, which Excel's plain "CSV" writes on a UK council's PC (any byte sequence decodes in it).
+_ENCODINGS = ("utf-8-sig", "cp1252")
+_DELIMITERS = ",;\t|"
+
+
 def _read_file(source: CsvSource | XlsxSource) -> pd.DataFrame:
     origin = describe(source)
     try:
         if isinstance(source, CsvSource):
-            return pd.read_csv(
-                source.path,
-                dtype=str,
-                sep=source.delimiter,
-                encoding=source.encoding,
-                keep_default_na=False,
-                na_values=[""],
-            )
+            return _read_csv(source)
         return pd.read_excel(source.path, sheet_name=source.sheet or 0, dtype=str, engine="openpyxl")
     except FileNotFoundError:
         raise SourceError(f"{origin}: file not found") from None
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+    except UnicodeDecodeError as error:
+        raise SourceError(
+            f"{origin}: not readable as {error.encoding} (byte {error.start}); name the file's encoding in the "
+            "source's `encoding:` setting (for example cp1252, or utf-16 for Excel's Unicode text)"
+        ) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise SourceError(f"{origin}: not a readable CSV file ({error})") from None
     except (zipfile.BadZipFile, OSError) as error:
         raise SourceError(f"{origin}: not a readable file ({error})") from None
     except ValueError as error:  # e.g. a worksheet that is not there
         raise SourceError(f"{origin}: {error}") from None
+
+
+def _read_csv(source: CsvSource) -> pd.DataFrame:
+    """A CSV file as text cells, its encoding and delimiter as configured or, when not, detected."""
+    encodings = (source.encoding,) if source.encoding else _ENCODINGS
+    for encoding in encodings[:-1]:
+        try:
+            return _read_csv_as(source, encoding)
+        except UnicodeDecodeError:
+            continue
+    return _read_csv_as(source, encodings[-1])
+
+
+def _read_csv_as(source: CsvSource, encoding: str) -> pd.DataFrame:
+    with source.path.open(encoding=encoding, newline="") as handle:
+        header = handle.readline()
+    if "\x00" in header:  # Windows-1252 decodes any byte: a NUL says the file is not text in it at all
+        raise SourceError(
+            f"{describe(source)}: not a readable CSV file (it holds binary content: a workbook saved as .csv, or "
+            "text in UTF-16, which the source's `encoding:` setting can name)"
+        )
+    return pd.read_csv(
+        source.path,
+        dtype=str,
+        sep=source.delimiter or _delimiter(header),
+        encoding=encoding,
+        keep_default_na=False,
+        na_values=[""],
+    )
+
+
+def _delimiter(header: str) -> str:
+    """The delimiter the header line uses most (a comma when it uses none of them)."""
+    counts = {delimiter: header.count(delimiter) for delimiter in _DELIMITERS}
+    best = max(counts, key=lambda delimiter: counts[delimiter])
+    return best if counts[best] else ","
 
 
 def _read_query(source: SqlSource, default_engine: Engine, as_of: date | None) -> pd.DataFrame:
@@ -118,29 +159,54 @@ def _read_query(source: SqlSource, default_engine: Engine, as_of: date | None) -
     return raw.astype(object).where(raw.notna(), None).map(lambda value: None if value is None else str(value))
 
 
-def canonical(raw: pd.DataFrame, dataset: Dataset, mapping: dict[str, str], origin: str) -> pd.DataFrame:
-    """``raw`` with its columns renamed to the canonical ones by ``mapping`` and nothing else kept.
+def canonical(
+    raw: pd.DataFrame, dataset: Dataset, mapping: Mapping[str, str | ColumnSpec], origin: str
+) -> pd.DataFrame:
+    """``raw`` made into the canonical columns by ``mapping`` (see ``ColumnSpec``), and nothing else kept.
 
-    Raises SourceError naming each required column that is missing, the source column it was looked for
+    Raises SourceError naming each required column that is missing, the source column(s) it was looked for
     under, and the columns that were found.
     """
     schema = SCHEMAS[dataset]
-    source_name = {name: mapping.get(name, name) for name in schema.names}
-    missing = [name for name in schema.required if source_name[name] not in raw.columns]
+    specs = {name: _spec(mapping.get(name, name)) for name in schema.names}
+    missing = [
+        name
+        for name in schema.required
+        if specs[name].constant is None and not any(column in raw.columns for column in specs[name].sources)
+    ]
     if missing:
-        wanted = ", ".join(
-            f"{name!r}" if source_name[name] == name else f"{name!r} (mapped from {source_name[name]!r})"
-            for name in missing
-        )
+        wanted = ", ".join(_looked_for(name, specs[name]) for name in missing)
         raise SourceError(f"{origin}: missing column(s) {wanted}; the columns found are {list(raw.columns)}")
     frame = pd.DataFrame(index=raw.index)
-    for name in schema.names:
-        column = source_name[name]
-        if column in raw.columns:
-            frame[name] = raw[column].astype("string").str.strip().replace("", pd.NA)
-        else:
-            frame[name] = pd.Series(pd.NA, index=raw.index, dtype="string")
+    for name, spec in specs.items():
+        frame[name] = _made(raw, spec)
     return frame
+
+
+def _spec(mapped: str | ColumnSpec) -> ColumnSpec:
+    return ColumnSpec(from_=mapped) if isinstance(mapped, str) else mapped
+
+
+def _looked_for(name: str, spec: ColumnSpec) -> str:
+    if spec.sources == [name]:
+        return repr(name)
+    return f"{name!r} (mapped from {' or '.join(repr(column) for column in spec.sources)})"
+
+
+def _made(raw: pd.DataFrame, spec: ColumnSpec) -> pd.Series:
+    """One canonical column as text: the first non-blank of its source columns, its values translated, its
+    blanks defaulted; or its constant."""
+    blank = pd.Series(pd.NA, index=raw.index, dtype="string")
+    if spec.constant is not None:
+        return blank.fillna(spec.constant)
+    values = blank
+    for column in spec.sources:
+        if column in raw.columns:
+            values = values.fillna(raw[column].astype("string").str.strip().replace("", pd.NA))
+    if spec.values:
+        translated = {key.strip().casefold(): value for key, value in spec.values.items()}
+        values = values.str.casefold().map(translated).astype("string").fillna(values)
+    return values.fillna(spec.default) if spec.default is not None else values
 
 
 def typed(frame: pd.DataFrame, dataset: Dataset, date_format: str | None = None) -> pd.DataFrame:

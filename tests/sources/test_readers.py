@@ -99,6 +99,20 @@ def test_an_xlsx_sheet_with_real_excel_dates_is_read(settings: Settings, tmp_pat
     assert frame["active"].tolist() == [True, True]  # blank means active
 
 
+def test_a_csv_saved_by_excel_in_windows_1252_or_with_a_bom_is_read_without_an_encoding_setting(
+    settings: Settings, tmp_path: Path
+) -> None:
+    rows = [";".join(CASE_COLUMNS.values()), ";".join(ROWS[0]).replace("NE Locality 1", "NE Locality – Café")]
+    for name, encoded in (
+        ("cp1252.csv", "\r\n".join(rows).encode("cp1252")),
+        ("bom.csv", "\r\n".join(rows).encode("utf-8-sig")),
+    ):
+        path = tmp_path / name
+        path.write_bytes(encoded)
+        frame = read_dataset(with_source(settings, Dataset.CASES, csv_source(path)), Dataset.CASES)
+        assert frame.loc[0, "team"] == "NE Locality – Café" and frame.loc[0, "case_ref"] == "CR001"
+
+
 def test_a_missing_sheet_and_unreadable_files_are_reported(settings: Settings, tmp_path: Path) -> None:
     workbook = tmp_path / "staff.xlsx"
     pd.DataFrame({"x": [1]}).to_excel(workbook, sheet_name="Other", index=False)
@@ -112,10 +126,10 @@ def test_a_missing_sheet_and_unreadable_files_are_reported(settings: Settings, t
     with pytest.raises(SourceError, match="fake.xlsx: not a readable file"):
         read_dataset(with_source(settings, Dataset.STAFF, XlsxSource(kind="xlsx", path=not_a_workbook)), Dataset.STAFF)
 
-    latin1 = tmp_path / "latin1.csv"
-    latin1.write_bytes("Case Reference\nCR\xe9\n".encode("latin-1"))
-    with pytest.raises(SourceError, match="not a readable CSV"):
-        read_dataset(with_source(settings, Dataset.CASES, csv_source(latin1)), Dataset.CASES)
+    utf16 = tmp_path / "unicode text.csv"
+    utf16.write_bytes("Case Reference\tPerson ID\nCR001\tP001\n".encode("utf-16"))
+    with pytest.raises(SourceError, match=r"not a readable CSV file \(it holds binary content.*`encoding:`"):
+        read_dataset(with_source(settings, Dataset.CASES, csv_source(utf16)), Dataset.CASES)
 
     with pytest.raises(SourceError, match="file not found"):
         read_dataset(with_source(settings, Dataset.CASES, csv_source(tmp_path / "absent.csv")), Dataset.CASES)
