@@ -15,7 +15,7 @@ from cli import doctor
 from qaloop.allocation import notices
 from qaloop.allocation import record as allocation_record
 from qaloop.core import cycle_dates as cycles
-from qaloop.core.schema import EXTRACTS, Dataset
+from qaloop.core.schema import EXTRACTS, Dataset, columns_table
 from qaloop.core.settings import ConfigError, Settings, load_settings
 from qaloop.demo import synthetic
 from qaloop.messaging import outbox
@@ -151,6 +151,12 @@ def load(
     typer.echo(f"\nThe store now holds for {settings.authority.name}:")
     for what, count in loading.counts(engine, settings).items():
         typer.echo(f"  {what:<20} {count:>9,}")
+
+
+@app.command("columns")
+def columns() -> None:
+    """Print the canonical columns of every extract (what a source's `columns` mapping maps to), as in README."""
+    typer.echo(columns_table(), nl=False)
 
 
 @app.command("doctor")

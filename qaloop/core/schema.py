@@ -89,9 +89,14 @@ SCHEMAS: dict[Dataset, DatasetSchema] = {
             _c("staff_id", "text", "the HR or case-system identifier of the member of staff"),
             _c("name", "text", "full name, used only to greet people in emails addressed to them"),
             _c("email", "text", "work email address"),
-            _c("role", "text", "one of the roles in qaloop.roles.Role"),
+            _c(
+                "role",
+                "text",
+                "practitioner, senior_practitioner, team_manager, service_manager, practice_lead, "
+                "qa_officer or director (map job titles to them with `values`)",
+            ),
             _c("area", "text", "area code or name (blank for authority-wide roles)", required=False),
-            _c("team", "text", "team name (blank for roles above team level)", required=False),
+            _c("team", "text", "team name (optional above team manager)", required=False),
             _c("line_manager_id", "text", "staff_id of the line manager", required=False),
             _c("active", "bool", "false for leavers and suspended staff (default true)", required=False),
             _c("leave_start", "date", "first day of a current or planned leave", required=False),
@@ -229,3 +234,22 @@ SCHEMAS: dict[Dataset, DatasetSchema] = {
         ),
     ),
 }
+
+
+def columns_table(datasets: tuple[Dataset, ...] = EXTRACTS) -> str:
+    """The canonical columns of ``datasets`` as the README's Markdown tables (``qaloop columns`` prints them)."""
+    parts = []
+    for dataset in datasets:
+        schema = SCHEMAS[dataset]
+        lines = [
+            f"**{dataset.value}** (one row per {' and '.join(schema.key)})",
+            "",
+            "| column | kind | | what it holds |",
+            "| --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| `{c.name}` | {c.kind} | {'required' if c.required else 'optional'} | {c.description} |"
+            for c in schema.columns
+        ]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
