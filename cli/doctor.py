@@ -11,7 +11,8 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from qaloop.core.settings import ConfigError, Settings, SqlSource, load_settings
+from qaloop.core.settings import AnnexASource, ConfigError, Settings, SqlSource, load_settings
+from qaloop.sources.readers import SourceError, read_dataset
 from qaloop.store.engine import current_revision, engine_from, head_revision
 
 
@@ -57,14 +58,22 @@ def _database(settings: Settings) -> Finding:
 
 
 def _sources(settings: Settings) -> list[Finding]:
+    """Each source read as `qaloop load` reads it: a file that is missing or unreadable, or lacks a column the
+    mapping needs, is named with the reason (an Annex A workbook is only looked for: reading it needs the
+    staff list)."""
     findings = []
     for dataset, source in settings.sources.items():
-        if isinstance(source, SqlSource):
-            findings.append(Finding(f"source {dataset.value}", True, "SQL query (run by `qaloop load`)"))
-        elif source.path.exists():
-            findings.append(Finding(f"source {dataset.value}", True, str(source.path)))
+        where = "SQL query" if isinstance(source, SqlSource) else str(source.path)
+        if isinstance(source, AnnexASource):
+            exists = source.path.exists()
+            findings.append(Finding(f"source {dataset.value}", exists, where if exists else f"{where} does not exist"))
+            continue
+        try:
+            rows = len(read_dataset(settings, dataset))
+        except SourceError as error:
+            findings.append(Finding(f"source {dataset.value}", False, str(error)))
         else:
-            findings.append(Finding(f"source {dataset.value}", False, f"{source.path} does not exist"))
+            findings.append(Finding(f"source {dataset.value}", True, f"{where}: {rows:,} rows, every column found"))
     return findings
 
 

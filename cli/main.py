@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -27,7 +28,12 @@ from qaloop.store import models
 from qaloop.store.engine import current_revision, engine_from, head_revision, upgrade
 from qaloop.store.handles import CycleError, latest_cycle_ref, stored_dates
 
-app = typer.Typer(help="qaloop: run a social-care quality-assurance audit programme.", no_args_is_help=True)
+app = typer.Typer(
+    help="qaloop: run a social-care quality-assurance audit programme. Add --debug to any command to see the "
+    "traceback of an unexpected error.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 cycle_app = typer.Typer(help="Audit cycles: draw a cycle's sample, and explain how it was drawn.", no_args_is_help=True)
 app.add_typer(cycle_app, name="cycle")
 allocation_app = typer.Typer(help="Allocations: give a cycle's cases to auditors, and move them.", no_args_is_help=True)
@@ -179,6 +185,9 @@ def cycle_run(
 ) -> None:
     """Run the whole audit-cycle flow in Prefect now: check and load, draw, allocate, queue and send."""
     settings = _settings(config)
+    if on:
+        with _refusals(ValueError):
+            cycles.cycle_ref(settings.calendar, _date(on))
     from flows.audit_cycle import audit_cycle  # Prefect is slow to import: only here
 
     state = audit_cycle(
@@ -681,3 +690,20 @@ def _date(text: str | None) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise typer.BadParameter(f"{text!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def main() -> None:
+    """The `qaloop` command: a user error is a plain message and exit code 1, never a traceback, unless
+    `--debug` (anywhere on the command line) asks for one."""
+    debug = "--debug" in sys.argv[1:]
+    if debug:
+        sys.argv.remove("--debug")
+    try:
+        app()
+    except Exception as error:  # the last line before a user would meet a traceback
+        if debug:
+            raise
+        reason = str(error).strip() or type(error).__name__
+        typer.secho(f"qaloop stopped: {reason}", fg="red", err=True)
+        typer.secho("Run the same command with --debug to see where it happened.", err=True)
+        raise SystemExit(1) from None

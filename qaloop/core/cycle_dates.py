@@ -45,7 +45,12 @@ def cycle_ref(calendar: CycleCalendar, selection_date: date) -> str:
     ValueError if the date is not on the schedule.
     """
     if (selection_date - calendar.anchor) % _cadence(calendar):
-        raise ValueError(f"{selection_date} is not a scheduled selection date (anchor {calendar.anchor})")
+        before = scheduled_selection_dates(calendar, selection_date - _cadence(calendar), selection_date)[-1]
+        raise ValueError(
+            f"{selection_date} is not a scheduled selection date: cycles are selected every "
+            f"{calendar.cadence_weeks} weeks from calendar.anchor ({calendar.anchor}); the nearest are {before} "
+            f"and {before + _cadence(calendar)}"
+        )
     in_year = scheduled_selection_dates(calendar, date(selection_date.year - 1, 12, 31), selection_date)
     return f"{selection_date.year}-{len(in_year):02d}"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -130,6 +132,26 @@ def test_a_dataset_whose_policy_is_to_stop_loads_nothing_and_names_the_rows(conf
     assert _stored(config) == {}
 
 
+def test_an_unexpected_error_is_a_plain_message_and_a_traceback_only_with_debug(tmp_path: Path) -> None:
+    data = yaml.safe_load(DEMO_CONFIG.read_text())
+    data["database_url"] = "postgresql+psycopg://qaloop@127.0.0.1:1/nowhere"  # nothing listens on port 1
+    config = tmp_path / "qaloop.yaml"
+    config.write_text(yaml.safe_dump(data))
+    command = [sys.executable, "-c", "from cli.main import main; main()", "init-db", "--config", str(config)]
+    plain = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert plain.returncode == 1
+    assert plain.stderr.startswith("qaloop stopped: ") and "127.0.0.1" in plain.stderr
+    assert "Traceback" not in plain.stderr + plain.stdout and "--debug" in plain.stderr
+    debug = subprocess.run([*command, "--debug"], capture_output=True, text=True, timeout=60)
+    assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
+
+
+def test_a_date_off_the_schedule_names_the_nearest_ones(config: Path) -> None:
+    code, out = run("cycle", "run", "--config", str(config), "--on", "2026-12-15")
+    assert code == 1
+    assert "2026-12-15 is not a scheduled selection date" in out and "the nearest are 2026-12-14 and 2027-01-25" in out
+
+
 def test_a_wrong_config_stops_every_command_with_the_field(tmp_path: Path) -> None:
     data = yaml.safe_load(DEMO_CONFIG.read_text())
     data["grade_scale"]["standard"] = "Fine"
@@ -145,7 +167,7 @@ def test_doctor_says_what_is_fine_and_what_is_wrong(config: Path, smtp_server: S
     code, out = run("doctor", "--config", str(config))
     assert code == 1
     assert "FAIL database" in out and "run `qaloop init-db`" in out
-    assert "FAIL source cases" in out and "does not exist" in out
+    assert "FAIL source cases" in out and "cases.csv: file not found" in out
     assert f"ok   smtp                   127.0.0.1:{smtp_server.port} answered, no login" in out
 
     run("init-db", "--config", str(config))
@@ -153,7 +175,14 @@ def test_doctor_says_what_is_fine_and_what_is_wrong(config: Path, smtp_server: S
     code, out = run("doctor", "--config", str(config))
     assert code == 0, out
     assert "ok   database" in out and "at migration" in out
+    assert "cases.csv: 500 rows, every column found" in out
     assert smtp_server.messages == []  # checking the server sends nothing
+
+    path, cases = _cases(config)  # an export whose worker column was renamed at source
+    cases.rename(columns={"Worker ID": "Allocated Worker"}).to_csv(path, index=False)
+    code, out = run("doctor", "--config", str(config))
+    assert code == 1
+    assert "FAIL source cases" in out and "missing column(s) 'worker_id' (mapped from 'Worker ID')" in out
 
 
 def test_doctor_reports_an_unreachable_mail_server_and_prefect_api(

@@ -31,7 +31,7 @@ def test_a_stopped_batch_resumes_without_sending_anything_twice(
     allocate_cycle(engine, drawn, "2026-09")
     queued = notify_cycle(engine, drawn, "2026-09")
     config = write_config(drawn, tmp_path, smtp_server.port)
-    command = [sys.executable, "-c", "from cli.main import app; app()", "send", "--config"]
+    command = [sys.executable, "-c", "from cli.main import main; main()", "send", "--config"]
 
     sender = subprocess.Popen(
         [*command, str(slowed(config))], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -61,7 +61,7 @@ def slowed(config: Path) -> Path:
 
 
 def _cycle_run(config: Path) -> list[str]:
-    return [sys.executable, "-c", "from cli.main import app; app()", "cycle", "run", "--config", str(config)]
+    return [sys.executable, "-c", "from cli.main import main; main()", "cycle", "run", "--config", str(config)]
 
 
 def _prefect_env() -> dict[str, str]:
