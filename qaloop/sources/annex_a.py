@@ -4,9 +4,14 @@ inspections, read as councils produce it.
 Annex A is one workbook with a sheet per list (List 1 contacts ... List 9 care leavers). The lists that
 carry a child's unique id, an allocated team and an allocated worker are auditable case lists; each
 (child, list) row becomes a case whose audit type is the one configured for the list, with the list's own
-key dates. Headers vary between years and carry stray spaces, so they are matched by their words; coded
-values ("b) Female") lose their code; dates come as Excel dates or as text. The allocated worker is a name,
-matched to the staff list ignoring case and spacing.
+key dates: the latest activity is the latest of the list's activity dates as the DfE / Ofsted guidance
+names them (a list with none of them is refused, never read from its start date). Headers vary between
+years and carry stray spaces, so they are matched by their words; sheets by their list number ("List 7 -
+Child Protection", "List_4", "8. Children Looked After"), one sheet per list; coded values ("b) Female")
+lose their code; dates come as Excel dates or as text (16/02/2021, 16-Feb-2021, ISO). The allocated worker
+is a name, matched to the staff list ignoring case, spacing and accents, written either way round
+("Clarke, Zoë") and with any note in brackets ("(Agency)") dropped. A child listed more than once in a list
+is a case per row (per episode), its reference the child, the list and the episode's start date.
 
 Nothing is dropped silently: a row that cannot become a case (no child id, no allocated worker, a worker
 who matches no one or more than one member of staff) is returned in ``problems`` with the reason, and the
@@ -17,6 +22,7 @@ columns (date of birth, gender, ethnicity, disability) are never carried into th
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -27,11 +33,14 @@ import pandas as pd
 
 from qaloop.core.schema import SCHEMAS, Dataset
 
-CHILD_ID = ("child unique id", "child id", "unique child id", "child unique identifier", "child identifier")
-TEAM = ("allocated team", "team")
+CHILD_ID = (
+    "child unique id", "child id", "unique child id", "child unique identifier", "unique child identifier",
+    "child identifier", "childid", "child unique reference",
+)  # fmt: skip
+TEAM = ("allocated team", "team", "allocated team name")
 WORKER = (
-    "allocated worker", "allocated social worker", "allocated worker or personal adviser", "personal adviser",
-    "allocated personal adviser", "worker",
+    "allocated worker", "allocated social worker", "allocated worker name", "allocated worker or personal adviser",
+    "personal adviser", "allocated personal adviser", "social worker", "worker",
 )  # fmt: skip
 
 
@@ -49,7 +58,12 @@ LIST_DATES: dict[int, ListDates] = {
     3: ListDates(start=("date of referral", "referral date"), activity=("date of referral", "referral date")),
     4: ListDates(
         start=("assessment start date", "date assessment started", "continuous assessment start date"),
-        activity=("assessment authorised date", "date assessment authorised", "assessment completion date"),
+        activity=(
+            "continuous assessment date of authorisation",
+            "assessment authorised date",
+            "date assessment authorised",
+            "assessment completion date",
+        ),
     ),
     5: ListDates(
         start=(
@@ -61,13 +75,22 @@ LIST_DATES: dict[int, ListDates] = {
     ),  # fmt: skip
     6: ListDates(
         start=("cin start date", "child in need start date", "date case opened"),
-        activity=("date of latest visit", "date of last visit", "latest cin review date", "date of latest review"),
+        activity=(
+            "date child was last seen",
+            "date of last social work visit",
+            "date of latest visit",
+            "date of last visit",
+            "latest cin review date",
+            "date of latest review",
+        ),
         end=("cin closure date", "cin end date", "date case closed"),
     ),
     7: ListDates(
         start=("child protection plan start date", "cp plan start date"),
         activity=(
             "date of latest review conference",
+            "date of the last statutory visit",
+            "date child was last seen",
             "date of last visit",
             "date of latest visit",
             "date of latest statutory visit",
@@ -77,6 +100,10 @@ LIST_DATES: dict[int, ListDates] = {
     8: ListDates(
         start=("date started to be looked after", "date child became looked after", "date became looked after"),
         activity=(
+            "date of latest statutory review",
+            "date of last social work visit",
+            "date of last iro visit contact to the child",
+            "date of the last statutory visit",
             "date of latest statutory visit",
             "date of last visit",
             "date of latest visit",
@@ -87,18 +114,39 @@ LIST_DATES: dict[int, ListDates] = {
     ),  # fmt: skip
     9: ListDates(
         start=("date started to receive care leaver services", "date became a care leaver"),
-        activity=("date of latest contact", "latest contact date", "date of last contact"),
+        activity=(
+            "latest pathway plan review date",
+            "latest date of contact",
+            "date of latest contact",
+            "latest contact date",
+            "date of last contact",
+        ),
     ),
 }
 
 _EXCEL_EPOCH = date(1899, 12, 30)
-_TEXT_DATES = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d %b %Y", "%d %B %Y", "%d/%m/%y")
+_TEXT_DATES = (
+    "%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d %b %Y", "%d %B %Y", "%d/%m/%y", "%d-%b-%Y", "%d-%B-%Y",
+    "%d-%b-%y", "%d %b %y",
+)  # fmt: skip
 _CODE = re.compile(r"^\s*[a-z0-9]{1,2}\)\s*", re.IGNORECASE)
 
 
 def words(text: object) -> str:
-    """``text`` as lowercase words separated by single spaces: how headers and names are compared."""
-    return re.sub(r"[^a-z0-9]+", " ", str(text).casefold()).strip()
+    """``text`` as lowercase words separated by single spaces, accents dropped: how headers and names are
+    compared."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", str(text)) if not unicodedata.combining(c))
+    return re.sub(r"[^a-z0-9]+", " ", plain.casefold()).strip()
+
+
+def name_words(name: str) -> str:
+    """A worker's name as ``words``, written "Forename Surname" whichever way it came: "Surname, Forename"
+    turned round, and a note in brackets ("(Agency)", "(Locum)") dropped."""
+    plain = re.sub(r"\([^)]*\)", " ", name)
+    if plain.count(",") == 1:
+        surname, forename = plain.split(",")
+        plain = f"{forename} {surname}"
+    return words(plain)
 
 
 def _blank(value: object) -> bool:
@@ -134,8 +182,12 @@ def date_text(value: object) -> str | None:
 
 
 def list_number(sheet: str) -> int | None:
-    """The Annex A list a sheet holds, from its name ("List 7 - Child Protection", "L7", "list7")."""
-    found = re.search(r"(?:\blist|^l)\s*(\d{1,2})\b", sheet.strip(), re.IGNORECASE)
+    """The Annex A list a sheet holds, from its name ("List 7 - Child Protection", "List_4", "L7", "list7",
+    "8. Children Looked After")."""
+    name = sheet.strip()
+    found = re.search(r"(?:\blist|^l)[\s_.\-]*(\d{1,2})(?!\d)", name, re.IGNORECASE) or re.match(
+        r"(\d{1,2})\s*[.):\-]\s*\D", name
+    )
     return int(found.group(1)) if found else None
 
 
@@ -164,7 +216,18 @@ def read_annex_a(path: Path, lists: Mapping[int, str], staff: pd.DataFrame) -> A
         sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object)
     except (OSError, ValueError) as error:
         raise AnnexAError(f"{path}: cannot be read as an Annex A workbook: {error}") from None
-    found = {list_number(name): frame for name, frame in sheets.items() if list_number(name) is not None}
+    named: dict[int, list[str]] = {}
+    for name in sheets:
+        if (number := list_number(name)) is not None:
+            named.setdefault(number, []).append(name)
+    twice = {number: names for number, names in named.items() if number in lists and len(names) > 1}
+    if twice:
+        shown = "; ".join(f"list {n}: {', '.join(repr(name) for name in names)}" for n, names in sorted(twice.items()))
+        raise AnnexAError(
+            f"{path}: more than one sheet for the same list ({shown}); keep one sheet per list (copy the rows "
+            "of the others into it), so that no row is read twice or left out"
+        )
+    found = {number: sheets[names[0]] for number, names in named.items()}
     missing = sorted(set(lists) - set(found))
     if missing:
         raise AnnexAError(
@@ -190,7 +253,7 @@ class _Staff:
     def __init__(self, staff: pd.DataFrame) -> None:
         self.by_name: dict[str, list[str]] = {}
         for staff_id, name in zip(staff["staff_id"], staff["name"], strict=True):
-            self.by_name.setdefault(words(name), []).append(str(staff_id))
+            self.by_name.setdefault(name_words(str(name)), []).append(str(staff_id))
         self.team_of = dict(zip(staff["staff_id"].astype(str), staff["team"], strict=True))
         self.teams = {words(team): team for team in staff["team"].dropna()}
         self.area_of = {team: area for team, area in zip(staff["team"], staff["area"], strict=True) if pd.notna(team)}
@@ -198,7 +261,7 @@ class _Staff:
 
     def match(self, name: str) -> tuple[str | None, str | None]:
         """The staff id for ``name``, or None and the reason."""
-        candidates = self.by_name.get(words(name), [])
+        candidates = self.by_name.get(name_words(name), [])
         if len(candidates) == 1:
             return candidates[0], None
         outcome = "matches no one in the staff list" if not candidates else "matches more than one member of staff"
@@ -240,9 +303,10 @@ def _read_list(
     starts = [i for i in (_column(headers, [n]) for n in dates.start) if i is not None]
     activity = [i for i in (_column(headers, [n]) for n in dates.activity) if i is not None]
     ends = [i for i in (_column(headers, [n]) for n in dates.end) if i is not None]
-    if worker is None or not (starts or activity):
+    if worker is None or not activity:
         raise AnnexAError(
-            f"List {number}: needs an allocated worker column and a key date; found headers {[h for h in headers if h]}"
+            f"List {number}: needs an allocated worker column ({' / '.join(WORKER)}) and a latest-activity date "
+            f"({' / '.join(dates.activity)}); found headers {[h for h in headers if h]}"
         )
     cases, problems = [], []
     for offset, row in enumerate(raw.iloc[header + 1 :].itertuples(index=False), start=header + 2):
@@ -267,6 +331,7 @@ def _read_list(
         team_name = people.teams.get(words(given_team), given_team) if given_team else people.team_of.get(staff_id)
         start = next((d for d in (date_text(cells[i]) for i in starts) if d), None)
         latest = [d for d in (date_text(cells[i]) for i in activity) if d]
+        unreadable = [d for d in latest if not _iso(d)]
         cases.append(
             {
                 "case_ref": case_ref,
@@ -276,11 +341,26 @@ def _read_list(
                 "team": team_name,
                 "worker_id": staff_id,
                 "start_date": start or (latest[0] if latest else None),
-                "last_activity_date": max([d for d in [*latest, start] if d and _iso(d)], default=start),
+                # A date that cannot be read is kept as written, so that the checks name it.
+                "last_activity_date": unreadable[0]
+                if unreadable
+                else max([d for d in [*latest, start] if d and _iso(d)], default=start),
                 "end_date": next((d for d in (date_text(cells[i]) for i in ends) if d), None),
             }
         )
-    return cases, problems
+    return _episodes(cases), problems
+
+
+def _episodes(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One case per episode: a child listed more than once in a list (one row per assessment, say) gets a
+    case per row, its reference the child, the list and the episode's start date."""
+    counts: dict[str, int] = {}
+    for case in cases:
+        counts[case["case_ref"]] = counts.get(case["case_ref"], 0) + 1
+    return [
+        {**case, "case_ref": f"{case['case_ref']}-{case['start_date']}"} if counts[case["case_ref"]] > 1 else case
+        for case in cases
+    ]
 
 
 def _iso(text: str) -> bool:
