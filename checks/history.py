@@ -1,4 +1,4 @@
-"""The audit history's suite: one past audit per case, readable dates not ahead, known staff, grades on the scale.
+"""The audit history's suite: one past audit per case, readable dates not ahead, grades on the scale.
 
 The history is what the repeat rules read, so by default a failed check stops its load: a past audit set aside
 would make its case look never audited, and drawable again.
@@ -6,7 +6,6 @@ would make its case look never audited, and drawable again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
 
 import great_expectations as gx
@@ -20,27 +19,15 @@ from qaloop.sources.readers import checkable
 EARLIEST = pd.Timestamp(1990, 1, 1)
 
 
-def history_rules(settings: Settings, staff_ids: Iterable[str], as_of: date) -> list[Rule]:
-    """Every rule the audit history must meet, given the staff the store knows."""
-    known = sorted(set(staff_ids))
+def history_rules(settings: Settings, as_of: date) -> list[Rule]:
+    """Every rule the audit history must meet on its own. Its workers and auditors are checked against the
+    staff list by the store's step, for the cases still open only: a closed case's worker may have left."""
     rules = schema_rules(Dataset.AUDIT_HISTORY, "audit history") + [
         rule(
             f"grade is not on the scale ({', '.join(settings.grade_scale.labels)})",
             gx.expectations.ExpectColumnValuesToBeInSet,
             column="grade",
             value_set=list(settings.grade_scale.labels),
-        ),
-        rule(
-            "worker_id is not in the staff list",
-            gx.expectations.ExpectColumnValuesToBeInSet,
-            column="worker_id",
-            value_set=known,
-        ),
-        rule(
-            "auditor_id is not in the staff list",
-            gx.expectations.ExpectColumnValuesToBeInSet,
-            column="auditor_id",
-            value_set=known,
         ),
         not_before("submitted_on", "selection_date"),
     ]
@@ -57,12 +44,10 @@ def history_rules(settings: Settings, staff_ids: Iterable[str], as_of: date) -> 
     return rules
 
 
-def check_history(
-    settings: Settings, history: pd.DataFrame, staff_ids: Iterable[str], as_of: date
-) -> tuple[CheckReport, pd.DataFrame]:
+def check_history(settings: Settings, history: pd.DataFrame, as_of: date) -> tuple[CheckReport, pd.DataFrame]:
     """Check the canonical audit history (text, as read). Returns the report and the history parsed for
     loading, with the checks' helper columns removed."""
     source = settings.sources.get(Dataset.AUDIT_HISTORY)
     frame = checkable(history, Dataset.AUDIT_HISTORY, source.date_format if source else None)
-    report = run_checks("audit history", frame, history_rules(settings, staff_ids, as_of), key="case_ref")
+    report = run_checks("audit history", frame, history_rules(settings, as_of), key="case_ref")
     return report, frame[list(history.columns)]

@@ -124,10 +124,15 @@ SCHEMAS: dict[Dataset, DatasetSchema] = {
         columns=(
             _c("cycle_ref", "text", "the audit cycle the case was audited in"),
             _c("selection_date", "date", "the cycle's selection date"),
-            _c("case_ref", "text", "the audited case"),
+            _c("case_ref", "text", "the audited case (it may have closed since and be in no extract)"),
             _c("worker_id", "text", "staff_id of the practitioner whose work was audited"),
-            _c("auditor_id", "text", "staff_id of the auditor"),
-            _c("grade", "text", "the overall grade, a label on the configured scale"),
+            _c("auditor_id", "text", "staff_id of the auditor (blank or absent: not recorded)", required=False),
+            _c(
+                "grade",
+                "text",
+                "the overall grade, a label on the configured scale (blank or absent: not recorded)",
+                required=False,
+            ),
             _c("submitted_on", "date", "when the audit was returned", required=False),
         ),
     ),

@@ -72,6 +72,12 @@ def selection_inputs(engine: Engine, settings: Settings, before: date) -> Select
                 allocation.status.in_(models.AUDITED_STATUSES),
             )
         ).all()
+        past = models.PastAudit
+        audited_rows += connection.execute(  # past audits of cases closed since
+            select(past.case_ref, cycle.cycle_ref, cycle.selection_date, past.worker_ref.label("staff_ref"))
+            .join(cycle, cycle.id == past.cycle_id)
+            .where(past.authority_id == authority)
+        ).all()
     audited = frozenset(row.case_ref for row in audited_rows)
     earlier = sorted({(row.selection_date, row.cycle_ref) for row in audited_rows if row.selection_date < before})
     workers = {ref: {row.staff_ref for row in audited_rows if row.cycle_ref == ref} for _, ref in earlier}

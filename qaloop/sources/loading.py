@@ -350,7 +350,8 @@ def _load_cases(connection: Connection, settings: Settings, lookups: _Lookups, f
 def _load_history(
     connection: Connection, settings: Settings, lookups: _Lookups, frame: pd.DataFrame
 ) -> tuple[int, int]:
-    key = SCHEMAS[Dataset.AUDIT_HISTORY].key
+    """Past audits: those of cases in the store become closed allocations of their cycles (with a return where
+    the history gives a grade and an auditor); those of cases closed since go to ``past_audit``."""
     case_table = models.CaseRecord.__table__
     refs = list(frame["case_ref"].unique())
     query = select(case_table.c.case_ref, case_table.c.id, case_table.c.area_id, case_table.c.audit_type).where(
@@ -362,40 +363,12 @@ def _load_history(
         for row in connection.execute(query, {"refs": refs[start : start + _CHUNK]})
     ]
     cases = pd.DataFrame(found, columns=["case_ref", "case_id", "area_id", "audit_type"])
-    merged = frame.merge(cases, on="case_ref", how="left")
-    problems = []
-    if merged["case_id"].isna().any():
-        problems.append(
-            _rows_line(merged, key, merged["case_id"].isna(), "case_ref: not in the case extract", "case_ref")
-        )
-    for column in ("worker_id", "auditor_id"):
-        _, found = _resolve(merged, key, column, lookups.staff, "not in the staff list", fold=False)
-        problems += found
-    off_scale = ~merged["grade"].isin(settings.grade_scale.labels)
-    if off_scale.any():
-        problems.append(
-            _rows_line(merged, key, off_scale, f"grade: not on the scale {settings.grade_scale.labels}", "grade")
-        )
-    repeated = merged["case_ref"].duplicated(keep=False)
-    if repeated.any():
-        problems.append(
-            _rows_line(merged, key, repeated, "case_ref: audited more than once in the history", "case_ref")
-        )
-    audited_in = _audited_cycles(connection, merged["case_id"].dropna().astype(int).tolist())
-    elsewhere = merged["case_id"].map(audited_in).notna() & (merged["case_id"].map(audited_in) != merged["cycle_ref"])
-    if elsewhere.any():
-        problems.append(
-            _rows_line(
-                merged,
-                key,
-                elsewhere,
-                "case_ref: already audited by the regular programme in another cycle",
-                "cycle_ref",
-            )
-        )
-    _raise_if(problems, Dataset.AUDIT_HISTORY)
+    everything = frame.merge(cases, on="case_ref", how="left")
+    closed = everything[everything["case_id"].isna()]
+    merged = everything[everything["case_id"].notna()]
+    _raise_if(_history_problems(connection, settings, lookups, everything, merged), Dataset.AUDIT_HISTORY)
 
-    cycles = merged.groupby("cycle_ref", sort=True)["selection_date"].min()
+    cycles = everything.groupby("cycle_ref", sort=True)["selection_date"].min()
     planned = {ref: cycle_dates(settings.calendar, selection.date(), ref=str(ref)) for ref, selection in cycles.items()}
     cycle_rows = [
         {"authority_id": lookups.authority_id, "programme": "regular", "status": "closed", **vars(dates)}
@@ -409,6 +382,78 @@ def _load_history(
             )
         ).all()
     )
+    past_new, past_existing = _store_past_audits(connection, lookups.authority_id, closed, cycle_ids)
+    new, existing = _store_history_allocations(connection, lookups, merged, cycle_ids, planned)
+    return new + past_new, existing + past_existing
+
+
+def _history_problems(
+    connection: Connection, settings: Settings, lookups: _Lookups, everything: pd.DataFrame, merged: pd.DataFrame
+) -> list[str]:
+    """What stops a history loading: for the cases still open, a worker or auditor not in the staff list; for
+    any, a grade off the scale, a case twice, or a case the regular programme audited in another cycle."""
+    key = SCHEMAS[Dataset.AUDIT_HISTORY].key
+    problems = []
+    for column in ("worker_id", "auditor_id"):
+        _, found = _resolve(merged, key, column, lookups.staff, "not in the staff list", fold=False)
+        problems += found
+    off_scale = everything["grade"].notna() & ~everything["grade"].isin(settings.grade_scale.labels)
+    if off_scale.any():
+        problems.append(
+            _rows_line(everything, key, off_scale, f"grade: not on the scale {settings.grade_scale.labels}", "grade")
+        )
+    repeated = everything["case_ref"].duplicated(keep=False)
+    if repeated.any():
+        problems.append(
+            _rows_line(everything, key, repeated, "case_ref: audited more than once in the history", "case_ref")
+        )
+    audited_in = _audited_cycles(connection, merged["case_id"].astype(int).tolist())
+    cycle_of = merged["case_id"].map(audited_in).reindex(everything.index).astype(object)
+    past = everything["case_ref"].map(_past_audit_cycles(connection, lookups.authority_id)).astype(object)
+    cycle_of = cycle_of.where(cycle_of.notna(), past)
+    elsewhere = cycle_of.notna() & (cycle_of != everything["cycle_ref"])
+    if elsewhere.any():
+        why = "case_ref: already audited by the regular programme in another cycle"
+        problems.append(_rows_line(everything, key, elsewhere, why, "cycle_ref"))
+    return problems
+
+
+def _past_audit_cycles(connection: Connection, authority_id: int) -> dict[str, str]:
+    """The cycle each past audit of a closed case was recorded in, by case reference."""
+    past, cycle = models.PastAudit, models.AuditCycle
+    return dict(
+        connection.execute(
+            select(past.case_ref, cycle.cycle_ref)
+            .join(cycle, cycle.id == past.cycle_id)
+            .where(past.authority_id == authority_id)
+        ).all()
+    )
+
+
+def _store_past_audits(
+    connection: Connection, authority_id: int, closed: pd.DataFrame, cycle_ids: dict[str, int]
+) -> tuple[int, int]:
+    rows = pd.DataFrame(
+        {
+            "authority_id": authority_id,
+            "cycle_id": closed["cycle_ref"].map(cycle_ids),
+            "case_ref": closed["case_ref"],
+            "worker_ref": closed["worker_id"],
+            "auditor_ref": closed["auditor_id"],
+            "grade": closed["grade"],
+            "submitted_on": closed["submitted_on"],
+        }
+    )
+    return _store(connection, models.PastAudit.__table__, _records(rows), ["authority_id", "case_ref"])
+
+
+def _store_history_allocations(
+    connection: Connection,
+    lookups: _Lookups,
+    merged: pd.DataFrame,
+    cycle_ids: dict[str, int],
+    planned: dict[str, Any],
+) -> tuple[int, int]:
     area_codes = {area_id: code for code, area_id in lookups.areas.items()}
     allocations = pd.DataFrame(
         {
@@ -418,11 +463,11 @@ def _load_history(
             "stratum": strata(merged["area_id"].map(area_codes), merged["audit_type"]),
             "status": "closed",
             "practitioner_id": merged["worker_id"].map(lookups.staff),
-            "auditor_id": merged["auditor_id"].map(lookups.staff),
+            "auditor_id": merged["auditor_id"].map(lookups.staff).astype("Int64"),
         }
     )
     table = models.Allocation.__table__
-    new, existing = _store(connection, table, allocations.to_dict("records"), ["cycle_id", "case_id"])
+    new, existing = _store(connection, table, _records(allocations), ["cycle_id", "case_id"])
     # Looked up by cycle (a handful of ids), not by pair: a history of 50,000 audits would exceed
     # the number of bound parameters SQLite accepts in one statement.
     loaded_cycles = sorted(set(allocations["cycle_id"]))
@@ -433,9 +478,8 @@ def _load_history(
         columns=["allocation_id", "cycle_id", "case_id"],
     )
     # Without a recorded return date, the cycle's due date is the best that can be said.
-    submitted = merged["submitted_on"].dt.date.where(
-        merged["submitted_on"].notna(), merged["cycle_ref"].map(lambda ref: planned[ref].audit_due)
-    )
+    due = pd.to_datetime(merged["cycle_ref"].map(lambda ref: planned[ref].audit_due))
+    submitted = pd.to_datetime(merged["submitted_on"]).fillna(due).dt.date
     returns = allocations.assign(grade=merged["grade"].to_numpy(), submitted_on=submitted.to_numpy()).merge(
         allocation_ids, on=["cycle_id", "case_id"]
     )
@@ -446,7 +490,9 @@ def _load_history(
             .where(models.Allocation.cycle_id.in_(loaded_cycles))
         )
     )
-    fresh = returns.loc[~returns["allocation_id"].isin(filed), ["allocation_id", "auditor_id", "submitted_on", "grade"]]
+    # A return is kept where the history gives both its grade and its auditor.
+    given = ~returns["allocation_id"].isin(filed) & returns["grade"].notna() & returns["auditor_id"].notna()
+    fresh = returns.loc[given, ["allocation_id", "auditor_id", "submitted_on", "grade"]]
     if len(fresh):
         connection.execute(models.AuditReturn.__table__.insert(), _records(fresh.assign(status="filed")))
     return new, existing

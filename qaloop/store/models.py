@@ -254,6 +254,25 @@ class AllocationEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
 
+class PastAudit(Base):
+    """A past audit, from the audit history, of a case no longer in the case extract (closed since): its
+    reference, cycle and worker as the history gives them (by reference: the worker may have left). The
+    repeat rules read these beside the recorded allocations, so the case is never audited again and the
+    worker counts as audited in that cycle."""
+
+    __tablename__ = "past_audit"
+    __table_args__ = (UniqueConstraint("authority_id", "case_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"))
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("audit_cycle.id"), index=True)
+    case_ref: Mapped[str] = mapped_column(String(64))
+    worker_ref: Mapped[str] = mapped_column(String(64))
+    auditor_ref: Mapped[str | None] = mapped_column(String(64))
+    grade: Mapped[str | None] = mapped_column(String(100))
+    submitted_on: Mapped[date | None] = mapped_column(Date)
+
+
 class SourceFile(Base):
     """The ledger of files read: each file's content is processed once per dataset."""
 

@@ -11,11 +11,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from checks.intake import take_in
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import load_settings
+from qaloop.programmes.cycle_record import selection_inputs
+from qaloop.sources.loading import LoadError
 from qaloop.sources.readers import SourceError, read_dataset
 from qaloop.store import models
 from qaloop.store.engine import engine_from, upgrade
@@ -120,15 +122,39 @@ def council_config(folder: Path, store_url: str) -> Path:
             },
         },
     }
+    data["sources"]["audit_history"] = {
+        "kind": "csv",
+        "path": str(folder / "past audits.csv"),
+        "date_format": "%d/%m/%Y",
+        "columns": {
+            "cycle_ref": "Audit Cycle",
+            "selection_date": "Cycle Start",
+            "case_ref": "Case ID",
+            "worker_id": "Worker",
+        },
+    }
     path = folder / "council.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
     return path
 
 
-def write_exports(folder: Path) -> None:
+# The QA team's own log of past audits: no auditor, no grade; a case closed since (AS-0900, its worker a
+# leaver no longer in the staff list) and one still open.
+PAST_AUDITS = pd.DataFrame(
+    [
+        ["Cycle 7", "14/09/2026", "AS-0900", "100099"],
+        ["Cycle 7", "14/09/2026", "AS-0901", "100021"],
+        ["Cycle 8", "26/10/2026", "AS-0003", "100011"],
+    ],
+    columns=["Audit Cycle", "Cycle Start", "Case ID", "Worker"],
+)
+
+
+def write_exports(folder: Path, cases: list[list[str]] = CASE_EXPORT) -> None:
     HR_EXPORT.to_excel(folder / "staff in post.xlsx", index=False, sheet_name="Staff in post")
-    text = "\r\n".join(";".join(row) for row in CASE_EXPORT) + "\r\n"
+    text = "\r\n".join(";".join(row) for row in cases) + "\r\n"
     (folder / "open cases.csv").write_bytes(text.encode("cp1252"))
+    PAST_AUDITS.to_csv(folder / "past audits.csv", index=False)
 
 
 def test_an_hr_export_and_a_case_export_load_through_the_configuration_alone(tmp_path: Path, store_url: str) -> None:
@@ -176,3 +202,45 @@ def test_a_named_encoding_that_does_not_fit_says_which_setting_to_change(tmp_pat
     settings = load_settings(tmp_path / "council.yaml")
     with pytest.raises(SourceError, match=r"open cases.csv: not readable as utf-8 .* the source's `encoding:` setting"):
         read_dataset(settings, Dataset.CASES)
+
+
+def test_a_past_audit_log_without_grades_and_with_closed_cases_feeds_the_repeat_rules(
+    tmp_path: Path, store_url: str
+) -> None:
+    write_exports(tmp_path)
+    settings = load_settings(council_config(tmp_path, store_url))
+    upgrade(engine_from(settings))
+    *_, history = take_in(settings, [Dataset.STAFF, Dataset.CASES, Dataset.AUDIT_HISTORY], AS_OF)
+    assert (history.rows, history.stored, history.new) == (3, 3, 3)
+
+    inputs = selection_inputs(engine_from(settings), settings, date(2026, 12, 7))
+    assert {"AS-0900", "AS-0901", "AS-0003"} <= inputs.audited  # never drawn again, open or closed
+    # Newest first: cycle 8 (its worker still here), then cycle 7 with the closed cases' workers, the
+    # leaver included.
+    assert inputs.recent_cycles == (frozenset({"100011"}), frozenset({"100099", "100021"}))
+    assert inputs.audited_cycles == (date(2026, 10, 26), date(2026, 9, 14))
+    with engine_from(settings).connect() as connection:
+        returns = connection.scalar(select(func.count()).select_from(models.AuditReturn))
+    assert returns == 0  # no grade was recorded, so no past return is invented
+
+    # The closed case reopens under its old reference: it is in the extract again, and still not drawable.
+    write_exports(tmp_path, [*CASE_EXPORT, [
+        "AS-0900", "C-9900", "REV", "South", "", "South Review Team", "100022", "01/11/2026", "15/11/2026", "", "",
+    ]])  # fmt: skip
+    take_in(settings, [Dataset.CASES], AS_OF)
+    inputs = selection_inputs(engine_from(settings), settings, date(2026, 12, 7))
+    assert "AS-0900" in set(inputs.cases["case_ref"]) and "AS-0900" in inputs.audited
+
+
+def test_a_past_audit_of_a_case_moved_to_another_cycle_is_refused(tmp_path: Path, store_url: str) -> None:
+    write_exports(tmp_path)
+    settings = load_settings(council_config(tmp_path, store_url))
+    upgrade(engine_from(settings))
+    take_in(settings, [Dataset.STAFF, Dataset.CASES, Dataset.AUDIT_HISTORY], AS_OF)
+    PAST_AUDITS.assign(**{"Audit Cycle": "Cycle 8", "Cycle Start": "26/10/2026"}).iloc[[0]].to_csv(
+        tmp_path / "past audits.csv", index=False
+    )
+    with pytest.raises(
+        LoadError, match=r"already audited by the regular programme in another cycle: 1 row\(s\): AS-0900"
+    ):
+        take_in(settings, [Dataset.AUDIT_HISTORY], AS_OF)
