@@ -159,6 +159,45 @@ def load(
         typer.echo(f"  {what:<20} {count:>9,}")
 
 
+@app.command("check")
+def check(
+    config: ConfigOption = None,
+    on: Annotated[str | None, typer.Option(help="the cycle due on or after this date (default: the next)")] = None,
+    html: Annotated[Path | None, typer.Option(help="where to write the HTML report")] = None,
+) -> None:
+    """Check the configured sources as the next cycle would take them, and draw and allocate it, in a scratch
+    store: report what would load, be set aside or stop, what the draw needs, and each stratum and area. Writes
+    nothing to the store; exits 1 if the cycle would not run."""
+    settings = _settings(config)
+    from checks.onboarding import check_authority, write_report  # Great Expectations is slow to import
+
+    outcome = check_authority(settings, _date(on) if on else None)
+    typer.echo(f"{outcome.authority}: cycle {outcome.cycle_ref}, selected {outcome.on}")
+    for dataset in outcome.datasets:
+        if dataset.stopped:
+            typer.secho(f"  {dataset.dataset:<14} stops, nothing would load:", fg="red")
+            typer.echo("    " + dataset.stopped.replace("\n", "\n    "))
+            continue
+        typer.echo(f"  {dataset.dataset:<14} {dataset.rows:>9,} rows, {dataset.would_load:,} would load")
+        for says, rows in dataset.failed_checks:
+            typer.secho(f"  {'':<14} {rows:>9,} set aside: {says}", fg="yellow")
+    for reason in outcome.not_ready:
+        typer.secho(f"  not ready: {reason}", fg="red")
+    if outcome.strata:
+        short = [s for s in outcome.strata if s["short"]]
+        typer.echo(f"  {len(outcome.strata)} strata, {sum(int(s['drawn']) for s in outcome.strata)} cases drawn"
+                   + (f"; {len(short)} short of their quota" if short else ""))  # fmt: skip
+        typer.echo(f"  {len(outcome.blocked)} worker(s) passed over by the repeat rule")
+        for area in outcome.areas:
+            typer.echo(
+                f"  {area['area']}: {area['auditors']} staff may audit, {area['waiting']} case(s) no one could take"
+            )
+    path = write_report(outcome, html or settings.output_dir / "check" / f"check-{date.today()}.html")
+    typer.echo(f"Report: {path}")
+    if not outcome.ok:
+        raise typer.Exit(1)
+
+
 @app.command("columns")
 def columns() -> None:
     """Print the canonical columns of every extract (what a source's `columns` mapping maps to), as in README."""
