@@ -1,5 +1,6 @@
 """How hard the property tests (hypothesis) try: a quick profile by default (``make test``), a thorough one in
-CI (``HYPOTHESIS_PROFILE=thorough``, set by ``.ci/run``), which runs every property test's full example count."""
+CI (``HYPOTHESIS_PROFILE=thorough``: ``.ci/run`` runs the property tests again with it after ``make test``),
+which runs every property test's full example count."""
 
 from __future__ import annotations
 
