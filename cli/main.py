@@ -220,7 +220,9 @@ def cycle_run(
     config: ConfigOption = None,
     on: SelectionDateOption = None,
     seed: SeedOption = None,
-    dry_run: Annotated[bool, typer.Option(help="stop after allocation: queue and send no email")] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="draw and allocate, then discard both (see them in the Prefect UI); send nothing")
+    ] = False,
 ) -> None:
     """Run the whole audit-cycle flow in Prefect now: check and load, draw, allocate, queue and send."""
     settings = _settings(config)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from qaloop.core.cycle_dates import cycle_dates, next_selection_date
 from qaloop.core.settings import load_settings
 from tasks.alerts import alert_qa_team
-from tasks.cycle import allocate, check_and_load, draw, exclude
+from tasks.cycle import allocate, check_and_load, discard_dry_run, draw, exclude
 from tasks.notify import queue_emails, send_emails
 
 
@@ -60,14 +60,16 @@ def audit_cycle(
 ) -> CycleSummary:
     """Run one regular audit cycle for the configured authority.
 
-    ``selection_date`` defaults to the next scheduled one (today on a scheduled run); ``dry_run`` stops after
-    allocation without queueing any email; ``approval`` pauses after the draw for the QA team to approve it
+    ``selection_date`` defaults to the next scheduled one (today on a scheduled run); ``dry_run`` draws and
+    allocates, publishes both, then discards them and queues no email (a cycle already drawn is left as it
+    is); ``approval`` pauses after the draw for the QA team to approve it
     or exclude cases in the Prefect UI.
     """
     settings = load_settings(config)
     dates = cycle_dates(settings.calendar, selection_date or next_selection_date(settings.calendar, date.today()))
     loaded = check_and_load(settings, dates.selection_date)
-    cycle = draw(settings, dates, seed)
+    drawn = draw(settings, dates, seed)
+    cycle = drawn.cycle
     excluded: list[str] = []
     if approval:
         decision = pause_flow_run(
@@ -83,7 +85,9 @@ def audit_cycle(
         excluded = exclude(settings, cycle, decision.exclude, decision.approved_by)
     assignments = allocate(settings, cycle)
     queued = sent = still = 0
-    if not dry_run:
+    if dry_run and drawn.drawn_now:
+        discard_dry_run(settings, cycle)  # a rehearsal: nothing of it may count as audited or be chased
+    elif not dry_run:
         queued = queue_emails(settings, cycle)
         summary = send_emails(settings)
         sent, still = summary.sent, summary.still_queued
@@ -98,5 +102,11 @@ def audit_cycle(
         emails_sent=sent,
         emails_still_queued=still,
         excluded=excluded,
-        stopped="dry run: no email queued" if dry_run else None,
+        stopped=(
+            "dry run: drawn and allocated, then discarded; no email queued"
+            if drawn.drawn_now
+            else "dry run of a cycle already drawn: kept as it was; no email queued"
+        )
+        if dry_run
+        else None,
     )

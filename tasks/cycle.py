@@ -62,8 +62,9 @@ def publish_sample(selection: Selection, what: str) -> None:
 
 
 @task(name="draw the sample", **RETRY_IO, **NOT_CACHED)
-def draw(settings: Settings, dates: CycleDates, seed: int | None) -> CycleHandle:
-    """Draw and record the cycle's sample (a cycle already drawn is kept) and publish it by stratum.
+def draw(settings: Settings, dates: CycleDates, seed: int | None) -> cycle_record.Draw:
+    """Draw and record the cycle's sample (a cycle already drawn is kept) and publish it by stratum; the draw,
+    with whether this run made it.
 
     When what the draw depends on does not hold, the reasons are published and the run fails with them
     (the flow's failure hook tells the QA team); nothing is recorded.
@@ -81,7 +82,17 @@ def draw(settings: Settings, dates: CycleDates, seed: int | None) -> CycleHandle
         publish_sample(outcome.selection, f"Cycle {dates.cycle_ref}")
     else:
         get_run_logger().info("Cycle %s was already drawn; its recorded sample is kept.", dates.cycle_ref)
-    return outcome.cycle
+    return outcome
+
+
+@task(name="discard the dry run's draw", **RETRY_IO, **NOT_CACHED)
+def discard_dry_run(settings: Settings, cycle: CycleHandle) -> int:
+    """Take back what a dry run drew and allocated (its artifacts stay, to show what it would have been)."""
+    removed = cycle_record.discard_rehearsal(engine_from(settings), settings, cycle)
+    get_run_logger().info(
+        "Dry run of cycle %s: its %d allocations were discarded; nothing is kept.", cycle.cycle_ref, removed
+    )
+    return removed
 
 
 @task(name="draw the managers' audits", **RETRY_IO, **NOT_CACHED)

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, delete, func, select
 
 from qaloop.core.cycle_dates import CycleDates
 from qaloop.core.settings import SelectionRules, Settings
+from qaloop.messaging.compose import outbox_key
 from qaloop.programmes.eligibility import eligibility
 from qaloop.programmes.readiness import NotReady, draw_gaps, extract_gaps, history_gaps
 from qaloop.programmes.selection import DRAWN, RESERVE, Selection, select_cases, stratum_quotas
@@ -289,3 +290,35 @@ def draw_cycle(engine: Engine, settings: Settings, dates: CycleDates, seed: int 
     path, digest = save_inputs(inputs, settings.output_dir / "cycles" / dates.cycle_ref)
     record_selection(engine, settings, dates, selection, quotas, path, digest)
     return draw_outcome(engine, settings, dates.cycle_ref, selection)
+
+
+# What a dry run leaves that it may take back: a draw and its allocation, nothing sent, filed or chased yet.
+_REHEARSED = {"cycle": ("selected", "allocated"), "allocation": ("selected", "reserve", "allocated", "replaced")}
+
+
+def discard_rehearsal(engine: Engine, settings: Settings, cycle: CycleHandle) -> int:
+    """Remove a dry run's draw: the cycle, its allocations and their history, and its saved inputs, so that
+    nothing of it counts as audited, is chased, or stops a later draw or history load. Returns how many
+    allocations went. CycleError, with nothing removed, if anything of the cycle has gone further (an email
+    queued for it, an allocation notified, a return filed)."""
+    allocation, event = models.Allocation, models.AllocationEvent
+    with engine.begin() as connection:
+        status = connection.scalar(select(models.AuditCycle.status).where(models.AuditCycle.id == cycle.cycle_id))
+        further = connection.scalar(
+            select(func.count())
+            .select_from(allocation)
+            .where(allocation.cycle_id == cycle.cycle_id, allocation.status.not_in(_REHEARSED["allocation"]))
+        )
+        queued = connection.scalar(
+            select(func.count())
+            .select_from(models.EmailOutbox)
+            .where(models.EmailOutbox.key.like(f"{outbox_key(settings, [cycle.cycle_ref])}/%"))
+        )
+        if status not in _REHEARSED["cycle"] or further or queued:
+            raise CycleError(f"cycle {cycle.cycle_ref} has gone further than a dry run: it is kept as it is")
+        ids = select(allocation.id).where(allocation.cycle_id == cycle.cycle_id).scalar_subquery()
+        connection.execute(delete(event).where(event.allocation_id.in_(ids)))
+        removed = connection.execute(delete(allocation).where(allocation.cycle_id == cycle.cycle_id)).rowcount
+        connection.execute(delete(models.AuditCycle).where(models.AuditCycle.id == cycle.cycle_id))
+    (settings.output_dir / "cycles" / cycle.cycle_ref / "selection-inputs.json.gz").unlink(missing_ok=True)
+    return removed

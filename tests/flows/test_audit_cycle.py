@@ -49,14 +49,23 @@ def test_a_cycle_runs_end_to_end_and_a_rerun_sends_nothing_new(
     assert sample is not None and "MID|care_act_review" in str(sample.data)
 
 
-def test_a_dry_run_allocates_but_sends_nothing(
+def test_a_dry_run_draws_and_allocates_then_keeps_nothing_and_sends_nothing(
     prefect_harness: None, county: Settings, smtp_server: SmtpSink, tmp_path: Path
 ) -> None:
-    summary = audit_cycle(
-        config=str(write_config(county, tmp_path, smtp_server.port)), selection_date=NEXT_CYCLE, dry_run=True
-    )
-    assert summary.allocated == 60 and summary.emails_queued == 0 and summary.stopped == "dry run: no email queued"
+    config = str(write_config(county, tmp_path, smtp_server.port))
+    summary = audit_cycle(config=config, selection_date=NEXT_CYCLE, dry_run=True)
+    assert summary.allocated == 60 and summary.emails_queued == 0 and summary.stopped.startswith("dry run: drawn")
     assert smtp_server.messages == []
+    sample = Artifact.get("sample-by-stratum")
+    assert sample is not None and "2026-09" in str(sample.description)  # the QA team can see what it drew
+    with engine_from(county).connect() as connection:
+        # Nothing of it counts as audited, is chased, or would stop a history load or the real run.
+        assert connection.scalar(select(func.count()).select_from(models.AuditCycle).where(
+            models.AuditCycle.cycle_ref == "2026-09")) == 0  # fmt: skip
+        assert connection.scalar(select(func.count()).select_from(models.Allocation).where(
+            models.Allocation.status != "closed")) == 0  # fmt: skip
+    real = audit_cycle(config=config, selection_date=NEXT_CYCLE)
+    assert real.allocated == 60 and real.emails_sent == real.emails_queued > 0
 
 
 def test_a_bad_staff_list_stops_the_cycle_before_anything_is_written(

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from checks.intake import take_in
@@ -17,11 +17,11 @@ from qaloop.core.cycle_dates import cycle_dates
 from qaloop.core.schema import EXTRACTS
 from qaloop.core.settings import Settings
 from qaloop.demo.synthetic import generate, write_extracts
-from qaloop.programmes.cycle_record import draw_cycle, selection_inputs
+from qaloop.programmes.cycle_record import discard_rehearsal, draw_cycle, selection_inputs
 from qaloop.programmes.explain import explain_cycle
 from qaloop.store import models
 from qaloop.store.engine import engine_from, upgrade
-from qaloop.store.handles import CycleError
+from qaloop.store.handles import CycleError, cycle_handle
 from tests.conftest import Stages, database_of, stage
 
 AS_OF = date(2026, 11, 22)
@@ -133,3 +133,14 @@ def test_the_command_line_draws_and_explains(loaded: Settings, tmp_path) -> None
     assert "identical to the record" in explained.output and "drawn in its stratum" in explained.output
     off_schedule = runner.invoke(app, ["cycle", "draw", "--config", str(path), "--on", "2026-12-15"])
     assert off_schedule.exit_code == 1 and "not a scheduled selection date" in off_schedule.output
+
+
+def test_a_cycle_that_has_gone_further_than_a_dry_run_is_never_discarded(notified: Settings) -> None:
+    engine = engine_from(notified)
+    cycle = cycle_handle(engine, notified, "2026-09")
+    with pytest.raises(CycleError, match="has gone further than a dry run: it is kept as it is"):
+        discard_rehearsal(engine, notified, cycle)
+    with engine.connect() as connection:
+        kept = connection.scalar(select(func.count()).select_from(models.Allocation).where(
+            models.Allocation.cycle_id == cycle.cycle_id))  # fmt: skip
+    assert kept > 0
