@@ -8,6 +8,9 @@ INSTALLED := $(VENV)/.installed
 # Prefect: local (ephemeral) mode, no telemetry, no stray profile from the machine.
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME := $(CURDIR)/var/prefect
+# The local Prefect server's port (`make ui`); the runs' addresses the demo prints and its alerts follow it.
+UI_PORT ?= 4200
+demo ui: export PREFECT_SERVER_API_PORT := $(UI_PORT)
 
 .PHONY: install browser demo test lint ui clean
 
@@ -72,24 +75,24 @@ demo: install
 	echo "" && echo "A deep dive (run here; \`qaloop deep-dive\` without --here goes through a Prefect server):" && \
 	$(BIN)/qaloop deep-dive --here --size 8 $(DEMO_DIVE) $(DEMO_CONFIG) && \
 	echo "" && echo "Emails (one .eml file each): $(CURDIR)/$(DEMO_MAIL)" && \
-	echo "Prefect runs:                \`make ui\`, then http://127.0.0.1:4200/runs"
+	echo "Prefect runs:                \`make ui\`, then http://127.0.0.1:$(UI_PORT)/runs"
 
 test: install browser
 	$(BIN)/python -m pytest
 
 # A local Prefect server with qaloop's deployments and a worker: the schedules show in the UI at
-# http://127.0.0.1:4200. Ctrl-C stops the worker and the server.
-PREFECT_LOCAL := http://127.0.0.1:4200/api
+# http://127.0.0.1:$(UI_PORT) (4200 unless you set UI_PORT). Ctrl-C stops the worker and the server.
+PREFECT_LOCAL := http://127.0.0.1:$(UI_PORT)/api
 ui: install
 	$(BIN)/qaloop init-db
 	@mkdir -p var
-	@$(BIN)/prefect server start --host 127.0.0.1 --port 4200 > var/prefect-server.log 2>&1 & server=$$!; \
+	@$(BIN)/prefect server start --host 127.0.0.1 --port $(UI_PORT) > var/prefect-server.log 2>&1 & server=$$!; \
 	trap 'kill $$server 2>/dev/null' EXIT INT TERM; \
 	for i in $$(seq 60); do curl -sf $(PREFECT_LOCAL)/health >/dev/null && break; sleep 1; done; \
 	export PREFECT_API_URL=$(PREFECT_LOCAL); \
 	$(BIN)/prefect work-pool inspect qaloop >/dev/null 2>&1 || $(BIN)/prefect work-pool create qaloop --type process; \
 	$(BIN)/prefect --no-prompt deploy --all && \
-	echo "Prefect UI: http://127.0.0.1:4200 (the audit-cycle schedule is under Deployments)" && \
+	echo "Prefect UI: http://127.0.0.1:$(UI_PORT) (the audit-cycle schedule is under Deployments)" && \
 	$(BIN)/prefect worker start --pool qaloop
 
 lint: install

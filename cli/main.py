@@ -256,7 +256,9 @@ def _finished(state: Any, what: str) -> Any:
     where = PREFECT_API_URL.value() or f"the local Prefect database in {PREFECT_HOME.value()}"
     typer.echo(f"Prefect flow run {run_id} ({state.name}), recorded in {where}.")
     if not PREFECT_API_URL.value():
-        typer.echo(f"  `make ui` shows it at http://127.0.0.1:4200/runs/flow-run/{run_id}")
+        from tasks.alerts import run_address
+
+        typer.echo(f"  `make ui` shows it at {run_address(run_id)}")
     if not state.is_completed():
         typer.secho(f"{what} did not finish: {state.message}", fg="red", err=True)
         raise typer.Exit(1)

@@ -7,18 +7,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prefect.logging import get_logger
-from prefect.settings import PREFECT_UI_URL
+from prefect.settings import PREFECT_UI_URL, get_current_settings
 
 from qaloop.core.settings import ConfigError, Settings, load_settings
 from qaloop.messaging import alerts, outbox
 from qaloop.store.engine import engine_from
 
-LOCAL_UI = "http://127.0.0.1:4200"
-
 
 def run_address(run_id: object) -> str:
-    """Where the Prefect UI shows a flow run (the local `make ui` server when no UI address is set)."""
-    return f"{(PREFECT_UI_URL.value() or LOCAL_UI).rstrip('/')}/runs/flow-run/{run_id}"
+    """Where the Prefect UI shows a flow run: ``PREFECT_UI_URL``, else the Prefect server this machine would
+    start (``PREFECT_SERVER_API_HOST`` and ``PREFECT_SERVER_API_PORT``, as `make ui` does)."""
+    server = get_current_settings().server.api
+    ui = PREFECT_UI_URL.value() or f"http://{server.host}:{server.port}"
+    return f"{ui.rstrip('/')}/runs/flow-run/{run_id}"
 
 
 def alert_qa_team(flow: Any, flow_run: Any, state: Any) -> None:
