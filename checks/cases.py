@@ -8,7 +8,17 @@ from datetime import date
 import great_expectations as gx
 import pandas as pd
 
-from checks.runner import CheckReport, Rule, area_rule, not_before, rule, run_checks, schema_rules, team_rule
+from checks.runner import (
+    CheckReport,
+    Rule,
+    area_rule,
+    in_source_terms,
+    not_before,
+    rule,
+    run_checks,
+    schema_rules,
+    team_rule,
+)
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
 from qaloop.sources.readers import checkable
@@ -62,5 +72,5 @@ def check_cases(
     source = settings.sources.get(Dataset.CASES)
     frame = checkable(cases, Dataset.CASES, source.date_format if source else None)
     rules = case_rules(settings, staff["staff_id"].dropna(), staff["team"].dropna(), as_of)
-    report = run_checks("cases", frame, rules, key="case_ref")
+    report = in_source_terms(run_checks("cases", frame, rules, key="case_ref"), Dataset.CASES, source)
     return report, frame[list(cases.columns)]

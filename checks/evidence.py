@@ -18,6 +18,7 @@ from checks.runner import (
     Intake,
     Rule,
     area_rule,
+    in_source_terms,
     keep,
     rule,
     run_checks,
@@ -115,6 +116,7 @@ def check_evidence(
     frame = checkable(extract, dataset, source.date_format if source else None)
     frame[ROW_KEY] = extract[list(SCHEMAS[dataset].key)].astype(str).agg(" / ".join, axis=1)
     report = run_checks(dataset.value, frame, evidence_rules(settings, dataset, teams, as_of), key=ROW_KEY)
+    report = in_source_terms(report, dataset, source)
     return report, frame[[*extract.columns, ROW_KEY]]
 
 

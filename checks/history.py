@@ -11,7 +11,7 @@ from datetime import date
 import great_expectations as gx
 import pandas as pd
 
-from checks.runner import CheckReport, Rule, not_before, rule, run_checks, schema_rules
+from checks.runner import CheckReport, Rule, in_source_terms, not_before, rule, run_checks, schema_rules
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
 from qaloop.sources.readers import checkable
@@ -50,4 +50,5 @@ def check_history(settings: Settings, history: pd.DataFrame, as_of: date) -> tup
     source = settings.sources.get(Dataset.AUDIT_HISTORY)
     frame = checkable(history, Dataset.AUDIT_HISTORY, source.date_format if source else None)
     report = run_checks("audit history", frame, history_rules(settings, as_of), key="case_ref")
+    report = in_source_terms(report, Dataset.AUDIT_HISTORY, source)
     return report, frame[list(history.columns)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from qaloop.core.schema import SCHEMAS, Dataset
-from qaloop.core.settings import CheckPolicy, Settings
+from qaloop.core.settings import CheckPolicy, Settings, Source
 from qaloop.sources import loading
 from qaloop.sources.readers import file_digest
 
@@ -240,6 +240,24 @@ def run_checks(dataset: str, frame: pd.DataFrame, rules: list[Rule], key: str) -
         )
         failures.append(Failure(meaning, keys, values, False))
     return CheckReport(dataset, len(frame), tuple(failures))
+
+
+def in_source_terms(report: CheckReport, dataset: Dataset, source: Source | None) -> CheckReport:
+    """``report`` with the canonical column each failure starts from followed by the source's own name for it,
+    where the mapping gives another ("start_date (the source's 'Opened') is not a valid date"), so that a
+    data officer finds it in their file."""
+    if source is None:
+        return report
+    names = set(SCHEMAS[dataset].names)
+
+    def said(says: str) -> str:
+        column, _, rest = says.partition(" ")
+        theirs = source.column_spec(column).sources if column in names else []
+        if all(name.casefold() == column.casefold() for name in theirs):  # none, or the same name
+            return says
+        return f"{column} (the source's {' or '.join(repr(name) for name in theirs)}) {rest}"
+
+    return replace(report, failures=tuple(replace(f, says=said(f.says)) for f in report.failures))
 
 
 def _shown(value: Any) -> str:

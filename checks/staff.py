@@ -8,7 +8,7 @@ from dataclasses import replace
 import great_expectations as gx
 import pandas as pd
 
-from checks.runner import CheckReport, Rule, area_rule, not_before, rule, run_checks, schema_rules
+from checks.runner import CheckReport, Rule, area_rule, in_source_terms, not_before, rule, run_checks, schema_rules
 from qaloop.core.roles import Role
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
@@ -81,4 +81,5 @@ def check_staff(
         replace(failure, whole_dataset=True, says=f"{failure.says}: {', '.join(failure.keys)}")
         for failure in per_team.failures
     )
-    return replace(report, failures=report.failures + team_failures), frame[list(staff.columns)]
+    report = in_source_terms(replace(report, failures=report.failures + team_failures), Dataset.STAFF, source)
+    return report, frame[list(staff.columns)]

@@ -49,15 +49,31 @@ def test_each_kind_of_bad_case_row_is_named(settings: Settings, extracts: tuple)
     cases.loc[7, ["start_date", "last_activity_date"]] = ["10/10/2026", "01/10/2026"]  # out of order
     report, _ = check_cases(settings, cases, staff, AS_OF)
     text = report.describe()
-    assert f"case_ref appears more than once: 2 row(s): {refs[0]}" in text
-    assert f"worker_id is not in the staff list: 1 row(s): {refs[2]} (values: E999999)" in text
-    assert f"start_date is not a valid date: 1 row(s): {refs[3]} (values: 31/02/2026)" in text
-    assert f"last_activity_date is in the future or before 1990: 1 row(s): {refs[4]} (values: 2027-01-01)" in text
-    assert "audit_type is not one of the configured audit types" in text and "(values: haircut)" in text
-    assert f"person_ref is blank: 1 row(s): {refs[6]}" in text
-    assert f"last_activity_date is before start_date: 1 row(s): {refs[7]} (values: 2026-10-01 / 2026-10-10)" in text
+    assert f"case_ref (the source's 'Case Reference') appears more than once: 2 row(s): {refs[0]}" in text
+    assert (
+        f"worker_id (the source's 'Worker ID') is not in the staff list: 1 row(s): {refs[2]} (values: E999999)" in text
+    )
+    assert (
+        f"start_date (the source's 'Start Date') is not a valid date: 1 row(s): {refs[3]} (values: 31/02/2026)" in text
+    )
+    assert (
+        "last_activity_date (the source's 'Last Activity Date') is in the future or before 1990: "
+        f"1 row(s): {refs[4]} (values: 2027-01-01)" in text
+    )
+    assert (
+        "audit_type (the source's 'Work Type') is not one of the configured audit types" in text
+        and "(values: haircut)" in text
+    )
+    assert f"person_ref (the source's 'Person ID') is blank: 1 row(s): {refs[6]}" in text
+    assert (
+        "last_activity_date (the source's 'Last Activity Date') is before start_date: "
+        f"1 row(s): {refs[7]} (values: 2026-10-01 / 2026-10-10)" in text
+    )
     assert report.failing_keys == {refs[0], refs[2], refs[3], refs[4], refs[5], refs[6], refs[7]}
-    assert {row["check"] for row in report.table()} >= {"worker_id is not in the staff list", "person_ref is blank"}
+    assert {row["check"] for row in report.table()} >= {
+        "worker_id (the source's 'Worker ID') is not in the staff list",
+        "person_ref (the source's 'Person ID') is blank",
+    }
 
 
 def test_quarantine_sets_failing_rows_aside_within_the_allowed_share(settings: Settings, extracts: tuple) -> None:
@@ -98,8 +114,11 @@ def test_a_bad_staff_list_stops_and_names_people_by_id(settings: Settings, extra
     text = report.describe()
     assert f"team has no active team manager: {lost_team}" in text
     assert "role is not one of practitioner" in text and f"{staff.loc[5, 'staff_id']} (values: wizard)" in text
-    assert f"line_manager_id is not in the staff list: 1 row(s): {staff.loc[6, 'staff_id']}" in text
-    assert f"email is not an email address: 1 row(s): {staff.loc[7, 'staff_id']}" in text
+    assert (
+        "line_manager_id (the source's 'Line Manager ID') is not in the staff list: "
+        f"1 row(s): {staff.loc[6, 'staff_id']}" in text
+    )
+    assert f"email (the source's 'Work Email') is not an email address: 1 row(s): {staff.loc[7, 'staff_id']}" in text
     assert staff.loc[7, "name"] not in text and "not an address" not in text  # by id, never name or email
     with pytest.raises(CheckFailed):
         apply_policy(report, parsed, "staff_id", settings.check_policy(Dataset.STAFF))

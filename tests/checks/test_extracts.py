@@ -79,22 +79,29 @@ BAD_EXTRACTS = {
     "duplicate case references": (
         _edit(lambda cases: pd.concat([cases, cases.iloc[[7]]])),
         CheckFailed,
-        lambda s: f"case_ref appears more than once: 2 row(s): {_ref(s, 7)}",
+        lambda s: f"case_ref (the source's 'Case Reference') appears more than once: 2 row(s): {_ref(s, 7)}",
     ),
     "a worker not in the staff list": (
         _edit(_set(9, "Worker ID", "E999999")),
         CheckFailed,
-        lambda s: f"worker_id is not in the staff list: 1 row(s): {_ref(s, 9)} (values: E999999)",
+        lambda s: (
+            f"worker_id (the source's 'Worker ID') is not in the staff list: 1 row(s): {_ref(s, 9)} (values: E999999)"
+        ),
     ),
     "an unparseable date": (
         _edit(_set(11, "Start Date", "31/02/2026")),
         CheckFailed,
-        lambda s: f"start_date is not a valid date: 1 row(s): {_ref(s, 11)} (values: 31/02/2026)",
+        lambda s: (
+            f"start_date (the source's 'Start Date') is not a valid date: 1 row(s): {_ref(s, 11)} (values: 31/02/2026)"
+        ),
     ),
     "a future date": (
         _edit(_set(12, "Last Activity Date", "01/01/2027")),
         CheckFailed,
-        lambda s: f"last_activity_date is in the future or before 1990: 1 row(s): {_ref(s, 12)}",
+        lambda s: (
+            "last_activity_date (the source's 'Last Activity Date') is in the future or before 1990: "
+            f"1 row(s): {_ref(s, 12)}"
+        ),
     ),
     "an empty extract": (_edit(lambda cases: cases.iloc[0:0]), CheckFailed, lambda s: "the case extract has no rows"),
     "an unreadable file": (

@@ -66,7 +66,7 @@ def test_a_bad_authority_is_told_what_stops_and_what_to_change(
 
     code, out = check(council, tmp_path / "check.html")
     assert code == 1
-    assert "1 set aside: worker_id is not in the staff list" in out
+    assert "1 set aside: worker_id (the source's 'Worker ID') is not in the staff list" in out
     assert "audit_history  stops, nothing would load" in out and "grade is not on the scale" in out
     assert "not ready: the store holds no audit history" in out  # without it, the draw refuses
     assert current_revision(engine_from(store_settings)) is None

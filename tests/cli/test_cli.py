@@ -88,9 +88,14 @@ def test_qaloop_load_checks_as_the_cycle_does_and_a_case_set_aside_is_never_draw
     cases.to_csv(path, index=False)
     code, out = run("load", "--config", str(config), "cases", "--as-of", "2026-11-22")
     assert code == 0, out
-    assert f"start_date is not a valid date: 1 row(s): {refs[1]} (values: not a date)" in out
-    assert f"last_activity_date is in the future or before 1990: 1 row(s): {refs[2]}" in out
-    assert f"case_ref appears more than once: 2 row(s): {refs[3]}" in out
+    assert (
+        f"start_date (the source's 'Start Date') is not a valid date: 1 row(s): {refs[1]} (values: not a date)" in out
+    )
+    assert (
+        f"last_activity_date (the source's 'Last Activity Date') is in the future or before 1990: 1 row(s): {refs[2]}"
+        in out
+    )
+    assert f"case_ref (the source's 'Case Reference') appears more than once: 2 row(s): {refs[3]}" in out
     assert "4 set aside by its checks" in out and "quarantine/cases-2026-11-22.csv" in out
     stored = _stored(config)
     assert len(stored) == 496 and not {refs[1], refs[2], refs[3], refs[4]} & set(stored)
@@ -104,7 +109,7 @@ def test_qaloop_load_checks_as_the_cycle_does_and_a_case_set_aside_is_never_draw
     later.to_csv(path, index=False)
     code, out = run("load", "--config", str(config), "cases", "--as-of", "2026-11-23")
     assert code == 0 and "1 set aside by its checks" in out
-    assert _stored(config)[refs[0]] == "worker_id is not in the staff list"
+    assert _stored(config)[refs[0]] == "worker_id (the source's 'Worker ID') is not in the staff list"
     settings = load_settings(config)
     loaded = check_and_load_extracts(settings, date(2026, 11, 23))
     assert loaded.cases.already_loaded and loaded.quarantined == (refs[0],)
@@ -127,7 +132,9 @@ def test_a_dataset_whose_policy_is_to_stop_loads_nothing_and_names_the_rows(conf
     cases.to_csv(path, index=False)
     code, out = run("load", "--config", str(config), "--as-of", "2026-11-22")
     assert code == 1
-    assert f"start_date is not a valid date: 1 row(s): {cases.loc[1, 'Case Reference']}" in out
+    assert (
+        f"start_date (the source's 'Start Date') is not a valid date: 1 row(s): {cases.loc[1, 'Case Reference']}" in out
+    )
     assert "Nothing was written" in out and "Traceback" not in out
     assert _stored(config) == {}
 

@@ -125,7 +125,7 @@ def test_bad_case_rows_within_the_allowed_share_go_to_a_quarantine_file_and_the_
     assert summary.cases_quarantined == 1 and summary.allocated == 60
     quarantine = pd.read_csv(county.output_dir / "quarantine" / f"cases-{NEXT_CYCLE}.csv", dtype=str)
     assert quarantine["case_ref"].tolist() == [bad_ref]
-    assert quarantine["failed_checks"].tolist() == ["worker_id is not in the staff list"]
+    assert quarantine["failed_checks"].tolist() == ["worker_id (the source's 'Worker ID') is not in the staff list"]
 
 
 def _paused_run(timeout: float = 90) -> UUID:

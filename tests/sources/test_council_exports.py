@@ -190,7 +190,10 @@ def test_a_job_title_the_map_does_not_know_is_named_by_the_checks(tmp_path: Path
     ).to_excel(tmp_path / "staff in post.xlsx", index=False)
     settings = load_settings(council_config(tmp_path, store_url))
     upgrade(engine_from(settings))
-    with pytest.raises(Exception, match=r"role is not one of .*: 1 row\(s\): 100021 \(values: Consultant SW\)"):
+    with pytest.raises(
+        Exception,
+        match=r"role \(the source's 'Job Title'\) is not one of .*: 1 row\(s\): 100021 \(values: Consultant SW\)",
+    ):
         take_in(settings, [Dataset.STAFF], AS_OF)
 
 
