@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import signal
 import smtplib
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from email import message_from_string
 from email.message import Message as MimeMessage
 from email.policy import SMTP as SMTP_POLICY
@@ -199,6 +203,10 @@ def _mark_attachments(mime: MimeMessage) -> None:
             part.add_header("Content-Disposition", "attachment", filename=part.get_filename() or str(name))
 
 
+# How many messages a sender claims at a time: few, so that senders running at once share the queue.
+CLAIM_BATCH = 10
+
+
 def send_queued(
     engine: Engine,
     settings: Email,
@@ -210,51 +218,145 @@ def send_queued(
 ) -> SendSummary:
     """Send every queued message, oldest first, and record each outcome as it happens.
 
-    Stops early, between messages, when ``should_stop()`` says so or a stop signal arrives (the summary's
-    ``stopped_by`` names it; the caller decides whether to end the process); what is left stays queued.
+    Messages are claimed a few at a time before they are sent (see ``claim``), so any number of senders at
+    once (two `qaloop send`, two flows that end by sending) send each message once. Stops early, between
+    messages, when ``should_stop()`` says so or a stop signal arrives (the summary's ``stopped_by`` names
+    it; the caller decides whether to end the process); what is left stays queued, its claim released.
     Raises the connection error when the server cannot be reached or drops the session.
     """
-    with Session(engine) as session:
-        queued = session.scalars(
-            select(EmailOutbox).where(EmailOutbox.status == "queued").order_by(EmailOutbox.id)
-        ).all()
     interval = 60.0 / settings.messages_per_minute
-    sent = refused = 0
+    me = _sender_id()
+    total = _queued_count(engine)
+    sent = refused = done = 0
     next_slot = clock()
     signals: list[int] = []
-    if queued:
+    if total:
         with _stop_requests() as signals, Mailer(settings) as mailer:
-            for done, row in enumerate(queued):
-                wait = next_slot - clock()
-                if wait > 0:
-                    sleep(wait)
-                if should_stop() or signals:
-                    break
-                next_slot = max(next_slot, clock()) + interval
-                try:
-                    sent_id = mailer.send(row)
-                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
-                    refused += 1
-                    _record_refusal(engine, row, _plain(error))
-                else:
-                    sent += 1
-                    _record(engine, row.id, status="sent", sent_at=utcnow(), message_id=sent_id, last_error=None)
-                on_progress(done + 1, len(queued))
-    with engine.connect() as connection:
-        left = len(connection.scalars(select(EmailOutbox.id).where(EmailOutbox.status == "queued")).all())
+            try:
+                tried: set[int] = set()  # a refused message stays claimed, for the next run to try again
+                while not (should_stop() or signals) and (
+                    batch := [row for row in claim(engine, me, CLAIM_BATCH, interval) if row.id not in tried]
+                ):
+                    for row in batch:
+                        tried.add(row.id)
+                        wait = next_slot - clock()
+                        if wait > 0:
+                            sleep(wait)
+                        if should_stop() or signals:
+                            break
+                        next_slot = max(next_slot, clock()) + interval
+                        try:
+                            sent_id = mailer.send(row)
+                        except (
+                            smtplib.SMTPRecipientsRefused,
+                            smtplib.SMTPDataError,
+                            smtplib.SMTPSenderRefused,
+                        ) as error:
+                            refused += 1
+                            _record_refusal(engine, row, _plain(error))
+                        else:
+                            sent += 1
+                            _record(
+                                engine, row.id, status="sent", sent_at=utcnow(), message_id=sent_id, last_error=None
+                            )
+                        done += 1
+                        on_progress(done, max(total, done))
+            finally:
+                _release(engine, me)
+    left = _queued_count(engine)
     stopped_by = signal.Signals(signals[0]).name if signals else None
     return SendSummary(sent=sent, refused=refused, still_queued=left, stopped_by=stopped_by)
 
 
+def claim(engine: Engine, sender: str, how_many: int, interval: float) -> list[EmailOutbox]:
+    """Claim for ``sender`` up to ``how_many`` of the oldest queued messages nobody holds, and return them.
+
+    The claim is one UPDATE whose own WHERE repeats the conditions: on PostgreSQL a second sender that raced
+    for the same rows finds them claimed when it gets the row lock and skips them; SQLite takes one writer at
+    a time. A claim lasts long enough to send the batch at the configured rate, with room to spare; a sender
+    that dies leaves it to lapse, and the one message it may have had in flight goes again (as after a kill).
+    """
+    now = utcnow()
+    _release_the_dead(engine, now)
+    lease = timedelta(seconds=max(120.0, 4 * how_many * interval))
+    free = (EmailOutbox.status == "queued") & (EmailOutbox.claimed_until.is_(None) | (EmailOutbox.claimed_until < now))
+    oldest = select(EmailOutbox.id).where(free).order_by(EmailOutbox.id).limit(how_many).scalar_subquery()
+    with engine.begin() as connection:
+        connection.execute(
+            update(EmailOutbox)
+            .where(EmailOutbox.id.in_(oldest), free)
+            .values(claimed_by=sender, claimed_until=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+    with Session(engine) as session:
+        return list(
+            session.scalars(
+                select(EmailOutbox)
+                .where(EmailOutbox.claimed_by == sender, EmailOutbox.status == "queued")
+                .order_by(EmailOutbox.id)
+            ).all()
+        )
+
+
+def _sender_id() -> str:
+    """This sender, as its claims name it: the machine, the process and a token of its own."""
+    return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+
+
+def _release_the_dead(engine: Engine, now: datetime) -> None:
+    """Release the live claims of senders on this machine whose process has ended (killed, say), so that a run
+    started after them need not wait for the claims to lapse; another machine's wait for the lease."""
+    with engine.connect() as connection:
+        holders = connection.scalars(
+            select(EmailOutbox.claimed_by).where(EmailOutbox.claimed_until >= now).distinct()
+        ).all()
+    host = socket.gethostname()
+    for holder in holders:
+        machine, _, rest = (holder or "").partition("/")
+        pid = rest.partition("/")[0]
+        if machine == host and pid.isdigit() and not _running(int(pid)):
+            _release(engine, holder)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def _release(engine: Engine, sender: str) -> None:
+    """Give back what ``sender`` claimed and did not send (a stop, a dropped connection)."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(EmailOutbox).where(EmailOutbox.claimed_by == sender).values(claimed_by=None, claimed_until=None)
+        )
+
+
+def _queued_count(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return len(connection.scalars(select(EmailOutbox.id).where(EmailOutbox.status == "queued")).all())
+
+
 def _record(engine: Engine, row_id: int, **values: object) -> None:
     with engine.begin() as connection:
-        connection.execute(update(EmailOutbox).where(EmailOutbox.id == row_id).values(**values))
+        connection.execute(
+            update(EmailOutbox).where(EmailOutbox.id == row_id).values(claimed_by=None, claimed_until=None, **values)
+        )
 
 
 def _record_refusal(engine: Engine, row: EmailOutbox, error: str) -> None:
     attempts = row.attempts + 1
     status = "failed" if attempts >= MAX_ATTEMPTS else "queued"
-    _record(engine, row.id, attempts=attempts, last_error=error, status=status)
+    with engine.begin() as connection:  # the claim stays until the run ends: this run does not try it again
+        connection.execute(
+            update(EmailOutbox)
+            .where(EmailOutbox.id == row.id)
+            .values(attempts=attempts, last_error=error, status=status)
+        )
 
 
 def _plain(error: smtplib.SMTPException) -> str:

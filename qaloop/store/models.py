@@ -471,6 +471,10 @@ class EmailOutbox(Base):
     message_id: Mapped[str | None] = mapped_column(String(255))
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+    # The sender that has claimed the message to send it, until when: any number of senders share a queue,
+    # each sending only what it claimed; a claim left by a sender that died lapses and another takes it.
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None] = mapped_column()
 
 
 class Complaint(Base):
