@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
+from functools import cache
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,22 +14,39 @@ from sqlalchemy import Engine, func, select, text
 from checks.intake import take_in
 from checks.runner import Intake
 from qaloop.core.schema import EXTRACTS, Dataset
-from qaloop.core.settings import Settings, SqlSource
+from qaloop.core.settings import Settings, SqlSource, load_settings
 from qaloop.demo.synthetic import SyntheticAuthority, generate, write_extracts
 from qaloop.sources.loading import LoadError, LoadSummary, counts, load_frame
 from qaloop.sources.readers import SourceError, file_digest, read_dataset, typed
 from qaloop.store import models
 from qaloop.store.engine import engine_from, upgrade
+from tests.conftest import DEMO_CONFIG, Stages, database_of, stage
 
 AS_OF = date(2026, 11, 22)
 
 
+@cache
+def _authority() -> SyntheticAuthority:
+    return generate(load_settings(DEMO_CONFIG), as_of=AS_OF, seed=11, cases=3_000)
+
+
+@stage("extracts-3000")
+def _write_3000_cases(settings: Settings) -> None:
+    write_extracts(_authority(), settings)
+    upgrade(engine_from(settings))
+
+
 @pytest.fixture
-def authority(store_settings: Settings) -> SyntheticAuthority:
-    authority = generate(store_settings, as_of=AS_OF, seed=11, cases=3_000)
-    write_extracts(authority, store_settings)
-    upgrade(engine_from(store_settings))
-    return authority
+def store_settings(stages: Stages, store_url: str, tmp_path: Path) -> Iterator[Settings]:
+    """A 3,000-case authority's extracts written and its store migrated (once per run and database, copied
+    for each test), nothing loaded yet."""
+    yield from stages.copy("extracts-3000", database_of(store_url), tmp_path)
+
+
+@pytest.fixture
+def authority() -> SyntheticAuthority:
+    """The frames the extracts were written from (each test copies what it changes)."""
+    return _authority()
 
 
 def load_dataset(engine: Engine, settings: Settings, dataset: Dataset) -> LoadSummary:
