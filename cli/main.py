@@ -694,9 +694,15 @@ def send(config: ConfigOption = None) -> None:
 
     try:
         summary = outbox.send_queued(engine_from(settings), settings.email, on_progress=progress)
-    except OSError as error:
+    except outbox.MailServerUnreachable as error:
+        said = str(error)
+        typer.secho(f"{said[:1].upper()}{said[1:]}. Nothing more was sent.", fg="red", err=True)
+        raise typer.Exit(1) from None
+    except OSError as error:  # the session dropped part way
         where = f"{settings.email.smtp_host}:{settings.email.smtp_port}"
-        typer.secho(f"Cannot reach the mail server at {where}: {error}. Nothing more was sent.", fg="red", err=True)
+        typer.secho(
+            f"The mail server at {where} dropped the session: {error}. The rest stays queued.", fg="red", err=True
+        )
         raise typer.Exit(1) from None
     typer.echo(f"{summary.sent} sent, {summary.refused} refused by the server, {summary.still_queued} still queued.")
     if summary.stopped_by:

@@ -41,7 +41,11 @@ def send_emails(settings: Settings) -> outbox.SendSummary:
         if done == total or done % 25 == 0:
             update_progress_artifact(artifact_id=progress, progress=100.0 * done / total)
 
-    summary = outbox.send_queued(engine_from(settings), settings.email, on_progress=advance)
+    try:
+        summary = outbox.send_queued(engine_from(settings), settings.email, on_progress=advance)
+    except outbox.MailServerUnreachable as error:  # said at once, whatever the retries then do
+        get_run_logger().error("%s; every email stays queued.", error)
+        raise
     create_table_artifact(
         key="emails",
         description="Emails this run",

@@ -136,6 +136,10 @@ def message_id(key: str, domain: str) -> str:
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
 
 
+class MailServerUnreachable(OSError):
+    """The mail server could not be reached or logged in to: the message names its host and port."""
+
+
 class Mailer:
     """One SMTP session through yagmail, for a batch of messages."""
 
@@ -154,7 +158,11 @@ class Mailer:
         )
 
     def __enter__(self) -> Mailer:
-        self._yag.login()
+        try:
+            self._yag.login()
+        except (OSError, smtplib.SMTPException) as error:
+            where = f"{self.settings.smtp_host}:{self.settings.smtp_port}"
+            raise MailServerUnreachable(f"the mail server at {where} cannot be reached: {error}") from None
         return self
 
     def __exit__(self, *_exc: object) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qaloop.core.settings import Settings
-from qaloop.messaging.outbox import MAX_ATTEMPTS, Message, enqueue, message_id, send_queued
+from qaloop.messaging.outbox import MAX_ATTEMPTS, MailServerUnreachable, Message, enqueue, message_id, send_queued
 from qaloop.store.engine import engine_from, upgrade
 from qaloop.store.models import EmailOutbox
 from tests.conftest import SmtpSink
@@ -116,9 +116,9 @@ def test_an_unreachable_server_sends_nothing_and_keeps_everything(mail_settings:
     engine = engine_from(mail_settings)
     enqueue(engine, [message(1)])
     down = mail_settings.email.model_copy(update={"smtp_port": 1})
-    with pytest.raises(OSError):
+    with pytest.raises(MailServerUnreachable, match=r"the mail server at 127\.0\.0\.1:1 cannot be reached"):
         send_queued(engine, down)
-    assert [row.status for row in outbox(mail_settings)] == ["queued"]
+    assert [(row.status, row.claimed_by) for row in outbox(mail_settings)] == [("queued", None)]
 
 
 def test_the_demo_mail_sink_saves_each_message_as_an_eml_file(mail_settings: Settings, tmp_path: Path) -> None:
