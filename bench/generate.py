@@ -30,7 +30,7 @@ T = TypeVar("T")
 def timed(label: str, step: Callable[[], T]) -> T:
     started = time.perf_counter()
     result = step()
-    print(f"{label:<34} {time.perf_counter() - started:8.1f} s   peak RSS {peak_mb():8.0f} MB", flush=True)
+    print(f"{label:<46} {time.perf_counter() - started:8.1f} s   peak RSS {peak_mb():8.0f} MB", flush=True)
     return result
 
 
@@ -58,7 +58,7 @@ def main() -> None:
         for group in ([Dataset.STAFF, Dataset.CASES], *([d] for d in EXTRACTS[2:])):
             rows = ", ".join(f"{len(authority[d]):,} {d.value}" for d in group)
             timed(f"check and load {rows}", lambda g=group: take_in(settings, g, AS_OF))
-        print(f"{'total':<34} {time.perf_counter() - total:8.1f} s   peak RSS {peak_mb():8.0f} MB")
+        print(f"{'total':<46} {time.perf_counter() - total:8.1f} s   peak RSS {peak_mb():8.0f} MB")
 
 
 if __name__ == "__main__":
