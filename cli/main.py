@@ -705,6 +705,12 @@ def send(config: ConfigOption = None) -> None:
         )
         raise typer.Exit(1) from None
     typer.echo(f"{summary.sent} sent, {summary.refused} refused by the server, {summary.still_queued} still queued.")
+    if summary.partly_sent:
+        typer.secho(
+            f"{summary.partly_sent} of them reached only some of their recipients: the server refused the others "
+            "(the outbox's last_error names each, status partly_sent).",
+            fg="yellow",
+        )
     if summary.stopped_by:
         typer.echo(f"Stopped on request ({summary.stopped_by}); run `qaloop send` again to send the rest.")
         raise typer.Exit(1)

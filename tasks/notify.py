@@ -49,7 +49,14 @@ def send_emails(settings: Settings) -> outbox.SendSummary:
     create_table_artifact(
         key="emails",
         description="Emails this run",
-        table=[{"sent": summary.sent, "refused by the server": summary.refused, "still queued": summary.still_queued}],
+        table=[
+            {
+                "sent": summary.sent,
+                "of them to only some recipients": summary.partly_sent,
+                "refused by the server": summary.refused,
+                "still queued": summary.still_queued,
+            }
+        ],
     )
     if summary.stopped_by:
         get_run_logger().warning(

@@ -68,6 +68,7 @@ class SendSummary:
     refused: int
     still_queued: int
     stopped_by: str | None = None  # the signal that ended the batch early, e.g. "SIGTERM"
+    partly_sent: int = 0  # accepted for some recipients and refused for others (counted in ``sent`` too)
 
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -169,8 +170,10 @@ class Mailer:
         with contextlib.suppress(smtplib.SMTPException, OSError):  # the session is over either way
             self._yag.close()
 
-    def send(self, row: EmailOutbox) -> str:
-        """Send one outbox row; returns its Message-ID. smtplib errors propagate."""
+    def send(self, row: EmailOutbox) -> tuple[str, dict[str, str]]:
+        """Send one outbox row; returns its Message-ID and the recipients the server refused, each with its
+        reply (none when every recipient was accepted). smtplib errors propagate (every recipient refused
+        among them)."""
         settings = self.settings
         recipients, prepared = self._yag.prepare_send(
             to=list(row.recipients),
@@ -189,8 +192,8 @@ class Mailer:
         mime["From"] = formataddr((settings.from_name, settings.from_address))
         if settings.reply_to:
             mime["Reply-To"] = settings.reply_to
-        self._yag.smtp.sendmail(settings.from_address, recipients, mime.as_string(policy=SMTP_POLICY))
-        return str(mime["Message-ID"])
+        refused = self._yag.smtp.sendmail(settings.from_address, recipients, mime.as_string(policy=SMTP_POLICY))
+        return str(mime["Message-ID"]), {address: _reply(*answer) for address, answer in refused.items()}
 
 
 def _replace_text_part(mime: MimeMessage, text: str) -> None:
@@ -235,7 +238,7 @@ def send_queued(
     interval = 60.0 / settings.messages_per_minute
     me = _sender_id()
     total = _queued_count(engine)
-    sent = refused = done = 0
+    sent = refused = done = partly = 0
     next_slot = clock()
     signals: list[int] = []
     if total:
@@ -253,27 +256,31 @@ def send_queued(
                         if should_stop() or signals:
                             break
                         next_slot = max(next_slot, clock()) + interval
-                        try:
-                            sent_id = mailer.send(row)
-                        except (
-                            smtplib.SMTPRecipientsRefused,
-                            smtplib.SMTPDataError,
-                            smtplib.SMTPSenderRefused,
-                        ) as error:
-                            refused += 1
-                            _record_refusal(engine, row, _plain(error))
-                        else:
-                            sent += 1
-                            _record(
-                                engine, row.id, status="sent", sent_at=utcnow(), message_id=sent_id, last_error=None
-                            )
+                        outcome = _send_one(engine, mailer, row)
+                        sent += outcome != "refused"
+                        refused += outcome == "refused"
+                        partly += outcome == "partly_sent"
                         done += 1
                         on_progress(done, max(total, done))
             finally:
                 _release(engine, me)
     left = _queued_count(engine)
     stopped_by = signal.Signals(signals[0]).name if signals else None
-    return SendSummary(sent=sent, refused=refused, still_queued=left, stopped_by=stopped_by)
+    return SendSummary(sent=sent, refused=refused, still_queued=left, stopped_by=stopped_by, partly_sent=partly)
+
+
+def _send_one(engine: Engine, mailer: Mailer, row: EmailOutbox) -> str:
+    """Send ``row`` and record what became of it: "sent", "partly_sent" (some recipients refused, named with
+    the server's words) or "refused" (kept queued for the next run, see ``_record_refusal``)."""
+    try:
+        message_id, refused = mailer.send(row)
+    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
+        _record_refusal(engine, row, _plain(error))
+        return "refused"
+    status = "partly_sent" if refused else "sent"
+    why = "; ".join(f"{address} refused: {reply}" for address, reply in refused.items()) or None
+    _record(engine, row.id, status=status, sent_at=utcnow(), message_id=message_id, last_error=why)
+    return status
 
 
 def claim(engine: Engine, sender: str, how_many: int, interval: float) -> list[EmailOutbox]:
@@ -369,8 +376,10 @@ def _record_refusal(engine: Engine, row: EmailOutbox, error: str) -> None:
 
 def _plain(error: smtplib.SMTPException) -> str:
     if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return "; ".join(
-            f"{address} refused: {code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
-            for address, (code, reply) in error.recipients.items()
-        )
+        return "; ".join(f"{address} refused: {_reply(*answer)}" for address, answer in error.recipients.items())
     return str(error)
+
+
+def _reply(code: int, reply: bytes | str) -> str:
+    """A server's reply to one recipient, as words."""
+    return f"{code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"

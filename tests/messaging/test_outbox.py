@@ -142,3 +142,19 @@ def test_the_demo_mail_sink_saves_each_message_as_an_eml_file(mail_settings: Set
         "00002 to auditor2@qaloop-demo.example.eml",
     ]
     assert b"Subject: Case CR0002 allocated to you for audit" in files[1].read_bytes()
+
+
+def test_a_message_refused_for_one_of_its_recipients_is_recorded_partly_sent_naming_them(
+    mail_settings: Settings, smtp_server: SmtpSink
+) -> None:
+    engine = engine_from(mail_settings)
+    feedback = message(1, to="practitioner1@qaloop-demo.example", cc=("refuse.manager1@qaloop-demo.example",))
+    enqueue(engine, [feedback, message(2)])
+    summary = send_queued(engine, mail_settings.email)
+    assert (summary.sent, summary.partly_sent, summary.refused) == (2, 1, 0)
+    [partly, whole] = outbox(mail_settings)
+    assert (partly.status, whole.status) == ("partly_sent", "sent")
+    assert partly.last_error == "refuse.manager1@qaloop-demo.example refused: 550 5.1.1 mailbox unavailable"
+    assert whole.last_error is None
+    assert len(smtp_server.messages) == 2  # the practitioner got theirs; nothing is sent again
+    assert send_queued(engine, mail_settings.email).sent == 0
