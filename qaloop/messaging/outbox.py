@@ -141,11 +141,16 @@ class MailServerUnreachable(OSError):
     """The mail server could not be reached or logged in to: the message names its host and port."""
 
 
+class MailServerBusy(MailServerUnreachable):
+    """The mail server refused for now (421: try again later) and closed the session."""
+
+
 class Mailer:
     """One SMTP session through yagmail, for a batch of messages."""
 
     def __init__(self, settings: Email) -> None:
         self.settings = settings
+        self.where = f"{settings.smtp_host}:{settings.smtp_port}"
         password = settings.password.get_secret_value() if settings.password else None
         self._yag = yagmail.SMTP(
             user=settings.username or settings.from_address,
@@ -275,7 +280,12 @@ def _send_one(engine: Engine, mailer: Mailer, row: EmailOutbox) -> str:
     try:
         message_id, refused = mailer.send(row)
     except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
-        _record_refusal(engine, row, _plain(error))
+        temporary = all(400 <= code < 500 for code in _codes(error))
+        _record_refusal(engine, row, _plain(error), counts=not temporary)
+        if 421 in _codes(error):  # the server is closing the session: stop, and let the next attempt resume
+            raise MailServerBusy(
+                f"the mail server at {mailer.where} asks to try again later: {_plain(error)}"
+            ) from None
         return "refused"
     status = "partly_sent" if refused else "sent"
     why = "; ".join(f"{address} refused: {reply}" for address, reply in refused.items()) or None
@@ -363,8 +373,17 @@ def _record(engine: Engine, row_id: int, **values: object) -> None:
         )
 
 
-def _record_refusal(engine: Engine, row: EmailOutbox, error: str) -> None:
-    attempts = row.attempts + 1
+def _codes(error: smtplib.SMTPException) -> list[int]:
+    """The server's reply codes in a refusal (one per refused recipient, or the one of the transaction)."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return [code for code, _ in error.recipients.values()]
+    return [int(getattr(error, "smtp_code", 0) or 0)]
+
+
+def _record_refusal(engine: Engine, row: EmailOutbox, error: str, counts: bool = True) -> None:
+    """Keep a refused message queued with the server's words; a permanent refusal (5xx) ``counts`` towards
+    the attempts after which it is given up (``failed``), a temporary one (4xx: try again later) does not."""
+    attempts = row.attempts + 1 if counts else row.attempts
     status = "failed" if attempts >= MAX_ATTEMPTS else "queued"
     with engine.begin() as connection:  # the claim stays until the run ends: this run does not try it again
         connection.execute(
