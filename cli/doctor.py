@@ -9,10 +9,12 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from qaloop.core.settings import AnnexASource, ConfigError, Settings, SqlSource, load_settings
 from qaloop.sources.readers import SourceError, read_dataset
+from qaloop.store import models
 from qaloop.store.engine import current_revision, engine_from, head_revision
 
 
@@ -32,7 +34,9 @@ def diagnose(config_path: Path | str | None) -> list[Finding]:
     except ConfigError as error:
         return [Finding("configuration", False, str(error))]
     findings = [Finding("configuration", True, f"{settings.authority.name} ({settings.authority.service.value})")]
-    findings.append(_database(settings))
+    findings.append(database := _database(settings))
+    if database.ok:
+        findings.append(_outbox(settings))
     findings.extend(_sources(settings))
     findings.append(_smtp(settings))
     findings.append(_prefect())
@@ -55,6 +59,27 @@ def _database(settings: Settings) -> Finding:
             f"{where} is at migration {revision}, this qaloop needs {head_revision()}: run `qaloop init-db`",
         )
     return Finding("database", True, f"{where} at migration {revision}")
+
+
+def _outbox(settings: Settings) -> Finding:
+    """Messages that did not reach everyone: given up after refusals (``failed``), or ``partly_sent``."""
+    outbox = models.EmailOutbox
+    with engine_from(settings).connect() as connection:
+        counts = dict(
+            connection.execute(
+                select(outbox.status, func.count())
+                .where(outbox.status.in_(("failed", "partly_sent")))
+                .group_by(outbox.status)
+            ).all()
+        )
+    if not counts:
+        return Finding("outbox", True, "every message sent reached all its recipients (or is still queued)")
+    return Finding(
+        "outbox",
+        False,
+        f"{counts.get('failed', 0)} message(s) given up after the server refused them, "
+        f"{counts.get('partly_sent', 0)} that reached only some recipients: their last_error says why",
+    )
 
 
 def _sources(settings: Settings) -> list[Finding]:

@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 from checks.extracts import check_and_load_extracts
 from cli.main import app
 from qaloop.core.settings import load_settings
+from qaloop.messaging import outbox
+from qaloop.messaging.outbox import Message, enqueue
 from qaloop.programmes.cycle_record import selection_inputs
 from qaloop.store import models
 from qaloop.store.engine import engine_from
@@ -183,7 +185,15 @@ def test_doctor_says_what_is_fine_and_what_is_wrong(config: Path, smtp_server: S
     assert code == 0, out
     assert "ok   database" in out and "at migration" in out
     assert "cases.csv: 500 rows, every column found" in out
+    assert "ok   outbox" in out
     assert smtp_server.messages == []  # checking the server sends nothing
+
+    settings = load_settings(config)  # a message that reached only some of its recipients is not "all well"
+    enqueue(engine_from(settings), [Message(key="x/1", kind="auditor", to=("a@x.example",), cc=("refuse@x.example",),
+                                             subject="s", html="<p>h</p>", text="h")])  # fmt: skip
+    outbox.send_queued(engine_from(settings), settings.email)
+    code, out = run("doctor", "--config", str(config))
+    assert code == 1 and "FAIL outbox" in out and "1 that reached only some recipients" in out
 
     path, cases = _cases(config)  # an export whose worker column was renamed at source
     cases.rename(columns={"Worker ID": "Allocated Worker"}).to_csv(path, index=False)
