@@ -44,13 +44,11 @@ DEMO_CONFIG := --config configs/coventry.yaml
 # The children's demo has no audit history: its next cycle is its first, which the cycle must be told.
 demo: export QALOOP_CALENDAR__FIRST_CYCLE ?= $(shell date +%F)
 DEMO_FRESH := var/coventry output/coventry
-DEMO_LOAD := load staff
 DEMO_MAIL := output/coventry/mail
 DEMO_DIVE := --type child_protection --theme "Child protection plans" --reason "asked for by the safeguarding partnership"
 else
 DEMO_CONFIG :=
 DEMO_FRESH := var/qaloop.db var/qaloop.db-wal var/qaloop.db-shm var/returns output/mail output/cycles output/quarantine output/triangulation
-DEMO_LOAD := load
 DEMO_MAIL := output/mail
 DEMO_DIVE := --type mca_assessment --theme "Best interests decisions" --reason "asked for by the governance board after an Ombudsman finding"
 endif
@@ -62,7 +60,7 @@ demo: install
 	rm -rf $(DEMO_FRESH)
 	$(BIN)/qaloop init-db $(DEMO_CONFIG)
 	$(BIN)/qaloop demo-data $(DEMO_CONFIG)
-	$(BIN)/qaloop $(DEMO_LOAD) $(DEMO_CONFIG)
+	$(BIN)/qaloop load $(DEMO_CONFIG)
 	@$(BIN)/qaloop mail-sink --seconds 900 $(DEMO_CONFIG) & sink=$$!; \
 	trap 'kill $$sink 2>/dev/null' EXIT; sleep 1; \
 	$(BIN)/qaloop cycle run $(DEMO_CONFIG) && \

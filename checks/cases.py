@@ -13,6 +13,7 @@ from checks.runner import (
     Rule,
     area_rule,
     in_source_terms,
+    not_ahead,
     not_before,
     rule,
     run_checks,
@@ -23,13 +24,10 @@ from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
 from qaloop.sources.readers import checkable
 
-EARLIEST = pd.Timestamp(1990, 1, 1)
-
 
 def case_rules(settings: Settings, staff_ids: Iterable[str], teams: Iterable[str], as_of: date) -> list[Rule]:
     """Every rule the case extract must meet, given the staff list it will be joined to."""
     type_ids = [audit_type.id for audit_type in settings.audit_types]
-    today = pd.Timestamp(as_of)
     rules = schema_rules(Dataset.CASES, "case extract") + [
         rule(
             f"audit_type is not one of the configured audit types ({', '.join(type_ids)})",
@@ -48,17 +46,7 @@ def case_rules(settings: Settings, staff_ids: Iterable[str], teams: Iterable[str
         not_before("last_activity_date", "start_date"),
         not_before("end_date", "start_date"),
     ]
-    for column in ("start_date", "last_activity_date", "end_date"):
-        rules.append(
-            rule(
-                f"{column} is in the future or before 1990",
-                gx.expectations.ExpectColumnValuesToBeBetween,
-                column=column,
-                min_value=EARLIEST,
-                max_value=today,
-            )
-        )
-    return rules
+    return rules + [not_ahead(column, as_of) for column in ("start_date", "last_activity_date", "end_date")]
 
 
 def check_cases(

@@ -20,6 +20,7 @@ from checks.runner import (
     area_rule,
     in_source_terms,
     keep,
+    not_ahead,
     rule,
     run_checks,
     schema_rules,
@@ -35,7 +36,6 @@ from qaloop.store.engine import engine_from
 from qaloop.store.handles import authority_id
 
 EVIDENCE = (Dataset.COMPLAINTS, Dataset.OMBUDSMAN, Dataset.COMPLIMENTS, Dataset.SURVEYS)
-EARLIEST = pd.Timestamp(1990, 1, 1)
 # Surveys are keyed by response and question together; the checks name a row by both.
 ROW_KEY = "row_key"
 
@@ -64,13 +64,7 @@ def evidence_rules(settings: Settings, dataset: Dataset, teams: Iterable[str], a
     rules += [
         area_rule(settings),
         team_rule(teams),
-        rule(
-            f"{dated} is in the future or before 1990",
-            gx.expectations.ExpectColumnValuesToBeBetween,
-            column=dated,
-            min_value=EARLIEST,
-            max_value=pd.Timestamp(as_of),
-        ),
+        not_ahead(dated, as_of),
     ]
     if dataset is Dataset.COMPLAINTS:
         rules += [

@@ -11,12 +11,10 @@ from datetime import date
 import great_expectations as gx
 import pandas as pd
 
-from checks.runner import CheckReport, Rule, in_source_terms, not_before, rule, run_checks, schema_rules
+from checks.runner import CheckReport, Rule, in_source_terms, not_ahead, not_before, rule, run_checks, schema_rules
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
 from qaloop.sources.readers import checkable
-
-EARLIEST = pd.Timestamp(1990, 1, 1)
 
 
 def history_rules(settings: Settings, as_of: date) -> list[Rule]:
@@ -31,17 +29,7 @@ def history_rules(settings: Settings, as_of: date) -> list[Rule]:
         ),
         not_before("submitted_on", "selection_date"),
     ]
-    for column in ("selection_date", "submitted_on"):
-        rules.append(
-            rule(
-                f"{column} is in the future or before 1990",
-                gx.expectations.ExpectColumnValuesToBeBetween,
-                column=column,
-                min_value=EARLIEST,
-                max_value=pd.Timestamp(as_of),
-            )
-        )
-    return rules
+    return rules + [not_ahead(column, as_of) for column in ("selection_date", "submitted_on")]
 
 
 def check_history(settings: Settings, history: pd.DataFrame, as_of: date) -> tuple[CheckReport, pd.DataFrame]:
@@ -49,6 +37,6 @@ def check_history(settings: Settings, history: pd.DataFrame, as_of: date) -> tup
     loading, with the checks' helper columns removed."""
     source = settings.sources.get(Dataset.AUDIT_HISTORY)
     frame = checkable(history, Dataset.AUDIT_HISTORY, source.date_format if source else None)
-    report = run_checks("audit history", frame, history_rules(settings, as_of), key="case_ref")
+    report = run_checks(Dataset.AUDIT_HISTORY.value, frame, history_rules(settings, as_of), key="case_ref")
     report = in_source_terms(report, Dataset.AUDIT_HISTORY, source)
     return report, frame[list(history.columns)]

@@ -108,14 +108,10 @@ def _take_in(settings: Settings, as_of: date) -> list[DatasetOutcome]:
             outcomes += [DatasetOutcome(d.value, stopped=_first_lines(str(refusal))) for d in group]
             continue
         for intake in taken:
-            report = reports.get(_report_name(intake.dataset))
+            report = reports.get(intake.dataset.value)
             failed = [(f.says, len(set(f.keys))) for f in report.failures] if report is not None else []
             outcomes.append(DatasetOutcome(intake.dataset.value, intake.rows, intake.stored, failed))
     return outcomes
-
-
-def _report_name(dataset: Dataset) -> str:
-    return {Dataset.AUDIT_HISTORY: "audit history"}.get(dataset, dataset.value)
 
 
 def _first_lines(text: str, lines: int = 12) -> str:

@@ -68,6 +68,20 @@ def team_rule(teams: Iterable[str]) -> Rule:
     )
 
 
+EARLIEST = pd.Timestamp(1990, 1, 1)  # no record a council exports today is older than this
+
+
+def not_ahead(column: str, as_of: date) -> Rule:
+    """Where given, ``column`` is a date on or before ``as_of`` and not before 1990."""
+    return rule(
+        f"{column} is in the future or before 1990",
+        gx.expectations.ExpectColumnValuesToBeBetween,
+        column=column,
+        min_value=EARLIEST,
+        max_value=pd.Timestamp(as_of),
+    )
+
+
 def not_before(later: str, earlier: str) -> Rule:
     """Where both dates are given, ``later`` is on or after ``earlier``."""
     return rule(

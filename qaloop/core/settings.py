@@ -395,6 +395,11 @@ class ColumnSpec(_Strict):
             raise ValueError("give either `from` (the source's column or columns) or `constant`, not both or neither")
         return self
 
+    @classmethod
+    def of(cls, mapped: str | ColumnSpec) -> ColumnSpec:
+        """A mapping's entry as a spec: a bare name is the column of that name."""
+        return cls(from_=mapped) if isinstance(mapped, str) else mapped
+
     @property
     def sources(self) -> list[str]:
         """The source's columns this canonical column is taken from, in order."""
@@ -411,8 +416,7 @@ class _Source(_Strict):
 
     def column_spec(self, name: str) -> ColumnSpec:
         """How the canonical column ``name`` is made from this source (by default: the column of that name)."""
-        mapped = self.columns.get(name, name)
-        return ColumnSpec(from_=mapped) if isinstance(mapped, str) else mapped
+        return ColumnSpec.of(self.columns.get(name, name))
 
 
 class CsvSource(_Source):

@@ -34,7 +34,7 @@ from email.utils import formataddr
 from pathlib import Path
 
 import yagmail
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -363,7 +363,7 @@ def _release(engine: Engine, sender: str) -> None:
 
 def _queued_count(engine: Engine) -> int:
     with engine.connect() as connection:
-        return len(connection.scalars(select(EmailOutbox.id).where(EmailOutbox.status == "queued")).all())
+        return connection.scalar(select(func.count()).where(EmailOutbox.status == "queued")) or 0
 
 
 def _record(engine: Engine, row_id: int, **values: object) -> None:

@@ -343,7 +343,7 @@ def _load_cases(connection: Connection, settings: Settings, lookups: _Lookups, f
             "last_activity_date",
             "end_date",
         ]
-    ].assign(set_aside=None)  # a row that passed its checks is current again
+    ]
     return _store(connection, models.CaseRecord.__table__, _records(cases), ["authority_id", "case_ref"])
 
 

@@ -168,7 +168,7 @@ def canonical(
     under, and the columns that were found.
     """
     schema = SCHEMAS[dataset]
-    specs = {name: _spec(mapping.get(name, name)) for name in schema.names}
+    specs = {name: ColumnSpec.of(mapping.get(name, name)) for name in schema.names}
     missing = [
         name
         for name in schema.required
@@ -181,10 +181,6 @@ def canonical(
     for name, spec in specs.items():
         frame[name] = _made(raw, spec)
     return frame
-
-
-def _spec(mapped: str | ColumnSpec) -> ColumnSpec:
-    return ColumnSpec(from_=mapped) if isinstance(mapped, str) else mapped
 
 
 def _looked_for(name: str, spec: ColumnSpec) -> str:
