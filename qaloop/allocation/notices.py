@@ -169,11 +169,12 @@ def _service_manager_message(
 def notify_cycle(engine: Engine, settings: Settings, cycle_ref: str) -> int:
     """Queue the messages of every allocation of ``cycle_ref`` not yet notified, and mark them notified.
 
-    Returns how many messages were newly queued. Safe to run again: the outbox keys stop duplicates.
+    Returns how many messages this call queued. Safe to run again, and at the same time as another run: the
+    outbox keys stop duplicate messages, and an allocation another run has notified meanwhile is left to it.
     """
     messages, allocation_ids = cycle_messages(engine, settings, cycle_ref)
     with engine.begin() as connection:
         queued = enqueue(connection, messages)
-        move_allocations(connection, allocation_ids, "notified", actor=ACTOR)
+        move_allocations(connection, allocation_ids, "notified", actor=ACTOR, only_from=("allocated",))
         move_cycle(connection, cycle_handle(connection, settings, cycle_ref).cycle_id, "notified")
     return queued

@@ -119,17 +119,13 @@ def enqueue(target: Engine | Connection, messages: Iterable[Message]) -> int:
     if not rows:
         return 0
     insert = postgresql_insert if target.dialect.name == "postgresql" else sqlite_insert
-    keys = [row["key"] for row in rows]
+    # Only the rows this call inserts come back, so a run queueing beside another counts its own.
+    statement = insert(EmailOutbox).on_conflict_do_nothing(index_elements=["key"]).returning(EmailOutbox.key)
     with target.begin() if isinstance(target, Engine) else contextlib.nullcontext(target) as connection:
-        known = {
-            key
-            for start in range(0, len(keys), _CHUNK)
-            for key in connection.scalars(
-                select(EmailOutbox.key).where(EmailOutbox.key.in_(keys[start : start + _CHUNK]))
-            )
-        }
-        connection.execute(insert(EmailOutbox).on_conflict_do_nothing(index_elements=["key"]), rows)
-    return len(set(keys) - known)
+        return sum(
+            len(connection.scalars(statement, rows[start : start + _CHUNK]).all())
+            for start in range(0, len(rows), _CHUNK)
+        )
 
 
 def message_id(key: str, domain: str) -> str:

@@ -88,7 +88,9 @@ def move_allocations(
     the change, ``why`` says why).
 
     With ``only_from``, allocations in any other status are left as they are (a return filed for a case already
-    past it); without it, every allocation must be able to make the move. Returns the ids moved.
+    past it, or a case another run moved first); without it, every allocation must be able to make the move.
+    Each row moves only from the status it was read in (the update says so), so two runs making the same move
+    at once move each allocation once and write its history row once. Returns the ids moved.
     """
     ids = list(allocation_ids)
     if not ids:
@@ -105,19 +107,27 @@ def move_allocations(
         before = current.get(allocation_id)
         if before is None or to_status not in ALLOCATION_MOVES[before]:
             raise LifecycleError(f"allocation {allocation_id} cannot go from {before} to {to_status}")
-    if not ids:
-        return []
-    connection.execute(
-        update(models.Allocation).where(models.Allocation.id.in_(ids)).values(status=to_status, **values)
-    )
-    connection.execute(
-        models.AllocationEvent.__table__.insert(),
-        [
-            {"allocation_id": i, "from_status": current[i], "to_status": to_status, "actor": actor, "reason": why}
-            for i in ids
-        ],
-    )
-    return ids
+    moved: list[int] = []
+    for before in sorted({current[i] for i in ids}):
+        group = [i for i in ids if current[i] == before]
+        moved += connection.scalars(
+            update(models.Allocation)
+            .where(models.Allocation.id.in_(group), models.Allocation.status == before)
+            .values(status=to_status, **values)
+            .returning(models.Allocation.id)
+        ).all()
+    if only_from is None and len(moved) < len(ids):
+        lost = sorted(set(ids) - set(moved))
+        raise LifecycleError(f"allocation(s) {lost} changed status while being moved to {to_status}")
+    if moved:
+        connection.execute(
+            models.AllocationEvent.__table__.insert(),
+            [
+                {"allocation_id": i, "from_status": current[i], "to_status": to_status, "actor": actor, "reason": why}
+                for i in moved
+            ],
+        )
+    return moved
 
 
 def note_allocation(connection: Connection, allocation_id: int, *, actor: str, why: str) -> None:
