@@ -7,6 +7,10 @@ workbook that fails goes to quarantine whole, a CSV's failing rows go to a ``.re
 quarantine with the reasons, while its good rows are filed. A second, different return for an allocation
 already filed is held for the QA team; the same return sent twice is recognised and left alone.
 
+Any number of runs may read the drop folder at once (the hourly flow and a run started by hand): a run first
+claims each file with an exclusive lock on it, which the system drops if the run dies, and leaves to another
+run every file it cannot claim or that has gone by the time it holds the lock.
+
 The checks themselves (Great Expectations) are passed in by the caller as ``check``, so this module stays
 plain Python; ``checks.returns.check_return_file`` is the one qaloop uses. The files waiting in the inbox
 are checked together, each row keyed by ``row_key`` (the file's number and the row's key).
@@ -14,6 +18,9 @@ are checked together, each row keyed by ``row_key`` (the file's number and the r
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,8 +79,33 @@ def ingest_files(
     """Read, check and file each returned file, queue its follow-up emails, and move it out of the inbox.
 
     The files of each kind are checked together (one Great Expectations run, whatever their number), then
-    filed one by one, each in its own transaction with its ledger entry.
+    filed one by one, each in its own transaction with its ledger entry. Files another run has claimed are left
+    to it and are not in the outcomes.
     """
+    with contextlib.ExitStack() as claims:
+        mine = [path for path in paths if _claim(path, claims)]
+        return _ingest_claimed(engine, settings, mine, today, check, follow_up)
+
+
+def _claim(path: Path, claims: contextlib.ExitStack) -> bool:
+    """Lock ``path`` for this run until ``claims`` closes; False if another run holds it or has moved it."""
+    try:
+        handle = claims.enter_context(path.open("rb"))
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    try:  # the run that held it before may have filed it and moved it on, and a new file taken its name
+        return os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _ingest_claimed(
+    engine: Engine, settings: Settings, paths: list[Path], today: date, check: Check, follow_up: FollowUp
+) -> list[FileOutcome]:
     outcomes: dict[Path, FileOutcome] = {}
     readable: dict[Dataset, list[tuple[Path, str, ReturnFile]]] = {}
     for path in paths:

@@ -4,6 +4,7 @@ canonical rows (``qaloop.core.schema``), whatever the file's own layout; and whi
 
 from __future__ import annotations
 
+import contextlib
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -135,5 +136,11 @@ def inbox_files(settings: Settings) -> list[Path]:
     inbox = settings.returns.inbox
     if not inbox.is_dir():
         return []
-    files = [p for p in inbox.iterdir() if p.is_file() and not p.name.startswith((".", "~$"))]
-    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+    waiting = []
+    for path in inbox.iterdir():
+        if path.name.startswith((".", "~$")):
+            continue
+        with contextlib.suppress(FileNotFoundError):  # filed by another run since the folder was listed
+            if path.is_file():
+                waiting.append((path.stat().st_mtime, path.name, path))
+    return [path for *_, path in sorted(waiting)]
