@@ -12,9 +12,10 @@ import fcntl
 import os
 import shutil
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -130,18 +131,21 @@ def store_settings(tmp_path: Path, store_url: str) -> Settings:
 
 @dataclass
 class SmtpSink:
-    """A real SMTP server on 127.0.0.1 that keeps every message it receives."""
+    """A real SMTP server on 127.0.0.1 that keeps every message it receives, and when it came
+    (``time.monotonic()``)."""
 
     host: str
     port: int
     messages: list[EmailMessage]
+    arrived: list[float] = field(default_factory=list)
 
 
 class _Keep:
     """Keeps every message; refuses any recipient whose address starts with "refuse"."""
 
-    def __init__(self, messages: list[EmailMessage]) -> None:
+    def __init__(self, messages: list[EmailMessage], arrived: list[float]) -> None:
         self.messages = messages
+        self.arrived = arrived
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
         if address.startswith("refuse"):
@@ -151,6 +155,7 @@ class _Keep:
 
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # aiosmtpd's hook
         self.messages.append(message_from_bytes(envelope.original_content or envelope.content, policy=default))
+        self.arrived.append(time.monotonic())
         return "250 Message accepted for delivery"
 
 
@@ -160,11 +165,11 @@ def smtp_server() -> Iterator[SmtpSink]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    messages: list[EmailMessage] = []
-    controller = Controller(_Keep(messages), hostname="127.0.0.1", port=port)
+    sink = SmtpSink("127.0.0.1", port, [])
+    controller = Controller(_Keep(sink.messages, sink.arrived), hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield SmtpSink("127.0.0.1", port, messages)
+        yield sink
     finally:
         controller.stop()
 

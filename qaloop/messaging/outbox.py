@@ -34,13 +34,13 @@ from email.utils import formataddr
 from pathlib import Path
 
 import yagmail
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from qaloop.core.settings import Email
-from qaloop.store.models import EmailOutbox, utcnow
+from qaloop.store.models import EmailOutbox, MailPace, utcnow
 
 MAX_ATTEMPTS = 5
 _CHUNK = 10_000
@@ -226,12 +226,13 @@ def send_queued(
     should_stop: Callable[[], bool] = lambda: False,
     on_progress: Callable[[int, int], None] = lambda done, total: None,
     sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = time.time,
 ) -> SendSummary:
     """Send every queued message, oldest first, and record each outcome as it happens.
 
     Messages are claimed a few at a time before they are sent (see ``claim``), so any number of senders at
-    once (two `qaloop send`, two flows that end by sending) send each message once. Stops early, between
+    once (two `qaloop send`, two flows that end by sending) send each message once, and they take turns on the
+    relay (see ``take_turns``), so together they keep to ``messages_per_minute``. Stops early, between
     messages, when ``should_stop()`` says so or a stop signal arrives (the summary's ``stopped_by`` names
     it; the caller decides whether to end the process); what is left stays queued, its claim released.
     Raises the connection error when the server cannot be reached or drops the session.
@@ -240,7 +241,6 @@ def send_queued(
     me = _sender_id()
     total = _queued_count(engine)
     sent = refused = done = partly = 0
-    next_slot = clock()
     signals: list[int] = []
     if total:
         with _stop_requests() as signals, Mailer(settings) as mailer:
@@ -249,14 +249,14 @@ def send_queued(
                 while not (should_stop() or signals) and (
                     batch := [row for row in claim(engine, me, CLAIM_BATCH, interval) if row.id not in tried]
                 ):
-                    for row in batch:
+                    first_turn = take_turns(engine, mailer.where, len(batch), interval, clock())
+                    for turn, row in enumerate(batch):
                         tried.add(row.id)
-                        wait = next_slot - clock()
+                        wait = first_turn + turn * interval - clock()
                         if wait > 0:
                             sleep(wait)
                         if should_stop() or signals:
                             break
-                        next_slot = max(next_slot, clock()) + interval
                         outcome = _send_one(engine, mailer, row)
                         sent += outcome != "refused"
                         refused += outcome == "refused"
@@ -268,6 +268,28 @@ def send_queued(
     left = _queued_count(engine)
     stopped_by = signal.Signals(signals[0]).name if signals else None
     return SendSummary(sent=sent, refused=refused, still_queued=left, stopped_by=stopped_by, partly_sent=partly)
+
+
+def take_turns(engine: Engine, relay: str, how_many: int, interval: float, now: float) -> float:
+    """Take ``how_many`` turns to send through ``relay``, ``interval`` seconds apart and after every turn any
+    sender has taken already; returns when the first of them is (seconds since the epoch, as ``now``).
+
+    One row per relay holds when its next turn is free, moved on in one UPDATE, so any number of senders at once
+    (on any machine sharing the store) together keep to the relay's rate.
+    """
+    insert = postgresql_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    after_the_last = case((MailPace.next_slot > now, MailPace.next_slot), else_=now)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(MailPace).values(relay=relay, next_slot=now).on_conflict_do_nothing(index_elements=["relay"])
+        )
+        free_from = connection.scalar(
+            update(MailPace)
+            .where(MailPace.relay == relay)
+            .values(next_slot=after_the_last + how_many * interval)
+            .returning(MailPace.next_slot)
+        )
+    return float(free_from) - how_many * interval
 
 
 def _send_one(engine: Engine, mailer: Mailer, row: EmailOutbox) -> str:
@@ -292,16 +314,25 @@ def _send_one(engine: Engine, mailer: Mailer, row: EmailOutbox) -> str:
 def claim(engine: Engine, sender: str, how_many: int, interval: float) -> list[EmailOutbox]:
     """Claim for ``sender`` up to ``how_many`` of the oldest queued messages nobody holds, and return them.
 
-    The claim is one UPDATE whose own WHERE repeats the conditions: on PostgreSQL a second sender that raced
-    for the same rows finds them claimed when it gets the row lock and skips them; SQLite takes one writer at
-    a time. A claim lasts long enough to send the batch at the configured rate, with room to spare; a sender
-    that dies leaves it to lapse, and the one message it may have had in flight goes again (as after a kill).
+    The claim is one UPDATE whose own WHERE repeats the conditions, over the oldest free rows nobody else is
+    claiming at that moment. A claim lasts long enough to send the batch at the configured rate, with room to
+    spare; a sender that dies leaves it to lapse, and the one message it may have had in flight goes again (as
+    after a kill).
     """
     now = utcnow()
     _release_the_dead(engine, now)
     lease = timedelta(seconds=max(120.0, 4 * how_many * interval))
     free = (EmailOutbox.status == "queued") & (EmailOutbox.claimed_until.is_(None) | (EmailOutbox.claimed_until < now))
-    oldest = select(EmailOutbox.id).where(free).order_by(EmailOutbox.id).limit(how_many).scalar_subquery()
+    # On PostgreSQL rows another sender is claiming this moment are skipped, not waited for (and then found
+    # taken, which would leave this sender with nothing while messages wait); SQLite has one writer at a time.
+    oldest = (
+        select(EmailOutbox.id)
+        .where(free)
+        .order_by(EmailOutbox.id)
+        .limit(how_many)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
     with engine.begin() as connection:
         connection.execute(
             update(EmailOutbox)

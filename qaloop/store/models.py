@@ -477,6 +477,16 @@ class EmailOutbox(Base):
     claimed_until: Mapped[datetime | None] = mapped_column()
 
 
+class MailPace(Base):
+    """One mail relay's shared pace: the earliest moment (seconds since the epoch) its next message may go.
+    Every sender takes its turns from here, so senders at once together keep to the relay's rate."""
+
+    __tablename__ = "mail_pace"
+
+    relay: Mapped[str] = mapped_column(String(255), primary_key=True)
+    next_slot: Mapped[float] = mapped_column(Float)
+
+
 class Complaint(Base):
     __tablename__ = "complaint"
     __table_args__ = (UniqueConstraint("authority_id", "complaint_ref"), one_of("outcome", COMPLAINT_OUTCOMES))
