@@ -9,12 +9,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from qaloop.core.settings import AnnexASource, ConfigError, Settings, SqlSource, load_settings
+from qaloop.messaging.undelivered import undelivered
 from qaloop.sources.readers import SourceError, read_dataset
-from qaloop.store import models
 from qaloop.store.engine import current_revision, engine_from, head_revision
 
 
@@ -62,23 +61,17 @@ def _database(settings: Settings) -> Finding:
 
 
 def _outbox(settings: Settings) -> Finding:
-    """Messages that did not reach everyone: given up after refusals (``failed``), or ``partly_sent``."""
-    outbox = models.EmailOutbox
+    """Messages that did not reach everyone (given up after refusals, or partly sent and not sent again)."""
     with engine_from(settings).connect() as connection:
-        counts = dict(
-            connection.execute(
-                select(outbox.status, func.count())
-                .where(outbox.status.in_(("failed", "partly_sent")))
-                .group_by(outbox.status)
-            ).all()
-        )
-    if not counts:
+        missing = undelivered(connection)
+    if not missing:
         return Finding("outbox", True, "every message sent reached all its recipients (or is still queued)")
+    failed = sum(message.status == "failed" for message in missing)
     return Finding(
         "outbox",
         False,
-        f"{counts.get('failed', 0)} message(s) given up after the server refused them, "
-        f"{counts.get('partly_sent', 0)} that reached only some recipients: their last_error says why",
+        f"{failed} message(s) given up after the server refused them, {len(missing) - failed} that reached only "
+        "some recipients: correct the addresses in the staff list, then `qaloop send --retry-failed`",
     )
 
 

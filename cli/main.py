@@ -19,7 +19,7 @@ from qaloop.core import cycle_dates as cycles
 from qaloop.core.schema import EXTRACTS, Dataset, columns_table
 from qaloop.core.settings import ConfigError, Settings, load_settings
 from qaloop.demo import synthetic
-from qaloop.messaging import outbox
+from qaloop.messaging import outbox, undelivered
 from qaloop.programmes import cycle_record
 from qaloop.programmes.explain import explain_cycle
 from qaloop.sources import loading
@@ -684,9 +684,31 @@ def _print_agreement(engine: Any, settings: Settings, cycle_ref: str) -> None:
 
 
 @app.command("send")
-def send(config: ConfigOption = None) -> None:
+def send(
+    config: ConfigOption = None,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="first put back the emails the server refused (given up, or partly sent), to their current "
+            "addresses in the staff list",
+        ),
+    ] = False,
+) -> None:
     """Send every queued email through the configured SMTP server, at the configured rate."""
     settings = _settings(config)
+    if retry_failed:
+        retried = undelivered.retry_undelivered(engine_from(settings))
+        typer.echo(
+            f"Put back: {retried.requeued} email(s) given up, {retried.resent} partly sent one(s) to their "
+            "corrected recipients."
+        )
+        if retried.uncorrected:
+            typer.secho(
+                "Still at the address the server refused (correct it in the staff list and load it): "
+                + ", ".join(retried.uncorrected),
+                fg="yellow",
+            )
 
     def progress(done: int, of: int) -> None:
         if done % 50 == 0 or done == of:
@@ -708,7 +730,8 @@ def send(config: ConfigOption = None) -> None:
     if summary.partly_sent:
         typer.secho(
             f"{summary.partly_sent} of them reached only some of their recipients: the server refused the others "
-            "(the outbox's last_error names each, status partly_sent).",
+            "(`qaloop doctor` and the QA team's daily summary list them; correct the addresses in the staff list, "
+            "then `qaloop send --retry-failed`).",
             fg="yellow",
         )
     if summary.stopped_by:

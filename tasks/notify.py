@@ -1,4 +1,5 @@
-"""Tasks that tell people: render and queue a cycle's emails, and send what is queued."""
+"""Tasks that tell people: render and queue a cycle's emails, send what is queued, and put back what the mail
+server refused."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from prefect.artifacts import create_progress_artifact, create_table_artifact, u
 
 from qaloop.allocation import notices
 from qaloop.core.settings import Settings
-from qaloop.messaging import outbox
+from qaloop.messaging import outbox, undelivered
 from qaloop.store.engine import engine_from
 from qaloop.store.handles import CycleHandle
 from tasks import NOT_CACHED, RETRY_IO, worth_retrying
@@ -64,5 +65,47 @@ def send_emails(settings: Settings) -> outbox.SendSummary:
             summary.stopped_by, summary.sent, summary.still_queued,
         )  # fmt: skip
         signal.raise_signal(signal.Signals[summary.stopped_by])
+    _publish_undelivered(settings)
     update_progress_artifact(artifact_id=progress, progress=100.0)
     return summary
+
+
+def _publish_undelivered(settings: Settings) -> None:
+    """Every email that did not reach everyone (this run's and earlier ones'), by staff id, in the log and UI."""
+    with engine_from(settings).connect() as connection:
+        missing = undelivered.undelivered(connection)
+    if not missing:
+        return
+    get_run_logger().warning(
+        "%d email(s) did not reach everyone they were for: correct the addresses in the staff list, then run "
+        "send-emails with retry_failed (or `qaloop send --retry-failed`).",
+        len(missing),
+    )
+    create_table_artifact(
+        key="undelivered-emails",
+        description="Emails that did not reach everyone they were for",
+        table=[
+            {
+                "message": message.outbox_id,
+                "kind": message.kind,
+                "status": "given up" if message.status == "failed" else "partly sent",
+                "subject": message.subject,
+                "not delivered to": "; ".join(message.refused) or message.error,
+            }
+            for message in missing
+        ],
+    )
+
+
+@task(name="put back the emails the server refused", **RETRY_IO, **NOT_CACHED)
+def put_back_undelivered(settings: Settings) -> undelivered.Retried:
+    """Put the given-up and partly sent emails back in the queue, to their recipients' current addresses."""
+    retried = undelivered.retry_undelivered(engine_from(settings))
+    logger = get_run_logger()
+    logger.info(
+        "Put back %d email(s) given up and %d partly sent one(s) for their corrected recipients.",
+        retried.requeued, retried.resent,
+    )  # fmt: skip
+    if retried.uncorrected:
+        logger.warning("Still at the address the server refused: %s", ", ".join(retried.uncorrected))
+    return retried

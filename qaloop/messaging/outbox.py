@@ -40,7 +40,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from qaloop.core.settings import Email
-from qaloop.store.models import EmailOutbox, MailPace, utcnow
+from qaloop.store.models import EmailOutbox, MailPace, Staff, utcnow
 
 MAX_ATTEMPTS = 5
 _CHUNK = 10_000
@@ -293,13 +293,18 @@ def take_turns(engine: Engine, relay: str, how_many: int, interval: float, now: 
 
 
 def _send_one(engine: Engine, mailer: Mailer, row: EmailOutbox) -> str:
-    """Send ``row`` and record what became of it: "sent", "partly_sent" (some recipients refused, named with
+    """Send ``row`` and record what became of it: "sent", "partly_sent" (some recipients refused, each kept with
     the server's words) or "refused" (kept queued for the next run, see ``_record_refusal``)."""
     try:
         message_id, refused = mailer.send(row)
     except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
         temporary = all(400 <= code < 500 for code in _codes(error))
-        _record_refusal(engine, row, _plain(error), counts=not temporary)
+        replies = (
+            {address: _reply(*answer) for address, answer in error.recipients.items()}
+            if isinstance(error, smtplib.SMTPRecipientsRefused)
+            else {}
+        )
+        _record_refusal(engine, row, _plain(error), counts=not temporary, refused=_whose(engine, replies))
         if 421 in _codes(error):  # the server is closing the session: stop, and let the next attempt resume
             raise MailServerBusy(
                 f"the mail server at {mailer.where} asks to try again later: {_plain(error)}"
@@ -307,8 +312,28 @@ def _send_one(engine: Engine, mailer: Mailer, row: EmailOutbox) -> str:
         return "refused"
     status = "partly_sent" if refused else "sent"
     why = "; ".join(f"{address} refused: {reply}" for address, reply in refused.items()) or None
-    _record(engine, row.id, status=status, sent_at=utcnow(), message_id=message_id, last_error=why)
+    _record(
+        engine,
+        row.id,
+        status=status,
+        sent_at=utcnow(),
+        message_id=message_id,
+        last_error=why,
+        refused=_whose(engine, refused) or None,
+    )
     return status
+
+
+def _whose(engine: Engine, replies: dict[str, str]) -> list[dict[str, str | None]]:
+    """Each refused address with the server's reply and the staff id it is the address of (so that the message
+    can follow the person once their address is corrected, and be reported by staff id, not address)."""
+    if not replies:
+        return []
+    with engine.connect() as connection:
+        staff = dict(
+            connection.execute(select(Staff.email, Staff.staff_ref).where(Staff.email.in_(list(replies)))).all()
+        )
+    return [{"address": address, "staff_ref": staff.get(address), "reply": reply} for address, reply in replies.items()]
 
 
 def claim(engine: Engine, sender: str, how_many: int, interval: float) -> list[EmailOutbox]:
@@ -407,16 +432,23 @@ def _codes(error: smtplib.SMTPException) -> list[int]:
     return [int(getattr(error, "smtp_code", 0) or 0)]
 
 
-def _record_refusal(engine: Engine, row: EmailOutbox, error: str, counts: bool = True) -> None:
-    """Keep a refused message queued with the server's words; a permanent refusal (5xx) ``counts`` towards
-    the attempts after which it is given up (``failed``), a temporary one (4xx: try again later) does not."""
+def _record_refusal(
+    engine: Engine,
+    row: EmailOutbox,
+    error: str,
+    counts: bool = True,
+    refused: list[dict[str, str | None]] | None = None,
+) -> None:
+    """Keep a refused message queued with the server's words (and the recipients it refused); a permanent refusal
+    (5xx) ``counts`` towards the attempts after which it is given up (``failed``), a temporary one (4xx: try
+    again later) does not."""
     attempts = row.attempts + 1 if counts else row.attempts
     status = "failed" if attempts >= MAX_ATTEMPTS else "queued"
     with engine.begin() as connection:  # the claim stays until the run ends: this run does not try it again
         connection.execute(
             update(EmailOutbox)
             .where(EmailOutbox.id == row.id)
-            .values(attempts=attempts, last_error=error, status=status)
+            .values(attempts=attempts, last_error=error, status=status, refused=refused or None)
         )
 
 

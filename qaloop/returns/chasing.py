@@ -9,13 +9,13 @@ per assignee, so a re-run sends nothing twice and a case moved to another audito
 afresh. Work already returned, and allocations cancelled or replaced, are never chased.
 
 Everything one person is to hear about today goes into one email; the QA team gets one summary of what
-is overdue, by area and service manager.
+is overdue, by area and service manager, and of the emails the mail server did not deliver to everyone.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from typing import Any
@@ -29,6 +29,7 @@ from qaloop.core.templates import long_date
 from qaloop.core.working_days import add_working_days, is_working_day, working_days_late
 from qaloop.messaging.compose import compose
 from qaloop.messaging.outbox import Message, enqueue
+from qaloop.messaging.undelivered import Undelivered, undelivered
 from qaloop.store import models
 from qaloop.store.handles import authority_id
 
@@ -51,6 +52,7 @@ class ChaseOutcome:
     reminders: int
     emails_queued: int
     overdue: list[dict[str, Any]]
+    undelivered: list[Undelivered] = field(default_factory=list)  # emails that did not reach everyone
 
 
 def open_items(connection: Connection, settings: Settings) -> pd.DataFrame:
@@ -173,7 +175,8 @@ def chase(engine: Engine, settings: Settings, today: date) -> ChaseOutcome:
         )
         due = steps_due(items, settings, today, taken)
         overdue = overdue_summary(items, today)
-        messages = reminder_messages(settings, due, today) + summary_messages(settings, overdue, items, today)
+        missing = undelivered(connection)
+        messages = reminder_messages(settings, due, today) + summary_messages(settings, overdue, items, today, missing)
         if len(due):
             connection.execute(
                 models.ChaseStep.__table__.insert(),
@@ -190,7 +193,7 @@ def chase(engine: Engine, settings: Settings, today: date) -> ChaseOutcome:
                 ],
             )
         queued = enqueue(connection, messages)
-    return ChaseOutcome(reminders=len(due), emails_queued=queued, overdue=overdue)
+    return ChaseOutcome(reminders=len(due), emails_queued=queued, overdue=overdue, undelivered=missing)
 
 
 def reminder_messages(settings: Settings, due: pd.DataFrame, today: date) -> list[Message]:
@@ -251,13 +254,17 @@ def overdue_summary(items: pd.DataFrame, today: date) -> list[dict[str, Any]]:
 
 
 def summary_messages(
-    settings: Settings, overdue: list[dict[str, Any]], items: pd.DataFrame, today: date
+    settings: Settings, overdue: list[dict[str, Any]], items: pd.DataFrame, today: date, missing: list[Undelivered]
 ) -> list[Message]:
-    """The QA team's one daily summary of overdue work (none when nothing is overdue)."""
-    if not overdue:
+    """The QA team's one daily summary: overdue work, and emails that did not reach everyone they were for
+    (none when there is neither)."""
+    if not overdue and not missing:
         return []
-    columns = [c for c in overdue[0] if c not in ("area", "service_manager")]
-    subject = f"Overdue quality assurance work, {long_date(today)}: {int((items['due'] < today).sum())} item(s)"
+    columns = [c for c in overdue[0] if c not in ("area", "service_manager")] if overdue else []
+    late = int((items["due"] < today).sum()) if len(items) else 0
+    subject = f"Overdue quality assurance work, {long_date(today)}: {late} item(s)"
+    if missing:
+        subject += f"; {len(missing)} email(s) not delivered to everyone"
     return [
         compose(
             settings,
@@ -265,6 +272,6 @@ def summary_messages(
             key=("overdue", today),
             to=[str(address) for address in settings.email.qa_team],
             subject=subject,
-            context={"cycle_ref": "reminders", "rows": overdue, "columns": columns},
+            context={"cycle_ref": "reminders", "rows": overdue, "columns": columns, "undelivered": missing},
         )
     ]

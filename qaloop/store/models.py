@@ -475,6 +475,10 @@ class EmailOutbox(Base):
     # each sending only what it claimed; a claim left by a sender that died lapses and another takes it.
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_until: Mapped[datetime | None] = mapped_column()
+    # Each recipient the server refused: {"address", "staff_ref" (whose address it was, if anyone's), "reply"};
+    # once the address is corrected the message goes again to them alone, as the row ``resent_as``.
+    refused: Mapped[list[Any] | None] = mapped_column(JSON)
+    resent_as: Mapped[int | None] = mapped_column(ForeignKey("email_outbox.id"))
 
 
 class MailPace(Base):

@@ -1,0 +1,54 @@
+"""send-emails as a flow in real Prefect: the emails the server refused are shown in the run's artifact by
+staff id, and a run with retry_failed puts them back and sends them to the corrected address."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from flows.send_emails import send_emails_now
+from qaloop.core.settings import Settings
+from qaloop.messaging.outbox import MAX_ATTEMPTS, enqueue, send_queued
+from qaloop.store import models
+from qaloop.store.engine import engine_from
+from tests.conftest import SmtpSink, write_config
+from tests.messaging.test_outbox import message
+from tests.messaging.test_undelivered import _mail_to, _set_address
+
+pytestmark = pytest.mark.slow  # whole flows in real Prefect
+
+
+def _artifact(key: str) -> list[dict]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        [latest] = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), limit=1)
+    return json.loads(latest.data) if isinstance(latest.data, str) else latest.data
+
+
+def test_the_ui_shows_refused_emails_by_staff_id_and_puts_them_back_on_request(
+    prefect_harness: None, county: Settings, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    settings = _mail_to(county, smtp_server)
+    engine = engine_from(settings)
+    with engine.connect() as connection:
+        auditor = connection.scalar(select(models.Staff.staff_ref).where(models.Staff.role == "senior_practitioner"))
+    _set_address(settings, auditor, "refuse.auditor@qaloop-demo.example")
+    enqueue(engine, [message(1, to="refuse.auditor@qaloop-demo.example")])
+    for _ in range(MAX_ATTEMPTS - 1):
+        send_queued(engine, settings.email)
+    config = str(write_config(settings, tmp_path, smtp_server.port))
+
+    assert send_emails_now(config=config).emails_sent == 0  # the fifth refusal: given up
+    [shown] = _artifact("undelivered-emails")
+    assert shown["status"] == "given up" and shown["not delivered to"].startswith(f"staff {auditor}: 550")
+    assert "refuse.auditor" not in str(shown)
+
+    _set_address(settings, auditor, "auditor.corrected@qaloop-demo.example")
+    run = send_emails_now(config=config, retry_failed=True)
+    assert (run.put_back, run.emails_sent, run.still_queued) == (1, 1, 0)
+    assert [m["To"] for m in smtp_server.messages] == ["auditor.corrected@qaloop-demo.example"]
