@@ -26,8 +26,15 @@ from qaloop.store.handles import CycleError
 
 # Settings and frames are not hashed for caching: they are large and the steps are not pure anyway.
 NOT_CACHED: dict[str, Any] = {"cache_policy": NONE}
-# Bad data or a broken rule will not mend itself between attempts: only I/O failures are retried.
-_WILL_NOT_MEND = (CheckFailed, EvidenceFailed, SourceError, LoadError, CycleError)
+
+
+class StoppedOnRequest(Exception):
+    """A step stopped because someone asked (a signal this process otherwise ignores): the run fails."""
+
+
+# Bad data or a broken rule will not mend itself between attempts, and a stop asked for is not to be undone by
+# trying again: only I/O failures are retried.
+_WILL_NOT_MEND = (CheckFailed, EvidenceFailed, SourceError, LoadError, CycleError, StoppedOnRequest)
 
 
 def worth_retrying(task: object, task_run: object, state: State) -> bool:

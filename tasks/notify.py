@@ -13,7 +13,7 @@ from qaloop.core.settings import Settings
 from qaloop.messaging import outbox, undelivered
 from qaloop.store.engine import engine_from
 from qaloop.store.handles import CycleHandle
-from tasks import NOT_CACHED, RETRY_IO, worth_retrying
+from tasks import NOT_CACHED, RETRY_IO, StoppedOnRequest, worth_retrying
 
 
 @task(name="queue the emails", **RETRY_IO, **NOT_CACHED)
@@ -65,6 +65,12 @@ def send_emails(settings: Settings) -> outbox.SendSummary:
             summary.stopped_by, summary.sent, summary.still_queued,
         )  # fmt: skip
         signal.raise_signal(signal.Signals[summary.stopped_by])
+        # Still here: this process ignores the signal (a job started in the background by a script ignores
+        # Ctrl-C), yet the stop was asked for and honoured; the run must not end as if it had finished.
+        raise StoppedOnRequest(
+            f"sending stopped on request ({summary.stopped_by}) after {summary.sent} email(s); "
+            f"{summary.still_queued} stay queued for the next run"
+        )
     _publish_undelivered(settings)
     update_progress_artifact(artifact_id=progress, progress=100.0)
     return summary

@@ -117,3 +117,59 @@ def test_a_cycle_stopped_while_sending_delivers_every_message_once_when_run_agai
     # A kill can catch one accepted message before its record: it goes again under the same Message-ID,
     # which the receiving server uses to drop the copy. A stop request never sends anything twice.
     assert len(ids) - queued == (0 if how == signal.SIGTERM else first_batch - recorded)
+
+
+# The sending step in a flow of its own, in a child process: what `qaloop cycle run` does once it sends.
+SEND_IN_A_FLOW = """
+import sys
+from prefect import flow
+from qaloop.core.settings import load_settings
+from tasks.notify import send_emails
+
+@flow(name="sending-for-the-test")
+def sending(config: str) -> None:
+    send_emails(load_settings(config))
+
+sending(sys.argv[1])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_stop_by_a_signal_the_process_was_started_ignoring_still_fails_the_run(
+    prefect_harness: None, drawn: Settings, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    engine = engine_from(drawn)
+    allocate_cycle(engine, drawn, "2026-09")
+    notify_cycle(engine, drawn, "2026-09")
+    config = slowed(write_config(drawn, tmp_path, smtp_server.port))
+    # A job a script starts in the background inherits SIGINT ignored: Python then installs no handler of its own.
+    run = subprocess.Popen(
+        [sys.executable, "-c", SEND_IN_A_FLOW, str(config)],
+        env=_prefect_env(),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while len(smtp_server.messages) < 20 and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    output, _ = run.communicate(timeout=60)
+    assert run.returncode == 1, output
+    assert "Sending stopped on request (SIGINT)" in output
+    with engine.connect() as connection:
+        recorded = connection.scalar(select(func.count()).where(models.EmailOutbox.status == "sent"))
+    assert recorded == len(smtp_server.messages)  # stopped between two messages, and not tried again
+    with get_client(sync_client=True) as client:
+        [state] = [
+            flow_run.state.type.value
+            for flow_run in client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["sending-for-the-test"]))
+            )
+        ]
+    assert state == "FAILED"
