@@ -72,8 +72,13 @@ def audit_cycle(
     cycle = drawn.cycle
     excluded: list[str] = []
     if approval:
+        # One decision per attempt: a retried run (a mistyped exclusion, say) asks again, where reusing the
+        # key would fail on the input the first attempt already asked for.
         decision = pause_flow_run(
-            wait_for_input=Approval, timeout=7 * 24 * 3600, poll_interval=2, key=f"approve-{dates.cycle_ref}"
+            wait_for_input=Approval,
+            timeout=7 * 24 * 3600,
+            poll_interval=2,
+            key=f"approve-{dates.cycle_ref}-{flow_run.run_count}",
         )
         if not decision.approve:
             get_run_logger().warning("Cycle %s was not approved; nothing was allocated or sent.", dates.cycle_ref)

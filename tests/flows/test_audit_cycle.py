@@ -154,12 +154,18 @@ def test_the_qa_team_approves_in_the_ui_and_an_excluded_case_is_replaced(
 
     config = str(write_config(county, tmp_path, smtp_server.port))
     outcome: list = []
+    # Retried, as the QA team retries a failed run from the UI.
+    retried = audit_cycle.with_options(retries=2, retry_delay_seconds=0)  # a resume counts as a run
     runner = threading.Thread(
-        target=lambda: outcome.append(audit_cycle(config=config, selection_date=NEXT_CYCLE, approval=True))
+        target=lambda: outcome.append(retried(config=config, selection_date=NEXT_CYCLE, approval=True))
     )
     runner.start()
     run_id = _paused_run()
     assert smtp_server.messages == []  # nothing is sent before approval
+    # A mistyped reference fails the run; its retry asks for the decision again rather than failing on the
+    # approval it already asked for (409: that input exists).
+    resume_flow_run(run_id, run_input={"approve": True, "exclude": {"CR-MISTYPED": "case closed"}})
+    assert _paused_run() == run_id
     with engine_from(county).connect() as connection:
         excluded = connection.scalar(
             select(models.CaseRecord.case_ref)
