@@ -11,7 +11,8 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 
 from qaloop.core.cycle_dates import cycle_dates, next_selection_date
-from qaloop.core.settings import load_settings
+from qaloop.core.settings import Settings, load_settings
+from tasks import run_name
 from tasks.alerts import alert_qa_team
 from tasks.cycle import allocate, check_and_load, discard_dry_run, draw, exclude
 from tasks.notify import queue_emails, send_emails
@@ -43,14 +44,18 @@ class CycleSummary(BaseModel):
     stopped: str | None = None
 
 
-def _run_name() -> str:
-    parameters = flow_run.parameters
-    settings = load_settings(parameters.get("config"))
-    on = parameters.get("selection_date") or next_selection_date(settings.calendar, date.today())
+def _cycle_name(settings: Settings) -> str:
+    on = flow_run.parameters.get("selection_date") or next_selection_date(settings.calendar, date.today())
     return f"{settings.authority.code} {cycle_dates(settings.calendar, date.fromisoformat(str(on))).cycle_ref}"
 
 
-@flow(name="audit-cycle", flow_run_name=_run_name, log_prints=False, on_failure=[alert_qa_team])
+@flow(
+    name="audit-cycle",
+    flow_run_name=run_name(_cycle_name),
+    log_prints=False,
+    on_failure=[alert_qa_team],
+    on_crashed=[alert_qa_team],
+)
 def audit_cycle(
     config: str | None = None,
     selection_date: date | None = None,

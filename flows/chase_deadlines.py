@@ -26,7 +26,13 @@ class ChaseSummary(BaseModel):
     overdue_items: int
 
 
-@flow(name="chase-deadlines", flow_run_name=dated_run_name("chase"), log_prints=False, on_failure=[alert_qa_team])
+@flow(
+    name="chase-deadlines",
+    flow_run_name=dated_run_name("chase"),
+    log_prints=False,
+    on_failure=[alert_qa_team],
+    on_crashed=[alert_qa_team],
+)
 def chase_deadlines(config: str | None = None, today: date | None = None) -> ChaseSummary:
     """Chase the day's work in working days; on a weekend or bank holiday nobody is chased."""
     settings = load_settings(config)

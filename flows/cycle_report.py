@@ -12,8 +12,9 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
-from qaloop.core.settings import load_settings
+from qaloop.core.settings import Settings, load_settings
 from qaloop.core.working_days import not_a_working_day
+from tasks import run_name
 from tasks.alerts import alert_qa_team
 from tasks.deep_dive import raise_concerns
 from tasks.notify import send_emails
@@ -29,13 +30,18 @@ class ReportSummary(BaseModel):
     concerns: list[str] = []
 
 
-def _run_name() -> str:
-    settings = load_settings(flow_run.parameters.get("config"))
+def _report_name(settings: Settings) -> str:
     which = flow_run.parameters.get("cycle_ref") or flow_run.parameters.get("today") or date.today()
     return f"{settings.authority.code} cycle-report {which}"
 
 
-@flow(name="cycle-report", flow_run_name=_run_name, log_prints=False, on_failure=[alert_qa_team])
+@flow(
+    name="cycle-report",
+    flow_run_name=run_name(_report_name),
+    log_prints=False,
+    on_failure=[alert_qa_team],
+    on_crashed=[alert_qa_team],
+)
 def cycle_report(config: str | None = None, cycle_ref: str | None = None, today: date | None = None) -> ReportSummary:
     """Report the cycles closing by ``today`` (or, given ``cycle_ref``, that cycle again, at any time)."""
     settings = load_settings(config)

@@ -10,8 +10,9 @@ from prefect import flow
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
-from qaloop.core.settings import load_settings
+from qaloop.core.settings import Settings, load_settings
 from qaloop.programmes.deep_dive import DeepDiveRequest, deep_dive_ref
+from tasks import run_name
 from tasks.alerts import alert_qa_team
 from tasks.cycle import allocate, check_and_load
 from tasks.deep_dive import draw
@@ -30,15 +31,20 @@ class DeepDiveSummary(BaseModel):
     emails_sent: int
 
 
-def _run_name() -> str:
+def _deep_dive_name(settings: Settings) -> str:
     parameters = flow_run.parameters
-    settings = load_settings(parameters.get("config"))
     request = DeepDiveRequest.model_validate(parameters["request"])
     today = date.fromisoformat(str(parameters["today"])) if parameters.get("today") else date.today()
     return f"{settings.authority.code} {deep_dive_ref(request, today)}"
 
 
-@flow(name="deep-dive", flow_run_name=_run_name, log_prints=False, on_failure=[alert_qa_team])
+@flow(
+    name="deep-dive",
+    flow_run_name=run_name(_deep_dive_name),
+    log_prints=False,
+    on_failure=[alert_qa_team],
+    on_crashed=[alert_qa_team],
+)
 def deep_dive(request: DeepDiveRequest, config: str | None = None, today: date | None = None) -> DeepDiveSummary:
     """Start a deep dive of the cases ``request`` describes, selected ``today`` (default: today)."""
     settings = load_settings(config)

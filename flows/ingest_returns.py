@@ -28,7 +28,13 @@ class IngestSummary(BaseModel):
     emails_still_queued: int
 
 
-@flow(name="ingest-returns", flow_run_name=dated_run_name("returns"), log_prints=False, on_failure=[alert_qa_team])
+@flow(
+    name="ingest-returns",
+    flow_run_name=dated_run_name("returns"),
+    log_prints=False,
+    on_failure=[alert_qa_team],
+    on_crashed=[alert_qa_team],
+)
 def ingest_returns(config: str | None = None, today: date | None = None) -> IngestSummary:
     """File what has come back, hourly in working hours; on a weekend or bank holiday it does nothing."""
     settings = load_settings(config)

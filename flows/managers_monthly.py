@@ -11,9 +11,10 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
-from qaloop.core.settings import load_settings
+from qaloop.core.settings import Settings, load_settings
 from qaloop.core.working_days import not_a_working_day
 from qaloop.programmes.managers_monthly import month_ref
+from tasks import run_name
 from tasks.alerts import alert_qa_team
 from tasks.cycle import allocate, check_and_load, draw_month
 from tasks.notify import queue_emails, send_emails
@@ -28,13 +29,18 @@ class MonthSummary(BaseModel):
     emails_sent: int = 0
 
 
-def _run_name() -> str:
-    settings = load_settings(flow_run.parameters.get("config"))
+def _month_name(settings: Settings) -> str:
     today = flow_run.parameters.get("today")
     return f"{settings.authority.code} {month_ref(date.fromisoformat(str(today)) if today else date.today())}"
 
 
-@flow(name="managers-monthly", flow_run_name=_run_name, log_prints=False, on_failure=[alert_qa_team])
+@flow(
+    name="managers-monthly",
+    flow_run_name=run_name(_month_name),
+    log_prints=False,
+    on_failure=[alert_qa_team],
+    on_crashed=[alert_qa_team],
+)
 def managers_monthly(config: str | None = None, today: date | None = None, seed: int | None = None) -> MonthSummary:
     """Draw and send this month's managers' audits; on a weekend or bank holiday nothing is drawn."""
     settings = load_settings(config)

@@ -25,7 +25,13 @@ class ModerationSummary(BaseModel):
     emails_sent: int = 0
 
 
-@flow(name="moderation", flow_run_name=dated_run_name("moderation"), log_prints=False, on_failure=[alert_qa_team])
+@flow(
+    name="moderation",
+    flow_run_name=dated_run_name("moderation"),
+    log_prints=False,
+    on_failure=[alert_qa_team],
+    on_crashed=[alert_qa_team],
+)
 def moderation(config: str | None = None, today: date | None = None) -> ModerationSummary:
     """Moderate the cycles whose audit window has closed; nothing on a weekend or bank holiday."""
     settings = load_settings(config)

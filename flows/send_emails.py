@@ -21,7 +21,13 @@ class SendRun(BaseModel):
     still_queued: int
 
 
-@flow(name="send-emails", flow_run_name=dated_run_name("send"), log_prints=False, on_failure=[alert_qa_team])
+@flow(
+    name="send-emails",
+    flow_run_name=dated_run_name("send"),
+    log_prints=False,
+    on_failure=[alert_qa_team],
+    on_crashed=[alert_qa_team],
+)
 def send_emails_now(config: str | None = None, retry_failed: bool = False) -> SendRun:
     """Send every queued email; with ``retry_failed``, the given-up and partly sent ones go again first."""
     settings = load_settings(config)

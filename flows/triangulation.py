@@ -25,7 +25,13 @@ class TriangulationSummary(BaseModel):
     emails_sent: int
 
 
-@flow(name="triangulation", flow_run_name=dated_run_name("triangulation"), log_prints=False, on_failure=[alert_qa_team])
+@flow(
+    name="triangulation",
+    flow_run_name=dated_run_name("triangulation"),
+    log_prints=False,
+    on_failure=[alert_qa_team],
+    on_crashed=[alert_qa_team],
+)
 def triangulation(config: str | None = None, today: date | None = None) -> TriangulationSummary:
     """Triangulate the whole months before ``today`` (default: today) against the authority."""
     settings = load_settings(config)

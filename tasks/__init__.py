@@ -14,12 +14,12 @@ from typing import Any
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 from prefect.states import State
 
 from checks.evidence import EvidenceFailed
 from checks.runner import CheckFailed, CheckReport
-from qaloop.core.settings import load_settings
+from qaloop.core.settings import Settings, load_settings
 from qaloop.sources.loading import LoadError
 from qaloop.sources.readers import SourceError
 from qaloop.store.handles import CycleError
@@ -45,14 +45,25 @@ def worth_retrying(task: object, task_run: object, state: State) -> bool:
 RETRY_IO: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 10, "retry_condition_fn": worth_retrying}
 
 
-def dated_run_name(what: str) -> Callable[[], str]:
-    """A daily flow's run name: the authority, what the flow does, and the day it runs for (its ``today``)."""
+def run_name(build: Callable[[Settings], str]) -> Callable[[], str]:
+    """A flow's run name, made by ``build`` from the run's settings, that never stops the run: when the
+    configuration cannot be read (or a parameter makes no sense), the run is named after its deployment and
+    says so, and its body then fails with the reason in plain words, which the failure hook emails."""
 
     def name() -> str:
-        settings = load_settings(flow_run.parameters.get("config"))
-        return f"{settings.authority.code} {what} {flow_run.parameters.get('today') or date.today()}"
+        try:
+            return build(load_settings(flow_run.parameters.get("config")))
+        except Exception:  # noqa: BLE001  # the body reports it; a name must not crash the run unnamed
+            return f"{deployment.name or flow_run.flow_name} (configuration not readable)"
 
     return name
+
+
+def dated_run_name(what: str) -> Callable[[], str]:
+    """A daily flow's run name: the authority, what the flow does, and the day it runs for (its ``today``)."""
+    return run_name(
+        lambda settings: f"{settings.authority.code} {what} {flow_run.parameters.get('today') or date.today()}"
+    )
 
 
 def artifact_key(*parts: str) -> str:

@@ -23,16 +23,29 @@ def run_address(run_id: object) -> str:
 
 
 def alert_qa_team(flow: Any, flow_run: Any, state: Any) -> None:
-    """Queue the failure alert for this run and send what is queued; if the mail server is the trouble, the
-    alert stays queued for the next run that sends."""
+    """Queue the alert for this failed or crashed run and send what is queued; if the mail server is the
+    trouble, the alert stays queued for the next run that sends.
+
+    When the run's own configuration cannot be read (the usual reason such a run fails at once), the alert
+    goes by the worker's configuration (``QALOOP_CONFIG``, or ``qaloop.yaml`` where it runs), naming the file
+    and what is wrong with it.
+    """
     logger = get_logger("qaloop.messaging.alerts")
+    given = flow_run.parameters.get("config")
+    why = state.message or ""
     try:
-        settings = load_settings(flow_run.parameters.get("config"))
+        settings = load_settings(given)
     except ConfigError as error:
-        logger.error("No alert sent: the configuration cannot be read: %s", error)
-        return
+        try:
+            settings = load_settings(None) if given else None
+        except ConfigError:
+            settings = None
+        if settings is None:
+            logger.error("No alert could be sent: the configuration cannot be read: %s", error)
+            return
+        why = f"The run's configuration cannot be read: {error}"
     message = alerts.failure_message(
-        settings, flow.name, flow_run.name, str(flow_run.id), run_address(flow_run.id), state.message or ""
+        settings, flow.name, flow_run.name, str(flow_run.id), run_address(flow_run.id), why
     )
     try:
         _send(settings, [message])

@@ -92,6 +92,26 @@ def test_a_bad_staff_list_stops_the_cycle_before_anything_is_written(
     assert "role is not one of" in alert.get_body(("plain",)).get_content()
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # the store plays no part
+def test_a_run_whose_configuration_cannot_be_read_is_named_and_alerted_once(
+    prefect_harness: None, county: Settings, smtp_server: SmtpSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.client.orchestration import get_client
+
+    # The worker's own configuration (QALOOP_CONFIG) is what the alert goes by when the run's cannot be read.
+    monkeypatch.setenv("QALOOP_CONFIG", str(write_config(county, tmp_path, smtp_server.port)))
+    state = audit_cycle(config=str(tmp_path / "mistyped.yaml"), selection_date=NEXT_CYCLE, return_state=True)
+    assert state.is_failed()
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(state.state_details.flow_run_id)
+    assert run.name == "audit-cycle (configuration not readable)"  # not a random name
+    [alert] = smtp_server.messages
+    assert alert["Subject"] == f"qaloop: the audit-cycle run {run.name} failed"
+    body = alert.get_body(("plain",)).get_content()
+    assert f"configuration file {tmp_path / 'mistyped.yaml'} not found" in body
+    assert f"/runs/flow-run/{run.id}" in body
+
+
 def test_a_cycle_without_its_audit_history_stops_and_tells_the_qa_team(
     prefect_harness: None, county: Settings, smtp_server: SmtpSink, tmp_path: Path
 ) -> None:
