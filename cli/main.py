@@ -372,18 +372,19 @@ def deep_dive_command(
 
 @app.command("watch-runs")
 def watch_runs_command(config: ConfigOption = None) -> None:
-    """Email the QA team about each qaloop run not started `alerts.late_after_minutes` after its time (once per
-    run). Run it every few minutes from cron or a timer, on a machine other than the worker's."""
+    """Email the QA team about each qaloop run not started `alerts.late_after_minutes` after its time, or crashed
+    in the last day (once per run). Run it every few minutes from cron or a timer, on a machine other than the
+    worker's."""
     settings = _settings(config)
     from prefect.settings import PREFECT_API_URL
 
-    from tasks.alerts import alert_late_runs
+    from tasks.alerts import alert_runs_in_trouble
 
     if not PREFECT_API_URL.value():
         typer.secho("No Prefect server is set (PREFECT_API_URL): there are no runs to watch.", fg="red", err=True)
         raise typer.Exit(1)
-    sent = alert_late_runs(settings)
-    typer.echo(f"{sent} late run(s) alerted to the QA team." if sent else "No run is late.")
+    sent = alert_runs_in_trouble(settings)
+    typer.echo(f"{sent} late or crashed run(s) alerted to the QA team." if sent else "No run is late or crashed.")
 
 
 @cycle_app.command("draw")

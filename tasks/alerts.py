@@ -1,5 +1,6 @@
-"""Watching the runs: the failure hook every flow carries (a failed run emails the QA team once, with its UI
-address), and the check for runs that have not started long after their time (`qaloop watch-runs`)."""
+"""Watching the runs: the failure hook every flow carries (a failed or crashed run emails the QA team once, with
+its UI address), and the watch from outside (`qaloop watch-runs`) for runs that have not started long after
+their time or crashed beyond their own hook's reach."""
 
 from __future__ import annotations
 
@@ -61,9 +62,11 @@ def _send(settings: Settings, messages: list[outbox.Message]) -> int:
     return queued
 
 
-def alert_late_runs(settings: Settings, now: datetime | None = None) -> int:
+def alert_runs_in_trouble(settings: Settings, now: datetime | None = None) -> int:
     """Email the QA team about each qaloop run (tagged ``qaloop``) that is Late by more than
-    ``alerts.late_after_minutes``; each run is alerted once. Returns how many new alerts were sent.
+    ``alerts.late_after_minutes``, or that crashed in the last day (its process killed, so its own hook could
+    not speak); each run is alerted once, a crash not again if its hook did. Returns how many new alerts were
+    sent.
 
     Runs outside the worker (from cron or a timer), so it still speaks when the worker is down.
     """
@@ -72,14 +75,17 @@ def alert_late_runs(settings: Settings, now: datetime | None = None) -> int:
         FlowRunFilter,
         FlowRunFilterState,
         FlowRunFilterStateName,
+        FlowRunFilterStateType,
         FlowRunFilterTags,
     )
+    from prefect.client.schemas.objects import StateType
 
     now = now or datetime.now(UTC)
     limit = timedelta(minutes=settings.alerts.late_after_minutes)
-    late = FlowRunFilter(
-        state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Late"])),
-        tags=FlowRunFilterTags(all_=["qaloop"]),
+    qaloop_runs = FlowRunFilterTags(all_=["qaloop"])
+    late = FlowRunFilter(state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Late"])), tags=qaloop_runs)
+    crashed = FlowRunFilter(
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CRASHED])), tags=qaloop_runs
     )
     messages = []
     with get_client(sync_client=True) as client:
@@ -91,5 +97,13 @@ def alert_late_runs(settings: Settings, now: datetime | None = None) -> int:
             flow_name = client.read_flow(run.flow_id).name
             messages.append(
                 alerts.late_message(settings, flow_name, run.name, str(run.id), run_address(run.id), minutes)
+            )
+        for run in client.read_flow_runs(flow_run_filter=crashed):
+            if run.state is None or now - run.state.timestamp > timedelta(days=1):
+                continue
+            flow_name = client.read_flow(run.flow_id).name
+            why = f"The run crashed: {run.state.message or 'Prefect gave no reason'}."
+            messages.append(
+                alerts.failure_message(settings, flow_name, run.name, str(run.id), run_address(run.id), why)
             )
     return _send(settings, messages)

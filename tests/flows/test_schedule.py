@@ -247,7 +247,7 @@ def qaloop_here(server: dict[str, str], *args: str) -> Result:
         return CliRunner().invoke(app, list(args))
 
 
-def test_a_run_long_past_its_time_is_alerted_to_the_qa_team_once(
+def test_a_run_long_past_its_time_or_crashed_is_alerted_to_the_qa_team_once(
     deployed: dict[str, str], settings: Settings, smtp_server: SmtpSink, tmp_path: Path
 ) -> None:
     upgrade(engine_from(settings))
@@ -264,12 +264,21 @@ def test_a_run_long_past_its_time_is_alerted_to_the_qa_team_once(
     while api("GET", f"{api_url}/flow_runs/{run['id']}")["state"]["name"] != "Late":
         assert time.monotonic() < deadline, "the server never marked the run Late"
         time.sleep(1)
+    # A run whose process was killed outright: the worker marks it Crashed, and its own hook never ran.
+    returns = api("GET", f"{api_url}/deployments/name/ingest-returns/ingest-returns")
+    killed = api("POST", f"{api_url}/deployments/{returns['id']}/create_flow_run", {"state": {"type": "RUNNING"}})
+    crash = {"type": "CRASHED", "message": "Flow run infrastructure exited with non-zero status code -9."}
+    api("POST", f"{api_url}/flow_runs/{killed['id']}/set_state", {"state": crash, "force": True})
     first = qaloop_here(deployed, "watch-runs", "--config", config)
     assert first.exit_code == 0, first.output
+    assert "2 late or crashed run(s) alerted" in first.output
     second = qaloop_here(deployed, "watch-runs", "--config", config)
-    assert "No run is late." in second.output
-    [alert] = smtp_server.messages  # the deep dives started above are late by seconds only
-    assert alert["Subject"] == f"qaloop: the chase-deadlines run {run['name']} has not started"
-    body = alert.get_body(("plain",)).get_content()
+    assert "No run is late or crashed." in second.output
+    late, crashed = sorted(smtp_server.messages, key=lambda m: "crashed" in m.get_body(("plain",)).get_content())
+    # (the deep dives started above are late by seconds only)
+    assert late["Subject"] == f"qaloop: the chase-deadlines run {run['name']} has not started"
+    body = late.get_body(("plain",)).get_content()
     assert "due to start 1" in body and "the worker is not running" in body
     assert f"/runs/flow-run/{run['id']}" in body
+    assert crashed["Subject"] == f"qaloop: the ingest-returns run {killed['name']} failed"
+    assert "exited with non-zero status code -9" in crashed.get_body(("plain",)).get_content()
