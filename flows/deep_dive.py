@@ -1,6 +1,7 @@
 """The deep-dive flow, started from the Prefect UI's form, `qaloop deep-dive`, or a cycle report's concern:
 check and load the extracts, draw similar cases under the request's filters, tell the QA team why, allocate
-auditors and send the emails; chasing, returns, moderation and the report then follow as for a cycle."""
+auditors and send the emails; chasing, returns, moderation and the report then follow as for a cycle. A concern
+that a deep dive looks or looked into within the window starts nothing more."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from qaloop.programmes.deep_dive import DeepDiveRequest, deep_dive_ref
 from tasks import run_name
 from tasks.alerts import alert_qa_team
 from tasks.cycle import allocate, check_and_load
-from tasks.deep_dive import draw
+from tasks.deep_dive import already_looked_into, draw
 from tasks.notify import queue_emails, send_emails
 
 
@@ -29,6 +30,7 @@ class DeepDiveSummary(BaseModel):
     allocated: int
     emails_queued: int
     emails_sent: int
+    already_looked_into_by: str | None = None  # a concern's deep dive not started: the one that has it
 
 
 def _deep_dive_name(settings: Settings) -> str:
@@ -49,6 +51,11 @@ def deep_dive(request: DeepDiveRequest, config: str | None = None, today: date |
     """Start a deep dive of the cases ``request`` describes, selected ``today`` (default: today)."""
     settings = load_settings(config)
     today = today or date.today()
+    if earlier := already_looked_into(settings, request, today):
+        return DeepDiveSummary(
+            cycle_ref=deep_dive_ref(request, today), admitted=0, selected=0, reaudits=0, allocated=0,
+            emails_queued=0, emails_sent=0, already_looked_into_by=earlier,
+        )  # fmt: skip
     check_and_load(settings, today)
     drawn = draw(settings, request, today)
     assignments = allocate(settings, drawn.drawn.cycle)

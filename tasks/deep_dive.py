@@ -41,16 +41,34 @@ def draw(settings: Settings, request: deep_dive.DeepDiveRequest, today: date) ->
     return drawn
 
 
+@task(name="ask whether the concern is already looked into", **RETRY_IO, **NOT_CACHED)
+def already_looked_into(settings: Settings, request: deep_dive.DeepDiveRequest, today: date) -> str | None:
+    """For a deep dive a concern started: the deep dive that already looks or looked into it within the window
+    (then this one draws nothing, and says so in the log and the UI), else None."""
+    if request.concern is None:
+        return None
+    ref = deep_dive.deep_dive_ref(request, today)
+    earlier = deep_dive.looked_into(engine_from(settings), settings, request.concern, today, but_not=ref)
+    if earlier:
+        said = (
+            f"The concern {request.concern} is already looked into by deep dive {earlier}: nothing is drawn "
+            f"(a concern starts one deep dive in {settings.deep_dives.concern_window_days} days)."
+        )
+        get_run_logger().warning(said)
+        create_markdown_artifact(key="deep-dive", description=f"Deep dive {ref} not started", markdown=said)
+    return earlier
+
+
 @task(name="raise the report's concerns", **NOT_CACHED)
-def raise_concerns(settings: Settings, figures: CycleFigures) -> list[str]:
-    """Emit a ``qaloop.concern.detected`` event for each concern the figures show that no open deep dive is
-    already looking into (the deep-dive deployment's trigger starts one); returns the concerns raised."""
+def raise_concerns(settings: Settings, figures: CycleFigures, today: date) -> list[str]:
+    """Emit a ``qaloop.concern.detected`` event for each concern the figures show that no deep dive looks or
+    looked into within the window (the deep-dive deployment's trigger starts one); returns the concerns raised."""
     if not settings.deep_dives.start_on_concern:
         return []
     engine = engine_from(settings)
     raised, rows = [], []
     for concern in deep_dive.concerns(figures, settings):
-        already = deep_dive.under_deep_dive(engine, settings, concern.key)
+        already = deep_dive.looked_into(engine, settings, concern.key, today)
         rows.append({"concern": concern.says, "deep dive": already or "started by this report"})
         if already:
             continue

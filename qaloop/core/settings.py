@@ -273,6 +273,12 @@ class DeepDives(_Strict):
     )
     concern_min_audits: int = Field(default=8, ge=1, description="audits (or answers) needed before it counts")
     sample_size: int = Field(default=20, ge=1, description="cases a concern's deep dive audits")
+    concern_window_days: int = Field(
+        default=42,
+        ge=1,
+        description="a concern looked into by a deep dive starts no other for this many days (kept in the store, "
+        "whatever the Prefect server's automation remembers)",
+    )
 
 
 class Alerts(_Strict):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -175,25 +175,27 @@ def rederive_deep_dive(inputs: SelectionInputs, parameters: dict[str, Any], on: 
     )
 
 
-def open_deep_dives(engine: Engine, settings: Settings) -> dict[str, dict[str, Any]]:
-    """The deep dives not yet closed: reference -> their recorded request (with ``concern`` where set)."""
+def looked_into(
+    engine: Engine, settings: Settings, concern: str, today: date, but_not: str | None = None
+) -> str | None:
+    """The deep dive that looks or looked into ``concern``: one still open, or one selected within
+    ``deep_dives.concern_window_days`` before ``today`` (``but_not``: a deep dive that is not to count, the one
+    being started). The store remembers, so a concern acted on never starts a second deep dive in the window,
+    whatever becomes of the Prefect server's automation."""
     cycle = models.AuditCycle
+    since = today - timedelta(days=settings.deep_dives.concern_window_days)
     with engine.connect() as connection:
         rows = connection.execute(
-            select(cycle.cycle_ref, cycle.parameters).where(
-                cycle.authority_id == authority_id(connection, settings),
-                cycle.programme == "deep_dive",
-                cycle.status != "closed",
-            )
+            select(cycle.cycle_ref, cycle.parameters, cycle.status, cycle.selection_date)
+            .where(cycle.authority_id == authority_id(connection, settings), cycle.programme == "deep_dive")
+            .order_by(cycle.selection_date.desc())
         ).all()
-    return {ref: dict((parameters or {}).get("request") or {}) for ref, parameters in rows}
-
-
-def under_deep_dive(engine: Engine, settings: Settings, concern: str) -> str | None:
-    """The open deep dive already looking into ``concern``, if any."""
-    return next(
-        (ref for ref, request in open_deep_dives(engine, settings).items() if request.get("concern") == concern), None
-    )
+    for ref, parameters, status, selected_on in rows:
+        if ref == but_not or ((parameters or {}).get("request") or {}).get("concern") != concern:
+            continue
+        if status != "closed" or selected_on >= since:
+            return f"{ref} (selected {long_date(selected_on)})"
+    return None
 
 
 @dataclass(frozen=True)

@@ -33,3 +33,8 @@ def test_the_audit_cycle_schedule_is_the_configured_calendar() -> None:
     assert schedule["timezone"] == calendar.timezone
     anchor = datetime.fromisoformat(schedule["anchor_date"]).astimezone(ZoneInfo(calendar.timezone))
     assert anchor.date() == calendar.anchor and anchor.time() == calendar.run_at
+
+
+def test_the_concern_trigger_and_the_store_remember_a_concern_for_the_same_window() -> None:
+    [trigger] = next(d for d in DEPLOYMENTS if d["name"] == "deep-dive")["triggers"]
+    assert trigger["within"] == load_settings(DEMO_CONFIG).deep_dives.concern_window_days * 24 * 3600

@@ -15,7 +15,7 @@ from checks.returns import check_return_file
 from flows.deep_dive import deep_dive
 from qaloop.core.settings import Settings
 from qaloop.moderation.record import windows_closed
-from qaloop.programmes.deep_dive import REAUDIT, DeepDiveRequest
+from qaloop.programmes.deep_dive import REAUDIT, DeepDiveRequest, looked_into
 from qaloop.programmes.explain import explain_cycle
 from qaloop.reporting.cycle_close import build_reports
 from qaloop.returns.filing import ingest_files
@@ -23,6 +23,7 @@ from qaloop.returns.follow_up import follow_up
 from qaloop.returns.workbooks import complete_audit_workbook
 from qaloop.store import models
 from qaloop.store.engine import engine_from
+from qaloop.store.lifecycle import move_cycle
 from tests.conftest import SmtpSink, write_config
 
 pytestmark = pytest.mark.slow  # whole flows in real Prefect
@@ -175,3 +176,39 @@ def test_a_failed_run_emails_the_qa_team_once(
     body = alert.get_body(("plain",)).get_content()
     assert "area 'ATLANTIS' is not one of ['MID', 'NE', 'SOUTH', 'WEST']" in body
     assert f"/runs/flow-run/{state.state_details.flow_run_id}" in body
+
+
+@ONLY_SQLITE
+def test_a_concern_looked_into_starts_no_second_deep_dive_in_its_window_whatever_the_server_forgot(
+    prefect_harness: None, county: Settings, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    config = str(write_config(county, tmp_path, smtp_server.port))
+    concern = "demo-county.stratum.NE.mca_assessment"
+    request = DeepDiveRequest(
+        theme="MCA assessments in the north east", reason="a concern in cycle 2026-08", audit_types=["mca_assessment"],
+        areas=["NE"], sample_size=4, concern=concern,
+    )  # fmt: skip
+    first = deep_dive(request=request, config=config, today=TODAY)
+    assert first.selected == 4 and first.already_looked_into_by is None
+    told = len(smtp_server.messages)
+
+    # The same concern's event again a week later (the automation recreated by a redeploy fired once more).
+    later = deep_dive(request=request, config=config, today=date(2026, 12, 8))
+    assert later.already_looked_into_by == f"{first.cycle_ref} (selected Tuesday 1 December 2026)"
+    assert (later.selected, later.emails_sent) == (0, 0) and len(smtp_server.messages) == told
+    engine = engine_from(county)
+    with engine.connect() as connection:
+        deep_dives = connection.scalars(
+            select(models.AuditCycle.cycle_ref).where(models.AuditCycle.programme == "deep_dive")
+        ).all()
+    assert deep_dives == [first.cycle_ref]
+
+    # Once that deep dive is closed and the window has passed, the concern may start another.
+    with engine.begin() as connection:
+        move_cycle(connection, connection.scalar(select(models.AuditCycle.id).where(
+            models.AuditCycle.cycle_ref == first.cycle_ref)), "closed")  # fmt: skip
+    assert (
+        looked_into(engine, county, concern, date(2027, 1, 11))
+        == first.cycle_ref + " (selected Tuesday 1 December 2026)"
+    )
+    assert looked_into(engine, county, concern, date(2027, 1, 13)) is None  # 42 days on
