@@ -241,9 +241,9 @@ def cycle_run(
     summary = _finished(state, "The cycle")
     typer.echo(
         f"Cycle {summary.cycle_ref}: {summary.cases_loaded:,} cases loaded ({summary.cases_quarantined} quarantined), "
-        f"{summary.allocated} allocated, {summary.waiting_for_an_auditor} waiting for an auditor; "
-        f"emails: {summary.emails_queued} queued, {summary.emails_sent} sent, "
-        f"{summary.emails_still_queued} still queued."
+        f"{summary.allocated_in_cycle} allocated in the cycle ({summary.allocated or 'none'} by this run), "
+        f"{summary.waiting_for_an_auditor} waiting for an auditor; emails: {summary.emails_queued} queued and "
+        f"{summary.emails_sent} sent by this run, {summary.emails_still_queued} still queued."
     )
     typer.echo(f"Audit tool workbooks: {settings.output_dir / 'cycles' / summary.cycle_ref}")
 
@@ -577,7 +577,8 @@ def returns_chase(config: ConfigOption = None, on: OnOption = None) -> None:
 
     done = chase_deadlines(config=str(config) if config else None, today=_date(on))
     typer.echo(
-        f"{done.reminders} reminder(s) and escalation(s) in {done.emails_sent} email(s); {done.overdue_items} overdue"
+        f"{done.reminders} reminder(s) and escalation(s) in {done.emails_queued} email(s) queued; "
+        f"{done.emails_sent} email(s) sent by this run (whatever had queued them); {done.overdue_items} overdue"
     )
 
 
@@ -636,7 +637,7 @@ def demo_returns(
             chased = chase_deadlines(**arguments, today=day)
             typer.echo(
                 f"{day:%a %d %b %Y}  chase-deadlines: {chased.reminders} reminder(s) and escalation(s) in "
-                f"{chased.emails_sent} email(s); {chased.overdue_items} item(s) overdue"
+                f"{chased.emails_queued} email(s), {chased.emails_sent} sent; {chased.overdue_items} item(s) overdue"
             )
     drawn_on = add_working_days(dates.audit_due, 6)
     drawn = moderation(**arguments, today=drawn_on)

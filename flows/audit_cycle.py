@@ -14,7 +14,7 @@ from qaloop.core.cycle_dates import cycle_dates, next_selection_date
 from qaloop.core.settings import Settings, load_settings
 from tasks import run_name
 from tasks.alerts import alert_qa_team
-from tasks.cycle import allocate, check_and_load, discard_dry_run, draw, exclude
+from tasks.cycle import allocate, check_and_load, cycle_allocations, discard_dry_run, draw, exclude
 from tasks.notify import queue_emails, send_emails
 
 
@@ -35,11 +35,12 @@ class CycleSummary(BaseModel):
     selection_date: date
     cases_loaded: int
     cases_quarantined: int
-    allocated: int
-    waiting_for_an_auditor: int
-    emails_queued: int
-    emails_sent: int
+    allocated: int  # by this run
+    waiting_for_an_auditor: int  # in the cycle, after this run
+    emails_queued: int  # by this run
+    emails_sent: int  # by this run, every attempt of its sending step counted
     emails_still_queued: int
+    allocated_in_cycle: int = 0  # whichever run allocated them
     excluded: list[str] = []
     stopped: str | None = None
 
@@ -94,20 +95,22 @@ def audit_cycle(
             )  # fmt: skip
         excluded = exclude(settings, cycle, decision.exclude, decision.approved_by)
     assignments = allocate(settings, cycle)
+    stands = cycle_allocations(settings, cycle)  # before a dry run's discarding
     queued = sent = still = 0
     if dry_run and drawn.drawn_now:
         discard_dry_run(settings, cycle)  # a rehearsal: nothing of it may count as audited or be chased
     elif not dry_run:
         queued = queue_emails(settings, cycle)
         summary = send_emails(settings)
-        sent, still = summary.sent, summary.still_queued
+        sent, still = summary.sent_by_run, summary.still_queued
     return CycleSummary(
         cycle_ref=dates.cycle_ref,
         selection_date=dates.selection_date,
         cases_loaded=loaded.cases.stored,
         cases_quarantined=len(loaded.quarantined),
         allocated=sum(1 for a in assignments if a.auditor_id),
-        waiting_for_an_auditor=sum(1 for a in assignments if a.auditor_id is None),
+        allocated_in_cycle=stands.with_an_auditor,
+        waiting_for_an_auditor=stands.waiting_for_an_auditor,
         emails_queued=queued,
         emails_sent=sent,
         emails_still_queued=still,

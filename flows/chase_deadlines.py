@@ -46,6 +46,6 @@ def chase_deadlines(config: str | None = None, today: date | None = None) -> Cha
         day=today,
         reminders=outcome.reminders,
         emails_queued=outcome.emails_queued,
-        emails_sent=sent.sent,
+        emails_sent=sent.sent_by_run,
         overdue_items=sum(value for row in outcome.overdue for value in row.values() if isinstance(value, int)),
     )

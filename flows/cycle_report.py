@@ -55,5 +55,5 @@ def cycle_report(config: str | None = None, cycle_ref: str | None = None, today:
         summary.reports[ref] = [str(report.path) for report in built.reports]
         summary.emails_queued += queue_reports(settings, built)
         summary.concerns += raise_concerns(settings, built.figures, today)
-    summary.emails_sent = send_emails(settings).sent
+    summary.emails_sent = send_emails(settings).sent_by_run
     return summary

@@ -67,5 +67,5 @@ def deep_dive(request: DeepDiveRequest, config: str | None = None, today: date |
         reaudits=drawn.reaudits,
         allocated=sum(1 for a in assignments if a.auditor_id),
         emails_queued=queued,
-        emails_sent=send_emails(settings).sent,
+        emails_sent=send_emails(settings).sent_by_run,
     )

@@ -52,6 +52,6 @@ def ingest_returns(config: str | None = None, today: date | None = None) -> Inge
         held=sum(len(o.held) for o in outcomes),
         quarantined_files=sum(o.status == "quarantined" for o in outcomes),
         rows_not_filed=sum(len(o.rejected) for o in outcomes),
-        emails_sent=sent.sent,
+        emails_sent=sent.sent_by_run,
         emails_still_queued=sent.still_queued,
     )

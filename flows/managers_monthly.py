@@ -54,5 +54,5 @@ def managers_monthly(config: str | None = None, today: date | None = None, seed:
     assignments = allocate(settings, month)
     summary.allocated = sum(1 for a in assignments if a.auditor_id)
     summary.emails_queued = queue_emails(settings, month)
-    summary.emails_sent = send_emails(settings).sent
+    summary.emails_sent = send_emails(settings).sent_by_run
     return summary

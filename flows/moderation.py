@@ -46,5 +46,5 @@ def moderation(config: str | None = None, today: date | None = None) -> Moderati
     # Drawn just now, or earlier: either way its figures are worked out afresh.
     for cycle_ref in dict.fromkeys([*to_draw, *being_moderated]):
         summary.moderated[cycle_ref] = agreement_figures(settings, cycle_ref)
-    summary.emails_sent = send_emails(settings).sent
+    summary.emails_sent = send_emails(settings).sent_by_run
     return summary

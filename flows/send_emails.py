@@ -36,6 +36,6 @@ def send_emails_now(config: str | None = None, retry_failed: bool = False) -> Se
     return SendRun(
         put_back=retried.requeued if retried else 0,
         resent_to_corrected=retried.resent if retried else 0,
-        emails_sent=sent.sent,
+        emails_sent=sent.sent_by_run,
         still_queued=sent.still_queued,
     )

@@ -42,5 +42,5 @@ def triangulation(config: str | None = None, today: date | None = None) -> Trian
         window=result.window.label,
         rows_stored={load.dataset.value: load.new for load in loads},
         flagged=result.flagged_units,
-        emails_sent=send_emails(settings).sent,
+        emails_sent=send_emails(settings).sent_by_run,
     )

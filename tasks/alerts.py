@@ -55,10 +55,12 @@ def alert_qa_team(flow: Any, flow_run: Any, state: Any) -> None:
 
 
 def _send(settings: Settings, messages: list[outbox.Message]) -> int:
+    """Queue the alerts and send them, and only them: the run alerting may be one stopping on request, which
+    must not send the rest of the queue on its way out."""
     engine = engine_from(settings)
     queued = outbox.enqueue(engine, messages)
     if queued:
-        outbox.send_queued(engine, settings.email)
+        outbox.send_queued(engine, settings.email, only=[message.key for message in messages])
     return queued
 
 

@@ -117,6 +117,12 @@ def exclude(settings: Settings, cycle: CycleHandle, exclusions: dict[str, str], 
     ]
 
 
+@task(name="count the cycle's allocations", **RETRY_IO, **NOT_CACHED)
+def cycle_allocations(settings: Settings, cycle: CycleHandle) -> allocation_record.CycleAllocations:
+    """Where the cycle's sample stands, whichever run allocated it (a resumed run allocates nothing itself)."""
+    return allocation_record.cycle_allocations(engine_from(settings), settings, cycle.cycle_ref)
+
+
 @task(name="allocate auditors", **RETRY_IO, **NOT_CACHED)
 def allocate(settings: Settings, cycle: CycleHandle) -> list[Assignment]:
     """Allocate every selected case; publish allocations by auditor and by service manager."""

@@ -104,6 +104,30 @@ def _loads(connection: Connection, cycle_id: int) -> dict[str, int]:
     )
 
 
+@dataclass(frozen=True)
+class CycleAllocations:
+    """Where a cycle's sample stands, whichever run did the allocating: cases with an auditor, cases waiting."""
+
+    with_an_auditor: int
+    waiting_for_an_auditor: int
+
+
+def cycle_allocations(engine: Engine, settings: Settings, cycle_ref: str) -> CycleAllocations:
+    """How many of the cycle's selected cases have an auditor, and how many still wait for one."""
+    allocation = models.Allocation
+    with engine.connect() as connection:
+        cycle = _cycle(connection, authority_id(connection, settings), cycle_ref)
+        counts = dict(
+            connection.execute(
+                select(allocation.status, func.count())
+                .where(allocation.cycle_id == cycle.id, allocation.status.in_(models.AUDITED_STATUSES))
+                .group_by(allocation.status)
+            ).all()
+        )
+    waiting = counts.pop("selected", 0)
+    return CycleAllocations(with_an_auditor=sum(counts.values()), waiting_for_an_auditor=waiting)
+
+
 def allocate_cycle(engine: Engine, settings: Settings, cycle_ref: str) -> list[Assignment]:
     """Give every selected case of ``cycle_ref`` its service manager and auditor, in one transaction.
 

@@ -24,7 +24,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import message_from_string
@@ -69,6 +69,7 @@ class SendSummary:
     still_queued: int
     stopped_by: str | None = None  # the signal that ended the batch early, e.g. "SIGTERM"
     partly_sent: int = 0  # accepted for some recipients and refused for others (counted in ``sent`` too)
+    sent_by_run: int = 0  # what the run sent in all, over every call made for it (a retried task's attempts)
 
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -227,6 +228,8 @@ def send_queued(
     on_progress: Callable[[int, int], None] = lambda done, total: None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
+    run: str | None = None,
+    only: Collection[str] | None = None,
 ) -> SendSummary:
     """Send every queued message, oldest first, and record each outcome as it happens.
 
@@ -235,11 +238,16 @@ def send_queued(
     relay (see ``take_turns``), so together they keep to ``messages_per_minute``. Stops early, between
     messages, when ``should_stop()`` says so or a stop signal arrives (the summary's ``stopped_by`` names
     it; the caller decides whether to end the process); what is left stays queued, its claim released.
-    Raises the connection error when the server cannot be reached or drops the session.
+    With ``only`` (outbox keys), just those messages are sent (an alert from a run that is stopping must not
+    send the whole queue on its way out). Each message sent is marked with ``run`` (the Prefect flow run
+    sending it; this sender when not given), and the summary's ``sent_by_run`` counts every message so marked,
+    this call's and earlier ones'. Raises the connection error when the server cannot be reached or drops the
+    session.
     """
     interval = 60.0 / settings.messages_per_minute
     me = _sender_id()
-    total = _queued_count(engine)
+    run = run or me
+    total = _queued_count(engine, only)
     sent = refused = done = partly = 0
     signals: list[int] = []
     if total:
@@ -247,7 +255,7 @@ def send_queued(
             try:
                 tried: set[int] = set()  # a refused message stays claimed, for the next run to try again
                 while not (should_stop() or signals) and (
-                    batch := [row for row in claim(engine, me, CLAIM_BATCH, interval) if row.id not in tried]
+                    batch := [row for row in claim(engine, me, CLAIM_BATCH, interval, only) if row.id not in tried]
                 ):
                     first_turn = take_turns(engine, mailer.where, len(batch), interval, clock())
                     for turn, row in enumerate(batch):
@@ -257,7 +265,7 @@ def send_queued(
                             sleep(wait)
                         if should_stop() or signals:
                             break
-                        outcome = _send_one(engine, mailer, row)
+                        outcome = _send_one(engine, mailer, row, run)
                         sent += outcome != "refused"
                         refused += outcome == "refused"
                         partly += outcome == "partly_sent"
@@ -265,9 +273,13 @@ def send_queued(
                         on_progress(done, max(total, done))
             finally:
                 _release(engine, me)
-    left = _queued_count(engine)
+    left = _queued_count(engine, only)
     stopped_by = signal.Signals(signals[0]).name if signals else None
-    return SendSummary(sent=sent, refused=refused, still_queued=left, stopped_by=stopped_by, partly_sent=partly)
+    with engine.connect() as connection:
+        by_run = connection.scalar(select(func.count()).where(EmailOutbox.sent_by == run)) or 0
+    return SendSummary(
+        sent=sent, refused=refused, still_queued=left, stopped_by=stopped_by, partly_sent=partly, sent_by_run=by_run
+    )
 
 
 def take_turns(engine: Engine, relay: str, how_many: int, interval: float, now: float) -> float:
@@ -292,7 +304,7 @@ def take_turns(engine: Engine, relay: str, how_many: int, interval: float, now: 
     return float(free_from) - how_many * interval
 
 
-def _send_one(engine: Engine, mailer: Mailer, row: EmailOutbox) -> str:
+def _send_one(engine: Engine, mailer: Mailer, row: EmailOutbox, run: str) -> str:
     """Send ``row`` and record what became of it: "sent", "partly_sent" (some recipients refused, each kept with
     the server's words) or "refused" (kept queued for the next run, see ``_record_refusal``)."""
     try:
@@ -320,6 +332,7 @@ def _send_one(engine: Engine, mailer: Mailer, row: EmailOutbox) -> str:
         message_id=message_id,
         last_error=why,
         refused=_whose(engine, refused) or None,
+        sent_by=run,
     )
     return status
 
@@ -336,7 +349,9 @@ def _whose(engine: Engine, replies: dict[str, str]) -> list[dict[str, str | None
     return [{"address": address, "staff_ref": staff.get(address), "reply": reply} for address, reply in replies.items()]
 
 
-def claim(engine: Engine, sender: str, how_many: int, interval: float) -> list[EmailOutbox]:
+def claim(
+    engine: Engine, sender: str, how_many: int, interval: float, only: Collection[str] | None = None
+) -> list[EmailOutbox]:
     """Claim for ``sender`` up to ``how_many`` of the oldest queued messages nobody holds, and return them.
 
     The claim is one UPDATE whose own WHERE repeats the conditions, over the oldest free rows nobody else is
@@ -348,6 +363,8 @@ def claim(engine: Engine, sender: str, how_many: int, interval: float) -> list[E
     _release_the_dead(engine, now)
     lease = timedelta(seconds=max(120.0, 4 * how_many * interval))
     free = (EmailOutbox.status == "queued") & (EmailOutbox.claimed_until.is_(None) | (EmailOutbox.claimed_until < now))
+    if only is not None:
+        free &= EmailOutbox.key.in_(list(only))
     # On PostgreSQL rows another sender is claiming this moment are skipped, not waited for (and then found
     # taken, which would leave this sender with nothing while messages wait); SQLite has one writer at a time.
     oldest = (
@@ -413,9 +430,12 @@ def _release(engine: Engine, sender: str) -> None:
         )
 
 
-def _queued_count(engine: Engine) -> int:
+def _queued_count(engine: Engine, only: Collection[str] | None = None) -> int:
+    queued = EmailOutbox.status == "queued"
+    if only is not None:
+        queued &= EmailOutbox.key.in_(list(only))
     with engine.connect() as connection:
-        return connection.scalar(select(func.count()).where(EmailOutbox.status == "queued")) or 0
+        return connection.scalar(select(func.count()).where(queued)) or 0
 
 
 def _record(engine: Engine, row_id: int, **values: object) -> None:

@@ -479,6 +479,8 @@ class EmailOutbox(Base):
     # once the address is corrected the message goes again to them alone, as the row ``resent_as``.
     refused: Mapped[list[Any] | None] = mapped_column(JSON)
     resent_as: Mapped[int | None] = mapped_column(ForeignKey("email_outbox.id"))
+    # The run that sent it (a Prefect flow run, or a `qaloop send` process): a run counts what it sent itself.
+    sent_by: Mapped[str | None] = mapped_column(String(100), index=True)
 
 
 class MailPace(Base):

@@ -37,7 +37,8 @@ def test_a_cycle_runs_end_to_end_and_a_rerun_sends_nothing_new(
     assert_no_staff_name_appears(county, smtp_server.messages)
 
     again = audit_cycle(config=config, selection_date=NEXT_CYCLE)
-    assert (again.emails_queued, again.emails_sent, again.allocated) == (0, 0, 0)
+    assert (again.emails_queued, again.emails_sent, again.allocated) == (0, 0, 0)  # this run did nothing...
+    assert again.allocated_in_cycle == 60  # ...to a cycle that holds 60
     assert len(smtp_server.messages) == summary.emails_sent
     with engine_from(county).connect() as connection:
         cycles = connection.scalar(

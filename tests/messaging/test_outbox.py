@@ -158,3 +158,19 @@ def test_a_message_refused_for_one_of_its_recipients_is_recorded_partly_sent_nam
     assert whole.last_error is None
     assert len(smtp_server.messages) == 2  # the practitioner got theirs; nothing is sent again
     assert send_queued(engine, mail_settings.email).sent == 0
+
+
+def test_a_run_counts_what_it_sent_over_every_attempt_and_nothing_another_sent(
+    mail_settings: Settings, smtp_server: SmtpSink
+) -> None:
+    engine = engine_from(mail_settings)
+    enqueue(engine, [message(n) for n in range(6)])
+    done: list[int] = []
+    first = send_queued(engine, mail_settings.email, run="flow-run/A", on_progress=lambda d, t: done.append(d),
+                        should_stop=lambda: len(done) >= 2)  # fmt: skip
+    assert (first.sent, first.sent_by_run) == (2, 2)  # the attempt that was cut short
+    enqueue(engine, [message(9)])
+    other = send_queued(engine, mail_settings.email, run="flow-run/B", should_stop=lambda: False)
+    assert (other.sent, other.sent_by_run) == (5, 5)  # another run took the rest
+    again = send_queued(engine, mail_settings.email, run="flow-run/A")  # A's retry: nothing left
+    assert (again.sent, again.sent_by_run) == (0, 2)  # A sent two in all, never B's five
