@@ -218,6 +218,14 @@ def _mark_attachments(mime: MimeMessage) -> None:
 
 # How many messages a sender claims at a time: few, so that senders running at once share the queue.
 CLAIM_BATCH = 10
+# The senders' turns are compared across processes (they share the store), so they are told on the epoch's
+# scale; the clock is the steady one moved onto that scale when qaloop starts, so that neither a step of the
+# wall clock nor a frozen one stalls sending.
+_EPOCH_LESS_STEADY = time.time() - time.monotonic()
+
+
+def _pace_clock() -> float:
+    return time.monotonic() + _EPOCH_LESS_STEADY
 
 
 def send_queued(
@@ -227,7 +235,7 @@ def send_queued(
     should_stop: Callable[[], bool] = lambda: False,
     on_progress: Callable[[int, int], None] = lambda done, total: None,
     sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] = _pace_clock,
     run: str | None = None,
     only: Collection[str] | None = None,
 ) -> SendSummary:
