@@ -369,6 +369,11 @@ class Email(_Strict):
     reply_to: EmailStr | None = None
     messages_per_minute: int = Field(default=30, ge=1, description="Exchange Online allows 30 a minute")
     qa_team: list[EmailStr] = Field(min_length=1, description="the QA team's inbox(es) for summaries and alerts")
+    reconnect_after_seconds: list[float] = Field(
+        default=[5, 30, 120],
+        description="when the relay says try again later (421) or drops the session, wait this long and connect "
+        "again, once per entry; then the batch stops, and the next attempt or run resumes it",
+    )
 
     @model_validator(mode="after")
     def _one_tls_mode(self) -> Email:

@@ -172,6 +172,11 @@ class Mailer:
         with contextlib.suppress(smtplib.SMTPException, OSError):  # the session is over either way
             self._yag.close()
 
+    def reconnect(self) -> None:
+        """A new session in place of one the server closed (or asked to close)."""
+        self.__exit__()
+        self.__enter__()
+
     def send(self, row: EmailOutbox) -> tuple[str, dict[str, str]]:
         """Send one outbox row; returns its Message-ID and the recipients the server refused, each with its
         reply (none when every recipient was accepted). smtplib errors propagate (every recipient refused
@@ -253,6 +258,7 @@ def send_queued(
     session.
     """
     interval = 60.0 / settings.messages_per_minute
+    reconnects = list(settings.reconnect_after_seconds)  # for the whole call, not each message
     me = _sender_id()
     run = run or me
     total = _queued_count(engine, only)
@@ -273,7 +279,7 @@ def send_queued(
                             sleep(wait)
                         if should_stop() or signals:
                             break
-                        outcome = _send_one(engine, mailer, row, run)
+                        outcome = _send_through_interruptions(engine, mailer, row, run, reconnects, sleep)
                         sent += outcome != "refused"
                         refused += outcome == "refused"
                         partly += outcome == "partly_sent"
@@ -310,6 +316,25 @@ def take_turns(engine: Engine, relay: str, how_many: int, interval: float, now: 
             .returning(MailPace.next_slot)
         )
     return float(free_from) - how_many * interval
+
+
+def _send_through_interruptions(
+    engine: Engine, mailer: Mailer, row: EmailOutbox, run: str, reconnects: list[float], sleep: Callable[[float], None]
+) -> str:
+    """Send ``row`` (see ``_send_one``); when the relay asks to try again later (421) or drops the session, wait
+    the next of ``reconnects``, connect again and send it again, until they are used up (then the error is
+    raised, naming the relay). A message cut off mid-transfer may have been accepted: sent again, it carries
+    the same Message-ID, by which the receiving server drops the copy."""
+    while True:
+        try:
+            return _send_one(engine, mailer, row, run)
+        except (MailServerBusy, smtplib.SMTPServerDisconnected, ConnectionError) as error:
+            if not reconnects:
+                if isinstance(error, MailServerBusy):
+                    raise
+                raise MailServerUnreachable(f"the mail server at {mailer.where} dropped the session: {error}") from None
+            sleep(reconnects.pop(0))
+            mailer.reconnect()
 
 
 def _send_one(engine: Engine, mailer: Mailer, row: EmailOutbox, run: str) -> str:
