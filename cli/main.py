@@ -243,7 +243,8 @@ def cycle_run(
         f"Cycle {summary.cycle_ref}: {summary.cases_loaded:,} cases loaded ({summary.cases_quarantined} quarantined), "
         f"{summary.allocated_in_cycle} allocated in the cycle ({summary.allocated or 'none'} by this run), "
         f"{summary.waiting_for_an_auditor} waiting for an auditor; emails: {summary.emails_queued} queued and "
-        f"{summary.emails_sent} sent by this run, {summary.emails_still_queued} still queued."
+        f"{summary.emails_sent} sent by this run, {summary.emails_delivered_in_cycle} of the cycle's delivered in "
+        f"all, {summary.emails_still_queued} still queued."
     )
     typer.echo(f"Audit tool workbooks: {settings.output_dir / 'cycles' / summary.cycle_ref}")
 

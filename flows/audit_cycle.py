@@ -15,7 +15,7 @@ from qaloop.core.settings import Settings, load_settings
 from tasks import run_name
 from tasks.alerts import alert_qa_team
 from tasks.cycle import allocate, check_and_load, cycle_allocations, discard_dry_run, draw, exclude
-from tasks.notify import queue_emails, send_emails
+from tasks.notify import cycle_emails_delivered, queue_emails, send_emails
 
 
 class Approval(BaseModel):
@@ -41,6 +41,7 @@ class CycleSummary(BaseModel):
     emails_sent: int  # by this run, every attempt of its sending step counted
     emails_still_queued: int
     allocated_in_cycle: int = 0  # whichever run allocated them
+    emails_delivered_in_cycle: int = 0  # the cycle's own emails, whichever run sent them
     excluded: list[str] = []
     stopped: str | None = None
 
@@ -96,13 +97,14 @@ def audit_cycle(
         excluded = exclude(settings, cycle, decision.exclude, decision.approved_by)
     assignments = allocate(settings, cycle)
     stands = cycle_allocations(settings, cycle)  # before a dry run's discarding
-    queued = sent = still = 0
+    queued = sent = still = delivered = 0
     if dry_run and drawn.drawn_now:
         discard_dry_run(settings, cycle)  # a rehearsal: nothing of it may count as audited or be chased
     elif not dry_run:
         queued = queue_emails(settings, cycle)
         summary = send_emails(settings)
         sent, still = summary.sent_by_run, summary.still_queued
+        delivered = cycle_emails_delivered(settings, cycle)
     return CycleSummary(
         cycle_ref=dates.cycle_ref,
         selection_date=dates.selection_date,
@@ -114,6 +116,7 @@ def audit_cycle(
         emails_queued=queued,
         emails_sent=sent,
         emails_still_queued=still,
+        emails_delivered_in_cycle=delivered,
         excluded=excluded,
         stopped=(
             "dry run: drawn and allocated, then discarded; no email queued"

@@ -12,6 +12,7 @@ from prefect.runtime import flow_run
 from qaloop.allocation import notices
 from qaloop.core.settings import Settings
 from qaloop.messaging import outbox, undelivered
+from qaloop.messaging.compose import outbox_key
 from qaloop.store.engine import engine_from
 from qaloop.store.handles import CycleHandle
 from tasks import NOT_CACHED, RETRY_IO, StoppedOnRequest, worth_retrying
@@ -21,6 +22,13 @@ from tasks import NOT_CACHED, RETRY_IO, StoppedOnRequest, worth_retrying
 def queue_emails(settings: Settings, cycle: CycleHandle) -> int:
     """Render and queue the auditor, self-reflection and service manager emails of the cycle."""
     return notices.notify_cycle(engine_from(settings), settings, cycle.cycle_ref)
+
+
+@task(name="count the cycle's emails delivered", **RETRY_IO, **NOT_CACHED)
+def cycle_emails_delivered(settings: Settings, cycle: CycleHandle) -> int:
+    """The cycle's own emails (its allocation notices and requests, later its feedback) delivered so far, by any
+    run."""
+    return outbox.delivered(engine_from(settings), outbox_key(settings, [cycle.cycle_ref]) + "/")
 
 
 # A mail server that drops the session often recovers within minutes: wait longer between attempts.

@@ -463,6 +463,21 @@ def _release(engine: Engine, sender: str) -> None:
         )
 
 
+def delivered(engine: Engine, key_prefix: str) -> int:
+    """How many messages whose key starts with ``key_prefix`` (a cycle's, say) have been delivered, by any run
+    (to every recipient or to some)."""
+    with engine.connect() as connection:
+        return (
+            connection.scalar(
+                select(func.count()).where(
+                    EmailOutbox.key.startswith(key_prefix, autoescape=True),
+                    EmailOutbox.status.in_(("sent", "partly_sent")),
+                )
+            )
+            or 0
+        )
+
+
 def _queued_count(engine: Engine, only: Collection[str] | None = None) -> int:
     queued = EmailOutbox.status == "queued"
     if only is not None:

@@ -39,6 +39,7 @@ def test_a_cycle_runs_end_to_end_and_a_rerun_sends_nothing_new(
     again = audit_cycle(config=config, selection_date=NEXT_CYCLE)
     assert (again.emails_queued, again.emails_sent, again.allocated) == (0, 0, 0)  # this run did nothing...
     assert again.allocated_in_cycle == 60  # ...to a cycle that holds 60
+    assert again.emails_delivered_in_cycle == summary.emails_delivered_in_cycle == summary.emails_sent
     assert len(smtp_server.messages) == summary.emails_sent
     with engine_from(county).connect() as connection:
         cycles = connection.scalar(
