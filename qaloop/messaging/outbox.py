@@ -32,6 +32,7 @@ from email.message import Message as MimeMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formataddr
 from pathlib import Path
+from typing import Any
 
 import yagmail
 from sqlalchemy import Connection, Engine, case, func, select, update
@@ -223,6 +224,7 @@ def _mark_attachments(mime: MimeMessage) -> None:
 
 # How many messages a sender claims at a time: few, so that senders running at once share the queue.
 CLAIM_BATCH = 10
+_CLAIM_TRIES = 20
 # The senders' turns are compared across processes (they share the store), so they are told on the epoch's
 # scale; the clock is the steady one moved onto that scale when qaloop starts, so that neither a step of the
 # wall clock nor a frozen one stalls sending.
@@ -395,26 +397,35 @@ def claim(
     now = utcnow()
     _release_the_dead(engine, now)
     lease = timedelta(seconds=max(120.0, 4 * how_many * interval))
-    free = (EmailOutbox.status == "queued") & (EmailOutbox.claimed_until.is_(None) | (EmailOutbox.claimed_until < now))
-    if only is not None:
-        free &= EmailOutbox.key.in_(list(only))
-    # On PostgreSQL rows another sender is claiming this moment are skipped, not waited for (and then found
-    # taken, which would leave this sender with nothing while messages wait); SQLite has one writer at a time.
+
+    def free(table: Any) -> Any:
+        waiting = (table.status == "queued") & (table.claimed_until.is_(None) | (table.claimed_until < now))
+        return waiting & table.key.in_(list(only)) if only is not None else waiting
+
+    # The oldest free rows are chosen first, then claimed by an UPDATE that repeats the conditions. On
+    # PostgreSQL the choice locks them (rows another sender is claiming this moment are skipped, not waited for
+    # and then found taken); SQLite has one writer at a time, so a sender that chose rows another claimed first
+    # finds them taken. Either way it asks again, so a sender never stops while mail waits.
     oldest = (
         select(EmailOutbox.id)
-        .where(free)
+        .where(free(EmailOutbox))
         .order_by(EmailOutbox.id)
         .limit(how_many)
         .with_for_update(skip_locked=True)
-        .scalar_subquery()
     )
-    with engine.begin() as connection:
-        connection.execute(
-            update(EmailOutbox)
-            .where(EmailOutbox.id.in_(oldest), free)
-            .values(claimed_by=sender, claimed_until=now + lease)
-            .execution_options(synchronize_session=False)
-        )
+    for _ in range(_CLAIM_TRIES):
+        with engine.begin() as connection:
+            chosen = connection.scalars(oldest).all()
+            if not chosen:
+                break
+            claimed = connection.execute(
+                update(EmailOutbox)
+                .where(EmailOutbox.id.in_(chosen), free(EmailOutbox))
+                .values(claimed_by=sender, claimed_until=now + lease)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+        if claimed:
+            break
     with Session(engine) as session:
         return list(
             session.scalars(

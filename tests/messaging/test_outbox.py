@@ -9,7 +9,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qaloop.core.settings import Settings
-from qaloop.messaging.outbox import MAX_ATTEMPTS, MailServerUnreachable, Message, enqueue, message_id, send_queued
+from qaloop.messaging.outbox import (
+    CLAIM_BATCH,
+    MAX_ATTEMPTS,
+    MailServerUnreachable,
+    Message,
+    claim,
+    enqueue,
+    message_id,
+    send_queued,
+)
 from qaloop.store.engine import engine_from, upgrade
 from qaloop.store.models import EmailOutbox
 from tests.conftest import SmtpSink
@@ -174,3 +183,12 @@ def test_a_run_counts_what_it_sent_over_every_attempt_and_nothing_another_sent(
     assert (other.sent, other.sent_by_run) == (5, 5)  # another run took the rest
     again = send_queued(engine, mail_settings.email, run="flow-run/A")  # A's retry: nothing left
     assert (again.sent, again.sent_by_run) == (0, 2)  # A sent two in all, never B's five
+
+
+def test_a_sender_claims_a_batch_and_the_next_sender_the_next(mail_settings: Settings) -> None:
+    engine = engine_from(mail_settings)
+    enqueue(engine, [message(n) for n in range(25)])
+    batches = [claim(engine, sender, CLAIM_BATCH, 0.01) for sender in ("one", "two", "three", "four")]
+    assert [len(batch) for batch in batches] == [10, 10, 5, 0]  # never every free row to the first
+    ids = [row.id for batch in batches for row in batch]
+    assert len(set(ids)) == 25
