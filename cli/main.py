@@ -737,6 +737,12 @@ def send(
             "then `qaloop send --retry-failed`).",
             fg="yellow",
         )
+    if summary.daily_cap_reached:
+        typer.secho(
+            f"The relay's daily cap is reached ({settings.email.recipients_per_day:,} recipients in 24 hours): "
+            "the rest stays queued and goes as the 24 hours allow.",
+            fg="yellow",
+        )
     if summary.stopped_by:
         typer.echo(f"Stopped on request ({summary.stopped_by}); run `qaloop send` again to send the rest.")
         raise typer.Exit(1)

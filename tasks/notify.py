@@ -72,6 +72,11 @@ def send_emails(settings: Settings) -> outbox.SendSummary:
             }
         ],
     )
+    if summary.daily_cap_reached:
+        get_run_logger().warning(
+            "The relay's daily cap is reached (%d recipients in 24 hours): %d email(s) stay queued for later runs.",
+            settings.email.recipients_per_day, summary.still_queued,
+        )  # fmt: skip
     if summary.stopped_by:
         get_run_logger().warning(
             "Sending stopped on request (%s) after %d email(s); %d stay queued for the next run.",

@@ -368,6 +368,9 @@ class Email(_Strict):
     from_name: str = "Quality Assurance"
     reply_to: EmailStr | None = None
     messages_per_minute: int = Field(default=30, ge=1, description="Exchange Online allows 30 a minute")
+    recipients_per_day: int = Field(
+        default=10_000, ge=1, description="Exchange Online allows 10,000 recipients in any 24 hours"
+    )
     qa_team: list[EmailStr] = Field(min_length=1, description="the QA team's inbox(es) for summaries and alerts")
     reconnect_after_seconds: list[float] = Field(
         default=[5, 30, 120],

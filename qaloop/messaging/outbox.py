@@ -71,6 +71,7 @@ class SendSummary:
     stopped_by: str | None = None  # the signal that ended the batch early, e.g. "SIGTERM"
     partly_sent: int = 0  # accepted for some recipients and refused for others (counted in ``sent`` too)
     sent_by_run: int = 0  # what the run sent in all, over every call made for it (a retried task's attempts)
+    daily_cap_reached: bool = False  # the relay's recipients in 24 hours used up: the rest waits
 
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -252,7 +253,8 @@ def send_queued(
     once (two `qaloop send`, two flows that end by sending) send each message once, and they take turns on the
     relay (see ``take_turns``), so together they keep to ``messages_per_minute``. Stops early, between
     messages, when ``should_stop()`` says so or a stop signal arrives (the summary's ``stopped_by`` names
-    it; the caller decides whether to end the process); what is left stays queued, its claim released.
+    it; the caller decides whether to end the process), or when the next message would take the recipients of
+    the last 24 hours over ``recipients_per_day``; what is left stays queued, its claim released.
     With ``only`` (outbox keys), just those messages are sent (an alert from a run that is stopping must not
     send the whole queue on its way out). Each message sent is marked with ``run`` (the Prefect flow run
     sending it; this sender when not given), and the summary's ``sent_by_run`` counts every message so marked,
@@ -265,17 +267,23 @@ def send_queued(
     run = run or me
     total = _queued_count(engine, only)
     sent = refused = done = partly = 0
+    at_cap = False
     signals: list[int] = []
     if total:
         with _stop_requests() as signals, Mailer(settings) as mailer:
             try:
                 tried: set[int] = set()  # a refused message stays claimed, for the next run to try again
-                while not (should_stop() or signals) and (
+                while not (should_stop() or signals or at_cap) and (
                     batch := [row for row in claim(engine, me, CLAIM_BATCH, interval, only) if row.id not in tried]
                 ):
+                    room = settings.recipients_per_day - recipients_in_the_last_day(engine)
                     first_turn = take_turns(engine, mailer.where, len(batch), interval, clock())
                     for turn, row in enumerate(batch):
                         tried.add(row.id)
+                        if (needed := len(row.recipients) + len(row.cc)) > room:
+                            at_cap = True
+                            break
+                        room -= needed
                         wait = first_turn + turn * interval - clock()
                         if wait > 0:
                             sleep(wait)
@@ -294,8 +302,25 @@ def send_queued(
     with engine.connect() as connection:
         by_run = connection.scalar(select(func.count()).where(EmailOutbox.sent_by == run)) or 0
     return SendSummary(
-        sent=sent, refused=refused, still_queued=left, stopped_by=stopped_by, partly_sent=partly, sent_by_run=by_run
+        sent=sent,
+        refused=refused,
+        still_queued=left,
+        stopped_by=stopped_by,
+        partly_sent=partly,
+        sent_by_run=by_run,
+        daily_cap_reached=at_cap,
     )
+
+
+def recipients_in_the_last_day(engine: Engine) -> int:
+    """How many recipients the messages sent in the last 24 hours had, by every sender (the relay's daily cap
+    counts them all; senders at once may each send a batch's worth before they see the others')."""
+    since = utcnow() - timedelta(days=1)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(EmailOutbox.recipients, EmailOutbox.cc).where(EmailOutbox.sent_at >= since)
+        ).all()
+    return sum(len(to) + len(cc or []) for to, cc in rows)
 
 
 def take_turns(engine: Engine, relay: str, how_many: int, interval: float, now: float) -> float:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from qaloop.core.settings import Settings
@@ -192,3 +193,19 @@ def test_a_sender_claims_a_batch_and_the_next_sender_the_next(mail_settings: Set
     assert [len(batch) for batch in batches] == [10, 10, 5, 0]  # never every free row to the first
     ids = [row.id for batch in batches for row in batch]
     assert len(set(ids)) == 25
+
+
+def test_the_relays_daily_cap_of_recipients_holds_the_rest_until_a_day_has_passed(
+    mail_settings: Settings, smtp_server: SmtpSink
+) -> None:
+    engine = engine_from(mail_settings)
+    capped = mail_settings.email.model_copy(update={"recipients_per_day": 4})
+    enqueue(engine, [message(1, cc=("manager1@qaloop-demo.example",)), *[message(n) for n in range(2, 6)]])
+    first = send_queued(engine, capped)
+    assert (first.sent, first.still_queued, first.daily_cap_reached) == (3, 2, True)  # 2 + 1 + 1 recipients
+    assert send_queued(engine, capped).sent == 0  # still within the 24 hours
+    with engine.begin() as connection:  # as if a day had passed
+        connection.execute(update(EmailOutbox).values(sent_at=EmailOutbox.sent_at - timedelta(hours=25)))
+    later = send_queued(engine, capped)
+    assert (later.sent, later.still_queued, later.daily_cap_reached) == (2, 0, False)
+    assert len(smtp_server.messages) == 5
