@@ -46,7 +46,7 @@ def alert_qa_team(flow: Any, flow_run: Any, state: Any) -> None:
             return
         why = f"The run's configuration cannot be read: {error}"
     message = alerts.failure_message(
-        settings, flow.name, flow_run.name, str(flow_run.id), run_address(flow_run.id), why
+        settings, flow.name, flow_run.name, str(flow_run.id), run_address(flow_run.id), why, crashed=state.is_crashed()
     )
     try:
         _send(settings, [message])
@@ -106,6 +106,8 @@ def alert_runs_in_trouble(settings: Settings, now: datetime | None = None) -> in
             flow_name = client.read_flow(run.flow_id).name
             why = f"The run crashed: {run.state.message or 'Prefect gave no reason'}."
             messages.append(
-                alerts.failure_message(settings, flow_name, run.name, str(run.id), run_address(run.id), why)
+                alerts.failure_message(
+                    settings, flow_name, run.name, str(run.id), run_address(run.id), why, crashed=True
+                )
             )
     return _send(settings, messages)

@@ -9,11 +9,16 @@ from qaloop.messaging.compose import compose
 from qaloop.messaging.outbox import Message
 
 
-def failure_message(settings: Settings, flow: str, run_name: str, run_id: str, address: str, error: str) -> Message:
-    """The QA team's alert for one failed run (keyed by the run, so it is sent once however often it is queued)."""
+def failure_message(
+    settings: Settings, flow: str, run_name: str, run_id: str, address: str, error: str, *, crashed: bool = False
+) -> Message:
+    """The QA team's alert for one failed or crashed run (keyed by the run, so it is sent once however often it
+    is queued, and whether its own hook or `qaloop watch-runs` queues it)."""
+    ended = "crashed" if crashed else "failed"
     return _message(
-        settings, "failed", f"qaloop: the {flow} run {run_name} failed", flow, run_name, run_id, address, error
-    )
+        settings, "failed", f"qaloop: the {flow} run {run_name} {ended}", flow, run_name, run_id, address, error,
+        ended=ended,
+    )  # fmt: skip
 
 
 def late_message(settings: Settings, flow: str, run_name: str, run_id: str, address: str, minutes: int) -> Message:
@@ -27,9 +32,18 @@ def late_message(settings: Settings, flow: str, run_name: str, run_id: str, addr
 
 
 def _message(
-    settings: Settings, what: str, subject: str, flow: str, run_name: str, run_id: str, address: str, error: str
+    settings: Settings,
+    what: str,
+    subject: str,
+    flow: str,
+    run_name: str,
+    run_id: str,
+    address: str,
+    error: str,
+    ended: str = "failed",
 ) -> Message:
     context = {
+        "ended": ended,
         "flow": flow,
         "run_name": run_name,
         "address": address,

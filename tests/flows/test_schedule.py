@@ -196,6 +196,9 @@ def test_a_concern_starts_exactly_one_deep_dive_with_its_request(deployed: dict[
     assert {"theme", "audit_types", "areas", "teams", "activity_from", "activity_to", "question", "sample_size",
             "due_date", "allow_reaudit"} <= set(form)  # fmt: skip
 
+    automations = api("POST", f"{api_url}/automations/filter", {})  # what the UI's Automations page lists
+    assert "A cycle report's concern starts one deep dive of similar cases" in {a["name"] for a in automations}
+
     emit_concern(api_url, CONCERN, REQUEST)
     [run] = deep_dive_runs(api_url, 1)
     assert run["parameters"]["request"] == REQUEST
@@ -280,5 +283,5 @@ def test_a_run_long_past_its_time_or_crashed_is_alerted_to_the_qa_team_once(
     body = late.get_body(("plain",)).get_content()
     assert "due to start 1" in body and "the worker is not running" in body
     assert f"/runs/flow-run/{run['id']}" in body
-    assert crashed["Subject"] == f"qaloop: the ingest-returns run {killed['name']} failed"
+    assert crashed["Subject"] == f"qaloop: the ingest-returns run {killed['name']} crashed"
     assert "exited with non-zero status code -9" in crashed.get_body(("plain",)).get_content()
