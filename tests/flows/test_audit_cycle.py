@@ -51,6 +51,8 @@ def test_a_cycle_runs_end_to_end_and_a_rerun_sends_nothing_new(
     assert sample is not None and "MID|care_act_review" in str(sample.data)
 
 
+# The discarding itself is a store test on both databases (tests/programmes/test_cycle_record.py).
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_dry_run_draws_and_allocates_then_keeps_nothing_and_sends_nothing(
     prefect_harness: None, county: Settings, smtp_server: SmtpSink, tmp_path: Path
 ) -> None:
@@ -169,6 +171,9 @@ def _paused_run(timeout: float = 90) -> UUID:
     raise AssertionError("the flow never paused for approval")
 
 
+# Prefect's pause and resume; the replacement from reserves is a store test on both databases
+# (tests/allocation/test_record.py).
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_the_qa_team_approves_in_the_ui_and_an_excluded_case_is_replaced(
     prefect_harness: None, county: Settings, smtp_server: SmtpSink, tmp_path: Path
 ) -> None:
