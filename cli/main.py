@@ -737,6 +737,12 @@ def send(
             "then `qaloop send --retry-failed`).",
             fg="yellow",
         )
+    if summary.cannot_be_built:
+        typer.secho(
+            f"{summary.cannot_be_built} email(s) could not be built (each given up with its reason; the rest went): "
+            "`qaloop doctor` lists them.",
+            fg="yellow",
+        )
     if summary.daily_cap_reached:
         typer.secho(
             f"The relay's daily cap is reached ({settings.email.recipients_per_day:,} recipients in 24 hours): "

@@ -67,6 +67,7 @@ def send_emails(settings: Settings) -> outbox.SendSummary:
                 "sent by this attempt": summary.sent,
                 "sent by this run in all": summary.sent_by_run,
                 "of them to only some recipients": summary.partly_sent,
+                "could not be built": summary.cannot_be_built,
                 "refused by the server": summary.refused,
                 "still queued": summary.still_queued,
             }

@@ -10,6 +10,7 @@ their domain and call ``compose``; none constructs a ``Message`` itself.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
@@ -39,6 +40,17 @@ def render(template: str, context: dict[str, Any]) -> tuple[str, str]:
     return html, environment.get_template(f"{template}.txt").render(context)
 
 
+# Mail clients show little more; a longer subject is data that got into one by mistake.
+SUBJECT_LIMIT = 250
+
+
+def header_text(text: str, limit: int = SUBJECT_LIMIT) -> str:
+    """``text`` fit for an email header: control and format characters (a line break that would start a header
+    of its own, a right-to-left override) become spaces, runs of space one, and it is cut to ``limit``."""
+    shown = "".join(" " if unicodedata.category(character).startswith("C") else character for character in text)
+    return " ".join(shown.split())[:limit]
+
+
 def outbox_key(settings: Settings, parts: Sequence[object]) -> str:
     """The outbox key of a message of this authority made unique by ``parts``."""
     return "/".join([settings.authority.code, *(str(part) for part in parts)])
@@ -57,7 +69,9 @@ def compose(
     kind: str | None = None,
 ) -> Message:
     """A message rendered from ``template`` with ``context`` (plus the authority's name, the sender's name and
-    the subject), keyed by ``key``'s parts; its kind is the template's name unless given."""
+    the subject), keyed by ``key``'s parts; its kind is the template's name unless given. The subject is made
+    fit for a header whatever the data put in it (see ``header_text``)."""
+    subject = header_text(subject)
     common = {"authority": settings.authority.name, "from_name": settings.email.from_name, "subject": subject}
     html, text = render(template, common | context)
     return Message(

@@ -72,6 +72,7 @@ class SendSummary:
     partly_sent: int = 0  # accepted for some recipients and refused for others (counted in ``sent`` too)
     sent_by_run: int = 0  # what the run sent in all, over every call made for it (a retried task's attempts)
     daily_cap_reached: bool = False  # the relay's recipients in 24 hours used up: the rest waits
+    cannot_be_built: int = 0  # given up at once, each for its own reason (a broken header, an attachment gone)
 
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -179,10 +180,9 @@ class Mailer:
         self.__exit__()
         self.__enter__()
 
-    def send(self, row: EmailOutbox) -> tuple[str, dict[str, str]]:
-        """Send one outbox row; returns its Message-ID and the recipients the server refused, each with its
-        reply (none when every recipient was accepted). smtplib errors propagate (every recipient refused
-        among them)."""
+    def build(self, row: EmailOutbox) -> Prepared:
+        """The message ``row`` holds, as it goes on the wire. Raises whatever stops it being built (a header a
+        line break has split, an attachment gone): that is the message's own fault, never the server's."""
         settings = self.settings
         recipients, prepared = self._yag.prepare_send(
             to=list(row.recipients),
@@ -201,8 +201,22 @@ class Mailer:
         mime["From"] = formataddr((settings.from_name, settings.from_address))
         if settings.reply_to:
             mime["Reply-To"] = settings.reply_to
-        refused = self._yag.smtp.sendmail(settings.from_address, recipients, mime.as_string(policy=SMTP_POLICY))
-        return str(mime["Message-ID"]), {address: _reply(*answer) for address, answer in refused.items()}
+        return Prepared(list(recipients), str(mime["Message-ID"]), mime.as_string(policy=SMTP_POLICY))
+
+    def send(self, prepared: Prepared) -> dict[str, str]:
+        """Send a built message; returns the recipients the server refused, each with its reply (none when every
+        recipient was accepted). smtplib errors propagate (every recipient refused among them)."""
+        refused = self._yag.smtp.sendmail(self.settings.from_address, prepared.recipients, prepared.wire)
+        return {address: _reply(*answer) for address, answer in refused.items()}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A message ready for the wire: its envelope recipients, its Message-ID and its text."""
+
+    recipients: list[str]
+    message_id: str
+    wire: str
 
 
 def _replace_text_part(mime: MimeMessage, text: str) -> None:
@@ -266,7 +280,7 @@ def send_queued(
     me = _sender_id()
     run = run or me
     total = _queued_count(engine, only)
-    sent = refused = done = partly = 0
+    sent = refused = done = partly = unbuildable = 0
     at_cap = False
     signals: list[int] = []
     if total:
@@ -290,8 +304,9 @@ def send_queued(
                         if should_stop() or signals:
                             break
                         outcome = _send_through_interruptions(engine, mailer, row, run, reconnects, sleep)
-                        sent += outcome != "refused"
+                        sent += outcome in ("sent", "partly_sent")
                         refused += outcome == "refused"
+                        unbuildable += outcome == "cannot_be_built"
                         partly += outcome == "partly_sent"
                         done += 1
                         on_progress(done, max(total, done))
@@ -309,6 +324,7 @@ def send_queued(
         partly_sent=partly,
         sent_by_run=by_run,
         daily_cap_reached=at_cap,
+        cannot_be_built=unbuildable,
     )
 
 
@@ -366,9 +382,15 @@ def _send_through_interruptions(
 
 def _send_one(engine: Engine, mailer: Mailer, row: EmailOutbox, run: str) -> str:
     """Send ``row`` and record what became of it: "sent", "partly_sent" (some recipients refused, each kept with
-    the server's words) or "refused" (kept queued for the next run, see ``_record_refusal``)."""
+    the server's words), "refused" (kept queued for the next run, see ``_record_refusal``) or "cannot_be_built"
+    (given up at once with the reason: building it again would fail the same way)."""
     try:
-        message_id, refused = mailer.send(row)
+        prepared = mailer.build(row)
+    except Exception as error:  # noqa: BLE001  # whatever it is, it is this message's alone: the queue goes on
+        _record(engine, row.id, status="failed", last_error=f"the message cannot be built: {error}")
+        return "cannot_be_built"
+    try:
+        refused = mailer.send(prepared)
     except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
         temporary = all(400 <= code < 500 for code in _codes(error))
         replies = (
@@ -389,7 +411,7 @@ def _send_one(engine: Engine, mailer: Mailer, row: EmailOutbox, run: str) -> str
         row.id,
         status=status,
         sent_at=utcnow(),
-        message_id=message_id,
+        message_id=prepared.message_id,
         last_error=why,
         refused=_whose(engine, refused) or None,
         sent_by=run,

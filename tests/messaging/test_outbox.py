@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from qaloop.core.settings import Settings
+from qaloop.messaging.compose import compose
 from qaloop.messaging.outbox import (
     CLAIM_BATCH,
     MAX_ATTEMPTS,
@@ -32,12 +33,12 @@ def mail_settings(store_settings: Settings, smtp_server: SmtpSink) -> Settings:
     return store_settings.model_copy(update={"email": email})
 
 
-def message(n: int, to: str = "auditor{n}@qaloop-demo.example", **extra) -> Message:  # noqa: ANN003
+def message(n: int, to: str = "auditor{n}@qaloop-demo.example", subject_suffix: str = "", **extra) -> Message:  # noqa: ANN003
     return Message(
         key=f"2026-09/auditor/CR{n:04d}",
         kind="auditor",
         to=(to.format(n=n),),
-        subject=f"Case CR{n:04d} allocated to you for audit",
+        subject=f"Case CR{n:04d} allocated to you for audit{subject_suffix}",
         html=f"<p>Please audit case <b>CR{n:04d}</b> by 11 January 2027.</p>",
         text=f"Please audit case CR{n:04d} by 11 January 2027.",
         **extra,
@@ -209,3 +210,37 @@ def test_the_relays_daily_cap_of_recipients_holds_the_rest_until_a_day_has_passe
     later = send_queued(engine, capped)
     assert (later.sent, later.still_queued, later.daily_cap_reached) == (2, 0, False)
     assert len(smtp_server.messages) == 5
+
+
+def test_a_message_that_cannot_be_built_fails_alone_and_the_queue_goes_on(
+    mail_settings: Settings, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    engine = engine_from(mail_settings)
+    broken = [
+        message(1, subject_suffix="\r\nBcc: everyone@elsewhere.example"),  # a team name with a line break in it
+        message(2, attachments=(tmp_path / "gone.xlsx",)),  # its workbook deleted since it was queued
+    ]
+    enqueue(engine, [*broken, message(3)])
+    summary = send_queued(engine, mail_settings.email)
+    assert (summary.sent, summary.cannot_be_built, summary.still_queued) == (1, 2, 0)
+    assert [m["Subject"] for m in smtp_server.messages] == ["Case CR0003 allocated to you for audit"]
+    first, second, _ = outbox(mail_settings)
+    assert first.status == second.status == "failed"  # at once: building it again would fail the same way
+    assert first.last_error.startswith("the message cannot be built:")
+    assert "gone.xlsx" in second.last_error
+
+
+def test_a_subject_is_fit_for_a_header_whatever_the_data_put_in_it(
+    mail_settings: Settings, smtp_server: SmtpSink
+) -> None:
+    hostile = "Cycle 2026-09: Team North\r\nBcc: everyone@elsewhere.example \u202eevil" + "x" * 400
+    composed = compose(
+        mail_settings, "overdue_summary", key=("hostile",), to=["qa@qaloop-demo.example"], subject=hostile,
+        context={"cycle_ref": "reminders", "rows": [], "columns": [], "undelivered": []},
+    )  # fmt: skip
+    assert composed.subject.startswith("Cycle 2026-09: Team North Bcc: everyone@elsewhere.example evil")
+    assert len(composed.subject) == 250 and not any(c in composed.subject for c in "\r\n\u202e")
+    enqueue(engine_from(mail_settings), [composed])
+    assert send_queued(engine_from(mail_settings), mail_settings.email).sent == 1
+    [delivered] = smtp_server.messages
+    assert delivered["Bcc"] is None and delivered["To"] == "qa@qaloop-demo.example"
