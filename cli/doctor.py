@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import smtplib
-import ssl
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +10,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from qaloop.core.settings import AnnexASource, ConfigError, Settings, SqlSource, load_settings
+from qaloop.messaging.outbox import Mailer, MailServerUnreachable
 from qaloop.messaging.undelivered import undelivered
 from qaloop.sources.readers import SourceError, read_dataset
 from qaloop.store.engine import current_revision, engine_from, head_revision
@@ -96,22 +95,14 @@ def _sources(settings: Settings) -> list[Finding]:
 
 
 def _smtp(settings: Settings) -> Finding:
+    """Connect and log in exactly as the sender does (its own session class), and send nothing."""
     email = settings.email
     where = f"{email.smtp_host}:{email.smtp_port}"
     try:
-        client_class = smtplib.SMTP_SSL if email.ssl else smtplib.SMTP
-        with client_class(email.smtp_host, email.smtp_port, timeout=10) as client:
-            client.ehlo()
-            if email.starttls:
-                client.starttls(context=ssl.create_default_context())
-                client.ehlo()
-            if email.username:
-                password = email.password.get_secret_value() if email.password else ""
-                client.login(email.username, password)
-    except smtplib.SMTPAuthenticationError:
-        return Finding("smtp", False, f"{where} refused the login for {email.username} (check QALOOP_EMAIL__PASSWORD)")
-    except (OSError, smtplib.SMTPException) as error:
-        return Finding("smtp", False, f"cannot reach the mail server at {where}: {error}")
+        with Mailer(email):
+            pass
+    except MailServerUnreachable as error:
+        return Finding("smtp", False, str(error))
     login = f", logged in as {email.username}" if email.username else ", no login"
     return Finding("smtp", True, f"{where} answered{login}{', STARTTLS' if email.starttls else ''}")
 

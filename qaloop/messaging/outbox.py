@@ -161,14 +161,21 @@ class Mailer:
             smtp_starttls=settings.starttls,
             smtp_skip_login=settings.username is None,
             soft_email_validation=False,
+            timeout=60,  # for smtplib: a relay that stops answering is given up, not waited on for ever
         )
+        # yagmail makes a username without "@" into a Gmail address; a relay's account is logged in as it is.
+        self._yag.user = settings.username or settings.from_address
 
     def __enter__(self) -> Mailer:
         try:
             self._yag.login()
+        except smtplib.SMTPAuthenticationError as error:
+            raise MailServerUnreachable(
+                f"the mail server at {self.where} refused the login for {self.settings.username} "
+                f"(check QALOOP_EMAIL__PASSWORD): {error.smtp_code} {_said(error.smtp_error)}"
+            ) from None
         except (OSError, smtplib.SMTPException) as error:
-            where = f"{self.settings.smtp_host}:{self.settings.smtp_port}"
-            raise MailServerUnreachable(f"the mail server at {where} cannot be reached: {error}") from None
+            raise MailServerUnreachable(f"the mail server at {self.where} cannot be reached: {error}") from None
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -582,6 +589,10 @@ def _plain(error: smtplib.SMTPException) -> str:
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         return "; ".join(f"{address} refused: {_reply(*answer)}" for address, answer in error.recipients.items())
     return str(error)
+
+
+def _said(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
 
 
 def _reply(code: int, reply: bytes | str) -> str:

@@ -211,5 +211,5 @@ def test_doctor_reports_an_unreachable_mail_server_and_prefect_api(
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:1/api")
     code, out = run("doctor", "--config", str(config))
     assert code == 1
-    assert "FAIL smtp                   cannot reach the mail server at 127.0.0.1:1" in out
+    assert "FAIL smtp                   the mail server at 127.0.0.1:1 cannot be reached" in out
     assert "FAIL prefect                cannot reach the Prefect API at http://127.0.0.1:1/api" in out
