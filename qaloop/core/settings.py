@@ -10,6 +10,7 @@ of the configuration file, so a config can be run from anywhere.
 from __future__ import annotations
 
 import os
+import re
 from datetime import date, time
 from enum import StrEnum
 from pathlib import Path
@@ -618,11 +619,31 @@ def describe_validation_error(config_path: Path, error: ValidationError) -> str:
         # pydantic marks a bad mapping key as "[key]"; the user only needs to see which key it was.
         field = ".".join(str(part) for part in problem["loc"] if part != "[key]") or "(top level)"
         value = problem.get("input")
-        shown = "missing" if problem["type"] == "missing" else f"value {_shorten(value)}"
-        if "password" in field or "url" in field:
+        shown = "missing" if problem["type"] == "missing" else f"value {_shorten(_masked(value))}"
+        if _secret(field):
             shown = "value hidden"
-        lines.append(f"  - {field}: {shown}: {problem['msg']}")
+        lines.append(f"  - {field}: {shown}: {_masked(problem['msg'])}")
     return "\n".join(lines)
+
+
+# Field names whose values are never shown, and a password inside a URL (scheme://user:password@host).
+_SECRET_WORDS = ("password", "secret", "key", "token", "url")
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
+def _secret(name: str) -> bool:
+    return any(word in name.lower() for word in _SECRET_WORDS)
+
+
+def _masked(value: Any) -> Any:
+    """``value`` as it may be shown in an error: secret fields hidden at any depth, URL passwords starred."""
+    if isinstance(value, dict):
+        return {k: "(hidden)" if _secret(str(k)) else _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(item) for item in value]
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(r"\1***@", value)
+    return value
 
 
 def _shorten(value: Any) -> str:

@@ -166,3 +166,16 @@ def test_the_audit_tool_is_found_through_the_audit_type() -> None:
     tool = settings.tool_for("mca_assessment")
     assert [aspect.id for aspect in tool.aspects] == ["voice", "practice", "impact", "recording"]
     assert {question.aspect for question in tool.questions} <= {"voice", "practice", "impact", "recording"}
+
+
+def test_a_configuration_error_never_shows_a_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A mistyped email section (its password from the environment, as the README says to keep it), and a source
+    # whose mistyped kind leaves its database URL, password and all, in the section being refused.
+    monkeypatch.setenv("QALOOP_EMAIL__PASSWORD", "S3cretP@ss")
+    source = {"kind": "sqll", "url": "postgresql://qaloop:Hunter2Pw@reporting.internal/mosaic", "query": "SELECT 1"}
+    config = write_config(tmp_path, {"email.smpt_host": "relay.council.example", "sources.cases": source})
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config)
+    message = str(raised.value)
+    assert "email" in message and "sources.cases" in message  # both problems named
+    assert "S3cretP@ss" not in message and "Hunter2Pw" not in message
