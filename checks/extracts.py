@@ -12,6 +12,7 @@ from pathlib import Path
 from checks.cases import check_cases
 from checks.runner import CheckFailed, CheckReport, Failure, Intake, keep, store
 from checks.staff import check_staff
+from qaloop.core.outputs import write_csv
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import AnnexASource, Settings
 from qaloop.sources.annex_a import AnnexA
@@ -93,9 +94,6 @@ def _set_aside_annex_a(
             f"cases; the cases' policy sets aside at most {policy.max_quarantine_share:.1%}.",
         )
     folder = settings.output_dir / "quarantine"
-    folder.mkdir(parents=True, exist_ok=True)
     if len(annex_a.workers):
-        annex_a.workers.to_csv(folder / f"annex-a-workers-{as_of}.csv", index=False)
-    path = folder / f"annex-a-{as_of}.csv"
-    problems.to_csv(path, index=False)
-    return path
+        write_csv(annex_a.workers, folder / f"annex-a-workers-{as_of}.csv")
+    return write_csv(problems, folder / f"annex-a-{as_of}.csv")

@@ -14,6 +14,7 @@ import great_expectations as gx
 import pandas as pd
 from sqlalchemy import Engine
 
+from qaloop.core.outputs import write_csv
 from qaloop.core.schema import SCHEMAS, Dataset
 from qaloop.core.settings import CheckPolicy, Settings, Source
 from qaloop.sources import loading
@@ -314,10 +315,8 @@ def write_quarantine(report: CheckReport, rows: pd.DataFrame, key: str, path: Pa
 
     The QA team corrects them at source; the next extract brings them in like any other row.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     reasons = report.reasons()
-    rows.assign(failed_checks=rows[key].astype(str).map(reasons)).to_csv(path, index=False)
-    return path
+    return write_csv(rows.assign(failed_checks=rows[key].astype(str).map(reasons)), path)
 
 
 @dataclass(frozen=True)

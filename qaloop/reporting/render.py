@@ -19,6 +19,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from qaloop.core.outputs import write_sheets
 from qaloop.core.settings import Settings
 from qaloop.core.templates import TEMPLATES, long_date
 from qaloop.reporting.charts import grade_bars_svg, p_chart_svg
@@ -193,8 +194,4 @@ def data_pack(figures: CycleFigures, path: Path, area: str | None = None) -> Pat
         "Triangulation areas": figures.triangulation.areas,
         "Themes": figures.triangulation.themes,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        for name, frame in sheets.items():
-            frame.to_excel(writer, sheet_name=name, index=False)
-    return path
+    return write_sheets(path, sheets)

@@ -3,8 +3,7 @@ tables attached as a workbook (written under ``output/triangulation``)."""
 
 from __future__ import annotations
 
-import pandas as pd
-
+from qaloop.core.outputs import write_sheets
 from qaloop.core.settings import Settings
 from qaloop.messaging.compose import compose
 from qaloop.messaging.outbox import Message
@@ -15,11 +14,9 @@ def triangulation_message(settings: Settings, result: TriangulationResult) -> Me
     """The email for ``result``'s window (one per window: its key is the window's first day)."""
     window = result.window
     path = settings.output_dir / "triangulation" / f"triangulation-{window.start:%Y-%m}-to-{window.end:%Y-%m}.xlsx"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        for name, table in (("Flagged", result.flagged), ("Teams", result.teams), ("Areas", result.areas),
-                            ("Themes", result.themes)):  # fmt: skip
-            table.to_excel(writer, sheet_name=name, index=False)
+    write_sheets(
+        path, {"Flagged": result.flagged, "Teams": result.teams, "Areas": result.areas, "Themes": result.themes}
+    )
     subject = f"Triangulation, {window.label}: {len(result.flagged)} team(s) or area(s) flagged"
     context = {
         "window": window.label,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from qaloop.core.outputs import write_sheets
 from qaloop.core.settings import Settings
 
 PREFIXES = {"case": "C", "practitioner": "P", "auditor": "A"}
@@ -59,6 +60,4 @@ def workshop_dataset(findings: pd.DataFrame, answers: pd.DataFrame, settings: Se
 
 def write_workshop_dataset(frame: pd.DataFrame, path: Path) -> Path:
     """Write the dataset to an XLSX workbook (sheet "Audits"); returns ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_excel(path, sheet_name="Audits", index=False, engine="openpyxl")
-    return path
+    return write_sheets(path, {"Audits": frame})

@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Engine, select, update
 
+from qaloop.core.outputs import write_csv
 from qaloop.core.schema import SCHEMAS, Dataset
 from qaloop.core.settings import Settings
 from qaloop.messaging.compose import compose
@@ -208,7 +209,7 @@ def _file_one(
         if outcome.rejected:
             rejected = returned.rows[returned.rows[key].astype(str).isin(outcome.rejected)]
             target = _free(settings.returns.quarantine / today.isoformat() / f"{path.stem}.rejected.csv")
-            rejected.assign(failed_checks=rejected[key].astype(str).map(outcome.rejected)).to_csv(target, index=False)
+            write_csv(rejected.assign(failed_checks=rejected[key].astype(str).map(outcome.rejected)), target)
     return outcome
 
 

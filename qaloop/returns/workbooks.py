@@ -12,8 +12,6 @@ fields, so a row inserted by hand does not break reading.
 
 from __future__ import annotations
 
-import os
-import threading
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -22,6 +20,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from qaloop.core.outputs import save_workbook
 from qaloop.core.settings import AuditTool, GradeScale
 
 FEEDBACK_FIELDS = (
@@ -148,7 +147,7 @@ def write_audit_workbook(path: Path, sheet: AuditSheet, tool: AuditTool, scale: 
     for column, width in zip("ABCDE", (16, 34, 70, 18, 50), strict=True):
         audit.column_dimensions[column].width = width
     path.parent.mkdir(parents=True, exist_ok=True)
-    _save(book, path)
+    save_workbook(book, path)
     return path
 
 
@@ -191,7 +190,7 @@ def write_reflection_workbook(path: Path, sheet: ReflectionSheet) -> Path:
     form.column_dimensions["B"].width = 90
     form.row_dimensions[3 + len(rows) - 1].height = 200
     path.parent.mkdir(parents=True, exist_ok=True)
-    _save(book, path)
+    save_workbook(book, path)
     return path
 
 
@@ -204,18 +203,6 @@ class ReturnedWorkbook:
     fields: dict[str, str | None]
     answers: tuple[tuple[str, str | None, str | None], ...]
     actions: tuple[tuple[str | None, str | None, str | None], ...] = ()  # agreed actions: what, by whom, by when
-
-
-def _save(book: Workbook, path: Path) -> None:
-    """Save ``book`` to ``path`` whole or not at all: another run writing the same workbook at the same time, or
-    a reader of the drop folder, never sees half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
-    try:
-        book.save(partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def read_returned_workbook(path: Path) -> ReturnedWorkbook:
@@ -325,7 +312,7 @@ def complete_audit_workbook(
         elif in_questions and first and first not in skip:
             row[3].value = answer
     returned.parent.mkdir(parents=True, exist_ok=True)
-    _save(book, returned)
+    save_workbook(book, returned)
     return returned
 
 
@@ -339,7 +326,7 @@ def complete_reflection_workbook(sent: Path, returned: Path, *, completed_on: da
         elif first and first.startswith("Your reflection"):
             row[1].value = reflection
     returned.parent.mkdir(parents=True, exist_ok=True)
-    _save(book, returned)
+    save_workbook(book, returned)
     return returned
 
 
@@ -420,7 +407,7 @@ def write_moderation_workbook(path: Path, sheet: ModerationSheet, scale: GradeSc
     for column, width in zip("ABC", (24, 70, 40), strict=True):
         form.column_dimensions[column].width = width
     path.parent.mkdir(parents=True, exist_ok=True)
-    _save(book, path)
+    save_workbook(book, path)
     return path
 
 
@@ -462,7 +449,7 @@ def complete_moderation_workbook(
         if first in answers:
             row[2].value = answers[first]
     returned.parent.mkdir(parents=True, exist_ok=True)
-    _save(book, returned)
+    save_workbook(book, returned)
     return returned
 
 

@@ -1,0 +1,76 @@
+"""The one way qaloop writes a workbook or CSV that people open (audit tools, forms, data packs, the
+triangulation workbook, the workshop dataset, quarantine and rejected-row files).
+
+Each is written whole or not at all: to a hidden partial file beside it, then renamed, so another run writing
+the same file, or a reader of the folder, never sees half of one. And no value becomes a live formula, whatever
+the data holds (OWASP's CSV-injection guidance): in a workbook every cell is stored as the value it is, never
+as a formula; in a CSV, text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is written
+with a leading apostrophe, which spreadsheets read as "this is text".
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from openpyxl import Workbook
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def save_workbook(book: Workbook, path: Path) -> Path:
+    """Save ``book`` to ``path``, every cell as its value, whole or not at all; returns ``path``."""
+    _no_formulas(book)
+    with _whole(path) as partial:
+        book.save(partial)
+    return path
+
+
+def write_sheets(path: Path, sheets: Mapping[str, pd.DataFrame]) -> Path:
+    """A workbook of one sheet per frame (named by its key), every cell as its value; returns ``path``."""
+    with _whole(path) as partial, pd.ExcelWriter(partial, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+        _no_formulas(writer.book)
+    return path
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """``frame`` as a CSV whose text cannot start a formula; returns ``path``."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[column]):
+            safe[column] = safe[column].map(_as_text)
+    with _whole(path) as partial:
+        safe.to_csv(partial, index=False)
+    return path
+
+
+def _as_text(value: Any) -> Any:
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def _no_formulas(book: Workbook) -> None:
+    # openpyxl takes any string starting with "=" for a formula; qaloop writes none, so each is text.
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
+
+
+@contextmanager
+def _whole(path: Path) -> Iterator[Path]:
+    """A partial file beside ``path`` to write to, renamed to ``path`` when the block ends well."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial{path.suffix}")
+    try:
+        yield partial
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
