@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import aliased
 
+from qaloop.core.outputs import file_in
 from qaloop.core.settings import Settings
 from qaloop.core.templates import long_date
 from qaloop.messaging.compose import compose, outbox_key
@@ -111,7 +112,7 @@ def _auditor_message(settings: Settings, cycle_ref: str, row: Any, context: dict
     key = (cycle_ref, "auditor", row.case_ref, row.auditor)
     sheet = AuditSheet(outbox_key(settings, key), row.case_ref, label, cycle_ref, row.auditor, row.audit_due)
     workbook = write_audit_workbook(
-        _workbooks(settings, cycle_ref) / f"{row.case_ref} {row.auditor} audit tool.xlsx",
+        file_in(_workbooks(settings, cycle_ref), f"{row.case_ref} {row.auditor} audit tool", ".xlsx"),
         sheet,
         settings.tool_for(row.audit_type),
         settings.grade_scale,
@@ -130,7 +131,7 @@ def _auditor_message(settings: Settings, cycle_ref: str, row: Any, context: dict
 def _self_reflection_message(settings: Settings, cycle_ref: str, row: Any, context: dict[str, Any]) -> Message:
     """The practitioner's request for their self-reflection, with its form."""
     form = write_reflection_workbook(
-        _workbooks(settings, cycle_ref) / f"{row.case_ref} {row.practitioner} self-reflection.xlsx",
+        file_in(_workbooks(settings, cycle_ref), f"{row.case_ref} {row.practitioner} self-reflection", ".xlsx"),
         ReflectionSheet(row.case_ref, context["audit_type"], cycle_ref, row.practitioner, row.self_reflection_due),
     )
     return compose(

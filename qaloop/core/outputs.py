@@ -1,5 +1,5 @@
 """The one way qaloop writes a workbook or CSV that people open (audit tools, forms, data packs, the
-triangulation workbook, the workshop dataset, quarantine and rejected-row files).
+triangulation workbook, the workshop dataset, quarantine and rejected-row files), and names a file from data.
 
 Each is written whole or not at all: to a hidden partial file beside it, then renamed, so another run writing
 the same file, or a reader of the folder, never sees half of one. And no value becomes a live formula, whatever
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,19 @@ import pandas as pd
 from openpyxl import Workbook
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A name's bytes before its suffix: room under the file system's 255 for the partial file's own additions.
+NAME_BYTES = 150
+
+
+def file_in(folder: Path, stem: str, suffix: str) -> Path:
+    """A file in ``folder`` named from data (``stem``: a case reference, a staff id, ...) that stays there: path
+    separators and control characters become "_", leading dots go, and it is cut to ``NAME_BYTES``."""
+    name = "".join("_" if c in "/\\" or unicodedata.category(c).startswith("C") else c for c in stem)
+    name = name.lstrip(". ").encode()[:NAME_BYTES].decode(errors="ignore").rstrip() or "unnamed"
+    path = folder / f"{name}{suffix}"
+    if path.resolve().parent != folder.resolve():  # nothing above can make it so; a guard all the same
+        raise ValueError(f"{stem!r} would name a file outside {folder}")
+    return path
 
 
 def save_workbook(book: Workbook, path: Path) -> Path:

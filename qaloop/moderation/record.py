@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased
 
 from qaloop.allocation.auditors import AuditWindow, available_auditors
 from qaloop.allocation.record import staff_frame
+from qaloop.core.outputs import file_in
 from qaloop.core.roles import Role
 from qaloop.core.settings import Settings
 from qaloop.core.templates import long_date
@@ -264,7 +265,7 @@ def _moderation_form(connection: Connection, settings: Settings, cycle_ref: str,
     )
     folder = settings.output_dir / "cycles" / cycle_ref / "moderation"
     return write_moderation_workbook(
-        folder / f"{row.case_ref} {row.moderator} moderation.xlsx", sheet, settings.grade_scale
+        file_in(folder, f"{row.case_ref} {row.moderator} moderation", ".xlsx"), sheet, settings.grade_scale
     )
 
 
