@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # A name's bytes before its suffix: room under the file system's 255 for the partial file's own additions.
@@ -49,7 +50,7 @@ def write_sheets(path: Path, sheets: Mapping[str, pd.DataFrame]) -> Path:
     """A workbook of one sheet per frame (named by its key), every cell as its value; returns ``path``."""
     with _whole(path) as partial, pd.ExcelWriter(partial, engine="openpyxl") as writer:
         for name, frame in sheets.items():
-            frame.to_excel(writer, sheet_name=name, index=False)
+            frame.map(_storable).to_excel(writer, sheet_name=name, index=False)
         _no_formulas(writer.book)
     return path
 
@@ -63,6 +64,11 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     with _whole(path) as partial:
         safe.to_csv(partial, index=False)
     return path
+
+
+def _storable(value: Any) -> Any:
+    # A workbook cannot hold control characters (NUL, escape, ...): text that somehow has one loses it.
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
 
 
 def _as_text(value: Any) -> Any:

@@ -15,7 +15,7 @@ import pandas as pd
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
 from qaloop.returns.workbooks import read_returned_workbook
-from qaloop.sources.readers import SourceError, canonical
+from qaloop.sources.readers import SourceError, canonical, plain
 
 RETURN_DATASETS = (
     Dataset.AUDIT_RETURNS,
@@ -58,16 +58,28 @@ def read_return_file(path: Path, settings: Settings) -> ReturnFile:
     """
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm"):
-            return _from_workbook(path)
+            return _without_control_characters(_from_workbook(path))
         if path.suffix.lower() == ".csv":
             raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
             raw.columns = [str(column).strip() for column in raw.columns]
-            return _from_csv(path, raw, settings)
+            return _without_control_characters(_from_csv(path, raw, settings))
     except (zipfile.BadZipFile, OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise SourceError(f"{path.name}: not a readable file ({str(error).splitlines()[0]})") from None
     except ValueError as error:
         raise SourceError(f"{path.name}: {error}") from None
     raise SourceError(f"{path.name}: not a workbook (.xlsx) or a CSV export (.csv)")
+
+
+def _without_control_characters(returned: ReturnFile) -> ReturnFile:
+    """Every text of a return (its fields, answers and evidence, agreed actions) without control characters."""
+
+    def cleaned(frame: pd.DataFrame) -> pd.DataFrame:
+        text = [c for c in frame.columns if frame[c].dtype == object or isinstance(frame[c].dtype, pd.StringDtype)]
+        return frame.assign(**{column: plain(frame[column]) for column in text}) if text else frame
+
+    return ReturnFile(
+        returned.path, returned.dataset, cleaned(returned.rows), cleaned(returned.answers), cleaned(returned.actions)
+    )
 
 
 def _from_workbook(path: Path) -> ReturnFile:

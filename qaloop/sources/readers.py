@@ -189,6 +189,16 @@ def _looked_for(name: str, spec: ColumnSpec) -> str:
     return f"{name!r} (mapped from {' or '.join(repr(column) for column in spec.sources)})"
 
 
+# Control characters no text of a council's means (NUL, escape, ...): PostgreSQL refuses a NUL in text, and a
+# workbook cannot hold one. Tab, line feed and carriage return are kept.
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
+def plain(values: pd.Series) -> pd.Series:
+    """``values`` as text without control characters (see ``_CONTROL``)."""
+    return values.astype("string").str.replace(_CONTROL, "", regex=True)
+
+
 def _made(raw: pd.DataFrame, spec: ColumnSpec) -> pd.Series:
     """One canonical column as text: the first non-blank of its source columns, its values translated, its
     blanks defaulted; or its constant."""
@@ -198,7 +208,7 @@ def _made(raw: pd.DataFrame, spec: ColumnSpec) -> pd.Series:
     values = blank
     for column in spec.sources:
         if column in raw.columns:
-            values = values.fillna(raw[column].astype("string").str.strip().replace("", pd.NA))
+            values = values.fillna(plain(raw[column]).str.strip().replace("", pd.NA))
     if spec.values:
         translated = {key.strip().casefold(): value for key, value in spec.values.items()}
         values = values.str.casefold().map(translated).astype("string").fillna(values)

@@ -52,3 +52,8 @@ def test_no_text_in_a_csv_starts_a_formula(tmp_path: Path) -> None:
     assert [row["case_ref"] for row in rows] == ["'" + value for value in HOSTILE]
     assert {row["n"] for row in rows} == {"-1"}  # a number stays a number
     assert not list(tmp_path.glob(".*partial"))
+
+
+def test_a_control_character_in_text_never_stops_a_workbook(tmp_path: Path) -> None:
+    write_sheets(tmp_path / "pack.xlsx", {"Audits": pd.DataFrame({"learning point": ["a\x00b\x1bc", "fine"]})})
+    assert [value for _, value in _cells(tmp_path / "pack.xlsx")] == ["learning point", "abc", "fine"]

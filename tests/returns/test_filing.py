@@ -297,3 +297,19 @@ def test_corrective_actions_close_by_command_or_by_returned_export(notified: Set
     with engine_from(notified).connect() as connection:
         statuses = connection.execute(select(models.CorrectiveAction.status, models.CorrectiveAction.evidence)).all()
     assert sorted(statuses) == [("done", "case reviewed with the worker (closed by QA team)"), ("done", "plan updated")]
+
+
+def test_control_characters_in_returned_text_are_taken_out_before_it_is_stored(notified: Settings) -> None:
+    # A NUL and an escape pasted into free text: PostgreSQL refuses a NUL, and no workbook can hold either.
+    [workbook] = sent_workbooks(notified)[15:16]
+    frame = _csv_of_returns(notified, [workbook])
+    frame["learning_points"] = "Record the\x00 visit\x1b[31m on the day.\nAnd the call."
+    export = inbox(notified, "pasted.csv")
+    export.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(export, index=False)
+    assert ingest(notified, export).filed == [case_of(workbook)]
+    with engine_from(notified).connect() as connection:
+        stored = connection.scalar(
+            select(models.AuditReturn.learning_points).where(models.AuditReturn.source_file_id.is_not(None))
+        )
+    assert stored == "Record the visit[31m on the day.\nAnd the call."
