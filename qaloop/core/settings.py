@@ -451,8 +451,18 @@ class XlsxSource(_Source):
 
 class SqlSource(_Source):
     kind: Literal["sql"]
-    url: SecretStr | None = Field(default=None, description="SQLAlchemy URL; qaloop's own database when omitted")
-    query: str = Field(description="a SELECT; use :as_of for the run date, never string formatting")
+    url: SecretStr = Field(
+        description="SQLAlchemy URL of the reporting database (qaloop's own store only if you name it here)"
+    )
+    query: str = Field(description="one SELECT; use :as_of for the run date, never string formatting")
+
+    @field_validator("query")
+    @classmethod
+    def _one_statement(cls, query: str) -> str:
+        # Read in a read-only transaction as well; a second statement is refused before anything runs.
+        if ";" in query.strip().rstrip(";"):
+            raise ValueError("a source's query is one statement: it holds a ';' before its end")
+        return query
 
 
 class AnnexASource(_Source):

@@ -7,14 +7,15 @@ dates, numbers and flags, and names the rows whose values do not parse.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from qaloop.core.schema import SCHEMAS, Dataset
@@ -60,8 +61,7 @@ def read_dataset(settings: Settings, dataset: Dataset, as_of: date | None = None
                 "(the audit-cycle flow sets them aside and goes on; `qaloop load` does not)"
             )
         return read.cases
-    default_engine = engine_for(settings.database_url.get_secret_value())
-    raw = _read_raw(source, default_engine, as_of)
+    raw = _read_raw(source, as_of)
     return canonical(raw, dataset, source.columns, origin=f"{dataset.value} ({describe(source)})")
 
 
@@ -76,8 +76,8 @@ def read_annex_a_source(settings: Settings, staff: pd.DataFrame) -> AnnexA:
         raise SourceError(str(error)) from None
 
 
-def _read_raw(source: Source, default_engine: Engine, as_of: date | None) -> pd.DataFrame:
-    raw = _read_query(source, default_engine, as_of) if isinstance(source, SqlSource) else _read_file(source)
+def _read_raw(source: Source, as_of: date | None) -> pd.DataFrame:
+    raw = _read_query(source, as_of) if isinstance(source, SqlSource) else _read_file(source)
     raw.columns = [str(column).strip() for column in raw.columns]
     return raw
 
@@ -145,18 +145,36 @@ def _delimiter(header: str) -> str:
     return best if counts[best] else ","
 
 
-def _read_query(source: SqlSource, default_engine: Engine, as_of: date | None) -> pd.DataFrame:
-    engine = engine_for(source.url.get_secret_value()) if source.url else default_engine
+def _read_query(source: SqlSource, as_of: date | None) -> pd.DataFrame:
+    """The query's rows, read in a transaction the database holds read-only and that is never committed."""
+    engine = engine_for(source.url.get_secret_value())
     query = text(source.query)
     params = {"as_of": as_of or date.today()} if "as_of" in query.compile().params else {}
     try:
-        with engine.connect() as connection:
+        with engine.connect() as connection, _read_only(connection):
             raw = pd.read_sql_query(query, connection, params=params)
     except (SQLAlchemyError, pd.errors.DatabaseError) as error:
         # The database's own words, first line only: the rest repeats the query and links to docs.
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]
         raise SourceError(f"{describe(source)}: the query failed: {reason}") from None
     return raw.astype(object).where(raw.notna(), None).map(lambda value: None if value is None else str(value))
+
+
+@contextlib.contextmanager
+def _read_only(connection: Connection) -> Iterator[None]:
+    """Hold the block's transaction read-only where the database can say so (PostgreSQL, SQLite); it is rolled
+    back at the end either way. Elsewhere (SQL Server, Oracle, MySQL) give qaloop a login that can only read."""
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        connection.exec_driver_sql("PRAGMA query_only = ON")
+    elif dialect == "postgresql":
+        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+    try:
+        yield
+    finally:
+        connection.rollback()
+        if dialect == "sqlite":  # the connection goes back to the pool: it may write again for others
+            connection.exec_driver_sql("PRAGMA query_only = OFF")
 
 
 def canonical(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import Engine, func, select, text
 
 from checks.intake import take_in
@@ -167,19 +168,47 @@ def test_a_sql_source_reads_through_sqlalchemy_with_bound_parameters(
         "c.start_date, c.last_activity_date, c.end_date FROM case_record c JOIN area a ON a.id = c.area_id "
         "JOIN team t ON t.id = c.team_id JOIN staff s ON s.id = c.worker_id WHERE c.last_activity_date >= :as_of"
     )
-    source = SqlSource(kind="sql", query=query, columns={"case_ref": "ref", "worker_id": "worker"})
+    store = store_settings.database_url  # qaloop's own store, named as a source must name it
+    source = SqlSource(kind="sql", url=store, query=query, columns={"case_ref": "ref", "worker_id": "worker"})
     sql_settings = store_settings.model_copy(update={"sources": {Dataset.CASES: source}})
     frame = read_dataset(sql_settings, Dataset.CASES, as_of=date(2026, 9, 1))
     expected = authority[Dataset.CASES].query("last_activity_date >= @date(2026, 9, 1)")
     assert sorted(frame["case_ref"]) == sorted(expected["case_ref"])
     assert set(frame["worker_id"]) <= set(authority[Dataset.STAFF]["staff_id"])
 
-    missing = SqlSource(kind="sql", query="SELECT case_ref FROM case_record", columns={})
+    missing = SqlSource(kind="sql", url=store, query="SELECT case_ref FROM case_record", columns={})
     with pytest.raises(SourceError, match=r"missing column\(s\) 'person_ref'"):
         read_dataset(store_settings.model_copy(update={"sources": {Dataset.CASES: missing}}), Dataset.CASES)
-    broken = SqlSource(kind="sql", query="SELECT * FROM no_such_table")
+    broken = SqlSource(kind="sql", url=store, query="SELECT * FROM no_such_table")
     with pytest.raises(SourceError, match="SQL query: the query failed"):
         read_dataset(store_settings.model_copy(update={"sources": {Dataset.CASES: broken}}), Dataset.CASES)
+
+
+def test_a_sql_source_can_only_read(store_settings: Settings) -> None:
+    engine = engine_from(store_settings)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE victim (n INTEGER)")
+        connection.exec_driver_sql("INSERT INTO victim VALUES (1)")
+    store = store_settings.database_url
+    with pytest.raises(ValidationError, match="one statement"):  # refused at start, before anything runs
+        SqlSource(kind="sql", url=store, query="SELECT 1 AS case_ref; DROP TABLE victim; COMMIT")
+    with pytest.raises(ValidationError, match="url"):  # never qaloop's own store without saying so
+        SqlSource(kind="sql", query="SELECT * FROM case_record")
+    # One statement that writes all the same (PostgreSQL lets a SELECT's CTE delete): the database refuses it in
+    # the read-only transaction. SQLite's SELECT cannot write; there the read runs with query_only on.
+    writes = (
+        "WITH gone AS (DELETE FROM victim RETURNING n) SELECT n AS case_ref FROM gone"
+        if engine.dialect.name == "postgresql"
+        else "SELECT n AS case_ref FROM victim"
+    )
+    source = SqlSource(kind="sql", url=store, query=writes, columns={})
+    settings = store_settings.model_copy(update={"sources": {Dataset.CASES: source}})
+    refusal = "read-only transaction" if engine.dialect.name == "postgresql" else "missing column"
+    with pytest.raises(SourceError, match=refusal):
+        read_dataset(settings, Dataset.CASES)
+    with engine.begin() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM victim").scalar() == 1
+        connection.exec_driver_sql("INSERT INTO victim VALUES (2)")  # the pool's connections still write
 
 
 def test_history_that_re_audits_a_case_is_refused_by_row(
