@@ -50,15 +50,24 @@ class ReturnFile:
 
 
 def read_return_file(path: Path, settings: Settings) -> ReturnFile:
-    """Read a returned workbook or CSV export; SourceError (naming the file) when it is neither or unreadable.
+    """Read a returned workbook or CSV export; SourceError (naming the file) when it is neither or unreadable,
+    whatever is wrong inside it (a renamed zip, a broken part), or a macro-enabled workbook.
 
     A CSV is recognised by its columns: ``grade`` for audits, ``reflection`` for self-reflections,
     ``action_id`` for corrective actions. An audit CSV gives each question's answer in a column named after
     the question's id, and its evidence, optionally, in ``<id> evidence``.
     """
-    try:
-        if path.suffix.lower() in (".xlsx", ".xlsm"):
+    if path.suffix.lower() == ".xlsm":
+        raise SourceError(f"{path.name}: a macro-enabled workbook is refused; save it as .xlsx and send it again")
+    if path.suffix.lower() == ".xlsx":
+        try:
             return _without_control_characters(_from_workbook(path))
+        except SourceError:
+            raise
+        except Exception as error:  # noqa: BLE001  # whatever is wrong inside it, it is this file's alone
+            said = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise SourceError(f"{path.name}: not a readable workbook ({said})") from None
+    try:
         if path.suffix.lower() == ".csv":
             raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
             raw.columns = [str(column).strip() for column in raw.columns]

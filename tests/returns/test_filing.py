@@ -183,7 +183,7 @@ def test_an_unreadable_or_failing_workbook_is_quarantined_whole_and_nothing_is_f
     broken.parent.mkdir(parents=True, exist_ok=True)
     broken.write_bytes(b"PK\x03\x04 this is not really a workbook")
     outcome = ingest(notified, broken)
-    assert outcome.status == "quarantined" and "broken.xlsx: not a readable file" in (outcome.problem or "")
+    assert outcome.status == "quarantined" and "broken.xlsx: not a readable workbook" in (outcome.problem or "")
     assert outcome.moved_to and outcome.moved_to.exists() and outcome.moved_to.with_name("broken.xlsx.why.txt").exists()
 
     sent = sent_workbooks(notified)[12]
@@ -313,3 +313,25 @@ def test_control_characters_in_returned_text_are_taken_out_before_it_is_stored(n
             select(models.AuditReturn.learning_points).where(models.AuditReturn.source_file_id.is_not(None))
         )
     assert stored == "Record the visit[31m on the day.\nAnd the call."
+
+
+def test_a_file_that_is_not_what_its_name_says_is_quarantined_alone_and_the_rest_are_filed(
+    notified: Settings,
+) -> None:
+    import zipfile
+
+    renamed = inbox(notified, "photos.xlsx")  # a zip of something else, renamed
+    renamed.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(renamed, "w") as archive:
+        archive.writestr("holiday.txt", "not a workbook")
+    sent = sent_workbooks(notified)[16]
+    macro = inbox(notified, "with macros.xlsm")
+    complete_audit_workbook(sent, macro, grade="Good", completed_on=DONE)
+    good = complete_audit_workbook(sent, inbox(notified, "audit.xlsx"), grade="Good", completed_on=DONE)
+    outcomes = ingest_files(
+        engine_from(notified), notified, [renamed, macro, good], TODAY, check_return_file, follow_up
+    )
+    assert [o.status for o in outcomes] == ["quarantined", "quarantined", "processed"]
+    assert "photos.xlsx: not a readable workbook" in (outcomes[0].problem or "")
+    assert "macro-enabled" in (outcomes[1].problem or "")
+    assert outcomes[2].filed == [case_of(sent)]
