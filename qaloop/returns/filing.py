@@ -9,7 +9,8 @@ already filed is held for the QA team; the same return sent twice is recognised 
 
 Any number of runs may read the drop folder at once (the hourly flow and a run started by hand): a run first
 claims each file with an exclusive lock on it, which the system drops if the run dies, and leaves to another
-run every file it cannot claim or that has gone by the time it holds the lock.
+run every file it cannot claim or that has gone by the time it holds the lock. A link is never followed (it
+may point anywhere): it goes to quarantine unread.
 
 The checks themselves (Great Expectations) are passed in by the caller as ``check``, so this module stays
 plain Python; ``checks.returns.check_return_file`` is the one qaloop uses. The files waiting in the inbox
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import shutil
 from collections.abc import Callable
@@ -84,8 +86,30 @@ def ingest_files(
     to it and are not in the outcomes.
     """
     with contextlib.ExitStack() as claims:
-        mine = [path for path in paths if _claim(path, claims)]
-        return _ingest_claimed(engine, settings, mine, today, check, follow_up)
+        links = {path: _quarantine_link(engine, settings, path, today) for path in paths if path.is_symlink()}
+        mine = [path for path in paths if path not in links and _claim(path, claims)]
+        filed = dict(zip(mine, _ingest_claimed(engine, settings, mine, today, check, follow_up), strict=True))
+        done = links | filed
+        return [outcome for path in paths if (outcome := done.get(path)) is not None]
+
+
+def _quarantine_link(engine: Engine, settings: Settings, path: Path, today: date) -> FileOutcome | None:
+    """A link in the drop folder is never followed (it may point anywhere): the link itself goes to quarantine,
+    taken with one atomic rename (None if another run took it first), and the QA team is told."""
+    problem = f"{path.name}: a link, not a file in the drop folder: not read"
+    try:
+        digest = hashlib.sha256(f"link:{os.readlink(path)}".encode()).hexdigest()
+        target = _free(settings.returns.quarantine / today.isoformat() / path.name)
+        os.rename(path, target)
+    except FileNotFoundError:
+        return None
+    target.with_name(target.name + ".why.txt").write_text(problem + "\n")
+    outcome = FileOutcome(path.name, None, "quarantined", problem=problem, rejected={"(whole file)": problem})
+    outcome.moved_to = target
+    with engine.begin() as connection:
+        _ledger(connection, "unreadable_return", target, digest, 0, "quarantined", problem)
+        enqueue(connection, _qa_team_notices(settings, outcome, digest))
+    return outcome
 
 
 def _claim(path: Path, claims: contextlib.ExitStack) -> bool:
@@ -219,7 +243,7 @@ def _ledger(
     """Record the file in the ledger (over its earlier quarantined entry, if any); returns the entry's id."""
     values = {
         "path": str(path),
-        "size_bytes": path.stat().st_size,
+        "size_bytes": path.lstat().st_size,  # a link's own size: it is never followed
         "rows": rows,
         "status": status,
         "message": message,

@@ -335,3 +335,18 @@ def test_a_file_that_is_not_what_its_name_says_is_quarantined_alone_and_the_rest
     assert "photos.xlsx: not a readable workbook" in (outcomes[0].problem or "")
     assert "macro-enabled" in (outcomes[1].problem or "")
     assert outcomes[2].filed == [case_of(sent)]
+
+
+def test_a_link_in_the_drop_folder_is_never_followed(notified: Settings, tmp_path: Path) -> None:
+    # A link to a file elsewhere (here a completed audit, which would file if it were read).
+    sent, other = sent_workbooks(notified)[17:19]
+    elsewhere = complete_audit_workbook(sent, tmp_path / "elsewhere.xlsx", grade="Good", completed_on=DONE)
+    link = inbox(notified, "link.xlsx")
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(elsewhere)
+    good = complete_audit_workbook(other, inbox(notified, "audit.xlsx"), grade="Good", completed_on=DONE)
+    outcomes = ingest_files(engine_from(notified), notified, [link, good], TODAY, check_return_file, follow_up)
+    assert [o.status for o in outcomes] == ["quarantined", "processed"]
+    assert "link.xlsx: a link, not a file in the drop folder: not read" in (outcomes[0].problem or "")
+    assert filed_returns(notified) == [(case_of(other), "filed")]  # the linked audit was not filed
+    assert elsewhere.exists() and outcomes[0].moved_to and outcomes[0].moved_to.is_symlink()
