@@ -95,6 +95,11 @@ def not_before(later: str, earlier: str) -> Rule:
     )
 
 
+# A reference or id is stored in 64 characters (the store's columns): a longer one is refused here, by row,
+# before anything is written, rather than by the database part way.
+IDENTIFIER_LIMIT = 64
+
+
 def schema_rules(dataset: Dataset, what: str, unique_on: str | None = None, may_be_empty: bool = False) -> list[Rule]:
     """The rules every dataset has: rows present (unless ``may_be_empty``), required values present and
     readable, the key unique.
@@ -119,6 +124,15 @@ def schema_rules(dataset: Dataset, what: str, unique_on: str | None = None, may_
         )
     for column in schema.columns:
         stored_as = column.name if column.kind == "text" else f"{column.name}__text"
+        if column.kind == "text" and (column.name in schema.key or column.name.endswith(("_ref", "_id"))):
+            rules.append(
+                rule(
+                    f"{column.name} is longer than {IDENTIFIER_LIMIT} characters",
+                    gx.expectations.ExpectColumnValueLengthsToBeBetween,
+                    column=column.name,
+                    max_value=IDENTIFIER_LIMIT,
+                )
+            )
         if column.required:
             rules.append(
                 rule(f"{column.name} is blank", gx.expectations.ExpectColumnValuesToNotBeNull, column=stored_as)
@@ -144,6 +158,11 @@ class Failure:
     keys: tuple[str, ...]
     values: tuple[str, ...]
     whole_dataset: bool
+
+
+def _brief(text: str, limit: int = 40) -> str:
+    """A key or value as a report quotes it: at most ``limit`` characters, so no row fills a message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -182,8 +201,10 @@ class CheckReport:
                 lines.append(f"  - {failure.says}")
                 continue
             keys = sorted(set(failure.keys))
-            shown = ", ".join(keys[:_SHOWN]) + (f" and {len(keys) - _SHOWN} more" if len(keys) > _SHOWN else "")
-            values = f" (values: {', '.join(failure.values[:_SHOWN])})" if failure.values else ""
+            shown = ", ".join(_brief(k) for k in keys[:_SHOWN]) + (
+                f" and {len(keys) - _SHOWN} more" if len(keys) > _SHOWN else ""
+            )
+            values = f" (values: {', '.join(_brief(v) for v in failure.values[:_SHOWN])})" if failure.values else ""
             lines.append(f"  - {failure.says}: {len(failure.keys)} row(s): {shown}{values}")
         return "\n".join(lines)
 

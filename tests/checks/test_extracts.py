@@ -103,6 +103,11 @@ BAD_EXTRACTS = {
             f"1 row(s): {_ref(s, 12)}"
         ),
     ),
+    "a case reference too long to store": (
+        _edit(_set(13, "Case Reference", "CR" + "9" * 100_000)),
+        CheckFailed,
+        lambda s: "case_ref (the source's 'Case Reference') is longer than 64 characters: 1 row(s)",
+    ),
     "an empty extract": (_edit(lambda cases: cases.iloc[0:0]), CheckFailed, lambda s: "the case extract has no rows"),
     "an unreadable file": (
         lambda s: s.sources[Dataset.CASES].path.write_bytes(b"\x00\xff\xfe garbage \xff"),
@@ -121,5 +126,5 @@ def test_a_bad_extract_is_named_and_changes_nothing(loaded: Settings, bad: str) 
     with pytest.raises(error) as raised:
         check_and_load_extracts(loaded, AS_OF)
     message = raised.value.report.describe() if isinstance(raised.value, CheckFailed) else str(raised.value)
-    assert expected in message
+    assert expected in message and len(message) < 2_000  # a few rows quoted, never a file's worth
     assert store_contents(loaded) == before
