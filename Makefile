@@ -53,7 +53,7 @@ DEMO_MAIL := output/mail
 DEMO_DIVE := --type mca_assessment --theme "Best interests decisions" --reason "asked for by the governance board after an Ombudsman finding"
 endif
 # The workshop dataset's pseudonyms need a secret key; the demo uses a throwaway one unless you set yours.
-demo: export QALOOP_REPORTS__PSEUDONYM_KEY ?= demo-only-not-a-secret
+demo: export QALOOP_REPORTS__PSEUDONYM_KEY ?= demo-only-not-a-secret-7Kq2Vx9Lm4Tz8Rw
 # The local sink takes mail as fast as it comes (the default is Exchange Online's 30 a minute).
 demo: export QALOOP_EMAIL__MESSAGES_PER_MINUTE ?= 3000
 demo: install

@@ -264,6 +264,17 @@ class Reports(_Strict):
         description="key for the workshop dataset's pseudonyms; set QALOOP_REPORTS__PSEUDONYM_KEY, never in YAML",
     )
 
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _long_and_random(cls, key: SecretStr | None) -> SecretStr | None:
+        # From one known pair a short or patterned key is found at once, and every pseudonym with it.
+        if key is not None and (len(key.get_secret_value()) < 32 or len(set(key.get_secret_value())) < 12):
+            raise ValueError(
+                "the pseudonym key must be a long random secret (32 characters or more); make one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        return key
+
 
 class DeepDives(_Strict):
     """When a cycle report's figures start a deep dive of similar cases by themselves, and how large it is."""

@@ -179,3 +179,16 @@ def test_a_configuration_error_never_shows_a_secret(tmp_path: Path, monkeypatch:
     message = str(raised.value)
     assert "email" in message and "sources.cases" in message  # both problems named
     assert "S3cretP@ss" not in message and "Hunter2Pw" not in message
+
+
+@pytest.mark.parametrize("key", ["", "x", "demo-only-not-a-secret", "a" * 64])
+def test_a_weak_pseudonym_key_is_refused_with_how_to_make_a_good_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    monkeypatch.setenv("QALOOP_REPORTS__PSEUDONYM_KEY", key)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(write_config(tmp_path, {}))
+    message = str(raised.value)
+    assert "reports.pseudonym_key: value hidden" in message and "secrets.token_urlsafe(32)" in message
+    monkeypatch.setenv("QALOOP_REPORTS__PSEUDONYM_KEY", "k7Vq2Xm9Lp4Tz8Rw1Ns6Bd3Fh5Jc0GyQ4")
+    assert load_settings(write_config(tmp_path, {})).reports.pseudonym_key is not None

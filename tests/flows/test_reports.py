@@ -49,7 +49,7 @@ def test_a_cycle_is_reported_on_its_close_date_and_only_once(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("QALOOP_REPORTS__PSEUDONYM_KEY", "flow-test-key")
+    monkeypatch.setenv("QALOOP_REPORTS__PSEUDONYM_KEY", "flow-test-key-a1B2c3D4e5F6g7H8i9J0")
     config = str(write_config(closed, tmp_path, smtp_server.port))
     engine = engine_from(closed)
     with engine.begin() as connection:
