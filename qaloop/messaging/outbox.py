@@ -373,8 +373,8 @@ def _send_through_interruptions(
 ) -> str:
     """Send ``row`` (see ``_send_one``); when the relay asks to try again later (421) or drops the session, wait
     the next of ``reconnects``, connect again and send it again, until they are used up (then the error is
-    raised, naming the relay). A message cut off mid-transfer may have been accepted: sent again, it carries
-    the same Message-ID, by which the receiving server drops the copy."""
+    raised, naming the relay). A message cut off mid-transfer may have been accepted: sent again,
+    it carries the same Message-ID, by which the receiving server drops the copy."""
     while True:
         try:
             return _send_one(engine, mailer, row, run)
@@ -443,10 +443,8 @@ def claim(
 ) -> list[EmailOutbox]:
     """Claim for ``sender`` up to ``how_many`` of the oldest queued messages nobody holds, and return them.
 
-    The claim is one UPDATE whose own WHERE repeats the conditions, over the oldest free rows nobody else is
-    claiming at that moment. A claim lasts long enough to send the batch at the configured rate, with room to
-    spare; a sender that dies leaves it to lapse, and the one message it may have had in flight goes again (as
-    after a kill).
+    A claim lasts long enough to send the batch at the configured rate, with room to spare; a sender that dies
+    leaves it to lapse, and the one message it may have had in flight goes again (as after a kill).
     """
     now = utcnow()
     _release_the_dead(engine, now)

@@ -112,11 +112,12 @@ def retry_undelivered(engine: Engine) -> Retried:
                 )
                 retried.requeued += 1
             elif corrected:
-                retried.resent += _resend(connection, row, sorted(corrected.values()))
+                _resend(connection, row, sorted(corrected.values()))
+                retried.resent += 1
     return retried
 
 
-def _resend(connection: Connection, row: Any, addresses: list[str]) -> int:
+def _resend(connection: Connection, row: Any, addresses: list[str]) -> None:
     """Queue a copy of ``row`` to ``addresses`` alone (keyed by them, so a second retry queues nothing more), and
     link the two. The copy is of a message already composed, not a new one."""
     suffix = hashlib.sha256(",".join(addresses).encode()).hexdigest()[:12]
@@ -132,4 +133,3 @@ def _resend(connection: Connection, row: Any, addresses: list[str]) -> int:
     enqueue(connection, [copy])
     copy_id = connection.scalar(select(EmailOutbox.id).where(EmailOutbox.key == copy.key))
     connection.execute(update(EmailOutbox).where(EmailOutbox.id == row.id).values(resent_as=copy_id))
-    return 1

@@ -104,11 +104,8 @@ def _quarantine_link(engine: Engine, settings: Settings, path: Path, today: date
     except FileNotFoundError:
         return None
     target.with_name(target.name + ".why.txt").write_text(problem + "\n")
-    outcome = FileOutcome(path.name, None, "quarantined", problem=problem, rejected={"(whole file)": problem})
+    outcome = _record_unreadable(engine, settings, path.name, target, digest, problem)
     outcome.moved_to = target
-    with engine.begin() as connection:
-        _ledger(connection, "unreadable_return", target, digest, 0, "quarantined", problem)
-        enqueue(connection, _qa_team_notices(settings, outcome, digest))
     return outcome
 
 
@@ -262,11 +259,19 @@ def _ledger(
 def _quarantine_unreadable(
     engine: Engine, settings: Settings, path: Path, digest: str, problem: str, today: date
 ) -> FileOutcome:
-    outcome = FileOutcome(path.name, None, "quarantined", problem=problem, rejected={"(whole file)": problem})
-    with engine.begin() as connection:
-        _ledger(connection, "unreadable_return", path, digest, 0, "quarantined", problem)
-        enqueue(connection, _qa_team_notices(settings, outcome, digest))
+    outcome = _record_unreadable(engine, settings, path.name, path, digest, problem)
     outcome.moved_to = _move(path, settings, "quarantine", today, why=problem)
+    return outcome
+
+
+def _record_unreadable(
+    engine: Engine, settings: Settings, name: str, where: Path, digest: str, problem: str
+) -> FileOutcome:
+    """A file nothing could be read from, in the ledger (as it lies at ``where``), with the QA team's notice."""
+    outcome = FileOutcome(name, None, "quarantined", problem=problem, rejected={"(whole file)": problem})
+    with engine.begin() as connection:
+        _ledger(connection, "unreadable_return", where, digest, 0, "quarantined", problem)
+        enqueue(connection, _qa_team_notices(settings, outcome, digest))
     return outcome
 
 

@@ -7,16 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from flows.send_emails import send_emails_now
 from qaloop.core.settings import Settings
-from qaloop.messaging.outbox import MAX_ATTEMPTS, enqueue, send_queued
-from qaloop.store import models
-from qaloop.store.engine import engine_from
+from qaloop.messaging.outbox import MAX_ATTEMPTS
 from tests.conftest import SmtpSink, write_config
-from tests.messaging.test_outbox import message
-from tests.messaging.test_undelivered import _mail_to, _set_address
+from tests.messaging.test_undelivered import _mail_to, _set_address, refused_again_and_again
 
 pytestmark = pytest.mark.slow  # whole flows in real Prefect
 
@@ -34,13 +30,7 @@ def test_the_ui_shows_refused_emails_by_staff_id_and_puts_them_back_on_request(
     prefect_harness: None, county: Settings, smtp_server: SmtpSink, tmp_path: Path
 ) -> None:
     settings = _mail_to(county, smtp_server)
-    engine = engine_from(settings)
-    with engine.connect() as connection:
-        auditor = connection.scalar(select(models.Staff.staff_ref).where(models.Staff.role == "senior_practitioner"))
-    _set_address(settings, auditor, "refuse.auditor@qaloop-demo.example")
-    enqueue(engine, [message(1, to="refuse.auditor@qaloop-demo.example")])
-    for _ in range(MAX_ATTEMPTS - 1):
-        send_queued(engine, settings.email)
+    auditor = refused_again_and_again(settings, MAX_ATTEMPTS - 1)
     config = str(write_config(settings, tmp_path, smtp_server.port))
 
     assert send_emails_now(config=config).emails_sent == 0  # the fifth refusal: given up

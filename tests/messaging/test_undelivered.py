@@ -37,6 +37,19 @@ def _set_address(settings: Settings, staff_ref: str, address: str) -> None:
         connection.execute(update(models.Staff).where(models.Staff.staff_ref == staff_ref).values(email=address))
 
 
+def refused_again_and_again(settings: Settings, times: int) -> str:
+    """An auditor whose address in the staff list the relay refuses, and a message to them refused ``times``
+    times; returns the auditor's staff id."""
+    engine = engine_from(settings)
+    with engine.connect() as connection:
+        auditor = connection.scalar(select(models.Staff.staff_ref).where(models.Staff.role == "senior_practitioner"))
+    _set_address(settings, auditor, "refuse.auditor@qaloop-demo.example")
+    enqueue(engine, [message(1, to="refuse.auditor@qaloop-demo.example")])
+    for _ in range(times):
+        send_queued(engine, settings.email)
+    return auditor
+
+
 def _line_manager_of_the_practitioner(settings: Settings, case_ref: str) -> str:
     practitioner, manager = aliased(models.Staff), aliased(models.Staff)
     with engine_from(settings).connect() as connection:
@@ -98,12 +111,7 @@ def test_a_given_up_email_goes_back_in_the_queue_to_the_corrected_address(
 ) -> None:
     settings = _mail_to(county, smtp_server)
     engine = engine_from(settings)
-    with engine.connect() as connection:
-        auditor = connection.scalar(select(models.Staff.staff_ref).where(models.Staff.role == "senior_practitioner"))
-    _set_address(settings, auditor, "refuse.auditor@qaloop-demo.example")
-    enqueue(engine, [message(1, to="refuse.auditor@qaloop-demo.example")])
-    for _ in range(MAX_ATTEMPTS):
-        send_queued(engine, settings.email)
+    auditor = refused_again_and_again(settings, MAX_ATTEMPTS)
     with engine.connect() as connection:
         [missing] = undelivered(connection)
     assert missing.status == "failed" and missing.refused == (f"staff {auditor}: 550 5.1.1 mailbox unavailable",)
