@@ -24,6 +24,7 @@ from checks.intake import take_in
 from checks.runner import CheckFailed, CheckReport
 from qaloop.allocation.record import allocate_cycle
 from qaloop.core.cycle_dates import CycleDates, cycle_dates, next_selection_date
+from qaloop.core.quoting import first_lines
 from qaloop.core.roles import Role
 from qaloop.core.schema import EXTRACTS, Dataset
 from qaloop.core.settings import Settings
@@ -105,18 +106,13 @@ def _take_in(settings: Settings, as_of: date) -> list[DatasetOutcome]:
         try:
             taken = take_in(settings, group, as_of, on_report=lambda report: reports.update({report.dataset: report}))
         except (CheckFailed, EvidenceFailed, SourceError, LoadError, CycleError) as refusal:
-            outcomes += [DatasetOutcome(d.value, stopped=_first_lines(str(refusal))) for d in group]
+            outcomes += [DatasetOutcome(d.value, stopped=first_lines(str(refusal))) for d in group]
             continue
         for intake in taken:
             report = reports.get(intake.dataset.value)
             failed = [(f.says, len(set(f.keys))) for f in report.failures] if report is not None else []
             outcomes.append(DatasetOutcome(intake.dataset.value, intake.rows, intake.stored, failed))
     return outcomes
-
-
-def _first_lines(text: str, lines: int = 12) -> str:
-    shown = text.splitlines()
-    return "\n".join(shown[:lines] + ([f"... and {len(shown) - lines} more line(s)"] if len(shown) > lines else []))
 
 
 def _draw(settings: Settings, outcome: CheckOutcome, dates: CycleDates) -> CheckOutcome:

@@ -15,10 +15,13 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from qaloop.core.outputs import write_csv
+from qaloop.core.quoting import brief
 from qaloop.core.schema import SCHEMAS, Dataset
 from qaloop.core.settings import CheckPolicy, Settings, Source
+from qaloop.messaging.compose import compose
+from qaloop.messaging.outbox import Message
 from qaloop.sources import loading
-from qaloop.sources.readers import file_digest
+from qaloop.sources.readers import describe, file_digest
 
 _SHOWN = 10
 _names = itertools.count(1)
@@ -96,8 +99,15 @@ def not_before(later: str, earlier: str) -> Rule:
 
 
 # A reference or id is stored in 64 characters (the store's columns): a longer one is refused here, by row,
-# before anything is written, rather than by the database part way.
+# before anything is written, rather than by the database part way; so is a team's name over 200.
 IDENTIFIER_LIMIT = 64
+TEAM_NAME_LIMIT = 200
+# What a reference, an id or a team's name is made of: letters and digits (of any script), spaces and the
+# punctuation references and team names use, beginning with a letter or a digit. Nothing else: not a
+# formula's = + - @ at the start, not a control or bidirectional-override character (which shows a value
+# reversed), not a path's \ or markup's < >, not an email address (which names the person).
+NAME_CHARACTERS = r"^[^\W_][\w .,'’&()/#:+–—-]*$"
+_NAME_CHARACTERS_SAID = "only letters, digits, spaces and . , ' & ( ) / # : + - _, beginning with a letter or digit"
 
 
 def schema_rules(dataset: Dataset, what: str, unique_on: str | None = None, may_be_empty: bool = False) -> list[Rule]:
@@ -124,15 +134,24 @@ def schema_rules(dataset: Dataset, what: str, unique_on: str | None = None, may_
         )
     for column in schema.columns:
         stored_as = column.name if column.kind == "text" else f"{column.name}__text"
-        if column.kind == "text" and (column.name in schema.key or column.name.endswith(("_ref", "_id"))):
-            rules.append(
+        identifier = column.name in schema.key or column.name.endswith(("_ref", "_id"))
+        if column.kind == "text" and (identifier or column.name == "team"):
+            limit = IDENTIFIER_LIMIT if identifier else TEAM_NAME_LIMIT
+            rules += [
                 rule(
-                    f"{column.name} is longer than {IDENTIFIER_LIMIT} characters",
+                    f"{column.name} is longer than {limit} characters",
                     gx.expectations.ExpectColumnValueLengthsToBeBetween,
                     column=column.name,
-                    max_value=IDENTIFIER_LIMIT,
-                )
-            )
+                    max_value=limit,
+                ),
+                rule(
+                    f"{column.name} has characters no {'reference' if identifier else 'team name'} has "
+                    f"({_NAME_CHARACTERS_SAID})",
+                    gx.expectations.ExpectColumnValuesToMatchRegex,
+                    column=column.name,
+                    regex=NAME_CHARACTERS,
+                ),
+            ]
         if column.required:
             rules.append(
                 rule(f"{column.name} is blank", gx.expectations.ExpectColumnValuesToNotBeNull, column=stored_as)
@@ -158,11 +177,6 @@ class Failure:
     keys: tuple[str, ...]
     values: tuple[str, ...]
     whole_dataset: bool
-
-
-def _brief(text: str, limit: int = 40) -> str:
-    """A key or value as a report quotes it: at most ``limit`` characters, so no row fills a message."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -201,10 +215,10 @@ class CheckReport:
                 lines.append(f"  - {failure.says}")
                 continue
             keys = sorted(set(failure.keys))
-            shown = ", ".join(_brief(k) for k in keys[:_SHOWN]) + (
+            shown = ", ".join(brief(k) for k in keys[:_SHOWN]) + (
                 f" and {len(keys) - _SHOWN} more" if len(keys) > _SHOWN else ""
             )
-            values = f" (values: {', '.join(_brief(v) for v in failure.values[:_SHOWN])})" if failure.values else ""
+            values = f" (values: {', '.join(brief(v) for v in failure.values[:_SHOWN])})" if failure.values else ""
             lines.append(f"  - {failure.says}: {len(failure.keys)} row(s): {shown}{values}")
         return "\n".join(lines)
 
@@ -393,8 +407,14 @@ def store(
     if path is not None and digest is None:
         digest = file_digest(path)
     set_aside = {**(also_set_aside or {}), **kept.reasons}
+    rows_set_aside = len(kept.set_aside) + len(set(also_set_aside or {}) - set(kept.reasons))
+    notices = (
+        [set_aside_notice(settings, dataset, rows_set_aside, set_aside, kept.quarantine_file, digest)]
+        if set_aside
+        else []
+    )
     summary = loading.load_frame(
-        engine, settings, dataset, kept.rows[SCHEMAS[dataset].names], path, digest, set_aside=set_aside
+        engine, settings, dataset, kept.rows[SCHEMAS[dataset].names], path, digest, set_aside, notices
     )
     return Intake(
         dataset,
@@ -405,4 +425,36 @@ def store(
         already_loaded=summary.skipped_file,
         set_aside=tuple(set_aside),
         quarantine_file=kept.quarantine_file,
+    )
+
+
+# The QA team's email about rows set aside quotes this many of them; all are in the quarantine file.
+_QUOTED_ROWS = 10
+
+
+def set_aside_notice(
+    settings: Settings,
+    dataset: Dataset,
+    rows: int,
+    reasons: dict[str, str],
+    quarantine_file: Path | None,
+    digest: str | None,
+) -> Message:
+    """The QA team's email about the ``rows`` of an extract set aside (not stored, never drawn), with why, by
+    key, for the first of them; sent once per file (or per day, for a source that is not a file)."""
+    quoted = [(brief(ref), brief(why, 300)) for ref, why in sorted(reasons.items())]
+    return compose(
+        settings,
+        "rows_set_aside",
+        key=("rows set aside", dataset.value, digest or date.today().isoformat()),
+        to=[str(address) for address in settings.email.qa_team],
+        subject=f"{rows:,} row(s) of the {dataset.value.replace('_', ' ')} set aside",
+        context={
+            "dataset": dataset.value.replace("_", " "),
+            "source": describe(settings.sources[dataset]),
+            "rows": rows,
+            "quoted": quoted[:_QUOTED_ROWS],
+            "more": max(0, len(quoted) - _QUOTED_ROWS),
+            "quarantine_file": quarantine_file,
+        },
     )

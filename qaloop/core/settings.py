@@ -264,6 +264,14 @@ class Reports(_Strict):
         description="key for the workshop dataset's pseudonyms; set QALOOP_REPORTS__PSEUDONYM_KEY, never in YAML",
     )
 
+    link_pseudonyms_across_cycles: bool = Field(
+        default=False,
+        description=(
+            "give a case or person the same pseudonym in every cycle's workshop dataset; off, each cycle's differ "
+            "(one audit recognised then re-identifies that cycle's rows only)"
+        ),
+    )
+
     @field_validator("pseudonym_key")
     @classmethod
     def _long_and_random(cls, key: SecretStr | None) -> SecretStr | None:
@@ -307,6 +315,18 @@ class Returns(_Strict):
     folder: Path = Field(
         default=Path("var/returns"),
         description="inbox/ is the drop folder; files move to processed/ or quarantine/ beside it",
+    )
+    max_file_megabytes: float = Field(
+        default=20, gt=0, description="a returned file bigger than this is quarantined unread"
+    )
+    max_expanded_megabytes: float = Field(
+        default=50, gt=0, description="a workbook whose content unzips to more than this is quarantined unread"
+    )
+    max_rows: int = Field(
+        default=10_000,
+        ge=1,
+        le=20_000,
+        description="rows one CSV export may hold (at most 20,000: split a bigger export); more and it is quarantined",
     )
 
     @property

@@ -4,6 +4,7 @@ words."""
 
 from __future__ import annotations
 
+from qaloop.core.quoting import brief, first_lines
 from qaloop.core.settings import Settings
 from qaloop.messaging.compose import compose
 from qaloop.messaging.outbox import Message
@@ -31,6 +32,23 @@ def late_message(settings: Settings, flow: str, run_name: str, run_id: str, addr
     return _message(settings, "late", subject, flow, run_name, run_id, address, error)
 
 
+# An alert quotes this much of what went wrong; a failure's message may carry a whole file (the rest is in the
+# run's log in the Prefect UI).
+_QUOTED_CHARACTERS = 2_000
+
+
+def _quoted(error: str) -> str:
+    said = error.strip()
+    if not said:
+        return "Prefect gave no message."
+    if len(said) <= _QUOTED_CHARACTERS:
+        return said
+    return (
+        first_lines(brief(said, _QUOTED_CHARACTERS), 30)
+        + f"\n(cut here: {len(said):,} characters in all, every one of them in the run's log)"
+    )
+
+
 def _message(
     settings: Settings,
     what: str,
@@ -47,7 +65,7 @@ def _message(
         "flow": flow,
         "run_name": run_name,
         "address": address,
-        "error": error.strip() or "Prefect gave no message.",
+        "error": _quoted(error),
         "what": what,
     }
     return compose(

@@ -25,13 +25,13 @@ from qaloop.messaging.outbox import Message, enqueue
 from qaloop.reporting.charts import grade_bars_svg, p_chart_svg
 from qaloop.reporting.figures import CycleFigures, cycle_figures
 from qaloop.reporting.render import (
-    Scrubber,
     data_pack,
     good_practice,
     practice_themes,
     render_report,
     summary_context,
 )
+from qaloop.reporting.scrubber import Scrubber, words_in
 from qaloop.reporting.workshop import workshop_dataset, write_workshop_dataset
 from qaloop.store import models
 from qaloop.store.handles import authority_id
@@ -88,7 +88,7 @@ def build_reports(engine: Engine, settings: Settings, cycle_ref: str, as_of: dat
     folder = settings.output_dir / "cycles" / cycle_ref / "reports"
     with engine.connect() as connection:
         figures = cycle_figures(connection, settings, cycle_ref, as_of)
-        scrub = Scrubber(_known_words(connection, settings, figures))
+        scrub = _scrubber(connection, settings, figures)
         areas = _area_recipients(connection, settings)
     # The summary's context (and its charts) is drawn once; the other reports add to it.
     summary = summary_context(figures, settings)
@@ -129,7 +129,7 @@ def build_reports(engine: Engine, settings: Settings, cycle_ref: str, as_of: dat
     workshop = None
     key = settings.reports.pseudonym_key
     if key is not None:
-        frame = workshop_dataset(figures.findings, figures.answers, settings, key.get_secret_value().encode())
+        frame = workshop_dataset(figures.findings, figures.answers, settings, key.get_secret_value().encode(), scrub)
         workshop = write_workshop_dataset(frame, folder / f"workshop-dataset-{cycle_ref}.xlsx")
     with engine.begin() as connection:
         _keep(connection, settings, cycle_ref, reports, workshop)
@@ -179,15 +179,39 @@ def _area_context(figures: CycleFigures, settings: Settings, summary: dict, area
     }
 
 
-def _known_words(connection: Connection, settings: Settings, figures: CycleFigures) -> list[str]:
-    """Every reference, name and email address of the authority's staff, and the cycle's case references."""
+# The audits' free text the reports may quote and the workshop dataset may keep.
+_FREE_TEXT = ("strengths", "learning_points", "to_reach_higher_grade")
+
+
+def _scrubber(connection: Connection, settings: Settings, figures: CycleFigures) -> Scrubber:
+    """The scrubber for the cycle's free text: every name of the authority's staff; their staff ids and
+    emails, the cycle's case and person references, and every other case or person reference in the store
+    that the text mentions."""
     staff = connection.execute(
         select(models.Staff.staff_ref, models.Staff.name, models.Staff.email).where(
             models.Staff.authority_id == authority_id(connection, settings)
         )
     ).all()
-    words = [value for row in staff for value in (row.staff_ref, row.name, row.email)]
-    return words + figures.findings["case_ref"].tolist() + figures.findings["person_ref"].tolist()
+    findings = figures.findings
+    texts = [text for field in _FREE_TEXT if field in findings for text in findings[field] if isinstance(text, str)]
+    mentioned = sorted({form for text in texts for word in words_in(text) for form in (word, word.upper())})
+    others = []
+    for start in range(0, len(mentioned), 1_000):  # a long IN list is refused by the databases past ~32,000
+        chunk = mentioned[start : start + 1_000]
+        others += connection.execute(
+            select(models.CaseRecord.case_ref, models.CaseRecord.person_ref).where(
+                models.CaseRecord.authority_id == authority_id(connection, settings),
+                models.CaseRecord.case_ref.in_(chunk) | models.CaseRecord.person_ref.in_(chunk),
+            )
+        ).all()
+    return Scrubber(
+        names=[row.name for row in staff],
+        references=[row.staff_ref for row in staff]
+        + [row.email for row in staff]
+        + findings["case_ref"].tolist()
+        + findings["person_ref"].tolist()
+        + [ref for row in others for ref in row],
+    )
 
 
 def _area_recipients(connection: Connection, settings: Settings) -> dict[str, tuple[str, ...]]:

@@ -3,14 +3,11 @@ practitioners' network) and each area's outcome report, as self-contained HTML w
 each with an XLSX data pack of the figures it shows.
 
 Reports name no case, person or member of staff. Free text quoted in the highlights (learning points,
-strengths) is scrubbed of every reference, name and email address the store knows, and of anything
-shaped like a reference, before it is shown.
+strengths) is scrubbed (``qaloop.reporting.scrubber``) before it is shown.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -24,10 +21,7 @@ from qaloop.core.settings import Settings
 from qaloop.core.templates import TEMPLATES, long_date
 from qaloop.reporting.charts import grade_bars_svg, p_chart_svg
 from qaloop.reporting.figures import CycleFigures
-
-_REFERENCE = re.compile(r"\b[A-Z]{1,6}[-/]?\d{3,}\b")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_WORD = re.compile(r"[\w'-]+")
+from qaloop.reporting.scrubber import Scrubber
 
 
 @cache
@@ -41,22 +35,6 @@ def _environment() -> jinja2.Environment:
     environment.filters["num"] = lambda value: "n/a" if value is None or pd.isna(value) else f"{value:,.2f}"
     environment.filters["long_date"] = long_date
     return environment
-
-
-class Scrubber:
-    """Removes from free text every word that is a reference, a name (or part of one) or an email address in
-    ``known``, and anything shaped like a reference (letters then digits, e.g. CR-004512) or an email."""
-
-    def __init__(self, known: Iterable[str]) -> None:
-        # Names are matched as written (capitalised), so "will" stays while a colleague called Will goes.
-        self._known = {word for value in known if value and "@" not in value for word in _WORD.findall(value)}
-
-    def __call__(self, text: str | None) -> str:
-        if not text:
-            return ""
-        text = _EMAIL.sub("[removed]", text)
-        text = _WORD.sub(lambda word: "[removed]" if word.group(0) in self._known else word.group(0), text)
-        return _REFERENCE.sub("[removed]", text)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,12 @@
 """The anonymised workshop dataset: a cycle's audits for practice workshops, with every case, practitioner
 and auditor reference replaced by a keyed pseudonym, and free text only where the configuration keeps it.
 
-A pseudonym is the HMAC-SHA256 of the reference under a secret key (``reports.pseudonym_key``, from the
-environment), so the same case or person has the same pseudonym in every cycle's dataset, and nobody
-without the key can get from a pseudonym back to the reference.
+A pseudonym is the HMAC-SHA256 of the reference and its cycle under a secret key (``reports.pseudonym_key``,
+from the environment), so nobody without the key can get from a pseudonym back to the reference, and a
+person recognised in one cycle's dataset (by an audit they remember) is not followed into the others. Where
+the configuration asks for it (``reports.link_pseudonyms_across_cycles``) the cycle is left out, and the same
+case or person has the same pseudonym in every cycle's dataset. The free text kept is scrubbed
+(``qaloop.reporting.scrubber``) of every name and reference in it.
 """
 
 from __future__ import annotations
@@ -16,24 +19,36 @@ import pandas as pd
 
 from qaloop.core.outputs import write_sheets
 from qaloop.core.settings import Settings
+from qaloop.reporting.scrubber import Scrubber
 
 PREFIXES = {"case": "C", "practitioner": "P", "auditor": "A"}
 
 
-def pseudonym(key: bytes, kind: str, reference: str) -> str:
-    """The pseudonym of ``reference`` (a case, practitioner or auditor): e.g. C-3f9a12bc07."""
-    digest = hmac.new(key, f"{kind}:{reference}".encode(), hashlib.sha256).hexdigest()
+def pseudonym(key: bytes, kind: str, reference: str, cycle_ref: str | None) -> str:
+    """The pseudonym of ``reference`` (a case, practitioner or auditor) in ``cycle_ref`` (None: in every
+    cycle): e.g. C-3f9a12bc07."""
+    within = "" if cycle_ref is None else f"{cycle_ref}:"
+    digest = hmac.new(key, f"{kind}:{within}{reference}".encode(), hashlib.sha256).hexdigest()
     return f"{PREFIXES[kind]}-{digest[:10]}"
 
 
-def workshop_dataset(findings: pd.DataFrame, answers: pd.DataFrame, settings: Settings, key: bytes) -> pd.DataFrame:
+def workshop_dataset(
+    findings: pd.DataFrame, answers: pd.DataFrame, settings: Settings, key: bytes, scrub: Scrubber
+) -> pd.DataFrame:
     """One row per audit: pseudonyms, cycle, area, audit type, grades, escalation, each question's answer
-    (column ``<tool> <question id>``) and the free-text fields listed in ``reports.workshop_free_text``."""
+    (column ``<tool> <question id>``) and the free-text fields listed in ``reports.workshop_free_text``,
+    scrubbed."""
+    linked = settings.reports.link_pseudonyms_across_cycles
+    cycles = [None if linked else cycle for cycle in findings["cycle_ref"]]
+
+    def pseudonyms(kind: str, column: str) -> list[str]:
+        return [pseudonym(key, kind, ref, cycle) for ref, cycle in zip(findings[column], cycles, strict=True)]
+
     frame = pd.DataFrame(
         {
-            "case": [pseudonym(key, "case", ref) for ref in findings["case_ref"]],
-            "practitioner": [pseudonym(key, "practitioner", ref) for ref in findings["practitioner_ref"]],
-            "auditor": [pseudonym(key, "auditor", ref) for ref in findings["auditor_ref"]],
+            "case": pseudonyms("case", "case_ref"),
+            "practitioner": pseudonyms("practitioner", "practitioner_ref"),
+            "auditor": pseudonyms("auditor", "auditor_ref"),
             "cycle": findings["cycle_ref"],
             "area": findings["area"],
             "audit_type": [settings.audit_type(type_id).label for type_id in findings["audit_type"]],
@@ -46,7 +61,7 @@ def workshop_dataset(findings: pd.DataFrame, answers: pd.DataFrame, settings: Se
         }
     )
     for field in settings.reports.workshop_free_text:
-        frame[field.replace("_", " ")] = findings[field].to_numpy()
+        frame[field.replace("_", " ")] = [scrub(text) or None for text in findings[field]]
     if not answers.empty:
         tools = findings.set_index("return_id")["audit_type"].map(lambda type_id: settings.audit_type(type_id).tool)
         wide = (

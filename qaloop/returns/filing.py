@@ -24,27 +24,38 @@ import fcntl
 import hashlib
 import os
 import shutil
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, select, update
 
 from qaloop.core.outputs import write_csv
+from qaloop.core.quoting import brief, some_of
 from qaloop.core.schema import SCHEMAS, Dataset
 from qaloop.core.settings import Settings
 from qaloop.messaging.compose import compose
 from qaloop.messaging.outbox import Message, enqueue
 from qaloop.returns.annotate import annotate
-from qaloop.returns.reading import RETURN_DATASETS, ReturnFile, parse_day, read_return_file
-from qaloop.sources.readers import SourceError, file_digest
+from qaloop.returns.reading import (
+    RETURN_DATASETS,
+    ReturnFile,
+    parse_day,
+    passed_over,
+    passed_over_because,
+    read_return_file,
+)
+from qaloop.sources.readers import SourceError
 from qaloop.store import models
 from qaloop.store.lifecycle import AWAITING_AUDIT, complete_action, move_allocations, move_moderations
 
 ACTOR = "qaloop returns"
+# A message about a file quotes this many of its refused rows; all of them are in its .rejected.csv.
+_QUOTED_ROWS = 10
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,10 @@ class FileOutcome:
     filed_returns: list[int] = field(default_factory=list)
     moved_to: Path | None = None
 
+    def quoted_refusals(self) -> list[tuple[str, str]]:
+        """Each refused row as a message quotes it, its key and why, neither long enough to fill the message."""
+        return [(brief(ref), brief(why, 300)) for ref, why in sorted(self.rejected.items())]
+
 
 Check = Callable[[ReturnFile, pd.DataFrame, Settings], Rejection | None]
 FollowUp = Callable[[Connection, Settings, Dataset, list[int], date], list[Message]]
@@ -86,52 +101,113 @@ def ingest_files(
     to it and are not in the outcomes.
     """
     with contextlib.ExitStack() as claims:
-        links = {path: _quarantine_link(engine, settings, path, today) for path in paths if path.is_symlink()}
-        mine = [path for path in paths if path not in links and _claim(path, claims)]
+        links = {path: _quarantine_unread(engine, settings, path, today) for path in paths if path.is_symlink()}
+        claimed = {path: handle for path in paths if path not in links and (handle := _claim(path, claims))}
+        linked = {
+            path: _quarantine_unread(engine, settings, path, today, handle)
+            for path, handle in claimed.items()
+            if os.fstat(handle.fileno()).st_nlink > 1
+        }
+        mine = {path: handle for path, handle in claimed.items() if path not in linked}
         filed = dict(zip(mine, _ingest_claimed(engine, settings, mine, today, check, follow_up), strict=True))
-        done = links | filed
+        done = links | linked | filed
         return [outcome for path in paths if (outcome := done.get(path)) is not None]
 
 
-def _quarantine_link(engine: Engine, settings: Settings, path: Path, today: date) -> FileOutcome | None:
-    """A link in the drop folder is never followed (it may point anywhere): the link itself goes to quarantine,
-    taken with one atomic rename (None if another run took it first), and the QA team is told."""
-    problem = f"{path.name}: a link, not a file in the drop folder: not read"
+@dataclass(frozen=True)
+class PassedOver:
+    """A hidden or temporary file in the drop folder: never read, left where it is, and reported."""
+
+    name: str
+    why: str
+    since: datetime
+
+
+def report_passed_over(engine: Engine, settings: Settings, now: datetime) -> list[PassedOver]:
+    """The hidden and temporary files in the drop folder; the QA team is emailed once about each that has lain
+    there a day (a workbook open in Excel keeps its ``~$`` file only while it is open)."""
+    found, messages = [], []
+    for path in passed_over(settings):
+        try:
+            status = path.lstat()
+        except FileNotFoundError:
+            continue
+        since = datetime.fromtimestamp(status.st_mtime, tz=UTC)
+        left = PassedOver(path.name, passed_over_because(path) or "", since)
+        found.append(left)
+        if now - since >= timedelta(days=1):
+            identity = hashlib.sha256(f"{path.name}:{status.st_size}:{status.st_mtime_ns}".encode()).hexdigest()
+            messages.append(
+                compose(
+                    settings,
+                    "passed_over",
+                    key=("returns", "passed over", identity[:32]),
+                    to=[str(address) for address in settings.email.qa_team],
+                    subject=f"A file in the returns drop folder is not read: {left.name}",
+                    context={"file": brief(left.name, 120), "why": left.why, "since": since},
+                )
+            )
+    if messages:
+        with engine.begin() as connection:
+            enqueue(connection, messages)
+    return found
+
+
+def _quarantine_unread(
+    engine: Engine, settings: Settings, path: Path, today: date, hard_link: BinaryIO | None = None
+) -> FileOutcome | None:
+    """A link in the drop folder is never followed (it may point anywhere), nor a file with other names (a hard
+    link: its content may belong anywhere else): the name in the drop folder goes to quarantine unread, taken
+    with one atomic rename (None if another run took it first), and the QA team is told."""
+    if hard_link is None:
+        problem = f"{path.name}: a link, not a file in the drop folder: not read"
+    else:
+        problem = f"{path.name}: a file with other names elsewhere (a hard link), not a file of its own: not read"
     try:
-        digest = hashlib.sha256(f"link:{os.readlink(path)}".encode()).hexdigest()
+        if hard_link is None:
+            identity = f"link:{os.readlink(path)}"
+        else:
+            status = os.fstat(hard_link.fileno())
+            identity = f"hard link:{status.st_dev}:{status.st_ino}"
         target = _free(settings.returns.quarantine / today.isoformat() / path.name)
         os.rename(path, target)
     except FileNotFoundError:
         return None
     target.with_name(target.name + ".why.txt").write_text(problem + "\n")
+    digest = hashlib.sha256(identity.encode()).hexdigest()
     outcome = _record_unreadable(engine, settings, path.name, target, digest, problem)
     outcome.moved_to = target
     return outcome
 
 
-def _claim(path: Path, claims: contextlib.ExitStack) -> bool:
-    """Lock ``path`` for this run until ``claims`` closes; False if another run holds it or has moved it."""
+def _claim(path: Path, claims: contextlib.ExitStack) -> BinaryIO | None:
+    """The file at ``path``, opened (never through a link) and locked for this run until ``claims`` closes;
+    None if it is not a regular file, another run holds it, or it has been moved since."""
     try:
-        handle = claims.enter_context(path.open("rb"))
-    except FileNotFoundError:
-        return False
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:  # gone, or made a link since the folder was listed (the next run quarantines it)
+        return None
+    handle = claims.enter_context(os.fdopen(descriptor, "rb"))
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        return None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        return False
+        return None
     try:  # the run that held it before may have filed it and moved it on, and a new file taken its name
-        return os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+        return handle if os.lstat(path).st_ino == os.fstat(descriptor).st_ino else None
     except FileNotFoundError:
-        return False
+        return None
 
 
 def _ingest_claimed(
-    engine: Engine, settings: Settings, paths: list[Path], today: date, check: Check, follow_up: FollowUp
+    engine: Engine, settings: Settings, claimed: dict[Path, BinaryIO], today: date, check: Check, follow_up: FollowUp
 ) -> list[FileOutcome]:
+    """File the claimed files, read from the handles claimed (so what is read is what was claimed)."""
     outcomes: dict[Path, FileOutcome] = {}
     readable: dict[Dataset, list[tuple[Path, str, ReturnFile]]] = {}
-    for path in paths:
-        digest = file_digest(path)
+    for path, opened in claimed.items():
+        digest = hashlib.file_digest(opened, "sha256").hexdigest()
         with engine.connect() as connection:
             earlier = connection.scalar(
                 select(models.SourceFile.id)
@@ -146,7 +222,7 @@ def _ingest_claimed(
             )
             continue
         try:
-            returned = read_return_file(path, settings)
+            returned = read_return_file(path, opened, settings)
         except SourceError as error:
             outcomes[path] = _quarantine_unreadable(engine, settings, path, digest, str(error), today)
             continue
@@ -182,7 +258,7 @@ def _ingest_claimed(
             outcomes[path] = _file_one(
                 engine, settings, path, digest, returned, frame, mine, rejection, today, follow_up
             )
-    return [outcomes[path] for path in paths]
+    return [outcomes[path] for path in claimed]
 
 
 def _keyed(frame: pd.DataFrame, number: int, key: str) -> pd.DataFrame:
@@ -207,7 +283,7 @@ def _file_one(
     problem = None
     if reasons:
         outcome.rejected = reasons
-        problem = "\n".join(f"{ref}: {why}" for ref, why in sorted(reasons.items()))
+        problem = "\n".join(some_of([f"{ref}: {why}" for ref, why in outcome.quoted_refusals()], _QUOTED_ROWS))
     elif rejection is not None and rejection.whole_file:
         outcome.rejected = {"(whole file)": rejection.summary}
         problem = rejection.summary
@@ -420,9 +496,10 @@ def _qa_team_notices(settings: Settings, outcome: FileOutcome, digest: str) -> l
         "cycle_ref": "returns",
         "file": outcome.name,
         "status": outcome.status,
-        "filed": outcome.filed,
-        "held": outcome.held,
-        "rejected": sorted(outcome.rejected.items()),
+        "filed": some_of([brief(ref) for ref in outcome.filed], _QUOTED_ROWS),
+        "held": some_of([brief(ref) for ref in outcome.held], _QUOTED_ROWS),
+        "rejected": outcome.quoted_refusals()[:_QUOTED_ROWS],
+        "more_rejected": max(0, len(outcome.rejected) - _QUOTED_ROWS),
     }
     return [
         compose(

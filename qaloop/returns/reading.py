@@ -5,13 +5,16 @@ canonical rows (``qaloop.core.schema``), whatever the file's own layout; and whi
 from __future__ import annotations
 
 import contextlib
+import os
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
+from qaloop.core.quoting import brief
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
 from qaloop.returns.workbooks import read_returned_workbook
@@ -29,6 +32,7 @@ _WORKBOOK_DATASETS = {
     "moderation": Dataset.MODERATION_RETURNS,
 }
 DATE_FORMAT = "%d/%m/%Y"
+_MEGABYTE = 1024 * 1024
 _ANSWER_COLUMNS = ["case_ref", "question_id", "answer", "evidence"]
 ACTION_COLUMNS = ["case_ref", "action", "by_whom", "by_when"]
 
@@ -49,34 +53,68 @@ class ReturnFile:
     actions: pd.DataFrame = field(default_factory=_no_actions)
 
 
-def read_return_file(path: Path, settings: Settings) -> ReturnFile:
-    """Read a returned workbook or CSV export; SourceError (naming the file) when it is neither or unreadable,
-    whatever is wrong inside it (a renamed zip, a broken part), or a macro-enabled workbook.
+def read_return_file(path: Path, opened: BinaryIO, settings: Settings) -> ReturnFile:
+    """Read a returned workbook or CSV export from ``opened`` (the claimed file at ``path``); SourceError
+    (naming the file) when it is neither, is unreadable whatever is wrong inside it (a renamed zip, a broken
+    part), is over the drop folder's limits (``returns.max_file_megabytes``, ``max_expanded_megabytes``,
+    ``max_rows``), or is a macro-enabled workbook. Nothing over a limit is read further than needed to know.
 
     A CSV is recognised by its columns: ``grade`` for audits, ``reflection`` for self-reflections,
     ``action_id`` for corrective actions. An audit CSV gives each question's answer in a column named after
     the question's id, and its evidence, optionally, in ``<id> evidence``.
     """
-    if path.suffix.lower() == ".xlsm":
+    limits = settings.returns
+    suffix = path.suffix.lower()
+    if suffix == ".xlsm":
         raise SourceError(f"{path.name}: a macro-enabled workbook is refused; save it as .xlsx and send it again")
-    if path.suffix.lower() == ".xlsx":
+    if suffix not in (".xlsx", ".csv"):
+        raise SourceError(f"{path.name}: not a workbook (.xlsx) or a CSV export (.csv)")
+    size = os.fstat(opened.fileno()).st_size
+    if size > limits.max_file_megabytes * _MEGABYTE:
+        raise SourceError(
+            f"{path.name}: {size / _MEGABYTE:,.1f} MB, over the drop folder's limit of {limits.max_file_megabytes:g} MB"
+            " (returns.max_file_megabytes): not read"
+        )
+    opened.seek(0)
+    if suffix == ".xlsx":
         try:
-            return _without_control_characters(_from_workbook(path))
+            _within_expanded_limit(path, opened, limits.max_expanded_megabytes)
+            opened.seek(0)
+            return _without_control_characters(_from_workbook(path, opened))
         except SourceError:
             raise
         except Exception as error:  # noqa: BLE001  # whatever is wrong inside it, it is this file's alone
-            said = str(error).splitlines()[0] if str(error) else type(error).__name__
+            said = brief(str(error).splitlines()[0], 200) if str(error) else type(error).__name__
             raise SourceError(f"{path.name}: not a readable workbook ({said})") from None
     try:
-        if path.suffix.lower() == ".csv":
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-            raw.columns = [str(column).strip() for column in raw.columns]
-            return _without_control_characters(_from_csv(path, raw, settings))
-    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise SourceError(f"{path.name}: not a readable file ({str(error).splitlines()[0]})") from None
+        raw = pd.read_csv(opened, dtype=str, keep_default_na=False, na_values=[""], nrows=limits.max_rows + 1)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise SourceError(f"{path.name}: not a readable file ({brief(str(error).splitlines()[0], 200)})") from None
+    if len(raw) > limits.max_rows:
+        raise SourceError(
+            f"{path.name}: more than {limits.max_rows:,} rows, the drop folder's limit for one export "
+            "(returns.max_rows): not read; split it"
+        )
+    raw.columns = [str(column).strip() for column in raw.columns]
+    try:
+        return _without_control_characters(_from_csv(path, raw, settings))
     except ValueError as error:
-        raise SourceError(f"{path.name}: {error}") from None
-    raise SourceError(f"{path.name}: not a workbook (.xlsx) or a CSV export (.csv)")
+        raise SourceError(f"{path.name}: {brief(str(error), 500)}") from None
+
+
+def _within_expanded_limit(path: Path, opened: BinaryIO, megabytes: float) -> None:
+    """SourceError when the workbook's parts unzip to more than ``megabytes`` (a zip bomb unzips to far more).
+
+    The sizes are those the archive declares; Python's zip reader never gives more than a part declares, so a
+    part that lies is cut short and fails its checksum rather than filling the memory.
+    """
+    with zipfile.ZipFile(opened) as archive:
+        expanded = sum(part.file_size for part in archive.infolist())
+    if expanded > megabytes * _MEGABYTE:
+        raise SourceError(
+            f"{path.name}: unzips to {expanded / _MEGABYTE:,.0f} MB, over the drop folder's limit of {megabytes:g} MB"
+            " (returns.max_expanded_megabytes): not read"
+        )
 
 
 def _without_control_characters(returned: ReturnFile) -> ReturnFile:
@@ -91,8 +129,8 @@ def _without_control_characters(returned: ReturnFile) -> ReturnFile:
     )
 
 
-def _from_workbook(path: Path) -> ReturnFile:
-    returned = read_returned_workbook(path)
+def _from_workbook(path: Path, opened: BinaryIO) -> ReturnFile:
+    returned = read_returned_workbook(opened)
     dataset = _WORKBOOK_DATASETS[returned.kind]
     rows = canonical(pd.DataFrame([returned.fields]), dataset, {}, origin=path.name)
     case_ref = rows["case_ref"].iloc[0]
@@ -116,7 +154,7 @@ def _from_csv(path: Path, raw: pd.DataFrame, settings: Settings) -> ReturnFile:
         raise SourceError(
             f"{path.name}: not an audit, self-reflection, corrective action or moderation export: it has "
             f"no 'grade', 'reflection', 'action_id' or 'moderated_grade' column (the columns found are "
-            f"{list(raw.columns)})"
+            f"{brief(', '.join(map(repr, raw.columns)), 300)})"
         )
     rows = canonical(raw, dataset, {}, origin=path.name)
     answers = pd.DataFrame(columns=_ANSWER_COLUMNS, dtype="string")
@@ -153,15 +191,33 @@ def parse_day(text: object) -> date | None:
 
 
 def inbox_files(settings: Settings) -> list[Path]:
-    """The files waiting in the drop folder, oldest first (hidden and temporary files skipped)."""
+    """The files waiting in the drop folder, oldest first (hidden and temporary files passed over: see
+    ``passed_over``)."""
+    return [path for path in _listed(settings) if not passed_over_because(path)]
+
+
+def passed_over(settings: Settings) -> list[Path]:
+    """Hidden and temporary files in the drop folder, which are never read (``passed_over_because`` says why)."""
+    return [path for path in _listed(settings) if passed_over_because(path)]
+
+
+def passed_over_because(path: Path) -> str | None:
+    """Why a file in the drop folder is not read (a hidden file, or a temporary one an application keeps while
+    the workbook is open), or None when it is read."""
+    if path.name.startswith("~$"):
+        return "a temporary file (Excel keeps one while a workbook is open); never read"
+    if path.name.startswith("."):
+        return "a hidden file (its name starts with a dot); never read: if it is a return, rename it"
+    return None
+
+
+def _listed(settings: Settings) -> list[Path]:
     inbox = settings.returns.inbox
     if not inbox.is_dir():
         return []
-    waiting = []
+    listed = []
     for path in inbox.iterdir():
-        if path.name.startswith((".", "~$")):
-            continue
         with contextlib.suppress(FileNotFoundError):  # filed by another run since the folder was listed
-            if path.is_file():
-                waiting.append((path.stat().st_mtime, path.name, path))
-    return [path for *_, path in sorted(waiting)]
+            if path.is_file() or path.is_symlink():
+                listed.append((path.lstat().st_mtime, path.name, path))
+    return [path for *_, path in sorted(listed)]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -205,19 +206,42 @@ class ReturnedWorkbook:
     actions: tuple[tuple[str | None, str | None, str | None], ...] = ()  # agreed actions: what, by whom, by when
 
 
-def read_returned_workbook(path: Path) -> ReturnedWorkbook:
-    """Read a returned audit tool or self-reflection form; ValueError when it is neither, OSError or
-    zipfile.BadZipFile when it cannot be opened."""
-    book = load_workbook(path, read_only=False, data_only=True)
-    if AUDIT_SHEET in book.sheetnames:
-        return _read_audit(book[AUDIT_SHEET])
-    if REFLECTION_SHEET in book.sheetnames:
-        return _read_reflection(book[REFLECTION_SHEET])
-    if MODERATION_SHEET in book.sheetnames:
-        return _read_moderation(book[MODERATION_SHEET])
-    raise ValueError(
-        f"not an audit tool, self-reflection form or moderation form (sheets: {', '.join(book.sheetnames)})"
-    )
+# More rows than any form qaloop sends (its longest, the audit tool, has under two hundred): a workbook with
+# more is not one of its forms, and is not read on.
+FORM_ROWS = 1_000
+_FORM_COLUMNS = 5  # label, value, grade, answer, evidence: nothing further right is read
+
+
+def read_returned_workbook(source: Path | BinaryIO) -> ReturnedWorkbook:
+    """Read a returned audit tool or self-reflection form, streaming it (read-only, values only); ValueError
+    when it is neither or has more than ``FORM_ROWS`` rows, OSError or zipfile.BadZipFile when it cannot be
+    opened."""
+    book = load_workbook(source, read_only=True, data_only=True)
+    try:
+        for name, read in (
+            (AUDIT_SHEET, _read_audit),
+            (REFLECTION_SHEET, _read_reflection),
+            (MODERATION_SHEET, _read_moderation),
+        ):
+            if name in book.sheetnames:
+                return read(_rows(book[name]))
+        raise ValueError(
+            f"not an audit tool, self-reflection form or moderation form (sheets: {', '.join(book.sheetnames)})"
+        )
+    finally:
+        book.close()
+
+
+def _rows(sheet: Any) -> list[tuple[Any, ...]]:
+    """The sheet's first columns, row by row, each padded to the same width (a streamed row ends at its last
+    filled cell); ValueError past ``FORM_ROWS`` rows."""
+    sheet.reset_dimensions()  # the sheet's own claim about its size is not trusted
+    rows = []
+    for row in sheet.iter_rows(max_col=_FORM_COLUMNS, values_only=True):
+        if len(rows) == FORM_ROWS:
+            raise ValueError(f"more than {FORM_ROWS:,} rows: not a form qaloop sends")
+        rows.append(tuple(row) + (None,) * (_FORM_COLUMNS - len(row)))
+    return rows
 
 
 def _text(value: object) -> str | None:
@@ -229,14 +253,14 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-def _read_audit(sheet: object) -> ReturnedWorkbook:
+def _read_audit(rows: list[tuple[Any, ...]]) -> ReturnedWorkbook:
     fields: dict[str, str | None] = {}
     answers = []
     feedback = {field for field, _ in FEEDBACK_FIELDS}
     actions = []
     in_questions = in_actions = False
-    for row in sheet.iter_rows(values_only=True):  # type: ignore[attr-defined]
-        first = _text(row[0]) if row else None
+    for row in rows:
+        first = _text(row[0])
         if first in _DETAILS:
             fields[_DETAILS[first]] = _text(row[1])
         elif first == "Question":
@@ -255,10 +279,10 @@ def _read_audit(sheet: object) -> ReturnedWorkbook:
     return ReturnedWorkbook("audit", fields, tuple(answers), tuple(actions))
 
 
-def _read_reflection(sheet: object) -> ReturnedWorkbook:
+def _read_reflection(rows: list[tuple[Any, ...]]) -> ReturnedWorkbook:
     fields: dict[str, str | None] = {}
-    for row in sheet.iter_rows(values_only=True):  # type: ignore[attr-defined]
-        first = _text(row[0]) if row else None
+    for row in rows:
+        first = _text(row[0])
         if first in _DETAILS:
             fields[_DETAILS[first]] = _text(row[1])
         elif first == "Date completed":
@@ -411,11 +435,11 @@ def write_moderation_workbook(path: Path, sheet: ModerationSheet, scale: GradeSc
     return path
 
 
-def _read_moderation(sheet: object) -> ReturnedWorkbook:
+def _read_moderation(rows: list[tuple[Any, ...]]) -> ReturnedWorkbook:
     fields: dict[str, str | None] = {}
     wanted = {field for field, _ in MODERATION_FIELDS}
-    for row in sheet.iter_rows(values_only=True):  # type: ignore[attr-defined]
-        first = _text(row[0]) if row else None
+    for row in rows:
+        first = _text(row[0])
         if first in _DETAILS:
             fields[_DETAILS[first]] = _text(row[1])
         elif first in wanted:

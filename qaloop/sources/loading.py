@@ -22,6 +22,7 @@ from qaloop.core.cycle_dates import cycle_dates
 from qaloop.core.roles import Role
 from qaloop.core.schema import SCHEMAS, Dataset
 from qaloop.core.settings import Settings
+from qaloop.messaging.outbox import Message, enqueue
 from qaloop.programmes.eligibility import strata
 from qaloop.store import models
 
@@ -73,16 +74,20 @@ def load_frame(
     source_file: Path | None = None,
     content_hash: str | None = None,
     set_aside: Mapping[str, str] | None = None,
+    notices: Sequence[Message] = (),
 ) -> LoadSummary:
     """Store a typed canonical frame (see ``sources.typed``) of ``dataset`` in one transaction.
 
     With ``source_file`` and ``content_hash`` the file is recorded in the ledger, and a file whose content
     was loaded before is skipped. ``set_aside`` (case reference -> why) marks the cases whose rows the checks
     set aside, so that their older stored rows are never drawn, even when the file itself is skipped; the
-    cases loaded are unmarked. Raises LoadError naming the rows that cannot be stored.
+    cases loaded are unmarked. ``notices`` (the QA team's, about the rows set aside) are queued in the same
+    transaction when the file is stored. Raises LoadError naming the rows that cannot be stored.
     """
     try:
-        return _load_in_transaction(engine, settings, dataset, frame, source_file, content_hash, set_aside or {})
+        return _load_in_transaction(
+            engine, settings, dataset, frame, source_file, content_hash, set_aside or {}, notices
+        )
     except IntegrityError as error:
         # The checks above name rows for every rule we know of; this is the store's last line of defence.
         reason = str(error.orig).splitlines()[0]
@@ -97,8 +102,10 @@ def _load_in_transaction(
     source_file: Path | None,
     content_hash: str | None,
     set_aside: Mapping[str, str],
+    notices: Sequence[Message],
 ) -> LoadSummary:
     with engine.begin() as connection:
+        enqueue(connection, notices)
         authority_id = ensure_authority(connection, settings)
         if dataset is Dataset.CASES:
             _mark_set_aside(connection, authority_id, set_aside, frame["case_ref"])

@@ -87,6 +87,14 @@ def test_quarantine_sets_bad_rows_aside_in_a_file_and_stores_the_rest_once(staff
     again = {load.dataset: load for load in check_and_load_evidence(staffed, AS_OF)}
     assert all(load.already_loaded for load in again.values())
     assert _count(staffed, models.Complaint) == total - 5
+    # The QA team is told once, by email, which rows and why (not only in the log and the Prefect UI).
+    with engine_from(staffed).connect() as connection:
+        [notice] = connection.execute(
+            select(models.EmailOutbox).where(models.EmailOutbox.kind == "rows_set_aside")
+        ).all()
+    assert notice.subject == "5 row(s) of the complaints set aside"
+    assert "CMP-000002: team is not a team in the staff list" in notice.text_body
+    assert str(complaints.quarantine_file) in notice.text_body
 
 
 def test_survey_rows_are_named_by_response_and_question(staffed: Settings) -> None:

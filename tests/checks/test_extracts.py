@@ -108,6 +108,19 @@ BAD_EXTRACTS = {
         CheckFailed,
         lambda s: "case_ref (the source's 'Case Reference') is longer than 64 characters: 1 row(s)",
     ),
+    "a case reference that is a formula": (
+        _edit(_set(14, "Case Reference", '=HYPERLINK("http://evil.example","CR1")')),
+        CheckFailed,
+        lambda s: "case_ref (the source's 'Case Reference') has characters no reference has (only letters, digits",
+    ),
+    "a team name with a right-to-left override": (
+        _edit(_set(15, "Team", "North \u202eteam")),
+        CheckFailed,
+        lambda s: (
+            "team has characters no team name has (only letters, digits, spaces and . , ' & ( ) / # : + - _, "
+            f"beginning with a letter or digit): 1 row(s): {_ref(s, 15)} (values: North \\u202eteam)"
+        ),
+    ),
     "an empty extract": (_edit(lambda cases: cases.iloc[0:0]), CheckFailed, lambda s: "the case extract has no rows"),
     "an unreadable file": (
         lambda s: s.sources[Dataset.CASES].path.write_bytes(b"\x00\xff\xfe garbage \xff"),

@@ -19,6 +19,8 @@ from sqlalchemy import case, func, select, update
 from qaloop.core.settings import Settings
 from qaloop.messaging.outbox import send_queued
 from qaloop.reporting.cycle_close import build_reports, distribute
+from qaloop.reporting.scrubber import Scrubber
+from qaloop.reporting.workshop import workshop_dataset
 from qaloop.store import models
 from qaloop.store.engine import engine_from
 from tests.conftest import CYCLE, SmtpSink
@@ -167,6 +169,60 @@ def _personal_details(settings: Settings) -> set[str]:
         staff = connection.execute(select(models.Staff.staff_ref, models.Staff.name, models.Staff.email)).all()
         cases = connection.execute(select(models.CaseRecord.case_ref, models.CaseRecord.person_ref)).all()
     return {value for row in staff for value in row} | {value for row in cases for value in row}
+
+
+@ONLY_SQLITE
+def test_the_workshop_dataset_cannot_be_linked_to_anyone_from_one_known_pair(closed: Settings) -> None:
+    # Seen: free text copied unscrubbed ("Good work by <name> (<staff id>, <email>) ... <case>") beside a
+    # practitioner's pseudonym, the same in every cycle: one recognised audit re-identified that person's all.
+    reports = closed.reports.model_copy(update={"workshop_free_text": ["strengths", "learning_points"]})
+    settings = closed.model_copy(update={"reports": reports})
+    engine = engine_from(settings)
+    with engine.begin() as connection:
+        audit = connection.execute(
+            select(models.AuditReturn.id, models.Staff.staff_ref, models.Staff.name, models.Staff.email)
+            .join(models.Allocation, models.Allocation.id == models.AuditReturn.allocation_id)
+            .join(models.Staff, models.Staff.id == models.Allocation.practitioner_id)
+            .join(models.AuditCycle, models.AuditCycle.id == models.Allocation.cycle_id)
+            .where(models.AuditReturn.status == "filed", models.AuditCycle.cycle_ref == CYCLE)
+            .order_by(models.AuditReturn.id)
+        ).first()
+        other_case = connection.scalar(select(models.CaseRecord.case_ref).order_by(models.CaseRecord.id.desc()))
+        first, surname = audit.name.split(" ", 1)
+        connection.execute(
+            update(models.AuditReturn)
+            .where(models.AuditReturn.id == audit.id)
+            .values(
+                strengths=f"Good work by {first.lower()} {surname} ({audit.staff_ref}, {audit.email}).",
+                learning_points=f"{surname.upper()}'s visit to {other_case.lower()} with {first} Smithson.",
+            )
+        )
+    built = build_reports(engine, settings, CYCLE, REPORTED_ON)
+    audits = pd.read_excel(built.workshop)
+    text = " ".join(audits[["strengths", "learning points"]].fillna("").to_numpy().ravel()).lower()
+    assert "good work by [removed] [removed] ([removed], [removed])." in text
+    assert "[removed] visit to [removed] with [removed] [removed]." in text
+    for detail in (*_personal_details(settings), first, surname, "smithson"):
+        assert detail.lower() not in text, detail
+
+    # One (staff id, pseudonym) pair known in this cycle links nobody in another cycle's dataset.
+    findings = built.figures.findings
+    key = settings.reports.pseudonym_key.get_secret_value().encode()
+    scrub = Scrubber()
+    this = workshop_dataset(findings, built.figures.answers, settings, key, scrub)
+    known = this.loc[findings["practitioner_ref"].eq(audit.staff_ref).to_numpy(), "practitioner"].iloc[0]
+    later = workshop_dataset(findings.assign(cycle_ref="2026-10"), built.figures.answers, settings, key, scrub)
+    assert known not in set(later["practitioner"]) and set(this["case"]).isdisjoint(later["case"])
+    assert this["practitioner"].nunique() == later["practitioner"].nunique()  # the same people, unrecognisable
+    linked = settings.model_copy(
+        update={"reports": settings.reports.model_copy(update={"link_pseudonyms_across_cycles": True})}
+    )
+    assert (
+        workshop_dataset(findings, built.figures.answers, linked, key, scrub)["case"].tolist()
+        == workshop_dataset(findings.assign(cycle_ref="2026-10"), built.figures.answers, linked, key, scrub)[
+            "case"
+        ].tolist()
+    )
 
 
 @ONLY_SQLITE

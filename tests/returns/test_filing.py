@@ -3,7 +3,9 @@ check of a return, once-only filing, quarantine, held duplicates, and the follow
 
 from __future__ import annotations
 
-from datetime import date
+import os
+import zipfile
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -12,8 +14,9 @@ from sqlalchemy import func, select
 
 from checks.returns import check_return_file
 from qaloop.core.settings import Settings
-from qaloop.returns.filing import FileOutcome, ingest_files
+from qaloop.returns.filing import FileOutcome, ingest_files, report_passed_over
 from qaloop.returns.follow_up import action_due, follow_up
+from qaloop.returns.reading import inbox_files
 from qaloop.returns.workbooks import complete_audit_workbook, complete_reflection_workbook
 from qaloop.store import models
 from qaloop.store.engine import engine_from
@@ -350,3 +353,90 @@ def test_a_link_in_the_drop_folder_is_never_followed(notified: Settings, tmp_pat
     assert "link.xlsx: a link, not a file in the drop folder: not read" in (outcomes[0].problem or "")
     assert filed_returns(notified) == [(case_of(other), "filed")]  # the linked audit was not filed
     assert elsewhere.exists() and outcomes[0].moved_to and outcomes[0].moved_to.is_symlink()
+
+
+def _with_limits(settings: Settings, **limits: object) -> Settings:
+    return settings.model_copy(update={"returns": settings.returns.model_copy(update=limits)})
+
+
+def test_files_over_the_drop_folders_limits_are_quarantined_unread_and_the_rest_are_filed(notified: Settings) -> None:
+    limited = _with_limits(notified, max_file_megabytes=1, max_expanded_megabytes=2, max_rows=3)
+    inbox(notified, "").mkdir(parents=True, exist_ok=True)
+    bomb = inbox(notified, "bomb.xlsx")  # a few kilobytes that unzip to 3 MB (a real bomb unzips to terabytes)
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (3 * 1024 * 1024))
+    heavy = inbox(notified, "heavy.csv")
+    heavy.write_text("grade\n" + "Good\n" * 300_000)  # 1.4 MB
+    many = inbox(notified, "many.csv")
+    _csv_of_returns(notified, sent_workbooks(notified)[0:4]).to_csv(many, index=False)
+    long = complete_audit_workbook(
+        sent_workbooks(notified)[4], inbox(notified, "long.xlsx"), grade="Good", completed_on=DONE
+    )
+    book = load_workbook(long)
+    for number in range(1_100):
+        book["Audit"].append([f"pasted row {number}"])
+    book.save(long)
+    sent = sent_workbooks(notified)[5]
+    good = complete_audit_workbook(sent, inbox(notified, "audit.xlsx"), grade="Good", completed_on=DONE)
+
+    outcomes = ingest_files(
+        engine_from(limited), limited, [bomb, heavy, many, long, good], TODAY, check_return_file, follow_up
+    )
+    assert [o.status for o in outcomes] == ["quarantined"] * 4 + ["processed"]
+    problems = [o.problem or "" for o in outcomes[:4]]
+    assert "bomb.xlsx: unzips to 3 MB, over the drop folder's limit of 2 MB" in problems[0]
+    assert "heavy.csv: 1.4 MB, over the drop folder's limit of 1 MB" in problems[1]
+    assert "many.csv: more than 3 rows" in problems[2]
+    assert "long.xlsx: not a readable workbook (more than 1,000 rows: not a form qaloop sends)" in problems[3]
+    assert filed_returns(notified) == [(case_of(sent), "filed")]
+    assert len(outbox(notified, "returns_problem")) == 4
+
+
+def test_a_hard_link_in_the_drop_folder_is_never_read(notified: Settings, tmp_path: Path) -> None:
+    # A second name for a file that belongs elsewhere (here a completed audit, which would file if it were read).
+    sent = sent_workbooks(notified)[6]
+    elsewhere = complete_audit_workbook(sent, tmp_path / "elsewhere.xlsx", grade="Good", completed_on=DONE)
+    inbox(notified, "").mkdir(parents=True, exist_ok=True)
+    linked = inbox(notified, "linked.xlsx")
+    os.link(elsewhere, linked)
+    [outcome] = ingest_files(engine_from(notified), notified, [linked], TODAY, check_return_file, follow_up)
+    assert outcome.status == "quarantined" and "a hard link" in (outcome.problem or "")
+    assert filed_returns(notified) == [] and elsewhere.exists() and not linked.exists()
+
+
+def test_hidden_and_temporary_files_are_reported_and_the_qa_team_told_once_after_a_day(notified: Settings) -> None:
+    inbox(notified, "").mkdir(parents=True, exist_ok=True)
+    hidden = inbox(notified, ".audit.xlsx")
+    complete_audit_workbook(sent_workbooks(notified)[7], hidden, grade="Good", completed_on=DONE)
+    lock = inbox(notified, "~$audit.xlsx")
+    lock.write_bytes(b"owner")
+    assert inbox_files(notified) == []
+    now = datetime.now(UTC)
+    engine = engine_from(notified)
+    left = report_passed_over(engine, notified, now)
+    assert sorted(file.name for file in left) == [".audit.xlsx", "~$audit.xlsx"]
+    assert "hidden file" in next(f.why for f in left if f.name == ".audit.xlsx")
+    assert outbox(notified, "passed_over") == []  # not yet a day: Excel may still have the workbook open
+    report_passed_over(engine, notified, now + timedelta(days=1, minutes=1))
+    report_passed_over(engine, notified, now + timedelta(days=2))
+    told = outbox(notified, "passed_over")
+    assert sorted(message.subject for message in told) == [
+        "A file in the returns drop folder is not read: .audit.xlsx",
+        "A file in the returns drop folder is not read: ~$audit.xlsx",
+    ]
+    assert hidden.exists() and lock.exists() and filed_returns(notified) == []
+
+
+def test_a_message_about_a_file_quotes_a_few_of_its_refused_rows(notified: Settings) -> None:
+    frame = _csv_of_returns(notified, sent_workbooks(notified)[8:9])
+    frame = pd.concat([frame] * 30, ignore_index=True)
+    frame["case_ref"] = [f"CR-NOT-{number:03d}-" + "x" * 500 for number in range(30)]
+    export = inbox(notified, "export.csv")
+    export.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(export, index=False)
+    outcome = ingest(notified, export)
+    assert outcome.status == "quarantined" and len(outcome.rejected) == 30
+    lines = (outcome.problem or "").splitlines()
+    assert len(lines) == 11 and lines[-1] == "... and 20 more" and all(len(line) < 400 for line in lines)
+    [notice] = outbox(notified, "returns_problem")
+    assert "and 20 more row(s)" in notice.text_body and len(notice.text_body) < 8_000
