@@ -5,7 +5,9 @@ Each is written whole or not at all: to a hidden partial file beside it, then re
 the same file, or a reader of the folder, never sees half of one. And no value becomes a live formula, whatever
 the data holds (OWASP's CSV-injection guidance): in a workbook every cell is stored as the value it is, never
 as a formula; in a CSV, text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is written
-with a leading apostrophe, which spreadsheets read as "this is text".
+with a leading apostrophe, which spreadsheets read as "this is text". A text in a data frame longer than a
+workbook cell holds (32,767 characters) is cut there, saying so (openpyxl cuts a cell set one by one there
+itself, silently), rather than leave a file Excel calls damaged.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CELL_LIMIT = 32_767  # characters in one workbook cell (Excel's limit)
 # A name's bytes before its suffix: room under the file system's 255 for the partial file's own additions.
 NAME_BYTES = 150
 
@@ -68,7 +71,14 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
 
 def _storable(value: Any) -> Any:
     # A workbook cannot hold control characters (NUL, escape, ...): text that somehow has one loses it.
-    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+    return _within_a_cell(ILLEGAL_CHARACTERS_RE.sub("", value)) if isinstance(value, str) else value
+
+
+def _within_a_cell(text: str) -> str:
+    if len(text) <= CELL_LIMIT:
+        return text
+    cut = f" ... (cut: {len(text):,} characters in all)"
+    return text[: CELL_LIMIT - len(cut)] + cut
 
 
 def _as_text(value: Any) -> Any:

@@ -57,3 +57,11 @@ def test_no_text_in_a_csv_starts_a_formula(tmp_path: Path) -> None:
 def test_a_control_character_in_text_never_stops_a_workbook(tmp_path: Path) -> None:
     write_sheets(tmp_path / "pack.xlsx", {"Audits": pd.DataFrame({"learning point": ["a\x00b\x1bc", "fine"]})})
     assert [value for _, value in _cells(tmp_path / "pack.xlsx")] == ["learning point", "abc", "fine"]
+
+
+def test_a_text_longer_than_a_cell_holds_is_cut_there_saying_so(tmp_path: Path) -> None:
+    # Excel holds 32,767 characters in a cell and calls a workbook with a longer one damaged.
+    long = "x" * 100_000
+    write_sheets(tmp_path / "pack.xlsx", {"Audits": pd.DataFrame({"learning point": [long]})})
+    [cut] = [value for _, value in _cells(tmp_path / "pack.xlsx") if value != "learning point"]
+    assert len(cut) == 32_767 and cut.endswith("... (cut: 100,000 characters in all)")
