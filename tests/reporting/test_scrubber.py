@@ -57,11 +57,14 @@ def test_scrubbing_takes_time_in_proportion_to_the_text_however_it_is_made() -> 
     scrub = Scrubber(names=["Will Hughes"])
 
     def seconds(length: int) -> float:
+        """The best of three (this machine is shared: the others' noise only ever adds)."""
         texts = ["x" * length, "1" * length, "a." * (length // 2), "Ab1 " * (length // 4)]
-        started = time.perf_counter()
-        for text in texts:
-            scrub(text)
-        return time.perf_counter() - started
+        timings = []
+        for _ in range(3):
+            started = time.perf_counter()
+            for text in texts:
+                scrub(text)
+            timings.append(time.perf_counter() - started)
+        return min(timings)
 
-    seconds(1_000)  # warm
-    assert seconds(200_000) / max(seconds(20_000), 1e-4) < 40
+    assert seconds(100_000) / max(seconds(10_000), 1e-4) < 40  # about 10 in proportion; 100 if quadratic
