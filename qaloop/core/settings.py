@@ -256,6 +256,10 @@ class Reports(_Strict):
 
     past_cycles: int = Field(default=8, ge=0, le=40, description="earlier cycles the reports compare with")
     good_practice_examples: int = Field(default=5, ge=0, description="examples of good practice in the highlights")
+    spc_run: Literal[6, 7] = Field(
+        default=7,
+        description="points in a row that make a shift or a trend on the p-charts (Making Data Count: 7; 6 in some)",
+    )
     workshop_free_text: list[Literal["strengths", "learning_points", "to_reach_higher_grade"]] = Field(
         default_factory=list, description="free-text fields kept in the anonymised workshop dataset"
     )

@@ -98,10 +98,12 @@ def cycle_figures(connection: Connection, settings: Settings, cycle_ref: str, as
     )
     on_time = int((findings["submitted_on"] <= findings["audit_due"]).sum())
     answers = question_answers(connection, history["return_id"].tolist())
-    charts = {"overall": _chart(history, cycles)}
+    charts = {"overall": _chart(history, cycles, settings.reports.spc_run)}
     for grouping in ("area", "audit_type"):
         for value in sorted(history[grouping].unique()):
-            charts[f"{grouping}:{value}"] = _chart(history[history[grouping] == value], cycles)
+            charts[f"{grouping}:{value}"] = _chart(
+                history[history[grouping] == value], cycles, settings.reports.spc_run
+            )
     return CycleFigures(
         authority=settings.authority.name,
         cycle_ref=cycle_ref,
@@ -205,7 +207,7 @@ def question_table(
                 "not_applicable": int(((group["cycle_ref"] == cycle_ref) & group["answer"].map(_not_applicable)).sum()),
                 "answered": len(current),
                 "yes_share": yes / len(current) if len(current) else float("nan"),
-                "reading": p_chart(points).latest,
+                "reading": p_chart(points, run=settings.reports.spc_run).latest,
             }
         )
     return pd.DataFrame(rows, columns=columns)
@@ -215,10 +217,10 @@ def _not_applicable(answer: str) -> bool:
     return re.sub(r"[^a-z]", "", str(answer).casefold()) in ("notapplicable", "na")
 
 
-def _chart(findings: pd.DataFrame, cycles: list[str]) -> PChart:
+def _chart(findings: pd.DataFrame, cycles: list[str], run: int) -> PChart:
     counts = findings.groupby("cycle_ref")["good"].agg(["sum", "size"]).reindex(cycles, fill_value=0)
     points = [(ref, int(counts.loc[ref, "sum"]), int(counts.loc[ref, "size"])) for ref in cycles]
-    return p_chart(points)
+    return p_chart(points, run=run)
 
 
 def _agreement(connection: Connection, cycle_id: int) -> pd.DataFrame:

@@ -1,10 +1,17 @@
-"""The p-chart: limits checked against hand-worked values, and the Making Data Count rules."""
+"""The p-chart: limits checked against hand-worked values, and the Making Data Count rules as NHS England's
+NHSRplotthedots applies them."""
 
 from __future__ import annotations
 
-import pytest
+import itertools
+import math
 
-from qaloop.reporting.spc import p_chart
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qaloop.reporting.spc import OUTSIDE, TWO_OF_THREE, p_chart
+from tests.properties import examples
 
 
 def test_limits_are_three_standard_errors_for_each_points_own_count() -> None:
@@ -44,6 +51,91 @@ def test_seven_rising_points_are_a_trend() -> None:
     assert p_chart(rising[1:]).latest == "common cause"
 
 
+# A base of points that alternate just below the centre line, so no rule is met before the points tested.
+BASE = [(f"b{i}", 49 if i % 2 else 51, 100) for i in range(6)]
+
+
+def test_a_rising_trend_below_the_centre_line_is_an_improvement_where_higher_is_better() -> None:
+    # Seen: read from the side of the centre line, a rising seven-point trend below it came out "concern".
+    # Centre 0.5273; the rising points 0.46 .. 0.52 are all below it (so also a shift, which the trend outranks).
+    points = [(f"{i}", 55 if i % 2 else 57, 100) for i in range(8)] + [(f"r{i}", 46 + i, 100) for i in range(7)]
+    chart = p_chart(points)
+    assert all(point.share < chart.centre for point in chart.points[-7:])
+    assert chart.points[-1].special[0] == "trend: seven or more in a row rising or falling"
+    assert chart.latest == "improvement" and chart.points[-1].direction == 1
+    assert p_chart(points, higher_is_better=False).latest == "concern"
+
+
+def test_two_of_three_near_a_limit_must_lie_on_one_side_of_the_centre_line() -> None:
+    # Centre 0.5267, one standard error 0.0499: the first and third of the last three are 2.27 above, the second
+    # 1.34 below. NHS England's rule needs all three on one side: no signal (the old reading flagged the last).
+    straddling = p_chart([*BASE, ("a", 64, 100), ("b", 46, 100), ("c", 64, 100)])
+    assert [point.special for point in straddling.points[-3:]] == [(), (), ()]
+    assert straddling.latest == "common cause"
+    # The second moved just above the centre line (0.55): now all three are on one side, and the two near the
+    # limit are flagged, the one between them not.
+    same_side = p_chart([*BASE, ("a", 64, 100), ("b", 55, 100), ("c", 64, 100)])
+    assert same_side.centre < 0.55
+    assert [bool(point.special) for point in same_side.points[-3:]] == [True, False, True]
+    assert same_side.points[-1].special == (
+        "two of three near a control limit (beyond two standard errors) on one side",
+    )
+    assert same_side.latest == "improvement"
+
+
+def test_a_point_beyond_three_standard_errors_does_not_count_towards_two_of_three() -> None:
+    # Centre 0.5489, one standard error 0.0498: the first of the last three is 3.44 standard errors above
+    # (outside the limits, which is its own rule), the last 2.23 above: one point near a limit, not two, so the
+    # last point is common cause (the old reading counted the first and flagged the last).
+    chart = p_chart([*BASE, ("a", 72, 100), ("b", 56, 100), ("c", 66, 100)])
+    assert chart.points[-3].special == ("outside the control limits",)
+    assert chart.points[-1].special == () and chart.latest == "common cause"
+
+
+def test_runs_of_six_may_be_configured() -> None:
+    six = [(f"{i}", 40, 100) for i in range(4)] + [(f"s{i}", 55, 100) for i in range(6)]
+    assert p_chart(six).latest == "common cause"
+    chart = p_chart(six, run=6)
+    assert chart.latest == "improvement"
+    assert chart.points[-1].special == ("shift: six or more in a row on one side of the centre line",)
+
+
 def test_cycles_without_audits_are_left_out_and_one_cycle_is_too_few() -> None:
     assert p_chart([("1", 0, 0), ("2", 5, 10)]).latest == "too few"
     assert [point.label for point in p_chart([("1", 3, 10), ("2", 0, 0), ("3", 4, 10)]).points] == ["1", "3"]
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(
+    st.lists(st.integers(min_value=0, max_value=40), min_size=2, max_size=30),
+    st.sampled_from([6, 7]),
+)
+def test_a_flagged_point_always_meets_the_rule_that_flagged_it(hits: list[int], run: int) -> None:
+    chart = p_chart([(str(i), h, 40) for i, h in enumerate(hits)], run=run)
+    shares, centre = [point.share for point in chart.points], chart.centre
+    sigma = math.sqrt(centre * (1 - centre) / 40)
+    side = [(share > centre) - (share < centre) for share in shares]
+    near = [2 * sigma < abs(share - centre) <= 3 * sigma for share in shares]
+    for i, point in enumerate(chart.points):
+        for rule in point.special:
+            if rule == OUTSIDE:
+                assert abs(point.share - centre) > 3 * sigma
+            elif rule.startswith("trend"):
+                assert any(
+                    _monotone(shares[s : s + run]) for s in range(max(0, i - run + 1), min(i, len(shares) - run) + 1)
+                )
+            elif rule == TWO_OF_THREE:
+                assert near[i] and any(
+                    sum(near[s : s + 3]) >= 2 and abs(sum(side[s : s + 3])) == 3
+                    for s in range(max(0, i - 2), min(i, len(shares) - 3) + 1)
+                )
+            else:
+                assert any(
+                    abs(sum(side[s : s + run])) == run
+                    for s in range(max(0, i - run + 1), min(i, len(shares) - run) + 1)
+                )
+
+
+def _monotone(window: list[float]) -> bool:
+    steps = {(later > earlier) - (later < earlier) for earlier, later in itertools.pairwise(window)}
+    return steps in ({1}, {-1})
