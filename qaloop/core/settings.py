@@ -509,6 +509,23 @@ class AnnexASource(_Source):
         min_length=1, description="Annex A list number -> audit type id, e.g. {7: child_protection}"
     )
 
+    @field_validator("lists")
+    @classmethod
+    def _case_lists(cls, lists: dict[int, str]) -> dict[int, str]:
+        not_cases = {
+            1: "list 1 (contacts) cannot be audited as cases: a contact is not allocated to a worker",
+            11: "list 11 (adopters) cannot be audited as cases: it lists adopters, not children",
+        }
+        problems = [not_cases[number] for number in sorted(lists) if number in not_cases]
+        problems += [
+            f"there is no Annex A list {number} (the lists are 1 to 11)"
+            for number in sorted(lists)
+            if not 1 <= number <= 11
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return lists
+
 
 Source = Annotated[CsvSource | XlsxSource | SqlSource | AnnexASource, Field(discriminator="kind")]
 

@@ -1,8 +1,10 @@
 """Ofsted's Annex A as a case source: the workbook a children's services authority already keeps for
 inspections, read as councils produce it.
 
-Annex A is one workbook with a sheet per list (List 1 contacts ... List 9 care leavers). The lists that
-carry a child's unique id, an allocated team and an allocated worker are auditable case lists; each
+Annex A is one workbook with a sheet per list (List 1 contacts ... List 9 care leavers, List 10 adoption,
+List 11 adopters). The lists that carry a child's unique id, an allocated team and an allocated worker are
+auditable case lists (Lists 3 to 9 as the guidance lays them out; 2 and 10 where the council adds the
+allocated worker; never 1, contacts, which no one is allocated, nor 11, which lists adopters, not children); each
 (child, list) row becomes a case whose audit type is the one configured for the list, with the list's own
 key dates: the latest activity is the latest of the list's activity dates as the DfE / Ofsted guidance
 names them (a list with none of them is refused, never read from its start date). Headers vary between
@@ -124,6 +126,28 @@ LIST_DATES: dict[int, ListDates] = {
     ),
 }
 
+# The guidance's early help (List 2) and adoption (List 10) lists name no allocated worker: a council that
+# audits them adds the columns (Allocated Team, Allocated Worker) to its export.
+LIST_DATES |= {
+    2: ListDates(
+        start=("assessment start date", "early help assessment start date"),
+        activity=("assessment completion date", "early help assessment completion date", "assessment start date"),
+    ),
+    10: ListDates(
+        start=("date the child entered care", "date child entered care"),
+        activity=(
+            "date of decision that child should be placed for adoption",
+            "date of placement order",
+            "date of matching child and prospective adopters",
+            "date placed for adoption",
+            "date of adoption order",
+            "date of decision that child should no longer be placed for adoption",
+            "date the child was placed for fostering in ffa or concurrent planning placement",
+        ),
+        end=("date of adoption order", "date of decision that child should no longer be placed for adoption"),
+    ),
+}
+WITHOUT_WORKER = {2: "early help", 10: "adoption"}
 _EXCEL_EPOCH = date(1899, 12, 30)
 _TEXT_DATES = (
     "%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d %b %Y", "%d %B %Y", "%d/%m/%y", "%d-%b-%Y", "%d-%B-%Y",
@@ -304,9 +328,15 @@ def _read_list(
     activity = [i for i in (_column(headers, [n]) for n in dates.activity) if i is not None]
     ends = [i for i in (_column(headers, [n]) for n in dates.end) if i is not None]
     if worker is None or not activity:
+        hint = (
+            f" (the guidance's List {number}, {WITHOUT_WORKER[number]}, has no allocated worker: add the Allocated "
+            "Team and Allocated Worker columns to the export to audit it)"
+            if worker is None and number in WITHOUT_WORKER
+            else ""
+        )
         raise AnnexAError(
             f"List {number}: needs an allocated worker column ({' / '.join(WORKER)}) and a latest-activity date "
-            f"({' / '.join(dates.activity)}); found headers {[h for h in headers if h]}"
+            f"({' / '.join(dates.activity)}); found headers {[h for h in headers if h]}{hint}"
         )
     cases, problems = [], []
     for offset, row in enumerate(raw.iloc[header + 1 :].itertuples(index=False), start=header + 2):

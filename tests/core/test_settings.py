@@ -110,6 +110,17 @@ def test_each_seed_scale_draws_its_standard_line(name: str, below: str, meets: s
             "increasing order",
         ),
         ({"authority": None}, "authority", "missing"),
+        (
+            {
+                "sources.cases": {
+                    "kind": "annex_a",
+                    "path": "a.xlsx",
+                    "lists": {1: "care_act_review", 11: "safeguarding"},
+                }
+            },
+            "sources.cases.annex_a.lists",
+            "list 1 (contacts) cannot be audited as cases: a contact is not allocated to a worker; list 11 (adopters)",
+        ),
     ],
 )
 def test_a_wrong_configuration_names_the_field_and_the_rule(

@@ -128,3 +128,55 @@ def test_an_activity_date_that_cannot_be_read_is_kept_for_the_checks_to_name(tmp
     }
     read = read_annex_a(write_workbook(tmp_path / "annex a.xlsx", sheets), LISTS, STAFF)
     assert read.cases.set_index("case_ref").loc["C006-L9", "last_activity_date"] == "soon"
+
+
+# The guidance's early help and adoption lists, with the allocated team and worker a council adds to audit them.
+EARLY_HELP_AND_ADOPTION = {
+    "List 2 - Early Help": pd.DataFrame(  # the assessment's completion, else its start
+        {
+            "Child Unique ID": ["C007", "C008"],
+            "Assessment start date": ["01/09/2026", "15/10/2026"],
+            "Assessment completion date": ["20/10/2026", None],
+            "Organisation completing assessment": ["Early Help Hub", "School"],
+            "Allocated Team": ["Assessment Team", "Assessment Team"],
+            "Allocated Worker": ["Amy Jones", "Zoë Clarke"],
+        }
+    ),
+    "List 10 - Adoption": pd.DataFrame(  # the latest of the adoption journey's dates
+        {
+            "Child Unique ID": ["C009"],
+            "Date the Child Entered Care": ["04/01/2025"],
+            "Date of Decision that Child Should be Placed for Adoption": ["01/06/2025"],
+            "Date of Placement Order": ["10/09/2025"],
+            "Date of Matching Child and Prospective Adopters": ["12-Nov-2026"],
+            "Date Placed for Adoption": [None],
+            "Date of Adoption Order": [None],
+            "Allocated Team": ["Children in Care Team"],
+            "Allocated Worker": ["Shah, Priya"],
+        }
+    ),
+}
+
+
+def test_the_early_help_and_adoption_lists_are_read_where_the_council_adds_the_allocated_worker(
+    tmp_path: Path,
+) -> None:
+    lists = {**LISTS, 2: "child_in_need", 10: "child_looked_after"}
+    read = read_annex_a(write_workbook(tmp_path / "annex a.xlsx", {**SHEETS, **EARLY_HELP_AND_ADOPTION}), lists, STAFF)
+    assert read.problems.empty
+    cases = read.cases.set_index("case_ref")
+    assert cases.loc["C007-L2", ["start_date", "last_activity_date", "worker_id"]].tolist() == [
+        "2026-09-01", "2026-10-20", "S1"
+    ]  # fmt: skip
+    assert cases.loc["C008-L2", "last_activity_date"] == "2026-10-15"  # not completed yet: its start
+    assert cases.loc["C009-L10", ["start_date", "last_activity_date", "end_date", "worker_id"]].tolist() == [
+        "2025-01-04", "2026-11-12", None, "S4"
+    ]  # fmt: skip
+
+
+def test_an_early_help_or_adoption_list_as_the_guidance_lays_it_out_says_what_to_add(tmp_path: Path) -> None:
+    as_published = {"List 10 - Adoption": EARLY_HELP_AND_ADOPTION["List 10 - Adoption"].drop(
+        columns=["Allocated Team", "Allocated Worker"]
+    )}  # fmt: skip
+    with pytest.raises(AnnexAError, match="has no allocated worker: add the Allocated Team and Allocated Worker"):
+        read_annex_a(write_workbook(tmp_path / "annex a.xlsx", {**SHEETS, **as_published}), {10: "cla"}, STAFF)
