@@ -358,7 +358,9 @@ def _load_history(
     connection: Connection, settings: Settings, lookups: _Lookups, frame: pd.DataFrame
 ) -> tuple[int, int]:
     """Past audits: those of cases in the store become closed allocations of their cycles (with a return where
-    the history gives a grade and an auditor); those of cases closed since go to ``past_audit``."""
+    the history gives a grade and an auditor); those of cases closed since, and those of open cases whose worker
+    or auditor has left (no longer in the staff list, so no allocation can name them), go to ``past_audit``:
+    either way the case is never drawn again and the worker counts for the repeat rule."""
     case_table = models.CaseRecord.__table__
     refs = list(frame["case_ref"].unique())
     query = select(case_table.c.case_ref, case_table.c.id, case_table.c.area_id, case_table.c.audit_type).where(
@@ -371,9 +373,13 @@ def _load_history(
     ]
     cases = pd.DataFrame(found, columns=["case_ref", "case_id", "area_id", "audit_type"])
     everything = frame.merge(cases, on="case_ref", how="left")
-    closed = everything[everything["case_id"].isna()]
     merged = everything[everything["case_id"].notna()]
     _raise_if(_history_problems(connection, settings, lookups, everything, merged), Dataset.AUDIT_HISTORY)
+    staff_known = merged["worker_id"].isin(lookups.staff.keys()) & (
+        merged["auditor_id"].isna() | merged["auditor_id"].isin(lookups.staff.keys())
+    )
+    closed = pd.concat([everything[everything["case_id"].isna()], merged[~staff_known]])
+    merged = merged[staff_known]
 
     cycles = everything.groupby("cycle_ref", sort=True)["selection_date"].min()
     planned = {ref: cycle_dates(settings.calendar, selection.date(), ref=str(ref)) for ref, selection in cycles.items()}
@@ -397,13 +403,10 @@ def _load_history(
 def _history_problems(
     connection: Connection, settings: Settings, lookups: _Lookups, everything: pd.DataFrame, merged: pd.DataFrame
 ) -> list[str]:
-    """What stops a history loading: for the cases still open, a worker or auditor not in the staff list; for
-    any, a grade off the scale, a case twice, or a case the regular programme audited in another cycle."""
+    """What stops a history loading: a grade off the scale, a case twice, or a case the regular programme
+    audited in another cycle."""
     key = SCHEMAS[Dataset.AUDIT_HISTORY].key
     problems = []
-    for column in ("worker_id", "auditor_id"):
-        _, found = _resolve(merged, key, column, lookups.staff, "not in the staff list", fold=False)
-        problems += found
     off_scale = everything["grade"].notna() & ~everything["grade"].isin(settings.grade_scale.labels)
     if off_scale.any():
         problems.append(

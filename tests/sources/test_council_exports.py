@@ -235,6 +235,23 @@ def test_a_past_audit_log_without_grades_and_with_closed_cases_feeds_the_repeat_
     assert "AS-0900" in set(inputs.cases["case_ref"]) and "AS-0900" in inputs.audited
 
 
+def test_a_past_audit_of_an_open_case_by_a_worker_who_has_left_is_kept_and_never_drawn_again(
+    tmp_path: Path, store_url: str
+) -> None:
+    # Seen: a past audit of a case still open, its practitioner since left (not in the staff list), made the
+    # whole history refuse to load; and those are rows the "never the same case twice" rule needs.
+    write_exports(tmp_path)
+    left = pd.DataFrame([["Cycle 7", "14/09/2026", "AS-0002", "100098"]], columns=PAST_AUDITS.columns)
+    pd.concat([PAST_AUDITS, left]).to_csv(tmp_path / "past audits.csv", index=False)
+    settings = load_settings(council_config(tmp_path, store_url))
+    upgrade(engine_from(settings))
+    *_, history = take_in(settings, [Dataset.STAFF, Dataset.CASES, Dataset.AUDIT_HISTORY], AS_OF)
+    assert (history.rows, history.stored) == (4, 4)
+    inputs = selection_inputs(engine_from(settings), settings, date(2026, 12, 7))
+    assert "AS-0002" in set(inputs.cases["case_ref"]) and "AS-0002" in inputs.audited
+    assert inputs.recent_cycles[1] == frozenset({"100099", "100021", "100098"})
+
+
 def test_a_past_audit_of_a_case_moved_to_another_cycle_is_refused(tmp_path: Path, store_url: str) -> None:
     write_exports(tmp_path)
     settings = load_settings(council_config(tmp_path, store_url))
