@@ -36,7 +36,19 @@ def check_history(settings: Settings, history: pd.DataFrame, as_of: date) -> tup
     """Check the canonical audit history (text, as read). Returns the report and the history parsed for
     loading, with the checks' helper columns removed."""
     source = settings.sources.get(Dataset.AUDIT_HISTORY)
+    history = cycles_named_and_dated(history)
     frame = checkable(history, Dataset.AUDIT_HISTORY, source.date_format if source else None)
     report = run_checks(Dataset.AUDIT_HISTORY.value, frame, history_rules(settings, as_of), key="case_ref")
     report = in_source_terms(report, Dataset.AUDIT_HISTORY, source)
     return report, frame[list(history.columns)]
+
+
+def cycles_named_and_dated(history: pd.DataFrame) -> pd.DataFrame:
+    """The history with each cycle's selection date on every one of its rows, where a log gives it on some of
+    them only (as a QA team's log often does, on a cycle's first row), and a cycle the log knows by its
+    selection date alone named by that date as written."""
+    dated = history.dropna(subset=["cycle_ref", "selection_date"]).drop_duplicates("cycle_ref")
+    selection = history["selection_date"].fillna(
+        history["cycle_ref"].map(dated.set_index("cycle_ref")["selection_date"])
+    )
+    return history.assign(selection_date=selection, cycle_ref=history["cycle_ref"].fillna(selection))

@@ -122,8 +122,13 @@ SCHEMAS: dict[Dataset, DatasetSchema] = {
         Dataset.AUDIT_HISTORY,
         key=("case_ref",),
         columns=(
-            _c("cycle_ref", "text", "the audit cycle the case was audited in"),
-            _c("selection_date", "date", "the cycle's selection date"),
+            _c(
+                "cycle_ref",
+                "text",
+                "the audit cycle the case was audited in (blank or absent: the cycle is named by its selection date)",
+                required=False,
+            ),
+            _c("selection_date", "date", "the cycle's selection date (given on one of the cycle's rows is enough)"),
             _c("case_ref", "text", "the audited case (it may have closed since and be in no extract)"),
             _c("worker_id", "text", "staff_id of the practitioner whose work was audited"),
             _c("auditor_id", "text", "staff_id of the auditor (blank or absent: not recorded)", required=False),

@@ -252,6 +252,39 @@ def test_a_past_audit_of_an_open_case_by_a_worker_who_has_left_is_kept_and_never
     assert inputs.recent_cycles[1] == frozenset({"100099", "100021", "100098"})
 
 
+def test_a_log_that_dates_a_cycle_on_one_row_or_names_it_by_its_date_alone_is_read(
+    tmp_path: Path, store_url: str
+) -> None:
+    write_exports(tmp_path)
+    # The cycle's date on its first row only.
+    PAST_AUDITS.assign(**{"Cycle Start": ["14/09/2026", None, "26/10/2026"]}).to_csv(
+        tmp_path / "past audits.csv", index=False
+    )
+    settings = load_settings(council_config(tmp_path, store_url))
+    upgrade(engine_from(settings))
+    *_, history = take_in(settings, [Dataset.STAFF, Dataset.CASES, Dataset.AUDIT_HISTORY], AS_OF)
+    assert history.stored == 3
+    inputs = selection_inputs(engine_from(settings), settings, date(2026, 12, 7))
+    assert inputs.recent_cycles == (frozenset({"100011"}), frozenset({"100099", "100021"}))
+    assert inputs.audited_cycles == (date(2026, 10, 26), date(2026, 9, 14))
+
+    # No cycle column at all: each cycle is known by its selection date, and ordered by it.
+    data = yaml.safe_load((tmp_path / "council.yaml").read_text())
+    del data["sources"]["audit_history"]["columns"]["cycle_ref"]
+    (tmp_path / "council.yaml").write_text(yaml.safe_dump(data, allow_unicode=True))
+    PAST_AUDITS.drop(columns=["Audit Cycle"]).assign(**{"Case ID": ["AS-0001", "AS-0002", "AS-0004"]}).to_csv(
+        tmp_path / "past audits.csv", index=False
+    )
+    other = load_settings(tmp_path / "council.yaml")
+    take_in(other, [Dataset.AUDIT_HISTORY], AS_OF)
+    with engine_from(other).connect() as connection:
+        named = set(connection.scalars(select(models.AuditCycle.cycle_ref)))
+    assert {"14/09/2026", "26/10/2026"} <= named
+    inputs = selection_inputs(engine_from(other), other, date(2026, 12, 7))
+    assert {"AS-0001", "AS-0002", "AS-0004"} <= inputs.audited
+    assert inputs.recent_cycles[0] >= {"100011"} and inputs.audited_cycles[0] == date(2026, 10, 26)
+
+
 def test_a_past_audit_of_a_case_moved_to_another_cycle_is_refused(tmp_path: Path, store_url: str) -> None:
     write_exports(tmp_path)
     settings = load_settings(council_config(tmp_path, store_url))
