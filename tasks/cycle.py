@@ -72,17 +72,22 @@ def draw(settings: Settings, dates: CycleDates, seed: int | None) -> cycle_recor
     try:
         outcome = cycle_record.draw_cycle(engine_from(settings), settings, dates, seed)
     except NotReady as refusal:
-        create_markdown_artifact(
-            key="cycle-not-drawn",
-            description=f"Cycle {dates.cycle_ref} was not drawn",
-            markdown="\n".join([f"# Cycle {dates.cycle_ref} was not drawn", "", *(f"- {r}" for r in refusal.reasons)]),
-        )
+        publish_not_drawn("cycle-not-drawn", f"Cycle {dates.cycle_ref}", refusal)
         raise
     if outcome.selection is not None:
         publish_sample(outcome.selection, f"Cycle {dates.cycle_ref}")
     else:
         get_run_logger().info("Cycle %s was already drawn; its recorded sample is kept.", dates.cycle_ref)
     return outcome
+
+
+def publish_not_drawn(key: str, what: str, refusal: NotReady) -> None:
+    """The QA team's account in the Prefect UI of a draw refused, with each reason."""
+    create_markdown_artifact(
+        key=key,
+        description=f"{what} was not drawn",
+        markdown="\n".join([f"# {what} was not drawn", "", *(f"- {reason}" for reason in refusal.reasons)]),
+    )
 
 
 @task(name="discard the dry run's draw", **RETRY_IO, **NOT_CACHED)

@@ -13,10 +13,11 @@ from qaloop.core.settings import Settings
 from qaloop.core.templates import long_date
 from qaloop.messaging.outbox import enqueue
 from qaloop.programmes import deep_dive
+from qaloop.programmes.readiness import NotReady
 from qaloop.reporting.figures import CycleFigures
 from qaloop.store.engine import engine_from
 from tasks import NOT_CACHED, RETRY_IO, artifact_key
-from tasks.cycle import publish_sample
+from tasks.cycle import publish_not_drawn, publish_sample
 
 CONCERN_EVENT = "qaloop.concern.detected"
 
@@ -25,7 +26,11 @@ CONCERN_EVENT = "qaloop.concern.detected"
 def draw(settings: Settings, request: deep_dive.DeepDiveRequest, today: date) -> deep_dive.DeepDiveDraw:
     """Draw and record the deep dive's sample, publish it, and queue the QA team's note of why it started."""
     engine = engine_from(settings)
-    drawn = deep_dive.draw_deep_dive(engine, settings, request, today)
+    try:
+        drawn = deep_dive.draw_deep_dive(engine, settings, request, today)
+    except NotReady as refusal:
+        publish_not_drawn("deep-dive-not-drawn", f"Deep dive {deep_dive.deep_dive_ref(request, today)}", refusal)
+        raise
     if drawn.drawn.selection is not None:
         publish_sample(drawn.drawn.selection, f"Deep dive {drawn.cycle_ref}")
     else:

@@ -36,6 +36,7 @@ from qaloop.programmes.cycle_record import (
     save_inputs,
     selection_inputs,
 )
+from qaloop.programmes.readiness import NotReady, no_history
 from qaloop.programmes.selection import Selection, proportional_quotas, select_cases
 from qaloop.reporting.figures import CycleFigures
 from qaloop.store import models
@@ -145,6 +146,8 @@ def draw_deep_dive(engine: Engine, settings: Settings, request: DeepDiveRequest,
     cases = admitted(inputs.cases, request)
     audited = frozenset() if request.allow_reaudit else inputs.audited
     population = cases[~cases["case_ref"].isin(audited)]
+    if gaps := _not_ready(settings, request, inputs, cases, population, today):
+        raise NotReady(dates.cycle_ref, gaps, what="Deep dive")
     quotas = proportional_quotas(population, request.sample_size)
     # The filters are the deep dive's window and no worker-repeat rule applies: nobody is blocked.
     rules = settings.selection.model_copy(update={"look_back_months": 1200})
@@ -162,6 +165,34 @@ def draw_deep_dive(engine: Engine, settings: Settings, request: DeepDiveRequest,
         dates.cycle_ref, dates, draw_outcome(engine, settings, dates.cycle_ref, selection), len(cases),
         len(selection.drawn), reaudited,
     )  # fmt: skip
+
+
+def _not_ready(
+    settings: Settings,
+    request: DeepDiveRequest,
+    inputs: SelectionInputs,
+    cases: pd.DataFrame,
+    population: pd.DataFrame,
+    today: date,
+) -> list[str]:
+    """What stops the deep dive's draw: no audit history to keep audited cases out (unless re-audits are
+    allowed), no case at all, none the filters admit, or every one admitted audited already."""
+    gaps = [] if request.allow_reaudit else no_history(settings, inputs.audited_cycles, today)
+    if not len(inputs.cases):
+        gaps.append("the store holds no case: load the case extract (`qaloop load cases`)")
+    elif not len(cases):
+        filters = {
+            "audit types": request.audit_types, "areas": request.areas, "teams": request.teams,
+            "activity from": request.activity_from, "activity to": request.activity_to,
+        }  # fmt: skip
+        said = "; ".join(f"{name} {value}" for name, value in filters.items() if value) or "none"
+        gaps.append(f"no case in the store matches the deep dive's filters ({said}): widen them")
+    elif not len(population):
+        gaps.append(
+            f"every one of the {len(cases)} case(s) the filters admit has been audited already: allow re-audits "
+            "(allow_reaudit) to audit them again, or widen the filters"
+        )
+    return gaps
 
 
 def rederive_deep_dive(inputs: SelectionInputs, parameters: dict[str, Any], on: date, seed: int) -> Selection:

@@ -20,14 +20,32 @@ from qaloop.store.handles import CycleError
 
 
 class NotReady(CycleError):
-    """The cycle's draw depends on something that does not hold; nothing was drawn or recorded."""
+    """The cycle's (or deep dive's) draw depends on something that does not hold; nothing was drawn or
+    recorded."""
 
-    def __init__(self, cycle_ref: str, reasons: list[str]) -> None:
+    def __init__(self, cycle_ref: str, reasons: list[str], what: str = "Cycle") -> None:
         super().__init__(
-            f"Cycle {cycle_ref} was not drawn (nothing was recorded or sent):\n"
+            f"{what} {cycle_ref} was not drawn (nothing was recorded or sent):\n"
             + "\n".join(f"  - {reason}" for reason in reasons)
         )
         self.reasons = reasons
+
+
+def no_history(settings: Settings, audited_cycles: Iterable[date], before: date) -> list[str]:
+    """Why a draw on ``before`` cannot tell which cases were audited before: the store holds no audit history
+    although the programme had cycles before ``before`` (its first cycle is ``calendar.first_cycle``, else
+    ``calendar.anchor``); else nothing."""
+    calendar, repeat = settings.calendar, settings.selection.worker_repeat_cycles
+    if any(True for _ in audited_cycles) or before - timedelta(weeks=calendar.cadence_weeks) < (
+        calendar.first_cycle or calendar.anchor
+    ):
+        return []
+    return [
+        "the store holds no audit history, so the repeat rules (never the same case twice, never a worker "
+        f"audited in each of the last {repeat} cycles) cannot be applied: load the audit history "
+        "(`qaloop load audit_history`), or, if this is the programme's first cycle, set "
+        f"calendar.first_cycle to its selection date ({before})"
+    ]
 
 
 def history_gaps(settings: Settings, audited_cycles: Iterable[date], before: date) -> list[str]:
@@ -44,13 +62,8 @@ def history_gaps(settings: Settings, audited_cycles: Iterable[date], before: dat
     expected = [
         (before - (i + 1) * cadence, before - i * cadence) for i in range(repeat) if before - (i + 1) * cadence >= first
     ]
-    if expected and not recorded:
-        return [
-            "the store holds no audit history, so the repeat rules (never the same case twice, never a worker "
-            f"audited in each of the last {repeat} cycles) cannot be applied: load the audit history "
-            "(`qaloop load audit_history`), or, if this is the programme's first cycle, set "
-            f"calendar.first_cycle to its selection date ({before})"
-        ]
+    if missing := no_history(settings, recorded, before):
+        return missing
     return [
         f"no audited cycle is recorded with a selection date from {start} to {end - timedelta(days=1)}: the "
         f"worker-repeat rule needs each of the last {repeat} cycles; load the audit history that covers it"

@@ -1,6 +1,7 @@
 """A regular cycle refuses to draw when what its rules read is missing or stale, on SQLite and PostgreSQL:
 no audit history, a cycle missing from it, a stale extract, an audit type or an area the extract lacks, a
-stratum with a quota and nothing to draw. Each refusal says why and records nothing."""
+stratum with a quota and nothing to draw; and a deep dive without the history, or whose filters admit no case
+or only audited ones. Each refusal says why and records nothing."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import func, select, update
 from qaloop.core.cycle_dates import cycle_dates
 from qaloop.core.settings import Settings
 from qaloop.programmes.cycle_record import draw_cycle
+from qaloop.programmes.deep_dive import DeepDiveRequest, deep_dive_ref, draw_deep_dive
 from qaloop.programmes.readiness import NotReady
 from qaloop.store import models
 from qaloop.store.engine import engine_from
@@ -103,3 +105,55 @@ def test_a_stratum_with_a_quota_and_no_case_stops_the_draw(county: Settings) -> 
         )
     [reason] = refusal(county)
     assert reason.startswith("stratum NE|mca_assessment has a quota of")
+
+
+def deep_dive_refusal(settings: Settings, request: DeepDiveRequest) -> list[str]:
+    """Why the deep dive is not drawn; and that nothing of it was recorded."""
+    with pytest.raises(NotReady) as raised:
+        draw_deep_dive(engine_from(settings), settings, request, NEXT_CYCLE)
+    with engine_from(settings).connect() as connection:
+        recorded = connection.scalar(
+            select(func.count()).select_from(models.AuditCycle).where(models.AuditCycle.programme == "deep_dive")
+        )
+    assert recorded == 0 and f"Deep dive {deep_dive_ref(request, NEXT_CYCLE)} was not drawn" in str(raised.value)
+    return raised.value.reasons
+
+
+def test_a_deep_dive_refuses_to_draw_blind_or_empty(county: Settings) -> None:
+    # Seen: a deep dive drew whatever it was given, with no word: without the history it cannot keep out the
+    # cases audited before; filters that admit nothing gave a green, empty deep dive.
+    nowhere = DeepDiveRequest(theme="Nobody's team", teams=["No Such Team"], sample_size=5)
+    [reason] = deep_dive_refusal(county, nowhere)
+    assert reason == "no case in the store matches the deep dive's filters (teams ['No Such Team']): widen them"
+
+    with engine_from(county).connect() as connection:
+        audited = connection.scalar(
+            select(models.CaseRecord.case_ref)
+            .join(models.Allocation, models.Allocation.case_id == models.CaseRecord.id)
+            .where(models.Allocation.status == "closed")
+        )
+        team = connection.scalar(
+            select(models.Team.name)
+            .join(models.CaseRecord, models.CaseRecord.team_id == models.Team.id)
+            .where(models.CaseRecord.case_ref == audited)
+        )
+    # Only audited cases admitted (by one audited case's team and a window around nothing else) is refused too,
+    # unless re-audits are asked for.
+    with engine_from(county).begin() as connection:
+        connection.execute(
+            update(models.CaseRecord)
+            .where(models.CaseRecord.case_ref != audited)
+            .where(
+                models.CaseRecord.team_id == select(models.Team.id).where(models.Team.name == team).scalar_subquery()
+            )
+            .values(set_aside="moved for this test")
+        )
+    only_audited = DeepDiveRequest(theme="One audited case", teams=[team], sample_size=1)
+    [reason] = deep_dive_refusal(county, only_audited)
+    assert "every one of the 1 case(s) the filters admit has been audited already" in reason
+
+    forget_cycles(county)
+    [reason] = deep_dive_refusal(county, DeepDiveRequest(theme="Best interests", sample_size=5))
+    assert "the store holds no audit history" in reason
+    allowed = DeepDiveRequest(theme="Best interests", sample_size=5, allow_reaudit=True)
+    assert draw_deep_dive(engine_from(county), county, allowed, NEXT_CYCLE).selected == 5
