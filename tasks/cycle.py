@@ -104,7 +104,11 @@ def discard_dry_run(settings: Settings, cycle: CycleHandle) -> int:
 def draw_month(settings: Settings, today: date, seed: int | None) -> CycleHandle:
     """Draw and record the month's managers' audits (a month already drawn is kept) and publish them by
     manager."""
-    outcome = managers_monthly.draw_managers_month(engine_from(settings), settings, today, seed)
+    try:
+        outcome = managers_monthly.draw_managers_month(engine_from(settings), settings, today, seed)
+    except NotReady as refusal:
+        publish_not_drawn("managers-audits-not-drawn", f"The managers' audits of {today:%B %Y}", refusal)
+        raise
     if outcome.selection is not None:
         publish_sample(outcome.selection, f"Managers' audits {managers_monthly.month_ref(today)}")
     else:

@@ -33,6 +33,7 @@ from qaloop.programmes.cycle_record import (
 )
 from qaloop.programmes.eligibility import eligibility, eligible, passes, relaxed_note, worker_cap
 from qaloop.programmes.eligibility import reasons as why_not_drawn
+from qaloop.programmes.readiness import NotReady, activity_gaps, history_gaps
 from qaloop.programmes.selection import RULE_VERSION, Selection, StratumResult, random_keys
 from qaloop.store.handles import authority_id, recorded_cycle
 
@@ -160,7 +161,8 @@ def month_ref(today: date) -> str:
 def draw_managers_month(engine: Engine, settings: Settings, today: date, seed: int | None = None) -> Draw:
     """Draw and record this month's managers' audits, each case given to the manager it was drawn for; a month
     already recorded is kept. The managers are the staff in ``selection.manager_roles`` who may audit (active,
-    not on leave while the audits are open)."""
+    not on leave while the audits are open). NotReady, with nothing recorded, when the repeat rules' history
+    or a fresh extract is missing, no manager can audit, or no case can be drawn for any of them."""
     dates = cycle_dates(settings.calendar, today, ref=month_ref(today))
     if recorded_cycle(engine, settings, dates.cycle_ref) is not None:
         return draw_outcome(engine, settings, dates.cycle_ref, None)
@@ -173,9 +175,23 @@ def draw_managers_month(engine: Engine, settings: Settings, today: date, seed: i
     managers = {staff_id: teams[staff_id] for staff_id in able.loc[able["role"].isin(roles), "staff_id"]}
     seed = default_seed(settings, dates.cycle_ref) if seed is None else seed
     per_manager = settings.selection.cases_per_manager
+    gaps = history_gaps(settings, inputs.audited_cycles, today) + activity_gaps(settings, inputs.cases, today)
+    if not managers:
+        gaps.append(
+            f"no one can audit this month: no active member of staff in selection.manager_roles "
+            f"({', '.join(sorted(roles))}) is free from {dates.allocation_date} to {dates.audit_due}"
+        )
+    if gaps:
+        raise NotReady(dates.cycle_ref, gaps, what="The managers' month")
     month = draw_for_managers(
         inputs.cases, managers, per_manager, settings.selection, today, seed, inputs.audited, inputs.recent_cycles
     )
+    if month.drawn.empty:
+        raise NotReady(
+            dates.cycle_ref,
+            [f"no case could be drawn for any of the {len(managers)} manager(s), even with the rules relaxed"],
+            what="The managers' month",
+        )
     drawn = month.drawn.assign(stratum="manager|" + month.drawn["manager_id"])
     counts = drawn.groupby("manager_id").size()
     selection = Selection(

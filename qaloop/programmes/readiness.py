@@ -72,21 +72,30 @@ def history_gaps(settings: Settings, audited_cycles: Iterable[date], before: dat
     ]
 
 
-def extract_gaps(settings: Settings, cases: pd.DataFrame, before: date) -> list[str]:
-    """What the stored case extract lacks for a draw on ``before``: recent activity, each configured area and
-    audit type."""
+def activity_gaps(settings: Settings, cases: pd.DataFrame, before: date) -> list[str]:
+    """What the stored case extract lacks for any draw on ``before`` under the look-back window: cases, and
+    activity recent enough."""
     if not len(cases):
         return ["the store holds no case: load the case extract (`qaloop load cases`)"]
-    problems = []
     cutoff = look_back_cutoff(before, settings.selection.look_back_months)
     newest = pd.to_datetime(cases["last_activity_date"]).max()
     if pd.isna(newest) or newest < cutoff:
         shown = "none" if pd.isna(newest) else newest.date().isoformat()
-        problems.append(
+        return [
             f"the newest activity in the case extract ({shown}) is before the look-back window starts "
             f"({cutoff.date()}, {settings.selection.look_back_months} months before {before}): the extract is "
             "stale or its activity dates were not read; export it again or check the activity date's mapping"
-        )
+        ]
+    return []
+
+
+def extract_gaps(settings: Settings, cases: pd.DataFrame, before: date) -> list[str]:
+    """What the stored case extract lacks for a regular cycle's draw on ``before``: cases, recent activity, each
+    configured area and audit type."""
+    problems = activity_gaps(settings, cases, before)
+    if not len(cases):
+        return problems
+    cutoff = look_back_cutoff(before, settings.selection.look_back_months)
     present_types = set(cases["audit_type"])
     for audit_type in settings.audit_types:
         if audit_type.id not in present_types:

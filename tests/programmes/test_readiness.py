@@ -1,7 +1,8 @@
 """A regular cycle refuses to draw when what its rules read is missing or stale, on SQLite and PostgreSQL:
 no audit history, a cycle missing from it, a stale extract, an audit type or an area the extract lacks, a
-stratum with a quota and nothing to draw; and a deep dive without the history, or whose filters admit no case
-or only audited ones. Each refusal says why and records nothing."""
+stratum with a quota and nothing to draw; a deep dive without the history, or whose filters admit no case
+or only audited ones; a managers' month without the history or anyone to audit. Each refusal says why and
+records nothing."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import pytest
 from sqlalchemy import func, select, update
 
 from qaloop.core.cycle_dates import cycle_dates
+from qaloop.core.roles import Role
 from qaloop.core.settings import Settings
 from qaloop.programmes.cycle_record import draw_cycle
 from qaloop.programmes.deep_dive import DeepDiveRequest, deep_dive_ref, draw_deep_dive
+from qaloop.programmes.managers_monthly import draw_managers_month
 from qaloop.programmes.readiness import NotReady
 from qaloop.store import models
 from qaloop.store.engine import engine_from
@@ -157,3 +160,31 @@ def test_a_deep_dive_refuses_to_draw_blind_or_empty(county: Settings) -> None:
     assert "the store holds no audit history" in reason
     allowed = DeepDiveRequest(theme="Best interests", sample_size=5, allow_reaudit=True)
     assert draw_deep_dive(engine_from(county), county, allowed, NEXT_CYCLE).selected == 5
+
+
+def test_the_managers_month_refuses_to_draw_blind_or_empty(county: Settings) -> None:
+    # Seen: the managers' month drew under the repeat rules whatever the store held: no history, no managers.
+    first_of_month = date(2026, 12, 1)
+    nobody = county.model_copy(
+        update={"selection": county.selection.model_copy(update={"manager_roles": [Role.DIRECTOR]})}
+    )
+    with engine_from(nobody).begin() as connection:
+        connection.execute(update(models.Staff).where(models.Staff.role == "director").values(active=False))
+    with pytest.raises(NotReady) as raised:
+        draw_managers_month(engine_from(nobody), nobody, first_of_month)
+    assert "The managers' month 2026-12-managers was not drawn" in str(raised.value)
+    assert raised.value.reasons[-1].startswith("no one can audit this month: no active member of staff")
+
+    forget_cycles(county)
+    with pytest.raises(NotReady) as raised:
+        draw_managers_month(engine_from(county), county, first_of_month)
+    assert [reason.split(",")[0] for reason in raised.value.reasons] == ["the store holds no audit history"]
+    with engine_from(county).connect() as connection:
+        assert (
+            connection.scalar(
+                select(func.count())
+                .select_from(models.AuditCycle)
+                .where(models.AuditCycle.programme == "managers_monthly")
+            )
+            == 0
+        )
