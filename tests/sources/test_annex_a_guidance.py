@@ -180,3 +180,50 @@ def test_an_early_help_or_adoption_list_as_the_guidance_lays_it_out_says_what_to
     )}  # fmt: skip
     with pytest.raises(AnnexAError, match="has no allocated worker: add the Allocated Team and Allocated Worker"):
         read_annex_a(write_workbook(tmp_path / "annex a.xlsx", {**SHEETS, **as_published}), {10: "cla"}, STAFF)
+
+
+# The rest of the guidance's lists: referrals (3) and section 47 enquiries (5), which carry an allocated worker,
+# and contacts (1) and adopters (11), which are never case lists and are passed over when present.
+OTHER_LISTS = {
+    "List 1 - Contacts": pd.DataFrame(
+        {"Child Unique ID": ["C010"], "Date of Contact": ["01/11/2026"], "Contact Source": ["a) 1A: Individual"]}
+    ),
+    "List 3 - Referrals": pd.DataFrame(
+        {
+            "Child Unique ID": ["C011"],
+            "Date of referral": ["03/11/2026"],
+            "Referral Source": ["e) 2A: Schools"],
+            "Referral NFA?": ["b) No"],
+            "Allocated Team": ["Assessment Team"],
+            "Allocated Worker": ["Amy Jones"],
+        }
+    ),
+    "List 5 - Section 47": pd.DataFrame(
+        {
+            "Child Unique ID": ["C012"],
+            "Strategy discussion initiating Section 47 Enquiry Start Date": ["02/10/2026"],
+            "Date of Initial Child Protection Conference": ["16-Oct-2026"],
+            "Allocated Team": ["Safeguarding Team"],
+            "Allocated Worker": ["Ben Okafor"],
+        }
+    ),
+    "List 11 - Adopters": pd.DataFrame(
+        {"Individual adopter identifier": ["AD1"], "Date enquiry received": ["01/01/2026"]}
+    ),
+}
+
+
+def test_every_list_of_the_guidance_in_one_workbook_is_read_or_passed_over(tmp_path: Path) -> None:
+    lists = {**LISTS, 2: "child_in_need", 3: "assessment", 5: "child_protection", 10: "child_looked_after"}
+    sheets = {**SHEETS, **EARLY_HELP_AND_ADOPTION, **OTHER_LISTS}
+    read = read_annex_a(write_workbook(tmp_path / "annex a.xlsx", sheets), lists, STAFF)
+    assert read.problems.empty
+    cases = read.cases.set_index("case_ref")
+    assert cases.loc["C011-L3", ["start_date", "last_activity_date", "worker_id"]].tolist() == [
+        "2026-11-03", "2026-11-03", "S1"
+    ]  # fmt: skip
+    assert cases.loc["C012-L5", ["start_date", "last_activity_date", "worker_id"]].tolist() == [
+        "2026-10-02", "2026-10-16", "S3"
+    ]  # fmt: skip
+    assert not {"C010", "AD1"} & set(cases["person_ref"])  # contacts and adopters are not cases
+    assert len(cases) == sum(len(sheets[name]) for name in sheets if "Contacts" not in name and "Adopters" not in name)
