@@ -20,6 +20,7 @@ from qaloop.core.schema import EXTRACTS, Dataset, columns_table
 from qaloop.core.settings import ConfigError, Settings, load_settings
 from qaloop.demo import synthetic
 from qaloop.messaging import outbox, undelivered
+from qaloop.moderation.agreement import kappa_said
 from qaloop.programmes import cycle_record
 from qaloop.programmes.explain import explain_cycle
 from qaloop.sources import loading
@@ -671,18 +672,19 @@ def _print_agreement(engine: Any, settings: Settings, cycle_ref: str) -> None:
             .order_by(figure.grouping.desc(), figure.group_value)
         ).all()
     typer.echo(f"\nAgreement with moderation, cycle {cycle_ref}:")
-    headings = f"{'audits':>6} {'exact':>6} {'within 1':>8} {'kappa (95% interval)':>24} {'higher':>7} {'lower':>6}"
+    headings = f"{'audits':>6} {'exact':>12} {'within 1':>8} {'higher':>7} {'lower':>6}  weighted kappa (95% interval)"
     typer.echo(f"  {'':<36} {headings}")
     for row in rows:
         if row.grouping == "audit_type" and row.group_value == "all":
             continue  # the overall row says it
-        kappa = "undefined" if row.kappa is None else f"{row.kappa:.2f}"
-        if row.kappa_low is not None:
-            kappa += f" ({row.kappa_low:.2f} to {row.kappa_high:.2f})"
+        kappa = kappa_said(
+            row.audits, row.exact, row.kappa, row.kappa_low, row.kappa_high, settings.moderation.kappa_min_audits
+        )
         name = "all audits" if row.grouping == "overall" else settings.audit_type(row.group_value).label
+        exact = f"{round(row.exact * row.audits)} ({row.exact:.0%})"
         typer.echo(
-            f"  {name:<36} {row.audits:>6} {row.exact:>6.0%} {row.within_one:>8.0%} {kappa:>24} "
-            f"{row.auditor_higher:>7.0%} {row.auditor_lower:>6.0%}"
+            f"  {name:<36} {row.audits:>6} {exact:>12} {row.within_one:>8.0%} "
+            f"{row.auditor_higher:>7.0%} {row.auditor_lower:>6.0%}  {kappa}"
         )
 
 

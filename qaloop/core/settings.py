@@ -234,6 +234,12 @@ class Moderation(_Strict):
         default=0.5, gt=0, description="mean grades by which an auditor differs from moderation to be flagged"
     )
     flag_min_audits: int = Field(default=5, ge=1, description="moderated audits needed before an auditor is flagged")
+    kappa_min_audits: int = Field(
+        default=10,
+        ge=2,
+        description="moderated audits a kappa is given for; fewer: 'too few moderated audits to say' (its interval "
+        "covers too seldom below about ten)",
+    )
     flag_feedback_below: float = Field(
         default=0.5, ge=0, le=1, description="flag an auditor whose feedback names strengths and learning less often"
     )

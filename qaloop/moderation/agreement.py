@@ -49,8 +49,9 @@ def weighted_kappa(auditor: np.ndarray, moderator: np.ndarray, levels: int) -> f
     return float(1 - (weights * observed).sum() / disagreement_expected)
 
 
-def agreement(auditor: np.ndarray, moderator: np.ndarray, levels: int, seed: int = 0) -> Agreement:
-    """The agreement figures for paired ranks, with a 95 % percentile bootstrap interval for kappa.
+def agreement(auditor: np.ndarray, moderator: np.ndarray, levels: int, seed: int = 0, minimum: int = 2) -> Agreement:
+    """The agreement figures for paired ranks, with a 95 % percentile bootstrap interval for kappa; with fewer
+    than ``minimum`` pairs, no kappa at all (see ``kappa_said``).
 
     The interval resamples audits with replacement (``BOOTSTRAP_SAMPLES`` times, seeded, so the same data
     gives the same interval); resamples where kappa is undefined are left out.
@@ -61,7 +62,7 @@ def agreement(auditor: np.ndarray, moderator: np.ndarray, levels: int, seed: int
     if n == 0:
         return Agreement(0, 0.0, 0.0, None, None, None, 0.0, 0.0)
     difference = auditor - moderator
-    kappa = weighted_kappa(auditor, moderator, levels)
+    kappa = weighted_kappa(auditor, moderator, levels) if n >= minimum else None
     low = high = None
     if kappa is not None and n > 1:
         rng = np.random.default_rng(seed)
@@ -82,17 +83,33 @@ def agreement(auditor: np.ndarray, moderator: np.ndarray, levels: int, seed: int
     )
 
 
-def agreement_table(pairs: pd.DataFrame, by: list[str], levels: int, seed: int = 0) -> pd.DataFrame:
+def kappa_said(
+    audits: int, exact: float, kappa: float | None, low: float | None, high: float | None, minimum: int
+) -> str:
+    """The kappa as a report gives it: with its interval; "too few moderated audits to say" below ``minimum``;
+    for a sample that agrees exactly throughout (where the bootstrap interval would collapse to a point), the
+    count and a one-sided 95 % lower bound of the agreement (Clopper-Pearson: 0.05 ** (1 / n))."""
+    if audits < minimum:
+        return f"too few moderated audits to say (fewer than {minimum})"
+    if exact == 1.0:
+        return f"all {audits} agree exactly: at least {0.05 ** (1 / audits):.0%} agreement (95% confidence)"
+    if kappa is None:
+        return "undefined: every grade the same on both sides"
+    interval = f" ({low:.2f} to {high:.2f})" if low is not None and high is not None else ""
+    return f"{kappa:.2f}{interval}"
+
+
+def agreement_table(pairs: pd.DataFrame, by: list[str], levels: int, seed: int = 0, minimum: int = 2) -> pd.DataFrame:
     """Agreement per group of ``pairs`` (columns ``auditor_rank``, ``moderator_rank`` and ``by``), plus a
-    row for all of them (its ``by`` columns read "all")."""
+    row for all of them (its ``by`` columns read "all"); no kappa for a group of fewer than ``minimum``."""
     rows = []
     groups = [((), pairs)] if not by else list(pairs.groupby(by, sort=True))
     for key, group in groups:
-        figures = agreement(group["auditor_rank"].to_numpy(), group["moderator_rank"].to_numpy(), levels, seed)
+        figures = agreement(group["auditor_rank"].to_numpy(), group["moderator_rank"].to_numpy(), levels, seed, minimum)
         names = key if isinstance(key, tuple) else (key,)
         rows.append(dict(zip(by, names, strict=True)) | vars(figures))
     if by:
-        overall = agreement(pairs["auditor_rank"].to_numpy(), pairs["moderator_rank"].to_numpy(), levels, seed)
+        overall = agreement(pairs["auditor_rank"].to_numpy(), pairs["moderator_rank"].to_numpy(), levels, seed, minimum)
         rows.append(dict.fromkeys(by, "all") | vars(overall))
     return pd.DataFrame(rows)
 

@@ -347,7 +347,7 @@ def record_agreement(engine: Engine, settings: Settings, cycle_ref: str) -> dict
             if pairs.empty:
                 continue
             for grouping, by in GROUPINGS.items():
-                table = agreement_table(pairs, by, levels, seed=cycle.id)
+                table = agreement_table(pairs, by, levels, seed=cycle.id, minimum=settings.moderation.kappa_min_audits)
                 quality = _feedback_quality(pairs, by)
                 table = table.merge(quality, on=by, how="left") if by else table.assign(**quality.iloc[0].to_dict())
                 tables[scope + grouping] = table

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from qaloop.core.settings import Settings
+from qaloop.moderation.agreement import kappa_said
 from qaloop.reporting.findings import audit_findings, question_answers
 from qaloop.reporting.spc import PChart, p_chart
 from qaloop.reporting.triangulation import TriangulationResult, triangulate
@@ -119,7 +120,7 @@ def cycle_figures(connection: Connection, settings: Settings, cycle_ref: str, as
         grades=grade_table(findings, settings.grade_scale.labels, settings),
         questions=question_table(history, answers, settings, cycle_ref, cycles),
         charts=charts,
-        agreement=_agreement(connection, cycle.id),
+        agreement=_agreement(connection, cycle.id, settings.moderation.kappa_min_audits),
         actions=_actions(connection, authority, cycle.id, cycle.close_date),
         triangulation=triangulate(connection, settings, as_of),
     )
@@ -223,7 +224,9 @@ def _chart(findings: pd.DataFrame, cycles: list[str], run: int) -> PChart:
     return p_chart(points, run=run)
 
 
-def _agreement(connection: Connection, cycle_id: int) -> pd.DataFrame:
+def _agreement(connection: Connection, cycle_id: int, minimum: int) -> pd.DataFrame:
+    """The kept agreement figures the summary shows, with the exact agreement as a count (``agreeing``) and the
+    kappa as the report says it (``kappa_said``: see ``agreement.kappa_said``)."""
     figure = models.AgreementFigure
     rows = connection.execute(
         select(
@@ -246,7 +249,17 @@ def _agreement(connection: Connection, cycle_id: int) -> pd.DataFrame:
         "grouping", "group", "audits", "exact", "within_one", "kappa", "kappa_low", "kappa_high",
         "auditor_higher", "auditor_lower",
     ]  # fmt: skip
-    return pd.DataFrame([tuple(row) for row in rows], columns=columns)
+    table = pd.DataFrame([tuple(row) for row in rows], columns=columns)
+    table["agreeing"] = (table["exact"] * table["audits"]).round().astype("int64")
+    table["kappa_said"] = [
+        kappa_said(row.audits, row.exact, _number(row.kappa), _number(row.kappa_low), _number(row.kappa_high), minimum)
+        for row in table.itertuples()
+    ]
+    return table
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
 
 
 def _actions(connection: Connection, authority: int, cycle_id: int, close_date: date) -> dict[str, int]:

@@ -9,7 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 
-from qaloop.moderation.agreement import agreement, agreement_table, feedback_flags, flagged_auditors, weighted_kappa
+from qaloop.moderation.agreement import (
+    agreement,
+    agreement_table,
+    feedback_flags,
+    flagged_auditors,
+    kappa_said,
+    weighted_kappa,
+)
 from tests.properties import examples
 
 
@@ -104,3 +111,32 @@ def test_auditors_whose_feedback_seldom_names_strengths_and_learning_are_flagged
     flagged = feedback_flags(pairs, below=0.5, min_audits=5)
     assert flagged["auditor_id"].tolist() == ["A"]  # 2 of 5; B names both always; C has too few audits
     assert flagged["names_strengths_and_learning"].tolist() == [0.4]
+
+
+def test_too_few_moderated_audits_give_no_kappa_and_say_so() -> None:
+    # Seen: five Mental Capacity Act audits printed a kappa with an interval; below about ten the bootstrap
+    # interval covers the truth far too seldom (58 % at five).
+    auditor, moderator = np.array([0, 1, 2, 3, 2]), np.array([0, 1, 2, 2, 2])
+    assert agreement(auditor, moderator, levels=4).kappa is not None
+    few = agreement(auditor, moderator, levels=4, minimum=10)
+    assert (few.kappa, few.kappa_low, few.kappa_high, few.exact) == (None, None, None, 0.8)
+    said = kappa_said(few.audits, few.exact, few.kappa, few.kappa_low, few.kappa_high, minimum=10)
+    assert said == "too few moderated audits to say (fewer than 10)"
+    table = agreement_table(
+        pd.DataFrame({"auditor_rank": auditor, "moderator_rank": moderator, "type": ["a"] * 5}), ["type"], 4, minimum=5
+    )
+    assert table["kappa"].notna().all()  # five is enough where the minimum is five
+
+
+def test_a_sample_that_agrees_throughout_gives_its_count_and_a_lower_bound_not_a_point() -> None:
+    # Seen: "1.00 (1.00 to 1.00)" whenever every moderated grade agreed. With 14 of 14, the one-sided 95 %
+    # lower bound of the agreement is 0.05 ** (1 / 14) = 0.807.
+    ranks = np.array([0, 1, 2, 3, 1, 2, 2, 3, 1, 0, 2, 3, 2, 1])
+    figures = agreement(ranks, ranks, levels=4, minimum=10)
+    assert (figures.kappa_low, figures.kappa_high) == (1.0, 1.0)  # what the bootstrap gives
+    said = kappa_said(figures.audits, figures.exact, figures.kappa, figures.kappa_low, figures.kappa_high, 10)
+    assert said == "all 14 agree exactly: at least 81% agreement (95% confidence)"
+    mixed = agreement(ranks, np.roll(ranks, 1), levels=4, minimum=10)
+    assert kappa_said(mixed.audits, mixed.exact, mixed.kappa, mixed.kappa_low, mixed.kappa_high, 10) == (
+        f"{mixed.kappa:.2f} ({mixed.kappa_low:.2f} to {mixed.kappa_high:.2f})"
+    )

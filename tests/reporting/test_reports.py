@@ -133,6 +133,9 @@ def test_the_summary_reports_figures_recompute_from_the_store(closed: Settings) 
     agreement = pack["Agreement"].set_index("grouping")
     assert agreement.loc["overall", "audits"] == overall.audits
     assert f"{overall.exact:.0%}" in html
+    # The agreement counts always shown; an audit type with a handful of moderated audits gets no kappa.
+    assert f"{round(overall.exact * overall.audits)} of {overall.audits} ({overall.exact:.0%})" in html
+    assert "too few moderated audits to say (fewer than 10)" in html
     with engine_from(closed).connect() as connection:
         assert (
             connection.scalar(select(models.AuditCycle.status).where(models.AuditCycle.cycle_ref == CYCLE)) == "closed"
