@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from qaloop.core.outputs import write_csv
-from qaloop.core.quoting import brief
+from qaloop.core.quoting import QUOTED_ROWS, brief, quoted_reasons
 from qaloop.core.schema import SCHEMAS, Dataset
 from qaloop.core.settings import CheckPolicy, Settings, Source
 from qaloop.messaging.compose import compose
@@ -428,10 +428,6 @@ def store(
     )
 
 
-# The QA team's email about rows set aside quotes this many of them; all are in the quarantine file.
-_QUOTED_ROWS = 10
-
-
 def set_aside_notice(
     settings: Settings,
     dataset: Dataset,
@@ -442,7 +438,7 @@ def set_aside_notice(
 ) -> Message:
     """The QA team's email about the ``rows`` of an extract set aside (not stored, never drawn), with why, by
     key, for the first of them; sent once per file (or per day, for a source that is not a file)."""
-    quoted = [(brief(ref), brief(why, 300)) for ref, why in sorted(reasons.items())]
+    quoted = quoted_reasons(reasons)
     return compose(
         settings,
         "rows_set_aside",
@@ -453,8 +449,8 @@ def set_aside_notice(
             "dataset": dataset.value.replace("_", " "),
             "source": describe(settings.sources[dataset]),
             "rows": rows,
-            "quoted": quoted[:_QUOTED_ROWS],
-            "more": max(0, len(quoted) - _QUOTED_ROWS),
+            "quoted": quoted[:QUOTED_ROWS],
+            "more": max(0, len(quoted) - QUOTED_ROWS),
             "quarantine_file": quarantine_file,
         },
     )

@@ -4,7 +4,10 @@ shows, so that no value, however long, fills one (the full text stays where it b
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+# A message about refused rows quotes this many of them; the rest are in the file it names.
+QUOTED_ROWS = 10
 
 
 def brief(text: str, limit: int = 40) -> str:
@@ -29,3 +32,8 @@ def first_lines(text: str, lines: int = 12) -> str:
 def some_of(items: Sequence[str], shown: int = 10) -> list[str]:
     """The first ``shown`` items, then a last item saying how many more there are."""
     return list(items[:shown]) + ([f"... and {len(items) - shown} more"] if len(items) > shown else [])
+
+
+def quoted_reasons(reasons: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Each refused row's key and why, in key order, as a message quotes them: neither long enough to fill it."""
+    return [(brief(ref), brief(why, 300)) for ref, why in sorted(reasons.items())]

@@ -187,9 +187,10 @@ def _scrubber(connection: Connection, settings: Settings, figures: CycleFigures)
     """The scrubber for the cycle's free text: every name of the authority's staff; their staff ids and
     emails, the cycle's case and person references, and every other case or person reference in the store
     that the text mentions."""
+    authority = authority_id(connection, settings)
     staff = connection.execute(
         select(models.Staff.staff_ref, models.Staff.name, models.Staff.email).where(
-            models.Staff.authority_id == authority_id(connection, settings)
+            models.Staff.authority_id == authority
         )
     ).all()
     findings = figures.findings
@@ -200,7 +201,7 @@ def _scrubber(connection: Connection, settings: Settings, figures: CycleFigures)
         chunk = mentioned[start : start + 1_000]
         others += connection.execute(
             select(models.CaseRecord.case_ref, models.CaseRecord.person_ref).where(
-                models.CaseRecord.authority_id == authority_id(connection, settings),
+                models.CaseRecord.authority_id == authority,
                 models.CaseRecord.case_ref.in_(chunk) | models.CaseRecord.person_ref.in_(chunk),
             )
         ).all()

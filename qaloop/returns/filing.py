@@ -35,7 +35,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, select, update
 
 from qaloop.core.outputs import write_csv
-from qaloop.core.quoting import brief, some_of
+from qaloop.core.quoting import QUOTED_ROWS, brief, quoted_reasons, some_of
 from qaloop.core.schema import SCHEMAS, Dataset
 from qaloop.core.settings import Settings
 from qaloop.messaging.compose import compose
@@ -49,13 +49,11 @@ from qaloop.returns.reading import (
     passed_over_because,
     read_return_file,
 )
-from qaloop.sources.readers import SourceError
+from qaloop.sources.readers import SourceError, file_digest
 from qaloop.store import models
 from qaloop.store.lifecycle import AWAITING_AUDIT, complete_action, move_allocations, move_moderations
 
 ACTOR = "qaloop returns"
-# A message about a file quotes this many of its refused rows; all of them are in its .rejected.csv.
-_QUOTED_ROWS = 10
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,7 @@ class FileOutcome:
 
     def quoted_refusals(self) -> list[tuple[str, str]]:
         """Each refused row as a message quotes it, its key and why, neither long enough to fill the message."""
-        return [(brief(ref), brief(why, 300)) for ref, why in sorted(self.rejected.items())]
+        return quoted_reasons(self.rejected)
 
 
 Check = Callable[[ReturnFile, pd.DataFrame, Settings], Rejection | None]
@@ -207,7 +205,7 @@ def _ingest_claimed(
     outcomes: dict[Path, FileOutcome] = {}
     readable: dict[Dataset, list[tuple[Path, str, ReturnFile]]] = {}
     for path, opened in claimed.items():
-        digest = hashlib.file_digest(opened, "sha256").hexdigest()
+        digest = file_digest(opened)
         with engine.connect() as connection:
             earlier = connection.scalar(
                 select(models.SourceFile.id)
@@ -283,7 +281,7 @@ def _file_one(
     problem = None
     if reasons:
         outcome.rejected = reasons
-        problem = "\n".join(some_of([f"{ref}: {why}" for ref, why in outcome.quoted_refusals()], _QUOTED_ROWS))
+        problem = "\n".join(some_of([f"{ref}: {why}" for ref, why in outcome.quoted_refusals()], QUOTED_ROWS))
     elif rejection is not None and rejection.whole_file:
         outcome.rejected = {"(whole file)": rejection.summary}
         problem = rejection.summary
@@ -496,10 +494,10 @@ def _qa_team_notices(settings: Settings, outcome: FileOutcome, digest: str) -> l
         "cycle_ref": "returns",
         "file": outcome.name,
         "status": outcome.status,
-        "filed": some_of([brief(ref) for ref in outcome.filed], _QUOTED_ROWS),
-        "held": some_of([brief(ref) for ref in outcome.held], _QUOTED_ROWS),
-        "rejected": outcome.quoted_refusals()[:_QUOTED_ROWS],
-        "more_rejected": max(0, len(outcome.rejected) - _QUOTED_ROWS),
+        "filed": some_of([brief(ref) for ref in outcome.filed], QUOTED_ROWS),
+        "held": some_of([brief(ref) for ref in outcome.held], QUOTED_ROWS),
+        "rejected": outcome.quoted_refusals()[:QUOTED_ROWS],
+        "more_rejected": max(0, len(outcome.rejected) - QUOTED_ROWS),
     }
     return [
         compose(

@@ -57,6 +57,12 @@ class ListDates:
 
 
 LIST_DATES: dict[int, ListDates] = {
+    # The guidance's early help (List 2) and adoption (List 10) lists name no allocated worker: a council that
+    # audits them adds the columns (Allocated Team, Allocated Worker) to its export (see WITHOUT_WORKER).
+    2: ListDates(
+        start=("assessment start date", "early help assessment start date"),
+        activity=("assessment completion date", "early help assessment completion date", "assessment start date"),
+    ),
     3: ListDates(start=("date of referral", "referral date"), activity=("date of referral", "referral date")),
     4: ListDates(
         start=("assessment start date", "date assessment started", "continuous assessment start date"),
@@ -124,15 +130,6 @@ LIST_DATES: dict[int, ListDates] = {
             "date of last contact",
         ),
     ),
-}
-
-# The guidance's early help (List 2) and adoption (List 10) lists name no allocated worker: a council that
-# audits them adds the columns (Allocated Team, Allocated Worker) to its export.
-LIST_DATES |= {
-    2: ListDates(
-        start=("assessment start date", "early help assessment start date"),
-        activity=("assessment completion date", "early help assessment completion date", "assessment start date"),
-    ),
     10: ListDates(
         start=("date the child entered care", "date child entered care"),
         activity=(
@@ -147,6 +144,8 @@ LIST_DATES |= {
         end=("date of adoption order", "date of decision that child should no longer be placed for adoption"),
     ),
 }
+
+# The lists the guidance gives no allocated worker (see LIST_DATES).
 WITHOUT_WORKER = {2: "early help", 10: "adoption"}
 _EXCEL_EPOCH = date(1899, 12, 30)
 _TEXT_DATES = (

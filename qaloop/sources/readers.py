@@ -13,6 +13,7 @@ import zipfile
 from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 from sqlalchemy import Connection, text
@@ -32,9 +33,12 @@ class SourceError(Exception):
     """A source could not be read or does not fit the canonical schema; the message says where and why."""
 
 
-def file_digest(path: Path) -> str:
-    """The SHA-256 of a file's content: its identity in the ledger of processed files."""
-    with path.open("rb") as handle:
+def file_digest(source: Path | BinaryIO) -> str:
+    """The SHA-256 of a file's content (at ``source``, or read from an open file from where it stands): its
+    identity in the ledger of processed files."""
+    if not isinstance(source, Path):
+        return hashlib.file_digest(source, "sha256").hexdigest()
+    with source.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
