@@ -254,17 +254,59 @@ class Triangulation(_Strict):
         default=0.95, gt=0.5, lt=1, description="how sure a source must be that a team differs before it signals"
     )
     min_sources: int = Field(default=2, ge=1, description="sources that must signal concern before a flag")
+    overdispersion: Literal["none", "multiplicative", "additive"] = Field(
+        default="none",
+        description=(
+            "widen the funnel limits where teams differ more than chance allows (Spiegelhalter 2005): "
+            "none (exact limits), multiplicative or additive"
+        ),
+    )
     satisfied_from: int = Field(default=4, ge=1, le=5, description="survey score counted as satisfied (1-5 scale)")
+
+
+class Recalculation(_Strict):
+    """A cycle from which the p-charts' limits are worked out afresh, and why (shown on the charts)."""
+
+    cycle: str = Field(min_length=1, description="the first cycle of the new period, by its reference")
+    reason: str = Field(
+        min_length=1, max_length=120, description="the change in practice: a new audit tool, a restructure"
+    )
 
 
 class Reports(_Strict):
     """The cycle's reports, the workshop dataset and who receives them."""
 
-    past_cycles: int = Field(default=8, ge=0, le=40, description="earlier cycles the reports compare with")
+    past_cycles: int = Field(
+        default=24,
+        ge=0,
+        le=40,
+        description="earlier cycles the reports compare with (the p-charts need spc_min_points - 1 for a reading)",
+    )
     good_practice_examples: int = Field(default=5, ge=0, description="examples of good practice in the highlights")
     spc_run: Literal[6, 7] = Field(
         default=7,
         description="points in a row that make a shift or a trend on the p-charts (Making Data Count: 7; 6 in some)",
+    )
+    spc_min_points: int = Field(
+        default=13,
+        ge=2,
+        le=41,
+        description="points before a p-chart reads special cause; limits from fewer are provisional (MDC: 13)",
+    )
+    spc_baseline_points: int | None = Field(
+        default=None,
+        ge=2,
+        description="fix each p-chart period's centre line and limits on its first N cycles (unset: all of them)",
+    )
+    spc_recalculate_from: list[Recalculation] = Field(
+        default_factory=list,
+        description="cycles from which the p-charts' limits are worked out afresh, each with its reason",
+    )
+    good_share_target: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="the share of audits good or better aimed for: the p-charts read their assurance against it",
     )
     workshop_free_text: list[Literal["strengths", "learning_points", "to_reach_higher_grade"]] = Field(
         default_factory=list, description="free-text fields kept in the anonymised workshop dataset"
@@ -292,6 +334,18 @@ class Reports(_Strict):
                 "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
         return key
+
+    @model_validator(mode="after")
+    def _readable_charts(self) -> Reports:
+        if self.spc_baseline_points is not None and self.spc_baseline_points < self.spc_min_points:
+            raise ValueError(
+                f"spc_baseline_points ({self.spc_baseline_points}) is fewer than spc_min_points "
+                f"({self.spc_min_points}): limits fixed on so few cycles would stay provisional for good"
+            )
+        cycles = [recalculation.cycle for recalculation in self.spc_recalculate_from]
+        if len(set(cycles)) < len(cycles):
+            raise ValueError("spc_recalculate_from names a cycle twice")
+        return self
 
 
 class DeepDives(_Strict):

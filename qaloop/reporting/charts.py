@@ -1,7 +1,8 @@
 """Charts for the reports as inline SVG: nothing to download, readable in an email client and printable.
 
 Colours follow NHS "Making Data Count": grey for common-cause points, orange for special cause that is a
-concern, blue for special cause that is an improvement; grades run from red (worst) to blue (best).
+concern, blue for special cause that is an improvement; its variation and assurance icons are drawn as
+lettered circles that say themselves in words; grades run from red (worst) to blue (best).
 """
 
 from __future__ import annotations
@@ -51,10 +52,23 @@ def p_chart_svg(chart: PChart, title: str, width: int = 640, height: int = 240) 
             f"M{x(i) - step / 2:.1f},{y(getattr(p, bound)):.1f} h{step:.1f}" for i, p in enumerate(chart.points)
         )
         parts.append(f'<path d="{path}" stroke="{GREY}" stroke-dasharray="4 3" fill="none"/>')
-    parts.append(
-        f'<line x1="{left}" x2="{width - right}" y1="{y(chart.centre):.1f}" y2="{y(chart.centre):.1f}" '
-        f'stroke="{INK}" stroke-width="1"/>'
-    )
+    for index, period in enumerate(chart.periods):
+        # Each period's centre line spans its own points: a recalculation shows as a step.
+        spans = [i for i, point in enumerate(chart.points) if point.period == index]
+        if not spans:
+            continue
+        start, end = x(spans[0]) - step / 2, x(spans[-1]) + step / 2
+        parts.append(
+            f'<line x1="{start:.1f}" x2="{end:.1f}" y1="{y(period.centre):.1f}" y2="{y(period.centre):.1f}" '
+            f'stroke="{INK}" stroke-width="1"/>'
+        )
+        if index > 0:
+            parts.append(
+                f'<line x1="{start:.1f}" x2="{start:.1f}" y1="{top}" y2="{top + plot_h}" stroke="{INK}" '
+                f'stroke-dasharray="2 2"><title>Limits recalculated from {escape(period.first)}: '
+                f"{escape(period.reason)}</title></line>"
+            )
+            parts.append(_text(start + 3, top + 10, f"recalculated: {period.reason}", size=9))
     line = " ".join(f"{'M' if i == 0 else 'L'}{x(i):.1f},{y(p.share):.1f}" for i, p in enumerate(chart.points))
     parts.append(f'<path d="{line}" stroke="{GREY}" stroke-width="1.5" fill="none"/>')
     for i, point in enumerate(chart.points):
@@ -66,10 +80,44 @@ def p_chart_svg(chart: PChart, title: str, width: int = 640, height: int = 240) 
         every = max(1, round(46 / step))  # leave room between the cycle labels on narrow charts
         if (len(chart.points) - 1 - i) % every == 0:
             parts.append(_text(x(i), height - bottom + 16, point.label, anchor="middle", size=10))
-    parts.append(
-        _text(left, height - 6, f"Centre line {chart.centre:.1%}; dashed: control limits (3 standard errors).", size=10)
-    )
+    parts += _icons(chart, width - right, 14)
+    parts.append(_text(left, height - 6, _footnote(chart), size=10))
     return Markup("".join(parts) + "</svg>")
+
+
+def _footnote(chart: PChart) -> str:
+    """The chart's key in words: the centre line, the limits, and whether they are fixed or provisional."""
+    rules = chart.rules
+    if chart.provisional:
+        return f"Limits from fewer than {rules.min_points} points are provisional (trial limits); no reading yet."
+    fixed = f"; limits fixed on the first {rules.baseline} cycles" if rules.baseline else ""
+    return f"Centre line {chart.centre:.1%}; dashed: control limits (3 standard errors){fixed}."
+
+
+def _icons(chart: PChart, right: float, baseline: float) -> list[str]:
+    """Making Data Count's variation and assurance icons, as lettered circles whose titles say them in words:
+    H or L for special cause high or low (blue improvement, orange concern), a dash for common cause; P, F or
+    ? for a target consistently met, consistently missed or hit and miss. None where there is no reading."""
+    icons = []
+    if chart.variation:
+        latest = chart.points[-1]
+        special = bool(latest.special)
+        colour = (BLUE if chart.better(latest) else ORANGE) if special else GREY
+        letter = ("H" if latest.direction > 0 else "L") if special else "–"
+        icons.append((letter, colour, chart.variation))
+    if chart.assured:
+        letter, colour = {"meets": ("P", BLUE), "misses": ("F", ORANGE), "hit and miss": ("?", GREY)}[chart.assured]
+        icons.append((letter, colour, f"Assurance: {chart.assurance}"))
+    parts = []
+    for index, (letter, colour, words) in enumerate(reversed(icons)):
+        cx = right - 9 - index * 22
+        parts.append(
+            f'<g class="icon"><title>{escape(words)}</title><circle cx="{cx:.1f}" cy="{baseline - 4:.1f}" r="9" '
+            f'fill="#ffffff" stroke="{colour}" stroke-width="2"/>'
+            + _text(cx, baseline, letter, anchor="middle", size=11, weight="bold", fill=colour)
+            + "</g>"
+        )
+    return parts
 
 
 def grade_bars_svg(rows: Mapping[str, Sequence[int]], labels: Sequence[str], title: str, width: int = 640) -> Markup:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from qaloop.core.settings import Settings
 from qaloop.moderation.agreement import kappa_said
 from qaloop.reporting.findings import audit_findings, question_answers
-from qaloop.reporting.spc import PChart, p_chart
+from qaloop.reporting.spc import ChartRules, PChart, p_chart
 from qaloop.reporting.triangulation import TriangulationResult, triangulate
 from qaloop.store import models
 from qaloop.store.handles import CycleError, authority_id
@@ -99,12 +99,11 @@ def cycle_figures(connection: Connection, settings: Settings, cycle_ref: str, as
     )
     on_time = int((findings["submitted_on"] <= findings["audit_due"]).sum())
     answers = question_answers(connection, history["return_id"].tolist())
-    charts = {"overall": _chart(history, cycles, settings.reports.spc_run)}
+    rules = chart_rules(settings, known_cycles(connection, authority))
+    charts = {"overall": _chart(history, cycles, rules)}
     for grouping in ("area", "audit_type"):
         for value in sorted(history[grouping].unique()):
-            charts[f"{grouping}:{value}"] = _chart(
-                history[history[grouping] == value], cycles, settings.reports.spc_run
-            )
+            charts[f"{grouping}:{value}"] = _chart(history[history[grouping] == value], cycles, rules)
     return CycleFigures(
         authority=settings.authority.name,
         cycle_ref=cycle_ref,
@@ -118,7 +117,7 @@ def cycle_figures(connection: Connection, settings: Settings, cycle_ref: str, as
         findings=findings,
         answers=answers[answers["return_id"].isin(findings["return_id"])].reset_index(drop=True),
         grades=grade_table(findings, settings.grade_scale.labels, settings),
-        questions=question_table(history, answers, settings, cycle_ref, cycles),
+        questions=question_table(history, answers, settings, cycle_ref, cycles, rules),
         charts=charts,
         agreement=_agreement(connection, cycle.id, settings.moderation.kappa_min_audits),
         actions=_actions(connection, authority, cycle.id, cycle.close_date),
@@ -166,10 +165,47 @@ def grade_table(findings: pd.DataFrame, labels: Iterable[str], settings: Setting
     return table[["grouping", "group", *labels, "audits", "good", "good_share", "below_standard"]]
 
 
+def chart_rules(settings: Settings, recorded: set[str]) -> ChartRules:
+    """How the p-charts are read, from ``reports``; a recalculation must name a recorded regular cycle
+    (``recorded``): one mistyped would silently leave the limits as they were."""
+    reports = settings.reports
+    unknown = [r.cycle for r in reports.spc_recalculate_from if r.cycle not in recorded]
+    if unknown:
+        raise CycleError(
+            f"reports.spc_recalculate_from names {', '.join(unknown)}, which is not a regular cycle recorded for "
+            f"{settings.authority.code}: correct the configuration (cycles are named by reference, as 2026-09)"
+        )
+    return ChartRules(
+        run=reports.spc_run,
+        min_points=reports.spc_min_points,
+        baseline=reports.spc_baseline_points,
+        recalculate_from=tuple((r.cycle, r.reason) for r in reports.spc_recalculate_from),
+        target=reports.good_share_target,
+    )
+
+
+def known_cycles(connection: Connection, authority: int) -> set[str]:
+    """The references of the authority's regular cycles."""
+    audit_cycle = models.AuditCycle
+    return set(
+        connection.scalars(
+            select(audit_cycle.cycle_ref).where(
+                audit_cycle.authority_id == authority, audit_cycle.programme == "regular"
+            )
+        )
+    )
+
+
 def question_table(
-    history: pd.DataFrame, answers: pd.DataFrame, settings: Settings, cycle_ref: str, cycles: list[str]
+    history: pd.DataFrame,
+    answers: pd.DataFrame,
+    settings: Settings,
+    cycle_ref: str,
+    cycles: list[str],
+    rules: ChartRules,
 ) -> pd.DataFrame:
-    """Each audit-tool question's answers this cycle and its "yes" share beside earlier cycles."""
+    """Each audit-tool question's answers this cycle and its "yes" share beside earlier cycles (read by
+    ``rules``, without the target: that is for the share of audits good or better)."""
     columns = [
         "tool", "aspect", "question_id", "question", "yes", "no", "short", "not_applicable", "answered", "yes_share",
         "reading",
@@ -178,6 +214,7 @@ def question_table(
         return pd.DataFrame(columns=columns)
     joined = answers.merge(history[["return_id", "cycle_ref", "audit_type"]], on="return_id")
     joined["tool"] = joined["audit_type"].map(lambda type_id: settings.audit_type(type_id).tool)
+    question_rules = replace(rules, target=None)
     rows = []
     for (tool_id, question_id), group in joined.groupby(["tool", "question_id"]):
         tool = settings.audit_tools[tool_id]
@@ -208,7 +245,7 @@ def question_table(
                 "not_applicable": int(((group["cycle_ref"] == cycle_ref) & group["answer"].map(_not_applicable)).sum()),
                 "answered": len(current),
                 "yes_share": yes / len(current) if len(current) else float("nan"),
-                "reading": p_chart(points, run=settings.reports.spc_run).latest,
+                "reading": p_chart(points, rules=question_rules).latest,
             }
         )
     return pd.DataFrame(rows, columns=columns)
@@ -218,10 +255,10 @@ def _not_applicable(answer: str) -> bool:
     return re.sub(r"[^a-z]", "", str(answer).casefold()) in ("notapplicable", "na")
 
 
-def _chart(findings: pd.DataFrame, cycles: list[str], run: int) -> PChart:
+def _chart(findings: pd.DataFrame, cycles: list[str], rules: ChartRules) -> PChart:
     counts = findings.groupby("cycle_ref")["good"].agg(["sum", "size"]).reindex(cycles, fill_value=0)
     points = [(ref, int(counts.loc[ref, "sum"]), int(counts.loc[ref, "size"])) for ref in cycles]
-    return p_chart(points, run=run)
+    return p_chart(points, rules=rules)
 
 
 def _agreement(connection: Connection, cycle_id: int, minimum: int) -> pd.DataFrame:

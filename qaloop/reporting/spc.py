@@ -2,9 +2,12 @@
 "Making Data Count", as its R package NHSRplotthedots implements them, so that a report calls a change a
 change only where the variation is special cause.
 
-The centre line is the pooled share of all the points shown; each point's control limits are three
-standard errors either side of it for that point's own count. A point is special cause by any of four rules,
-read in this order when it meets several:
+The centre line is the pooled share of the points shown, or of the first ``baseline`` of them when the limits
+are fixed on a baseline; each point's control limits are three standard errors either side of it for that
+point's own count. A recalculation (a change in the audit tool, a restructure) starts a new period with its
+own centre line, read on its own. Limits worked out from fewer than ``min_points`` points (13 by default)
+are provisional, and no point of such a period is read as special cause. Otherwise a point is special cause
+by any of four rules, read in this order when it meets several:
 
 - **outside the limits**: beyond three standard errors;
 - **a trend**: a run of ``run`` points (seven by default; six may be configured) each higher, or each lower,
@@ -16,7 +19,8 @@ read in this order when it meets several:
 
 Whether special cause is an improvement or a concern is read from its direction (the side of the centre
 line for a point outside the limits, two of three and a shift; the direction of travel for a trend) and the
-measure's polarity (more "good or better" is better).
+measure's polarity (more "good or better" is better). Where a target is set, the assurance reads where it
+lies against the latest point's limits: within them, chance alone decides whether a cycle meets it.
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 RUN = 7  # Making Data Count: a run of seven points makes a shift or a trend
+MIN_POINTS = 13  # Making Data Count: limits from fewer points are trial limits, and no icon is shown
 
 Reading = Literal["improvement", "concern", "common cause", "too few"]
+Assured = Literal["", "meets", "misses", "hit and miss"]
 OUTSIDE = "outside the control limits"
 TREND = "trend: {run} or more in a row rising or falling"
 TWO_OF_THREE = "two of three near a control limit (beyond two standard errors) on one side"
@@ -37,9 +43,23 @@ _WORDS = {6: "six", 7: "seven"}
 
 
 @dataclass(frozen=True)
+class ChartRules:
+    """How a chart is read: the run length, the fewest points before a reading, the points the limits are fixed
+    on (``baseline``; None: all the period's points), the cycles from which the limits are worked out afresh
+    (``recalculate_from``: label and why) and the target the assurance is read against (None: no target)."""
+
+    run: int = RUN
+    min_points: int = MIN_POINTS
+    baseline: int | None = None
+    recalculate_from: tuple[tuple[str, str], ...] = ()
+    target: float | None = None
+
+
+@dataclass(frozen=True)
 class PPoint:
-    """One subgroup (a cycle): ``hits`` of ``n``, the limits for a subgroup of its size, the rules it meets
-    (``special``, the one that decides first) and the direction of that rule (+1 higher, -1 lower, 0 none)."""
+    """One subgroup (a cycle): ``hits`` of ``n``, the centre line and limits for a subgroup of its size in its
+    period, the rules it meets (``special``, the one that decides first) and the direction of that rule (+1
+    higher, -1 lower, 0 none)."""
 
     label: str
     hits: int
@@ -49,34 +69,122 @@ class PPoint:
     upper: float
     special: tuple[str, ...]
     direction: int = 0
+    centre: float = math.nan
+    period: int = 0
+
+
+@dataclass(frozen=True)
+class Period:
+    """A run of points with one centre line: from the point labelled ``first`` (after a recalculation, for
+    ``reason``), its ``points``, and the first ``limits_from`` of them the centre line is worked out from;
+    ``provisional`` where that is fewer than the rules' minimum (trial limits, read no special cause)."""
+
+    first: str
+    centre: float
+    points: int
+    limits_from: int
+    provisional: bool
+    reason: str = ""
 
 
 @dataclass(frozen=True)
 class PChart:
-    """A p-chart of shares: centre line, the points with their limits, and what the latest point says."""
+    """A p-chart of shares: the latest period's centre line, the points with their limits, its periods, and
+    what the latest point says: its reading, in words, and (as Making Data Count's icons say them) its
+    ``variation`` and ``assurance``, with ``assured`` the kind ("" where there is no reading, or no target)."""
 
     centre: float
     points: tuple[PPoint, ...]
     latest: Reading
     says: str
     higher_is_better: bool = True
+    periods: tuple[Period, ...] = ()
+    rules: ChartRules = ChartRules()
+    variation: str = ""
+    assurance: str = ""
+    assured: Assured = ""
 
     def better(self, point: PPoint) -> bool:
         """Whether ``point``'s special cause is in the better direction."""
         return (point.direction > 0) == self.higher_is_better
 
+    @property
+    def provisional(self) -> bool:
+        """Whether any period's limits are trial limits (from fewer than the minimum of points)."""
+        return any(period.provisional for period in self.periods)
 
-def p_chart(points: Sequence[tuple[str, int, int]], higher_is_better: bool = True, run: int = RUN) -> PChart:
-    """The p-chart of ``points`` (label, hits, n), oldest first; subgroups with n = 0 are left out.
 
-    ``latest`` reads the newest point: special cause in the better direction is an improvement, in the
-    worse direction a concern, otherwise common cause (no change to report); fewer than two points
-    with audits are "too few".
+def p_chart(
+    points: Sequence[tuple[str, int, int]], higher_is_better: bool = True, rules: ChartRules = ChartRules()
+) -> PChart:
+    """The p-chart of ``points`` (label, hits, n), oldest first; subgroups with n = 0 are left out (a
+    recalculation at one starts the period at the next point with audits).
+
+    Each period (the points up to the first recalculation, then from each) has its own centre line, pooled
+    over its first ``rules.baseline`` points (all of them when None), and is read on its own. In a period of
+    fewer than ``rules.min_points`` points no point is special cause and the limits are provisional. ``latest``
+    reads the newest point: special cause in the better direction is an improvement, in the worse direction a
+    concern, otherwise common cause (no change to report); a period too short to read is "too few".
     """
-    kept = [(label, hits, n) for label, hits, n in points if n > 0]
-    if not kept:
-        return PChart(math.nan, (), "too few", "No audits to chart yet.", higher_is_better)
-    centre = sum(hits for _, hits, _ in kept) / sum(n for _, _, n in kept)
+    starts = dict(rules.recalculate_from)
+    grouped: list[list[tuple[str, int, int]]] = [[]]
+    reasons = [""]
+    for label, hits, n in points:
+        if label in starts and grouped[-1]:
+            grouped.append([])
+            reasons.append(starts[label])
+        elif label in starts:
+            reasons[-1] = starts[label]
+        if n > 0:
+            grouped[-1].append((label, hits, n))
+    periods: list[Period] = []
+    chart_points: list[PPoint] = []
+    for kept, reason in zip(grouped, reasons, strict=True):
+        if not kept:
+            continue
+        period, read = _period(kept, reason, rules, len(periods))
+        periods.append(period)
+        chart_points += read
+    if not chart_points:
+        return PChart(math.nan, (), "too few", "No audits to chart yet.", higher_is_better, (), rules)
+    last = periods[-1]
+    chart = PChart(last.centre, tuple(chart_points), "too few", "", higher_is_better, tuple(periods), rules)
+    latest = chart_points[-1]
+    since = f" since the recalculation at {last.first}" if len(periods) > 1 else ""
+    if last.provisional or last.points < rules.min_points:
+        says = (
+            f"Limits from fewer than {rules.min_points} points are provisional: no reading of special cause yet "
+            f"({last.points} cycle{'s' if last.points != 1 else ''}{since})."
+        )
+        return _with(chart, "too few", says)
+    assurance = _assurance(latest, rules.target, higher_is_better)
+    if not latest.special:
+        return _with(chart, "common cause", "No significant change: common-cause variation.",
+                     "Common cause variation", assurance)  # fmt: skip
+    better = chart.better(latest)
+    words = "Significant improvement" if better else "Significant deterioration"
+    side = "higher" if latest.direction > 0 else "lower"
+    variation = f"Special cause variation: {'improvement' if better else 'concern'} ({side})"
+    return _with(chart, "improvement" if better else "concern", f"{words} (special cause: {latest.special[0]}).",
+                 variation, assurance)  # fmt: skip
+
+
+def _with(
+    chart: PChart, latest: Reading, says: str, variation: str = "", assurance: tuple[Assured, str] = ("", "")
+) -> PChart:
+    return PChart(
+        chart.centre, chart.points, latest, says, chart.higher_is_better, chart.periods, chart.rules, variation,
+        assurance[1], assurance[0],
+    )  # fmt: skip
+
+
+def _period(
+    kept: list[tuple[str, int, int]], reason: str, rules: ChartRules, index: int
+) -> tuple[Period, list[PPoint]]:
+    """One period's centre line and its points, read by the four rules (none if the period is too short)."""
+    base = kept[: rules.baseline] if rules.baseline else kept
+    centre = sum(hits for _, hits, _ in base) / sum(n for _, _, n in base)
+    period = Period(kept[0][0], centre, len(kept), len(base), len(base) < rules.min_points, reason)
     shares = [hits / n for _, hits, n in kept]
     sigmas = [math.sqrt(centre * (1 - centre) / n) for _, _, n in kept]
     sides = [_sign(share - centre) for share in shares]
@@ -84,19 +192,21 @@ def p_chart(points: Sequence[tuple[str, int, int]], higher_is_better: bool = Tru
     near = [
         not out and abs(share - centre) > 2 * sigma for share, sigma, out in zip(shares, sigmas, outside, strict=True)
     ]
-    trends = _trends(shares, run)
-    shifts = _shifts(sides, run)
+    read = len(kept) >= rules.min_points and not period.provisional
+    trends = _trends(shares, rules.run)
+    shifts = _shifts(sides, rules.run)
     two_of_three = _two_of_three(near, sides)
-    chart_points = []
+    run_words = _WORDS.get(rules.run, str(rules.run))
+    found = []
     for i, ((label, hits, n), share, sigma) in enumerate(zip(kept, shares, sigmas, strict=True)):
         met = [
             (OUTSIDE, sides[i]) if outside[i] else None,
-            (TREND.format(run=_WORDS.get(run, run)), trends[i]) if trends[i] else None,
+            (TREND.format(run=run_words), trends[i]) if trends[i] else None,
             (TWO_OF_THREE, sides[i]) if two_of_three[i] else None,
-            (SHIFT.format(run=_WORDS.get(run, run)), sides[i]) if shifts[i] else None,
+            (SHIFT.format(run=run_words), sides[i]) if shifts[i] else None,
         ]
-        rules = [rule for rule in met if rule is not None]
-        chart_points.append(
+        met_rules = [rule for rule in met if rule is not None] if read else []
+        found.append(
             PPoint(
                 label,
                 hits,
@@ -104,23 +214,26 @@ def p_chart(points: Sequence[tuple[str, int, int]], higher_is_better: bool = Tru
                 share,
                 max(0.0, centre - 3 * sigma),
                 min(1.0, centre + 3 * sigma),
-                tuple(name for name, _ in rules),
-                rules[0][1] if rules else 0,
+                tuple(name for name, _ in met_rules),
+                met_rules[0][1] if met_rules else 0,
+                centre,
+                index,
             )
         )
-    latest = chart_points[-1]
-    if len(chart_points) < 2:
-        return PChart(centre, tuple(chart_points), "too few", "One cycle only: no comparison yet.", higher_is_better)
-    if not latest.special:
-        return PChart(
-            centre, tuple(chart_points), "common cause", "No significant change: common-cause variation.",
-            higher_is_better,
-        )  # fmt: skip
-    better = (latest.direction > 0) == higher_is_better
-    reading: Reading = "improvement" if better else "concern"
-    words = "Significant improvement" if better else "Significant deterioration"
-    says = f"{words} (special cause: {latest.special[0]})."
-    return PChart(centre, tuple(chart_points), reading, says, higher_is_better)
+    return period, found
+
+
+def _assurance(latest: PPoint, target: float | None, higher_is_better: bool) -> tuple[Assured, str]:
+    """Making Data Count's assurance icon, and in words: where the target lies against the latest limits."""
+    if target is None:
+        return "", ""
+    if latest.lower <= target <= latest.upper:
+        return "hit and miss", (
+            f"Hit and miss: the target ({target:.0%}) lies within the limits, so chance alone decides each cycle"
+        )
+    if (target < latest.lower) == higher_is_better:
+        return "meets", f"Consistently meets the target ({target:.0%}): it lies beyond the limits on the worse side"
+    return "misses", f"Consistently misses the target ({target:.0%}): it lies beyond the limits on the better side"
 
 
 def _sign(value: float) -> int:

@@ -4,7 +4,9 @@ same way (Warwickshire's four sources of evidence; Essex's triangulation).
 
 Each source is compared with the authority's own figures in the manner of a funnel plot: a team signals
 concern on a source only when its figure lies beyond the limits that chance alone would give a team of its
-size (``triangulation.confidence``, two-sided). The sources and what signals concern:
+size (``triangulation.confidence``, two-sided; exact binomial and Poisson limits, widened for over-dispersion
+where ``triangulation.overdispersion`` says: see ``funnels``), and a team with too little in the window to be
+judged on a source is said to be so. The sources and what signals concern:
 
 - audits: the share graded good or better is below the lower limit;
 - complaints: complaints per 100 open cases, or the share upheld (fully or partly), above the upper limit;
@@ -18,10 +20,8 @@ A team or area is flagged where ``triangulation.min_sources`` or more sources si
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from statistics import NormalDist
 from typing import Literal
 
 import pandas as pd
@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 
 from qaloop.core.settings import Settings, Triangulation
 from qaloop.reporting.findings import audit_findings
+from qaloop.reporting.funnels import exact_limits, judge
 from qaloop.store import models
 from qaloop.store.handles import authority_id
 
@@ -168,14 +169,34 @@ def _frame(connection: Connection, query: object, columns: list[str]) -> pd.Data
     return pd.DataFrame([tuple(row) for row in connection.execute(query)], columns=columns)  # type: ignore[call-overload]
 
 
-def compare(evidence: Evidence, rules: Triangulation, level: Level) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Comparison:
+    """Each team (or area) beside the authority (see ``compare``), and how each measure was judged: columns
+    source, measure, method (see ``funnels.Judged.method``), signals (what a signal means)."""
+
+    table: pd.DataFrame
+    methods: pd.DataFrame
+
+
+# Each measure a source is judged on: its source, the words for it, its count and size, the distribution and
+# the side on which a team signals concern.
+MEASURES = (
+    ("audits", "share of audits good or better", "good", "audits", "binomial", "low"),
+    ("complaints", "complaints per open case", "complaints", "open_cases", "poisson", "high"),
+    ("complaints", "share of decided complaints upheld", "upheld", "decided", "binomial", "high"),
+    ("compliments", "compliments per open case", "compliments", "open_cases", "poisson", "low"),
+    ("surveys", "share of survey answers satisfied", "satisfied", "survey_answers", "binomial", "low"),
+)
+
+
+def compare(evidence: Evidence, rules: Triangulation, level: Level) -> Comparison:
     """Each team (or area) beside the authority, source by source.
 
-    Columns: area, unit (the team or area), open_cases, audits, share_good, below_standard, complaints,
+    Table columns: area, unit (the team or area), open_cases, audits, share_good, below_standard, complaints,
     complaints_per_100, upheld_share, compliments, compliments_per_100, ombudsman_upheld, survey_answers,
-    satisfied_share, signals (the sources signalling concern, joined by ", "), sources (how many), flagged.
+    satisfied_share, signals (the sources signalling concern, joined by ", "), sources (how many), flagged,
+    too_few (the sources with too little in the window to judge the unit on, joined by ", ").
     """
-    z = NormalDist().inv_cdf(1 - (1 - rules.confidence) / 2)
     by = ["area"] if level == "area" else ["area", "team"]
     units = evidence.open_cases.groupby(by, as_index=False)["open_cases"].sum()
     audits = evidence.audits.groupby(by).agg(
@@ -198,75 +219,49 @@ def compare(evidence: Evidence, rules: Triangulation, level: Level) -> pd.DataFr
     table = units.set_index(by).join(audits).join(pd.DataFrame(counts)).fillna(0).reset_index()
     for column in ["audits", "good", "below_standard", *counts]:
         table[column] = table[column].astype(int)
-    total = table.sum(numeric_only=True)
     table["share_good"] = _share(table["good"], table["audits"])
     table["complaints_per_100"] = _share(table["complaints"] * 100, table["open_cases"])
     table["upheld_share"] = _share(table["upheld"], table["decided"])
     table["compliments_per_100"] = _share(table["compliments"] * 100, table["open_cases"])
     table["satisfied_share"] = _share(table["satisfied"], table["survey_answers"])
 
-    def beyond(test: Callable[..., pd.Series], hits: str, n: str, worse: str) -> pd.Series:
-        return test(table[hits], table[n], total[hits], total[n], z, worse)
-
-    signals = pd.DataFrame(
-        {
-            "audits": beyond(_binomial, "good", "audits", "low"),
-            "complaints": beyond(_poisson, "complaints", "open_cases", "high")
-            | beyond(_binomial, "upheld", "decided", "high"),
-            "compliments": beyond(_poisson, "compliments", "open_cases", "low"),
-            "Ombudsman": table["ombudsman_upheld"] > 0,
-            "surveys": beyond(_binomial, "satisfied", "survey_answers", "low"),
-        }
-    )
+    verdicts: dict[str, list[pd.Series]] = {source: [] for source in SOURCES}
+    methods = []
+    for source, words, hits, size, family, worse in MEASURES:
+        judged = judge(table[hits], table[size], family, worse, rules.confidence, rules.overdispersion)
+        verdicts[source].append(judged.verdicts)
+        side = "below the lower" if worse == "low" else "above the upper"
+        methods.append((source, words, judged.method, f"signals concern when {side} limit"))
+    verdicts["Ombudsman"].append(table["ombudsman_upheld"].gt(0).map({True: "beyond", False: "within"}))
+    methods.append(("Ombudsman", "decisions upheld", "any", "signals concern when one or more is upheld"))
+    signals = pd.DataFrame({s: pd.concat(v, axis=1).eq("beyond").any(axis=1) for s, v in verdicts.items()})
+    too_few = pd.DataFrame({s: pd.concat(v, axis=1).eq("too few").all(axis=1) for s, v in verdicts.items()})
     table["signals"] = signals.apply(lambda row: ", ".join(s for s in SOURCES if row[s]), axis=1)
     table["sources"] = signals.sum(axis=1).astype(int)
     table["flagged"] = table["sources"] >= rules.min_sources
+    table["too_few"] = too_few.apply(lambda row: ", ".join(s for s in SOURCES if row[s]), axis=1)
     table = table.rename(columns={by[-1]: "unit"})
     if level == "area":
         table.insert(0, "area", table["unit"])
-    return table[
-        [
-            "area", "unit", "open_cases", "audits", "share_good", "below_standard", "complaints",
-            "complaints_per_100", "upheld_share", "compliments", "compliments_per_100", "ombudsman_upheld",
-            "survey_answers", "satisfied_share", "signals", "sources", "flagged",
-        ]
+    columns = [
+        "area", "unit", "open_cases", "audits", "share_good", "below_standard", "complaints",
+        "complaints_per_100", "upheld_share", "compliments", "compliments_per_100", "ombudsman_upheld",
+        "survey_answers", "satisfied_share", "signals", "sources", "flagged", "too_few",
     ]  # fmt: skip
+    return Comparison(table[columns], pd.DataFrame(methods, columns=["source", "measure", "method", "signals"]))
 
 
 def _share(part: pd.Series, whole: pd.Series) -> pd.Series:
     return (part / whole.where(whole > 0)).astype(float)
 
 
-def _binomial(hits: pd.Series, n: pd.Series, all_hits: float, all_n: float, z: float, worse: str) -> pd.Series:
-    """Whether each share lies beyond the funnel limit (normal approximation) on the ``worse`` side."""
-    if all_n == 0:
-        return pd.Series(False, index=hits.index)
-    p = all_hits / all_n
-    limit = z * (p * (1 - p) / n.where(n > 0)).pow(0.5)
-    share = hits / n.where(n > 0)
-    beyond = share < p - limit if worse == "low" else share > p + limit
-    return beyond.fillna(False).astype(bool)
-
-
-def _poisson(
-    events: pd.Series, exposure: pd.Series, all_events: float, all_exposure: float, z: float, worse: str
-) -> pd.Series:
-    """Whether each count lies beyond the funnel limit of a count expected at the authority's rate."""
-    if all_exposure == 0:
-        return pd.Series(False, index=events.index)
-    expected = exposure * all_events / all_exposure
-    spread = z * expected.pow(0.5)
-    beyond = events > expected + spread if worse == "high" else events < expected - spread
-    return (beyond & (expected > 0)).astype(bool)
-
-
 def themes(current: Evidence, earlier: list[Evidence], rules: Triangulation) -> pd.DataFrame:
     """Complaints, upheld complaints, Ombudsman decisions and compliments by theme in the window, beside the
-    mean of the earlier windows; ``rising`` where complaints rose beyond chance (Poisson, same confidence).
+    mean of the earlier windows; ``rising`` where complaints rose beyond chance (exact Poisson limits about
+    the earlier mean, at the same confidence).
 
     Columns: theme, complaints, upheld, ombudsman, compliments, complaints_before, rising.
     """
-    z = NormalDist().inv_cdf(1 - (1 - rules.confidence) / 2)
 
     def count(evidence: Evidence) -> pd.DataFrame:
         complaints = evidence.complaints
@@ -289,8 +284,10 @@ def themes(current: Evidence, earlier: list[Evidence], rules: Triangulation) -> 
     table[["complaints", "upheld", "ombudsman", "compliments"]] = (
         table[["complaints", "upheld", "ombudsman", "compliments"]].fillna(0).astype(int)
     )
-    expected = table["complaints_before"]
-    table["rising"] = (table["complaints"] > expected + z * expected.pow(0.5)) & (expected > 0)
+    upper = table["complaints_before"].map(
+        lambda mean: exact_limits("poisson", 1, mean, rules.confidence)[1] if mean > 0 else math.inf
+    )
+    table["rising"] = table["complaints"] > upper
     return table.rename_axis("theme").reset_index().sort_values(["rising", "complaints"], ascending=False)
 
 
@@ -298,12 +295,14 @@ def themes(current: Evidence, earlier: list[Evidence], rules: Triangulation) -> 
 class TriangulationResult:
     """The window's comparison by team, area and theme; for teams and areas ``flagged_before`` counts the
     earlier windows in which the same team or area was flagged, and ``share_good_before`` and
-    ``complaints_per_100_before`` give the window just before."""
+    ``complaints_per_100_before`` give the window just before. ``methods`` says how each measure was judged
+    in the window, by level (see ``Comparison.methods``)."""
 
     window: Window
     teams: pd.DataFrame
     areas: pd.DataFrame
     themes: pd.DataFrame
+    methods: pd.DataFrame
 
     @property
     def flagged(self) -> pd.DataFrame:
@@ -325,10 +324,12 @@ def triangulate(connection: Connection, settings: Settings, as_of: date) -> Tria
     """Triangulate the window ending before ``as_of``'s month against the authority, with the trend."""
     rules = settings.triangulation
     evidence = read_evidence(connection, settings, windows(as_of, rules.window_months, rules.previous_windows))
-    tables = {}
+    tables, methods = {}, []
     for level in ("team", "area"):
-        now = compare(evidence[0], rules, level)
-        earlier = [compare(each, rules, level).set_index(["area", "unit"]) for each in evidence[1:]]
+        comparison = compare(evidence[0], rules, level)
+        now = comparison.table
+        methods.append(comparison.methods.assign(level=level))
+        earlier = [compare(each, rules, level).table.set_index(["area", "unit"]) for each in evidence[1:]]
         keyed = now.set_index(["area", "unit"])
         keyed["flagged_before"] = sum(
             (e["flagged"].reindex(keyed.index, fill_value=False).astype(int) for e in earlier),
@@ -342,4 +343,5 @@ def triangulate(connection: Connection, settings: Settings, as_of: date) -> Tria
         tables["team"],
         tables["area"],
         themes(evidence[0], evidence[1:], rules),
+        pd.concat(methods, ignore_index=True)[["level", "source", "measure", "method", "signals"]],
     )

@@ -15,7 +15,14 @@ def triangulation_message(settings: Settings, result: TriangulationResult) -> Me
     window = result.window
     path = settings.output_dir / "triangulation" / f"triangulation-{window.start:%Y-%m}-to-{window.end:%Y-%m}.xlsx"
     write_sheets(
-        path, {"Flagged": result.flagged, "Teams": result.teams, "Areas": result.areas, "Themes": result.themes}
+        path,
+        {
+            "Flagged": result.flagged,
+            "Teams": result.teams,
+            "Areas": result.areas,
+            "Themes": result.themes,
+            "Method": result.methods,
+        },
     )
     subject = f"Triangulation, {window.label}: {len(result.flagged)} team(s) or area(s) flagged"
     context = {
@@ -23,6 +30,8 @@ def triangulation_message(settings: Settings, result: TriangulationResult) -> Me
         "flagged": result.flagged.to_dict("records"),
         "rising": result.themes[result.themes["rising"]]["theme"].tolist(),
         "min_sources": settings.triangulation.min_sources,
+        "confidence": settings.triangulation.confidence,
+        "methods": result.methods[result.methods["level"] == "team"].to_dict("records"),
     }
     return compose(
         settings,

@@ -7,6 +7,7 @@ import pytest
 
 from qaloop.core.settings import load_settings
 from qaloop.reporting.figures import question_table
+from qaloop.reporting.spc import ChartRules
 from tests.conftest import DEMO_CONFIG, PROJECT
 
 
@@ -23,7 +24,7 @@ def test_a_judgement_scale_counts_meets_good_and_above_as_meeting_the_question()
             "answer": ["exceeds good", "meets good", "does not meet good", "not applicable", "meets good"],
         }
     )
-    row = question_table(_history("assessment"), answers, settings, "C1", ["C0", "C1"]).iloc[0]
+    row = question_table(_history("assessment"), answers, settings, "C1", ["C0", "C1"], ChartRules()).iloc[0]
     assert (row["yes"], row["no"], row["not_applicable"], row["answered"]) == (2, 1, 1, 3)
     assert row["short"] == "does not meet good"
     assert row["yes_share"] == pytest.approx(2 / 3)
@@ -34,5 +35,5 @@ def test_a_yes_no_tool_counts_yes() -> None:
     answers = pd.DataFrame(
         {"return_id": [1, 2, 3, 4, 5], "question_id": "V1", "answer": ["Yes", "No", "No", "Not applicable", "Yes"]}
     )
-    row = question_table(_history("care_act_assessment"), answers, settings, "C1", ["C0", "C1"]).iloc[0]
+    row = question_table(_history("care_act_assessment"), answers, settings, "C1", ["C0", "C1"], ChartRules()).iloc[0]
     assert (row["yes"], row["no"], row["not_applicable"], row["short"]) == (1, 2, 1, "No")

@@ -61,7 +61,7 @@ def test_only_teams_where_two_sources_converge_are_flagged() -> None:
         upheld_lgo=("Team D",),  # an Ombudsman finding
         satisfied={"Team E": 10},  # unhappy survey answers, and nothing else
     )
-    table = compare(evidence, RULES, "team").set_index("unit")
+    table = compare(evidence, RULES, "team").table.set_index("unit")
     assert _flagged(table.reset_index()) == ["Team A", "Team D"]
     assert table.loc["Team A", "signals"] == "audits, complaints"
     assert table.loc["Team B", "signals"] == "audits"
@@ -72,23 +72,49 @@ def test_only_teams_where_two_sources_converge_are_flagged() -> None:
     assert table.loc["Team A", "complaints_per_100"] == pytest.approx(5.0)
 
 
-def test_the_funnel_limit_is_the_authoritys_share_less_z_standard_errors_for_the_teams_size() -> None:
-    # Authority: (7 * 12 + g) / 160 good. With g = 6: p = 90 / 160 = 0.5625, limit 0.5625 - 1.96 *
-    # sqrt(0.5625 * 0.4375 / 20) = 0.3451; 6 / 20 = 0.30 is beyond it. With g = 7: p = 0.56875, limit
-    # 0.3516; 7 / 20 = 0.35 is beyond it. With g = 8: p = 0.575, limit 0.3583; 0.40 is not.
-    for good, signals in ((6, True), (7, True), (8, False)):
-        table = compare(_evidence(good={"Team H": good}), RULES, "team").set_index("unit")
+def test_the_funnel_limit_is_the_exact_binomial_test_at_the_authoritys_share_for_the_teams_size() -> None:
+    # Authority: (7 * 12 + g) / 160 good; Team H has g good of 20. With g = 6: p = 0.5625 and P(X <= 6) =
+    # 0.0162 for X ~ Binomial(20, p), below 0.025: beyond. With g = 7: p = 0.56875, P(X <= 7) = 0.0407: within
+    # (the normal approximation's limit, 0.3516, put 7 / 20 = 0.35 beyond it: a false alarm of the old funnel).
+    for good, signals in ((6, True), (7, False), (8, False)):
+        table = compare(_evidence(good={"Team H": good}), RULES, "team").table.set_index("unit")
         assert (table.loc["Team H", "signals"] == "audits") is signals, good
+
+
+def test_a_team_with_too_little_to_judge_on_a_source_says_so_and_is_not_flagged_on_it() -> None:
+    evidence = _evidence(complaints={"Team A": 0})
+    evidence = Evidence(
+        audits=evidence.audits[~((evidence.audits["team"] == "Team B") & (evidence.audits.index % 20 > 0))],
+        open_cases=evidence.open_cases,
+        complaints=evidence.complaints,
+        ombudsman=evidence.ombudsman,
+        compliments=evidence.compliments[evidence.compliments["team"] != "Team C"],
+        surveys=evidence.surveys[evidence.surveys["team"] != "Team D"],
+    )
+    table = compare(evidence, RULES, "team").table.set_index("unit")
+    assert table.loc["Team B", "audits"] == 1
+    assert table.loc["Team B", "too_few"] == "audits"  # one audit cannot be below the limit
+    assert table.loc["Team D", "too_few"] == "surveys"  # no answers
+    assert table.loc["Team A", "too_few"] == ""  # no complaints is a figure: fewer cannot signal, more can
+    assert table.loc["Team C", "signals"] == "compliments"  # none against about 10 expected
+    assert table.loc["Team F", "too_few"] == ""
+
+
+def test_the_comparison_says_how_each_measure_was_judged() -> None:
+    methods = compare(_evidence(), RULES, "team").methods.set_index("measure")
+    assert methods.loc["share of audits good or better", "method"] == "exact binomial limits"
+    assert methods.loc["complaints per open case", "method"] == "exact Poisson limits"
+    assert methods.loc["compliments per open case", "signals"] == "signals concern when below the lower limit"
 
 
 def test_one_team_differing_everywhere_flags_its_area_only_when_the_area_differs() -> None:
     evidence = _evidence(
         good={"Team A": 0}, complaints={"Team A": 30}, satisfied={"Team A": 5}, compliments={"Team A": 0}
     )
-    assert _flagged(compare(evidence, RULES, "team")) == ["Team A"]
-    assert compare(evidence, RULES, "team").set_index("unit").loc["Team A", "sources"] == 4
+    assert _flagged(compare(evidence, RULES, "team").table) == ["Team A"]
+    assert compare(evidence, RULES, "team").table.set_index("unit").loc["Team A", "sources"] == 4
     # A single area is the authority: it cannot differ from itself.
-    assert compare(evidence, RULES, "area")["signals"].tolist() == [""]
+    assert compare(evidence, RULES, "area").table["signals"].tolist() == [""]
 
 
 def test_themes_rising_beyond_chance_are_called_out() -> None:
