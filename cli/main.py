@@ -608,13 +608,13 @@ def demo_returns(
     from flows.ingest_returns import ingest_returns
     from flows.moderation import moderation
     from qaloop.core.working_days import add_working_days
-    from qaloop.demo.returns import moderations_on, plan_returns, returns_on
+    from qaloop.demo.returns import cycle_cases, moderations_on, plan_returns, returns_on
 
     engine = engine_from(settings)
     with _refusals(CycleError):
         cycle_ref = cycle_ref or latest_cycle_ref(engine, settings)
         dates = stored_dates(engine, settings, cycle_ref)
-    plans = plan_returns(settings, cycle_ref)
+    plans = plan_returns(settings, cycle_ref, cycle_cases(engine, settings, cycle_ref))
     arguments = {"config": str(config) if config else None}
     days = sorted(
         {

@@ -23,11 +23,12 @@ from qaloop.core.cycle_dates import cycle_dates, scheduled_selection_dates
 from qaloop.core.roles import Role
 from qaloop.core.schema import SCHEMAS, Dataset
 from qaloop.core.settings import AnnexASource, CsvSource, Settings, XlsxSource
+from qaloop.demo.practice import practice as demo_practice
 from qaloop.programmes.eligibility import look_back_cutoff
 
 BASE_CASES = 25_000
 BASE_TEAMS_PER_AREA = 10
-PAST_CYCLES = 8
+PAST_CYCLES = 14
 
 # Share of recorded work by audit type in an adult service (reviews and assessments dominate).
 _ADULT_TYPE_WEIGHTS = {
@@ -93,7 +94,8 @@ def generate(
         Dataset.CASES: case_frame,
         Dataset.AUDIT_HISTORY: _audit_history(settings, rng, staff, case_frame, per_cycle, as_of),
     }
-    complaints = _complaints(rng, case_frame, as_of)
+    drifting = demo_practice(settings, _teams(staff), latest=PAST_CYCLES).drifting_team
+    complaints = _complaints(rng, case_frame, as_of, drifting)
     frames[Dataset.COMPLAINTS] = complaints
     frames[Dataset.OMBUDSMAN] = _ombudsman(rng, complaints, as_of)
     frames[Dataset.COMPLIMENTS] = _compliments(rng, case_frame, as_of)
@@ -218,22 +220,23 @@ def _audit_history(
     earliest = as_of - timedelta(weeks=calendar.cadence_weeks * (PAST_CYCLES + 1))
     selections = scheduled_selection_dates(calendar, earliest, as_of - timedelta(days=1))[-PAST_CYCLES:]
     labels = settings.grade_scale.labels
-    centre = labels.index(settings.grade_scale.standard) + 0.9
-    team_shift = {team: rng.normal(0, 0.4) for team in staff["team"].dropna().unique()}
+    area_names = {area.code: area.name for area in settings.authority.areas}
+    county = demo_practice(settings, _teams(staff), latest=len(selections))
     auditors = staff[
         staff["active"]
         & staff["role"].isin([Role.SENIOR_PRACTITIONER.value, Role.TEAM_MANAGER.value, Role.SERVICE_MANAGER.value])
     ]
-    area_names = {area.code: area.name for area in settings.authority.areas}
     start = pd.to_datetime(cases["start_date"]).to_numpy()
     activity = pd.to_datetime(cases["last_activity_date"]).to_numpy()
+    audit_types = cases["audit_type"].to_numpy()
     audited = np.zeros(len(cases), dtype=bool)
     per_area = max(1, per_cycle // len(settings.authority.areas))
     parts = []
-    for selection in selections:
+    for index, selection in enumerate(selections):
         dates = cycle_dates(calendar, selection)
         look_back = look_back_cutoff(selection, settings.selection.look_back_months).to_datetime64()
-        eligible = ~audited & (start <= np.datetime64(selection)) & (activity >= look_back)
+        in_programme = np.array([county.audited(type_id, index) for type_id in audit_types])
+        eligible = ~audited & in_programme & (start <= np.datetime64(selection)) & (activity >= look_back)
         order = rng.permutation(np.flatnonzero(eligible))
         shuffled = cases.iloc[order]
         # One case per worker per cycle, as the programme's rule says, unless the requested history is
@@ -243,8 +246,10 @@ def _audit_history(
         drawn = candidates.groupby("area", sort=True).head(per_area)
         audited[cases.index.get_indexer(drawn.index)] = True
         drawn_auditors = _pick_auditors(rng, drawn, auditors, area_names)
-        shift = drawn["team"].map(team_shift).to_numpy()
-        grades = [labels[_grade_index(rng, centre + s, len(labels))] for s in shift]
+        grades = [
+            labels[county.grade(rng, area_names[area], team, index)]
+            for area, team in zip(drawn["area"], drawn["team"], strict=True)
+        ]
         lateness = rng.integers(-10, 6, len(drawn))
         parts.append(
             pd.DataFrame(
@@ -283,17 +288,21 @@ def _pick_auditors(
     return picked
 
 
-def _grade_index(rng: np.random.Generator, centre: float, levels: int) -> int:
-    return int(np.clip(np.floor(rng.normal(centre, 0.9)), 0, levels - 1))
+def _teams(staff: pd.DataFrame) -> list[tuple[str, str]]:
+    """Each (area name, team name) of the staff."""
+    teams = staff.dropna(subset=["team"])
+    return list(zip(teams["area"], teams["team"], strict=True))
 
 
 def _sample_cases(rng: np.random.Generator, cases: pd.DataFrame, n: int) -> pd.DataFrame:
     return cases.iloc[rng.integers(0, len(cases), n)]
 
 
-def _complaints(rng: np.random.Generator, cases: pd.DataFrame, as_of: date) -> pd.DataFrame:
+def _complaints(rng: np.random.Generator, cases: pd.DataFrame, as_of: date, troubled_team: str) -> pd.DataFrame:
+    """A year of complaints about the cases, three times as many about ``troubled_team``'s as about another's."""
     n = max(10, int(len(cases) * 0.012))
-    about = _sample_cases(rng, cases, n)
+    weights = np.where(cases["team"].to_numpy() == troubled_team, 3.0, 1.0)
+    about = cases.iloc[rng.choice(len(cases), size=n, p=weights / weights.sum())]
     received = _as_dates(pd.Series(_days_before(as_of, rng.integers(0, 365, n))))
     recent = pd.to_datetime(received) >= pd.Timestamp(as_of - timedelta(days=30))
     outcomes = rng.choice(["upheld", "partly upheld", "not upheld"], size=n, p=[0.28, 0.22, 0.5]).astype(object)

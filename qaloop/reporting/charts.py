@@ -7,6 +7,7 @@ lettered circles that say themselves in words; grades run from red (worst) to bl
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from html import escape
 
@@ -29,7 +30,10 @@ def p_chart_svg(chart: PChart, title: str, width: int = 640, height: int = 240) 
     """A p-chart: shares as points joined by a line, the centre line and each point's control limits."""
     left, right, top, bottom = 48, 12, 28, 40
     plot_w, plot_h = width - left - right, height - top - bottom
-    parts = [_open(width, height, title), _text(left, 16, title, weight="bold")]
+    # The title stops short of the icons at the top right (about 7 pixels a character, bold at 12 points).
+    room = int((width - left - 56) / 7.2)
+    shown = title if len(title) <= room else title[: room - 1] + "…"
+    parts = [_open(width, height, title), _text(left, 16, shown, weight="bold")]
     if not chart.points:
         parts.append(_text(left, top + 20, "No audits yet."))
         return Markup("".join(parts) + "</svg>")
@@ -77,20 +81,25 @@ def p_chart_svg(chart: PChart, title: str, width: int = 640, height: int = 240) 
             f'<circle cx="{x(i):.1f}" cy="{y(point.share):.1f}" r="4" fill="{colour}">'
             f"<title>{escape(point.label)}: {point.hits} of {point.n} ({point.share:.0%})</title></circle>"
         )
-        every = max(1, round(46 / step))  # leave room between the cycle labels on narrow charts
+        every = max(1, math.ceil(54 / step))  # leave room between the cycle labels (about 50 pixels each)
         if (len(chart.points) - 1 - i) % every == 0:
             parts.append(_text(x(i), height - bottom + 16, point.label, anchor="middle", size=10))
     parts += _icons(chart, width - right, 14)
-    parts.append(_text(left, height - 6, _footnote(chart), size=10))
+    parts.append(_text(left, height - 6, _footnote(chart, short=width < 480), size=10))
     return Markup("".join(parts) + "</svg>")
 
 
-def _footnote(chart: PChart) -> str:
-    """The chart's key in words: the centre line, the limits, and whether they are fixed or provisional."""
+def _footnote(chart: PChart, short: bool = False) -> str:
+    """The chart's key in words: the centre line, the limits, and whether they are fixed or provisional (in
+    fewer words on a small chart)."""
     rules = chart.rules
     if chart.provisional:
+        if short:
+            return f"Provisional limits: fewer than {rules.min_points} points."
         return f"Limits from fewer than {rules.min_points} points are provisional (trial limits); no reading yet."
-    fixed = f"; limits fixed on the first {rules.baseline} cycles" if rules.baseline else ""
+    fixed = f"; fixed on the first {rules.baseline} cycles" if rules.baseline else ""
+    if short:
+        return f"Centre {chart.centre:.1%}; dashed: 3σ limits{fixed}."
     return f"Centre line {chart.centre:.1%}; dashed: control limits (3 standard errors){fixed}."
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from qaloop.core.settings import Settings
 from qaloop.moderation.agreement import kappa_said
 from qaloop.reporting.findings import audit_findings, question_answers
+from qaloop.reporting.methods import Method, methods
 from qaloop.reporting.spc import ChartRules, PChart, p_chart
 from qaloop.reporting.triangulation import TriangulationResult, triangulate
 from qaloop.store import models
@@ -31,7 +32,8 @@ class CycleFigures:
     audit-tool answers (see ``findings.question_answers``); ``grades`` has one row per
     group (``grouping`` overall, area or audit_type; ``group``), a column per grade label, then audits, good,
     good_share, below_standard; ``questions`` has tool, aspect, question_id, question, yes, no,
-    not_applicable, answered, yes_share, reading (the question's p-chart over cycles with answers).
+    not_applicable, answered, yes_share, reading (the question's p-chart over cycles with answers);
+    ``methods`` the methods page (see ``methods.methods``).
     """
 
     authority: str
@@ -51,6 +53,7 @@ class CycleFigures:
     agreement: pd.DataFrame
     actions: dict[str, int]
     triangulation: TriangulationResult
+    methods: tuple[Method, ...] = ()
 
     @property
     def regular(self) -> bool:
@@ -122,6 +125,7 @@ def cycle_figures(connection: Connection, settings: Settings, cycle_ref: str, as
         agreement=_agreement(connection, cycle.id, settings.moderation.kappa_min_audits),
         actions=_actions(connection, authority, cycle.id, cycle.close_date),
         triangulation=triangulate(connection, settings, as_of),
+        methods=tuple(methods(settings)),
     )
 
 

@@ -141,7 +141,9 @@ def data_pack(figures: CycleFigures, path: Path, area: str | None = None) -> Pat
     teams = figures.triangulation.teams
     trend = [
         {"chart": key, "cycle": point.label, "good_or_better": point.hits, "audits": point.n, "share": point.share,
-         "centre": chart.centre, "lower_limit": point.lower, "upper_limit": point.upper,
+         "centre": point.centre, "lower_limit": point.lower, "upper_limit": point.upper,
+         "limits": "provisional" if chart.periods[point.period].provisional else "",
+         "period_from": chart.periods[point.period].first, "recalculated_for": chart.periods[point.period].reason,
          "special_cause": "; ".join(point.special)}
         for key, chart in figures.charts.items()
         if area is None or key in ("overall", f"area:{area}")
@@ -171,5 +173,7 @@ def data_pack(figures: CycleFigures, path: Path, area: str | None = None) -> Pat
         "Triangulation teams": teams if area is None else teams[teams["area"] == area],
         "Triangulation areas": figures.triangulation.areas,
         "Themes": figures.triangulation.themes,
+        "Triangulation method": figures.triangulation.methods,
+        "Methods": pd.DataFrame([vars(method) for method in figures.methods]),
     }
     return write_sheets(path, sheets)

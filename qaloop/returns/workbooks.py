@@ -12,6 +12,7 @@ fields, so a row inserted by hand does not break reading.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -299,6 +300,7 @@ def complete_audit_workbook(
     grade: str,
     completed_on: date,
     answer: str = "Yes",
+    answers: Mapping[str, str] | None = None,
     skip: tuple[str, ...] = (),
     escalation: str | None = None,
     strengths: str = "Clear, well-structured recording of the person's views.",
@@ -306,7 +308,8 @@ def complete_audit_workbook(
     to_reach_higher_grade: str = "Evidence of impact for the person.",
     actions: tuple[tuple[str, str, date | str], ...] = (),
 ) -> Path:
-    """Fill in a sent audit tool as an auditor would (every question but ``skip`` answered ``answer``, and
+    """Fill in a sent audit tool as an auditor would (every question but ``skip`` answered as ``answers`` says
+    by question id, else ``answer``, and
     the agreed ``actions`` as what, by whom, by when) and save it to ``returned``: the demo's simulated
     auditors, and the tests', use it."""
     book = load_workbook(sent)
@@ -334,7 +337,7 @@ def complete_audit_workbook(
             in_questions = False
             row[2].value = values[first]
         elif in_questions and first and first not in skip:
-            row[3].value = answer
+            row[3].value = (answers or {}).get(first, answer)
     returned.parent.mkdir(parents=True, exist_ok=True)
     save_workbook(book, returned)
     return returned

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from datetime import date
 from pathlib import Path
 
@@ -39,6 +40,11 @@ def test_four_senders_at_once_deliver_every_message_once_within_the_shared_rate(
     config.write_text(config.read_text().replace("messages_per_minute: 60000", f"messages_per_minute: {PER_MINUTE}"))
     command = [sys.executable, "-c", "from cli.main import main; main()", "send", "--config", str(config)]
     senders = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    # The flows start once the senders are sending: on a busy machine a new process takes seconds to import
+    # Prefect, and flows started at once could send everything before either sender was up.
+    started = time.monotonic()
+    while not smtp_server.messages and time.monotonic() - started < 120:
+        time.sleep(0.05)
     flows: dict[str, int] = {}
     on = {"config": str(config), "today": A_WORKING_MORNING}
     runs = [

@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from pydantic import SecretStr
 from sqlalchemy import case, func, select, update
 
-from qaloop.core.settings import Settings
+from qaloop.core.settings import Recalculation, Settings
 from qaloop.messaging.outbox import send_queued
 from qaloop.reporting.cycle_close import build_reports, distribute
 from qaloop.reporting.scrubber import Scrubber
@@ -95,7 +95,7 @@ def test_the_summary_reports_figures_recompute_from_the_store(closed: Settings) 
             .group_by(models.AuditCycle.cycle_ref)
             .order_by(models.AuditCycle.cycle_ref)
         ).all()
-    shown = per_cycle[-9:]  # this cycle and the eight before it
+    shown = per_cycle[-(closed.reports.past_cycles + 1) :]  # this cycle and the ones before it
     assert trend["cycle"].tolist() == [ref for ref, _, _ in shown]
     centre = sum(good for _, _, good in shown) / sum(n for _, n, _ in shown)
     n = shown[-1][1]
@@ -323,3 +323,69 @@ def test_each_report_renders_in_headless_chromium(closed: Settings, tmp_path: Pa
         )
         assert done.returncode == 0, done.stderr[-2000:]
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000, report.path.name
+
+
+def _dom(html: Path, tmp_path: Path) -> str:
+    """The page as headless Chromium renders it."""
+    done = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            html.as_uri(),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@ONLY_SQLITE
+@pytest.mark.browser
+def test_the_summary_shows_a_recalculation_step_provisional_limits_and_too_few_to_say(
+    closed: Settings, tmp_path: Path
+) -> None:
+    assert CHROMIUM, "chromium is not installed: `make test` installs Debian's chromium package"
+    engine = engine_from(closed)
+    with engine.connect() as connection:
+        refs = connection.scalars(
+            select(models.AuditCycle.cycle_ref)
+            .where(models.AuditCycle.programme == "regular")
+            .order_by(models.AuditCycle.selection_date)
+        ).all()
+    step = refs[-5]  # the audit tool changed five cycles ago: too few cycles since for a reading
+    reports = closed.reports.model_copy(
+        update={"spc_recalculate_from": [Recalculation(cycle=step, reason="new audit tool")]}
+    )
+    settings = closed.model_copy(update={"reports": reports})
+    built = build_reports(engine, settings, CYCLE, REPORTED_ON)
+    summary = next(report for report in built.reports if report.kind == "summary")
+    dom = _dom(summary.path, tmp_path)
+    assert "recalculated: new audit tool" in dom
+    assert "Limits from fewer than 13 points are provisional" in dom
+    assert f"no reading of special cause yet (5 cycles since the recalculation at {step})" in dom
+    agreement = re.search(r'<table id="agreement">(.*?)</table>', dom, re.S).group(1)
+    assert "too few moderated audits to say (fewer than 10)" in agreement
+    assert '<table id="methods">' in dom and "expanded BCa bootstrap" in dom
+    pack = pd.read_excel(summary.data_pack, sheet_name=None)
+    trend = pack["Trend"][pack["Trend"]["chart"] == "overall"]
+    after = trend[trend["period_from"] == step]
+    assert (
+        len(after) == 5
+        and set(after["limits"]) == {"provisional"}
+        and set(after["recalculated_for"]) == {"new audit tool"}
+    )
+    before = trend[trend["period_from"] != step]
+    assert before["centre"].nunique() == 1 and after["centre"].nunique() == 1
+    assert before["centre"].iloc[0] != pytest.approx(after["centre"].iloc[0])
+    assert "weighted kappa (auditors against moderators)" in set(pack["Methods"]["statistic"])
+    assert set(pack["Triangulation method"]["method"]) >= {"exact binomial limits", "exact Poisson limits"}

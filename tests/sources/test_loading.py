@@ -16,7 +16,7 @@ from checks.intake import take_in
 from checks.runner import Intake
 from qaloop.core.schema import EXTRACTS, Dataset
 from qaloop.core.settings import Settings, SqlSource, load_settings
-from qaloop.demo.synthetic import SyntheticAuthority, generate, write_extracts
+from qaloop.demo.synthetic import PAST_CYCLES, SyntheticAuthority, generate, write_extracts
 from qaloop.sources.loading import LoadError, LoadSummary, counts, load_frame
 from qaloop.sources.readers import SourceError, file_digest, read_dataset, typed
 from qaloop.store import models
@@ -71,7 +71,7 @@ def test_the_whole_authority_loads_and_matches_the_extracts(
     assert held["staff"] == len(authority[Dataset.STAFF])
     assert held["cases"] == 3_000
     assert held["teams"] == authority[Dataset.STAFF]["team"].nunique()
-    assert held["audit cycles"] == 8
+    assert held["audit cycles"] == PAST_CYCLES
     assert held["past audits"] == len(authority[Dataset.AUDIT_HISTORY])
     assert held["survey answers"] == len(authority[Dataset.SURVEYS])
 
@@ -225,7 +225,7 @@ def test_history_that_re_audits_a_case_is_refused_by_row(
     assert f"already audited by the regular programme in another cycle: 1 row(s): {again.iloc[0]['case_ref']}" in str(
         raised.value
     )
-    assert counts(engine, store_settings)["audit cycles"] == 8
+    assert counts(engine, store_settings)["audit cycles"] == PAST_CYCLES
 
 
 def test_a_rule_only_the_store_knows_is_still_reported_in_words(
