@@ -60,15 +60,16 @@ def methods(settings: Settings) -> list[Method]:
             f"{reports.spc_min_points} cycles in the period",
         ),
         Method(
-            "funnel limits for shares (audits good or better, complaints upheld, survey satisfaction)",
+            "funnel limits for shares",
+            "audits good or better, complaints upheld and survey answers satisfied: "
             f"the exact binomial {confidence} limits Binomial(n, p)'s α/2 and 1 − α/2 quantiles at the authority's "
             f"pooled share p; {widened}",
             "Spiegelhalter (2005), Funnel plots for comparing institutional performance",
             "a team for which no count could lie beyond the limit is too few to judge",
         ),
         Method(
-            "funnel limits for counts (complaints and compliments per open case)",
-            f"the exact Poisson {confidence} limits about the count expected at the authority's rate for the "
+            "funnel limits for counts",
+            f"complaints and compliments per open case: the exact Poisson {confidence} limits about the count expected at the authority's rate for the "
             f"team's open cases; {widened}",
             "Spiegelhalter (2005)",
             "a team expected to receive too few for none to be beyond the limit is too few to judge",
