@@ -69,8 +69,8 @@ def methods(settings: Settings) -> list[Method]:
         ),
         Method(
             "funnel limits for counts",
-            f"complaints and compliments per open case: the exact Poisson {confidence} limits about the count expected at the authority's rate for the "
-            f"team's open cases; {widened}",
+            f"complaints and compliments per open case: the exact Poisson {confidence} limits about the count "
+            f"expected at the authority's rate for the team's open cases; {widened}",
             "Spiegelhalter (2005)",
             "a team expected to receive too few for none to be beyond the limit is too few to judge",
         ),
