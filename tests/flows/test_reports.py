@@ -4,9 +4,11 @@ figures show raised as events to start deep dives, except where one is already l
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import select
 
@@ -37,7 +39,16 @@ def test_the_months_triangulation_reaches_the_qa_team_once(
     [message] = smtp_server.messages
     assert message["To"] == "practice.quality@qaloop-demo.example"
     assert message["Subject"].startswith("Triangulation, Sep 2026 to Nov 2026:")
-    assert [part.get_filename() for part in message.iter_attachments()] == ["triangulation-2026-09-to-2026-11.xlsx"]
+    [attached] = list(message.iter_attachments())
+    assert attached.get_filename() == "triangulation-2026-09-to-2026-11.xlsx"
+    # The email and the workbook say how each measure was judged and what a signal means.
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    assert "share of audits good or better: exact binomial limits, signals concern when below the lower limit" in body
+    assert "never flagged" in body
+    sheets = pd.read_excel(io.BytesIO(attached.get_content()), sheet_name=None)
+    assert {"Flagged", "Teams", "Areas", "Themes", "Method"} <= set(sheets)
+    assert set(sheets["Method"]["method"]) >= {"exact binomial limits", "exact Poisson limits"}
+    assert "too_few" in sheets["Teams"].columns
     assert triangulation(config=config, today=date(2026, 12, 4)).emails_sent == 0
 
 
