@@ -346,7 +346,7 @@ def deep_dive_command(
         typer.secho(f"The deep dive cannot start: {error}", fg="red", err=True)
         raise typer.Exit(1) from None
     with _refusals(CycleError):
-        request.check_against(settings)
+        request = request.resolved(settings)
     parameters = {"request": request.model_dump(mode="json"), "config": str(config) if config else None}
     if here:
         from flows.deep_dive import deep_dive

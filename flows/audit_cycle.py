@@ -4,28 +4,63 @@ allocate auditors, then queue and send the allocation, auditor and self-reflecti
 from __future__ import annotations
 
 from datetime import date
+from typing import Any, Literal
 
 from prefect import flow, get_run_logger
 from prefect.flow_runs import pause_flow_run
 from prefect.runtime import flow_run
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from qaloop.core.cycle_dates import cycle_dates, next_selection_date
 from qaloop.core.settings import Settings, load_settings
 from tasks import run_name
 from tasks.alerts import alert_qa_team
-from tasks.cycle import allocate, check_and_load, cycle_allocations, discard_dry_run, draw, exclude
+from tasks.cycle import (
+    allocate,
+    ask_for_approval,
+    check_and_load,
+    cycle_allocations,
+    discard_dry_run,
+    draw,
+    exclude,
+)
 from tasks.notify import cycle_emails_delivered, queue_emails, send_emails
 
 
 class Approval(BaseModel):
-    """The QA team's decision on a drawn sample, given in the Prefect UI."""
+    """The QA team's decision on a drawn sample, given in the Prefect UI (see ``approval_form``)."""
 
-    approve: bool = Field(default=True, description="go ahead and allocate")
-    exclude: dict[str, str] = Field(
-        default_factory=dict, description="case reference -> reason; each is replaced from its stratum's reserves"
+    approve: bool = True
+    exclude: list[Any] = []
+    approved_by: str = "QA team"
+
+    def exclusions(self) -> dict[str, str]:
+        """Each case left out, with its reason (a case listed twice keeps its last reason)."""
+        return {row.case_ref: row.reason.strip() for row in self.exclude}
+
+
+def approval_form(case_refs: list[str]) -> type[Approval]:
+    """The pause form for a drawn sample: approve, the cases to leave out as rows of (case reference, reason),
+    and who approves. The reference is chosen from the sample and the reason is required, so the Prefect
+    server refuses a mistake against the form's own schema and the run stays paused."""
+    refs = tuple(case_refs) or ("(no case drawn)",)
+    exclusion = create_model(
+        "Exclusion",
+        case_ref=(Literal[refs], Field(description="a case of this sample (see the run's sample artifact)")),  # type: ignore[valid-type]
+        reason=(str, Field(min_length=1, pattern=r"\S", description="why it is left out (kept with the case)")),
     )
-    approved_by: str = Field(default="QA team", description="who approved")
+    return create_model(
+        "Approval",
+        __base__=Approval,
+        approve=(bool, Field(default=True, description="go ahead and allocate (untick: nothing is allocated)")),
+        exclude=(
+            list[exclusion],  # type: ignore[valid-type]
+            Field(
+                default_factory=list, description="cases to leave out; each is replaced by its stratum's next reserve"
+            ),
+        ),
+        approved_by=(str, Field(default="QA team", min_length=1, pattern=r"\S", description="who approves")),
+    )
 
 
 class CycleSummary(BaseModel):
@@ -69,8 +104,15 @@ def audit_cycle(
 
     ``selection_date`` defaults to the next scheduled one (today on a scheduled run); ``dry_run`` draws and
     allocates, publishes both, then discards them and queues no email (a cycle already drawn is left as it
-    is); ``approval`` pauses after the draw for the QA team to approve it
-    or exclude cases in the Prefect UI.
+    is); ``approval`` publishes the drawn sample, emails the QA team the run's address and pauses for them to
+    approve it, or leave cases out, in the Prefect UI (see ``approval_form``).
+
+    Args:
+        config: the configuration file on the worker (default: QALOOP_CONFIG, else qaloop.yaml)
+        selection_date: the cycle's selection date (default: the next scheduled one)
+        seed: the draw's random seed (default: one derived from the authority and the cycle, so a rerun draws the same)
+        dry_run: draw and allocate, publish both, then discard them and send nothing (a rehearsal)
+        approval: pause after the draw for the QA team to approve the sample, or leave cases out, here
     """
     settings = load_settings(config)
     dates = cycle_dates(settings.calendar, selection_date or next_selection_date(settings.calendar, date.today()))
@@ -79,10 +121,11 @@ def audit_cycle(
     cycle = drawn.cycle
     excluded: list[str] = []
     if approval:
-        # One decision per attempt: a retried run (a mistyped exclusion, say) asks again, where reusing the
-        # key would fail on the input the first attempt already asked for.
+        form = approval_form(ask_for_approval(settings, cycle))
+        # One decision per attempt: a retried run asks again, where reusing the key would fail on the input the
+        # first attempt already asked for.
         decision = pause_flow_run(
-            wait_for_input=Approval,
+            wait_for_input=form,
             timeout=7 * 24 * 3600,
             poll_interval=2,
             key=f"approve-{dates.cycle_ref}-{flow_run.run_count}",
@@ -94,7 +137,7 @@ def audit_cycle(
                 cases_quarantined=len(loaded.quarantined), allocated=0, waiting_for_an_auditor=0,
                 emails_queued=0, emails_sent=0, emails_still_queued=0, stopped="not approved",
             )  # fmt: skip
-        excluded = exclude(settings, cycle, decision.exclude, decision.approved_by)
+        excluded = exclude(settings, cycle, decision.exclusions(), decision.approved_by)
     assignments = allocate(settings, cycle)
     stands = cycle_allocations(settings, cycle)  # before a dry run's discarding
     queued = sent = still = delivered = 0

@@ -34,7 +34,12 @@ class ChaseSummary(BaseModel):
     on_crashed=[alert_qa_team],
 )
 def chase_deadlines(config: str | None = None, today: date | None = None) -> ChaseSummary:
-    """Chase the day's work in working days; on a weekend or bank holiday nobody is chased."""
+    """Chase the day's work in working days; on a weekend or bank holiday nobody is chased.
+
+    Args:
+        config: the configuration file on the worker (default: QALOOP_CONFIG, else qaloop.yaml)
+        today: the day to act as, for a catch-up or a rehearsal (default: today)
+    """
     settings = load_settings(config)
     today = today or date.today()
     if waits := not_a_working_day(today, "chasing"):

@@ -43,7 +43,13 @@ def _report_name(settings: Settings) -> str:
     on_crashed=[alert_qa_team],
 )
 def cycle_report(config: str | None = None, cycle_ref: str | None = None, today: date | None = None) -> ReportSummary:
-    """Report the cycles closing by ``today`` (or, given ``cycle_ref``, that cycle again, at any time)."""
+    """Report the cycles closing by ``today`` (or, given ``cycle_ref``, that cycle again, at any time).
+
+    Args:
+        config: the configuration file on the worker (default: QALOOP_CONFIG, else qaloop.yaml)
+        cycle_ref: report this cycle again now, closed or not (e.g. 2026-09; default: every cycle closing by today)
+        today: the day to act as, for a catch-up or a rehearsal (default: today)
+    """
     settings = load_settings(config)
     today = today or date.today()
     summary = ReportSummary()

@@ -48,8 +48,15 @@ def _deep_dive_name(settings: Settings) -> str:
     on_crashed=[alert_qa_team],
 )
 def deep_dive(request: DeepDiveRequest, config: str | None = None, today: date | None = None) -> DeepDiveSummary:
-    """Start a deep dive of the cases ``request`` describes, selected ``today`` (default: today)."""
+    """Start a deep dive of the cases ``request`` describes, selected ``today`` (default: today).
+
+    Args:
+        request: what the deep dive looks at: its theme, why, and which cases (audit types by their label or id)
+        config: the configuration file on the worker (default: QALOOP_CONFIG, else qaloop.yaml)
+        today: the day the cases are selected (default: today)
+    """
     settings = load_settings(config)
+    request = request.resolved(settings)  # an unknown audit type or area stops the run here, saying which
     today = today or date.today()
     if earlier := already_looked_into(settings, request, today):
         return DeepDiveSummary(

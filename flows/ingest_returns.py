@@ -36,7 +36,12 @@ class IngestSummary(BaseModel):
     on_crashed=[alert_qa_team],
 )
 def ingest_returns(config: str | None = None, today: date | None = None) -> IngestSummary:
-    """File what has come back, hourly in working hours; on a weekend or bank holiday it does nothing."""
+    """File what has come back, hourly in working hours; on a weekend or bank holiday it does nothing.
+
+    Args:
+        config: the configuration file on the worker (default: QALOOP_CONFIG, else qaloop.yaml)
+        today: the day to act as, for a catch-up or a rehearsal (default: today)
+    """
     settings = load_settings(config)
     today = today or date.today()
     if waits := not_a_working_day(today, "filing returns"):

@@ -42,7 +42,13 @@ def _month_name(settings: Settings) -> str:
     on_crashed=[alert_qa_team],
 )
 def managers_monthly(config: str | None = None, today: date | None = None, seed: int | None = None) -> MonthSummary:
-    """Draw and send this month's managers' audits; on a weekend or bank holiday nothing is drawn."""
+    """Draw and send this month's managers' audits; on a weekend or bank holiday nothing is drawn.
+
+    Args:
+        config: the configuration file on the worker (default: QALOOP_CONFIG, else qaloop.yaml)
+        today: the day to act as, for a catch-up or a rehearsal (default: today)
+        seed: the draw's random seed (default: one derived from the authority and the month)
+    """
     settings = load_settings(config)
     today = today or date.today()
     summary = MonthSummary(cycle_ref=month_ref(today))

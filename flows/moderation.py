@@ -33,7 +33,12 @@ class ModerationSummary(BaseModel):
     on_crashed=[alert_qa_team],
 )
 def moderation(config: str | None = None, today: date | None = None) -> ModerationSummary:
-    """Moderate the cycles whose audit window has closed; nothing on a weekend or bank holiday."""
+    """Moderate the cycles whose audit window has closed; nothing on a weekend or bank holiday.
+
+    Args:
+        config: the configuration file on the worker (default: QALOOP_CONFIG, else qaloop.yaml)
+        today: the day to act as, for a catch-up or a rehearsal (default: today)
+    """
     settings = load_settings(config)
     today = today or date.today()
     summary = ModerationSummary()

@@ -29,7 +29,12 @@ class SendRun(BaseModel):
     on_crashed=[alert_qa_team],
 )
 def send_emails_now(config: str | None = None, retry_failed: bool = False) -> SendRun:
-    """Send every queued email; with ``retry_failed``, the given-up and partly sent ones go again first."""
+    """Send every queued email; with ``retry_failed``, the given-up and partly sent ones go again first.
+
+    Args:
+        config: the configuration file on the worker (default: QALOOP_CONFIG, else qaloop.yaml)
+        retry_failed: send the emails given up on, or partly sent, again first
+    """
     settings = load_settings(config)
     retried = put_back_undelivered(settings) if retry_failed else None
     sent = send_emails(settings)

@@ -33,7 +33,12 @@ class TriangulationSummary(BaseModel):
     on_crashed=[alert_qa_team],
 )
 def triangulation(config: str | None = None, today: date | None = None) -> TriangulationSummary:
-    """Triangulate the whole months before ``today`` (default: today) against the authority."""
+    """Triangulate the whole months before ``today`` (default: today) against the authority.
+
+    Args:
+        config: the configuration file on the worker (default: QALOOP_CONFIG, else qaloop.yaml)
+        today: triangulate the whole months before this day (default: today)
+    """
     settings = load_settings(config)
     today = today or date.today()
     loads = load_evidence(settings, today)

@@ -49,12 +49,12 @@ def alert_qa_team(flow: Any, flow_run: Any, state: Any) -> None:
         settings, flow.name, flow_run.name, str(flow_run.id), run_address(flow_run.id), why, crashed=state.is_crashed()
     )
     try:
-        _send(settings, [message])
+        send_now(settings, [message])
     except OSError as error:
         logger.error("The failure alert stays queued: the mail server could not be reached: %s", error)
 
 
-def _send(settings: Settings, messages: list[outbox.Message]) -> int:
+def send_now(settings: Settings, messages: list[outbox.Message]) -> int:
     """Queue the alerts and send them, and only them: the run alerting may be one stopping on request, which
     must not send the rest of the queue on its way out."""
     engine = engine_from(settings)
@@ -110,4 +110,4 @@ def alert_runs_in_trouble(settings: Settings, now: datetime | None = None) -> in
                     settings, flow_name, run.name, str(run.id), run_address(run.id), why, crashed=True
                 )
             )
-    return _send(settings, messages)
+    return send_now(settings, messages)

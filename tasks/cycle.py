@@ -7,18 +7,21 @@ from datetime import date
 import pandas as pd
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.runtime import flow_run
 
 from checks.extracts import CheckedLoad, check_and_load_extracts
 from qaloop.allocation import record as allocation_record
 from qaloop.allocation.auditors import Assignment
 from qaloop.core.cycle_dates import CycleDates
 from qaloop.core.settings import Settings
+from qaloop.messaging import alerts
 from qaloop.programmes import cycle_record, managers_monthly
 from qaloop.programmes.readiness import NotReady
 from qaloop.programmes.selection import Selection
 from qaloop.store.engine import engine_from
 from qaloop.store.handles import CycleHandle
 from tasks import NOT_CACHED, RETRY_IO, publish_check
+from tasks.alerts import run_address, send_now
 
 
 @task(name="check and load the staff list and case extract", **RETRY_IO, **NOT_CACHED)
@@ -114,6 +117,33 @@ def draw_month(settings: Settings, today: date, seed: int | None) -> CycleHandle
     else:
         get_run_logger().info("The managers' audits of %s were already drawn; they are kept.", f"{today:%B %Y}")
     return outcome.cycle
+
+
+@task(name="ask the QA team to approve the sample", **RETRY_IO, **NOT_CACHED)
+def ask_for_approval(settings: Settings, cycle: CycleHandle) -> list[str]:
+    """Publish the drawn sample for the QA team to approve (case, stratum, worker, why drawn, its reserve) and
+    email them the run's address; the drawn cases' references, for the approval form."""
+    sample = allocation_record.cycle_sample(engine_from(settings), settings, cycle.cycle_ref)
+    create_table_artifact(
+        key=f"cycle-{_key(cycle.cycle_ref)}-sample-to-approve",
+        description=f"Cycle {cycle.cycle_ref}: the drawn sample to approve, with the reserve that would replace each",
+        table=sample.to_dict("records"),
+    )
+    message = alerts.approval_message(
+        settings, cycle.cycle_ref, flow_run.name, str(flow_run.id), run_address(flow_run.id), len(sample),
+        sample["stratum"].nunique(),
+    )  # fmt: skip
+    send_now(settings, [message])
+    get_run_logger().info(
+        "Cycle %s waits for the QA team's approval (%d cases drawn); they were emailed the run's address.",
+        cycle.cycle_ref, len(sample),
+    )  # fmt: skip
+    return sample["case_ref"].tolist()
+
+
+def _key(text: str) -> str:
+    """Text fit for an artifact's key (lower-case letters, digits and dashes)."""
+    return "".join(c if c.isalnum() else "-" for c in text.lower())
 
 
 @task(name="exclude cases and replace them from reserves", **NOT_CACHED)

@@ -128,6 +128,31 @@ def cycle_allocations(engine: Engine, settings: Settings, cycle_ref: str) -> Cyc
     return CycleAllocations(with_an_auditor=sum(counts.values()), waiting_for_an_auditor=waiting)
 
 
+def cycle_sample(engine: Engine, settings: Settings, cycle_ref: str) -> pd.DataFrame:
+    """The cycle's drawn cases as the QA team approves them, one row each in stratum order: case_ref, stratum,
+    worker_id (the practitioner's staff id), why_drawn (the relaxations and reasons the draw recorded, "" for
+    none), first_reserve (the case its stratum's reserves would put in its place, "" where none is left)."""
+    allocation, case, staff = models.Allocation, models.CaseRecord, models.Staff
+    with engine.connect() as connection:
+        cycle = _cycle(connection, authority_id(connection, settings), cycle_ref)
+        rows = connection.execute(
+            select(case.case_ref, allocation.stratum, staff.staff_ref, allocation.reason, allocation.status,
+                   allocation.reserve_rank)
+            .join(case, case.id == allocation.case_id)
+            .join(staff, staff.id == allocation.practitioner_id)
+            .where(allocation.cycle_id == cycle.id, allocation.status.in_(["selected", "reserve"]))
+            .order_by(allocation.stratum, allocation.reserve_rank, case.case_ref)
+        ).all()  # fmt: skip
+    frame = pd.DataFrame(
+        [tuple(row) for row in rows], columns=["case_ref", "stratum", "worker_id", "why_drawn", "status", "rank"]
+    )
+    reserves = frame[frame["status"] == "reserve"].groupby("stratum")["case_ref"].first()
+    drawn = frame[frame["status"] == "selected"].reset_index(drop=True)
+    return drawn.assign(
+        why_drawn=drawn["why_drawn"].fillna(""), first_reserve=drawn["stratum"].map(reserves).fillna("")
+    )[["case_ref", "stratum", "worker_id", "why_drawn", "first_reserve"]]
+
+
 def allocate_cycle(engine: Engine, settings: Settings, cycle_ref: str) -> list[Assignment]:
     """Give every selected case of ``cycle_ref`` its service manager and auditor, in one transaction.
 

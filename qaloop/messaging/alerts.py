@@ -1,6 +1,6 @@
-"""Alerts to the QA team when a run of one of qaloop's flows fails, or has not started long after its time:
-one email per run, naming the flow, the run, where to see it in the Prefect UI and what is wrong in plain
-words."""
+"""Alerts to the QA team when a run of one of qaloop's flows fails, has not started long after its time, or
+waits for the QA team's approval: one email per run, naming the flow, the run, where to see it in the Prefect
+UI and what is wrong, or wanted, in plain words."""
 
 from __future__ import annotations
 
@@ -30,6 +30,20 @@ def late_message(settings: Settings, flow: str, run_name: str, run_id: str, addr
     )
     subject = f"qaloop: the {flow} run {run_name} has not started"
     return _message(settings, "late", subject, flow, run_name, run_id, address, error)
+
+
+def approval_message(
+    settings: Settings, cycle_ref: str, run_name: str, run_id: str, address: str, drawn: int, strata: int
+) -> Message:
+    """The QA team's call to approve a drawn sample in the Prefect UI (sent once per run)."""
+    error = (
+        f"Cycle {cycle_ref} is drawn ({drawn} cases in {strata} strata) and waits for your approval before anything "
+        "is allocated or sent. Open the run, look at the sample in its artifacts, then choose Resume: approve, and "
+        "list any case to leave out with the reason (each is replaced by the next reserve of its stratum). The form "
+        "offers only this sample's cases and asks a reason for each; a mistake is refused and the run stays paused."
+    )
+    subject = f"qaloop: cycle {cycle_ref} waits for your approval"
+    return _message(settings, "approval", subject, "audit-cycle", run_name, run_id, address, error)
 
 
 # An alert quotes this much of what went wrong; a failure's message may carry a whole file (the rest is in the

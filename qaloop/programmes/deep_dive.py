@@ -52,8 +52,11 @@ class DeepDiveRequest(BaseModel):
     reason: str = Field(
         default="asked for by the governance board", description="who asked for it and why, as the QA team is told"
     )
-    audit_types: list[str] = Field(default_factory=list, description="audit type ids to include (empty: all)")
-    areas: list[str] = Field(default_factory=list, description="area codes to include (empty: all)")
+    audit_types: list[str] = Field(
+        default_factory=list,
+        description="audit types to include, by label or id, e.g. Care Act assessment (empty: all)",
+    )
+    areas: list[str] = Field(default_factory=list, description="areas to include, by name or code (empty: all)")
     teams: list[str] = Field(default_factory=list, description="team names to include (empty: all)")
     activity_from: date | None = Field(default=None, description="cases with recorded activity on or after this day")
     activity_to: date | None = Field(default=None, description="... and on or before this day")
@@ -71,13 +74,30 @@ class DeepDiveRequest(BaseModel):
             raise ValueError(f"activity_to {self.activity_to} is before activity_from {self.activity_from}")
         return self
 
+    def resolved(self, settings: Settings) -> DeepDiveRequest:
+        """The request with its audit types and areas given as the QA team knows them (a label such as "Care Act
+        assessment", an area's name, in any case) put as the configuration's ids and codes, then checked (see
+        ``check_against``)."""
+        types = {key.casefold(): t.id for t in settings.audit_types for key in (t.id, t.label)}
+        areas = {key.casefold(): a.code for a in settings.authority.areas for key in (a.code, a.name)}
+        found = self.model_copy(
+            update={
+                "audit_types": [types.get(given.strip().casefold(), given) for given in self.audit_types],
+                "areas": [areas.get(given.strip().casefold(), given) for given in self.areas],
+            }
+        )
+        found.check_against(settings)
+        return found
+
     def check_against(self, settings: Settings) -> None:
         """CycleError naming any audit type, area or question the configuration does not know."""
-        types = {audit_type.id for audit_type in settings.audit_types}
-        areas = {area.code for area in settings.authority.areas}
-        problems = [f"audit type {t!r} is not one of {sorted(types)}" for t in self.audit_types if t not in types]
-        problems += [f"area {a!r} is not one of {sorted(areas)}" for a in self.areas if a not in areas]
-        tools = {settings.audit_type(t).tool for t in (self.audit_types or types)}
+        types = {audit_type.id: audit_type.label for audit_type in settings.audit_types}
+        areas = {area.code: area.name for area in settings.authority.areas}
+        known_types = ", ".join(f"{label} ({type_id})" for type_id, label in types.items())
+        known_areas = ", ".join(f"{name} ({code})" for code, name in areas.items())
+        problems = [f"audit type {t!r} is not one of: {known_types}" for t in self.audit_types if t not in types]
+        problems += [f"area {a!r} is not one of: {known_areas}" for a in self.areas if a not in areas]
+        tools = {settings.audit_type(t).tool for t in (self.audit_types or types) if t in types}
         questions = {q.id for tool in tools for q in settings.audit_tools[tool].questions}
         if self.question and self.question not in questions:
             problems.append(f"question {self.question!r} is not in the audit tool(s): {sorted(questions)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -188,30 +189,39 @@ def test_the_qa_team_approves_in_the_ui_and_an_excluded_case_is_replaced(
     )
     runner.start()
     run_id = _paused_run()
-    assert smtp_server.messages == []  # nothing is sent before approval
-    # A mistyped reference fails the run; its retry asks for the decision again rather than failing on the
-    # approval it already asked for (409: that input exists).
-    resume_flow_run(run_id, run_input={"approve": True, "exclude": {"CR-MISTYPED": "case closed"}})
-    assert _paused_run() == run_id
-    with engine_from(county).connect() as connection:
-        excluded = connection.scalar(
-            select(models.CaseRecord.case_ref)
-            .join(models.Allocation, models.Allocation.case_id == models.CaseRecord.id)
-            .join(models.AuditCycle, models.AuditCycle.id == models.Allocation.cycle_id)
-            .where(models.Allocation.status == "selected", models.AuditCycle.cycle_ref == "2026-09")
-            .where(
-                models.Allocation.stratum.in_(
-                    select(models.Allocation.stratum).where(models.Allocation.status == "reserve")
-                )
-            )
-            .limit(1)
-        )
-    resume_flow_run(run_id, run_input={"approve": True, "exclude": {excluded: "case closed"}, "approved_by": "QA lead"})
+    # The QA team is told, with the run's address, and nothing else is sent before approval.
+    [asked] = smtp_server.messages
+    assert asked["Subject"] == "qaloop: cycle 2026-09 waits for your approval"
+    assert f"/runs/flow-run/{run_id}" in asked.get_body(preferencelist=("plain",)).get_content()
+    # The run publishes the sample the form offers: each drawn case with its stratum, worker and reserve.
+    sample = pd.DataFrame(json.loads(Artifact.get("cycle-2026-09-sample-to-approve").data))
+    assert len(sample) == 60 and list(sample.columns) == [
+        "case_ref",
+        "stratum",
+        "worker_id",
+        "why_drawn",
+        "first_reserve",
+    ]
+    excluded = sample.loc[sample["first_reserve"] != "", "case_ref"].iloc[0]
+    # A mistyped reference, or a case left out without a reason, is refused by the server against the form:
+    # the run stays paused.
+    for mistake in ([{"case_ref": "CR-MISTYPED", "reason": "case closed"}], [{"case_ref": excluded, "reason": " "}]):
+        with pytest.raises(RuntimeError, match="Cannot resume this run"):
+            resume_flow_run(run_id, run_input={"approve": True, "exclude": mistake})
+        assert _paused_run() == run_id
+    resume_flow_run(
+        run_id,
+        run_input={
+            "approve": True,
+            "exclude": [{"case_ref": excluded, "reason": "case closed"}],
+            "approved_by": "QA lead",
+        },
+    )
     runner.join(timeout=120)
     [summary] = outcome
     assert summary.allocated == 60 and len(summary.excluded) == 1
     assert summary.excluded[0].startswith(f"case {excluded} replaced by reserve")
-    assert not any(excluded in message["Subject"] for message in smtp_server.messages)
+    assert not any(excluded in message["Subject"] for message in smtp_server.messages[1:])
     with engine_from(county).connect() as connection:
         status = connection.scalar(
             select(models.Allocation.status)

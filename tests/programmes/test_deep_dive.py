@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from checks.returns import check_return_file
 from flows.deep_dive import deep_dive
-from qaloop.core.settings import Settings
+from qaloop.core.settings import Settings, load_settings
 from qaloop.moderation.record import windows_closed
 from qaloop.programmes.deep_dive import REAUDIT, DeepDiveRequest, looked_into
 from qaloop.programmes.explain import explain_cycle
@@ -23,8 +23,9 @@ from qaloop.returns.follow_up import follow_up
 from qaloop.returns.workbooks import complete_audit_workbook
 from qaloop.store import models
 from qaloop.store.engine import engine_from
+from qaloop.store.handles import CycleError
 from qaloop.store.lifecycle import move_cycle
-from tests.conftest import SmtpSink, write_config
+from tests.conftest import DEMO_CONFIG, SmtpSink, write_config
 
 pytestmark = pytest.mark.slow  # whole flows in real Prefect
 
@@ -174,7 +175,7 @@ def test_a_failed_run_emails_the_qa_team_once(
     assert alert["To"] == "practice.quality@qaloop-demo.example"
     assert alert["Subject"].startswith("qaloop: the deep-dive run demo-county DD-20261201-somewhere-else")
     body = alert.get_body(("plain",)).get_content()
-    assert "area 'ATLANTIS' is not one of ['MID', 'NE', 'SOUTH', 'WEST']" in body
+    assert "area 'ATLANTIS' is not one of: North East (NE), Mid (MID), South (SOUTH), West (WEST)" in body
     assert f"/runs/flow-run/{state.state_details.flow_run_id}" in body
 
 
@@ -212,3 +213,13 @@ def test_a_concern_looked_into_starts_no_second_deep_dive_in_its_window_whatever
         == first.cycle_ref + " (selected Tuesday 1 December 2026)"
     )
     assert looked_into(engine, county, concern, date(2027, 1, 13)) is None  # 42 days on
+
+
+def test_the_request_takes_audit_types_and_areas_as_the_qa_team_names_them() -> None:
+    settings = load_settings(DEMO_CONFIG)
+    request = DeepDiveRequest(theme="Assessments", audit_types=["care act ASSESSMENT "], areas=["North East", "mid"])
+    assert request.resolved(settings).audit_types == ["care_act_assessment"]
+    assert request.resolved(settings).areas == ["NE", "MID"]
+    # An audit type the configuration does not know is refused, naming those it knows (it was a KeyError).
+    with pytest.raises(CycleError, match=r"audit type 'Care Act asessment' is not one of: Care Act assessment \(care"):
+        DeepDiveRequest(theme="Assessments", audit_types=["Care Act asessment"], question="V1").resolved(settings)
