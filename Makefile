@@ -78,20 +78,26 @@ demo: install
 test: install browser
 	$(BIN)/python -m pytest
 
-# A local Prefect server with qaloop's deployments and a worker: the schedules show in the UI at
-# http://127.0.0.1:$(UI_PORT) (4200 unless you set UI_PORT). Ctrl-C stops the worker and the server.
+# A local Prefect server with qaloop's deployments, a worker and a mail sink: the schedules show in the UI at
+# http://127.0.0.1:$(UI_PORT) (4200 unless you set UI_PORT), and every email lands in output/mail. The
+# workshop dataset's pseudonyms use the demo's throwaway key unless you set yours. Ctrl-C (or SIGTERM to the
+# recipe's shell) stops the worker, the sink and the server together.
 PREFECT_LOCAL := http://127.0.0.1:$(UI_PORT)/api
+ui: export QALOOP_REPORTS__PSEUDONYM_KEY ?= demo-only-not-a-secret-7Kq2Vx9Lm4Tz8Rw
+ui: export QALOOP_EMAIL__MESSAGES_PER_MINUTE ?= 3000
 ui: install
 	$(BIN)/qaloop init-db
 	@mkdir -p var
-	@$(BIN)/prefect server start --host 127.0.0.1 --port $(UI_PORT) > var/prefect-server.log 2>&1 & server=$$!; \
-	trap 'kill $$server 2>/dev/null' EXIT INT TERM; \
+	@echo "Pseudonyms: the demo's throwaway key unless QALOOP_REPORTS__PSEUDONYM_KEY is set; mail: the local sink, output/mail"
+	@$(BIN)/qaloop mail-sink > var/mail-sink.log 2>&1 & sink=$$!; \
+	$(BIN)/prefect server start --host 127.0.0.1 --port $(UI_PORT) > var/prefect-server.log 2>&1 & server=$$!; \
+	worker=; trap 'kill $$worker $$sink $$server 2>/dev/null; wait 2>/dev/null' EXIT INT TERM; \
 	for i in $$(seq 60); do curl -sf $(PREFECT_LOCAL)/health >/dev/null && break; sleep 1; done; \
 	export PREFECT_API_URL=$(PREFECT_LOCAL); \
 	$(BIN)/prefect work-pool inspect qaloop >/dev/null 2>&1 || $(BIN)/prefect work-pool create qaloop --type process; \
 	$(BIN)/prefect --no-prompt deploy --all && \
 	echo "Prefect UI: http://127.0.0.1:$(UI_PORT) (the audit-cycle schedule is under Deployments)" && \
-	$(BIN)/prefect worker start --pool qaloop
+	{ $(BIN)/prefect worker start --pool qaloop & worker=$$!; wait $$worker; }
 
 lint: install
 	$(BIN)/ruff check qaloop cli checks tasks flows tests bench

@@ -41,13 +41,23 @@ def check_and_load(settings: Settings, as_of: date) -> CheckedLoad:
     return loaded
 
 
-def publish_sample(selection: Selection, what: str) -> None:
+# Each programme's artifacts under keys of their own, so that a deep dive's sample never shows as the latest
+# version of the cycle's in the Prefect UI.
+_ARTIFACT_PREFIX = {"regular": "cycle", "deep_dive": "deep-dive", "managers_monthly": "managers-audits"}
+
+
+def artifact_key(programme: str, name: str) -> str:
+    """The key of a programme's artifact ``name``: ``cycle-sample-by-stratum``, ``deep-dive-...``."""
+    return f"{_ARTIFACT_PREFIX[programme]}-{name}"
+
+
+def publish_sample(selection: Selection, what: str, programme: str) -> None:
     """The drawn sample by stratum as a table artifact: quota, eligible, drawn, reserves, rules relaxed."""
     relaxed: dict[str, list[str]] = {}
     for relaxation in selection.relaxations:
         relaxed.setdefault(relaxation.stratum, []).append(f"{relaxation.rule} (+{relaxation.added})")
     create_table_artifact(
-        key="sample-by-stratum",
+        key=artifact_key(programme, "sample-by-stratum"),
         description=f"{what}: the sample by stratum (seed {selection.seed})",
         table=[
             {
@@ -78,7 +88,7 @@ def draw(settings: Settings, dates: CycleDates, seed: int | None) -> cycle_recor
         publish_not_drawn("cycle-not-drawn", f"Cycle {dates.cycle_ref}", refusal)
         raise
     if outcome.selection is not None:
-        publish_sample(outcome.selection, f"Cycle {dates.cycle_ref}")
+        publish_sample(outcome.selection, f"Cycle {dates.cycle_ref}", "regular")
     else:
         get_run_logger().info("Cycle %s was already drawn; its recorded sample is kept.", dates.cycle_ref)
     return outcome
@@ -113,7 +123,7 @@ def draw_month(settings: Settings, today: date, seed: int | None) -> CycleHandle
         publish_not_drawn("managers-audits-not-drawn", f"The managers' audits of {today:%B %Y}", refusal)
         raise
     if outcome.selection is not None:
-        publish_sample(outcome.selection, f"Managers' audits {managers_monthly.month_ref(today)}")
+        publish_sample(outcome.selection, f"Managers' audits {managers_monthly.month_ref(today)}", "managers_monthly")
     else:
         get_run_logger().info("The managers' audits of %s were already drawn; they are kept.", f"{today:%B %Y}")
     return outcome.cycle
@@ -171,12 +181,12 @@ def allocate(settings: Settings, cycle: CycleHandle) -> list[Assignment]:
         frame = pd.DataFrame([vars(a) for a in assignments])
         given = frame.dropna(subset=["auditor_id"])
         create_table_artifact(
-            key="allocations-by-auditor",
+            key=artifact_key(cycle.programme, "allocations-by-auditor"),
             description=f"Cycle {cycle_ref}: cases per auditor",
             table=given.groupby("auditor_id").size().rename("cases").reset_index().to_dict("records"),
         )
         create_table_artifact(
-            key="allocations-by-service-manager",
+            key=artifact_key(cycle.programme, "allocations-by-service-manager"),
             description=f"Cycle {cycle_ref}: cases per service manager",
             table=frame.groupby("service_manager_id", dropna=False)
             .agg(cases=("case_ref", "size"), allocated=("auditor_id", "count"))
@@ -187,7 +197,7 @@ def allocate(settings: Settings, cycle: CycleHandle) -> list[Assignment]:
         waiting = frame[frame["auditor_id"].isna()]
         if len(waiting):
             create_table_artifact(
-                key="cases-waiting-for-an-auditor",
+                key=artifact_key(cycle.programme, "cases-waiting-for-an-auditor"),
                 description=f"Cycle {cycle_ref}: cases no auditor could take",
                 table=waiting[["case_ref", "note"]].to_dict("records"),
             )

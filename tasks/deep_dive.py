@@ -32,7 +32,7 @@ def draw(settings: Settings, request: deep_dive.DeepDiveRequest, today: date) ->
         publish_not_drawn("deep-dive-not-drawn", f"Deep dive {deep_dive.deep_dive_ref(request, today)}", refusal)
         raise
     if drawn.drawn.selection is not None:
-        publish_sample(drawn.drawn.selection, f"Deep dive {drawn.cycle_ref}")
+        publish_sample(drawn.drawn.selection, f"Deep dive {drawn.cycle_ref}", "deep_dive")
     else:
         get_run_logger().info("Deep dive %s was already drawn; its recorded sample is kept.", drawn.cycle_ref)
     create_markdown_artifact(

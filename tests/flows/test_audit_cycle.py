@@ -48,7 +48,7 @@ def test_a_cycle_runs_end_to_end_and_a_rerun_sends_nothing_new(
         )
     assert cycles == 1
 
-    sample = Artifact.get("sample-by-stratum")
+    sample = Artifact.get("cycle-sample-by-stratum")
     assert sample is not None and "MID|care_act_review" in str(sample.data)
 
 
@@ -61,7 +61,7 @@ def test_a_dry_run_draws_and_allocates_then_keeps_nothing_and_sends_nothing(
     summary = audit_cycle(config=config, selection_date=NEXT_CYCLE, dry_run=True)
     assert summary.allocated == 60 and summary.emails_queued == 0 and summary.stopped.startswith("dry run: drawn")
     assert smtp_server.messages == []
-    sample = Artifact.get("sample-by-stratum")
+    sample = Artifact.get("cycle-sample-by-stratum")
     assert sample is not None and "2026-09" in str(sample.description)  # the QA team can see what it drew
     with engine_from(county).connect() as connection:
         # Nothing of it counts as audited, is chased, or would stop a history load or the real run.

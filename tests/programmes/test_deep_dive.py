@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from prefect.artifacts import Artifact
 from sqlalchemy import select
 
 from checks.returns import check_return_file
@@ -84,6 +85,10 @@ def test_a_deep_dive_runs_like_a_cycle(
     }
     assert {row.code for row in cases} <= {"NE", "MID"}
     assert not {row.case_ref for row in cases} & _regularly_audited(county)
+    # Its artifacts are its own: the Prefect UI never shows its sample as the latest of the cycles'.
+    sample = Artifact.get("deep-dive-sample-by-stratum")
+    assert sample is not None and sample.description.startswith(f"Deep dive {summary.cycle_ref}")
+    assert Artifact.get("deep-dive-allocations-by-auditor") is not None
 
     subjects = [message["Subject"] for message in smtp_server.messages]
     assert sum(subject.startswith("Audit allocated: case") for subject in subjects) == 6
