@@ -7,12 +7,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from prefect import get_run_logger, task
 from prefect.logging import get_logger
 from prefect.settings import PREFECT_UI_URL, get_current_settings
 
 from qaloop.core.settings import ConfigError, Settings, load_settings
 from qaloop.messaging import alerts, outbox
 from qaloop.store.engine import engine_from
+from tasks import NOT_CACHED
 
 
 def run_address(run_id: object) -> str:
@@ -62,6 +64,14 @@ def send_now(settings: Settings, messages: list[outbox.Message]) -> int:
     if queued:
         outbox.send_queued(engine, settings.email, only=[message.key for message in messages])
     return queued
+
+
+@task(name="alert the QA team to runs in trouble", **NOT_CACHED)
+def alert_runs(settings: Settings) -> int:
+    """The watch as a task of the watch-runs flow (see ``alert_runs_in_trouble``)."""
+    sent = alert_runs_in_trouble(settings)
+    get_run_logger().info("%d late or crashed run(s) alerted to the QA team.", sent)
+    return sent
 
 
 def alert_runs_in_trouble(settings: Settings, now: datetime | None = None) -> int:
