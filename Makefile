@@ -83,15 +83,21 @@ test: install browser
 # workshop dataset's pseudonyms use the demo's throwaway key unless you set yours. Ctrl-C (or SIGTERM to the
 # recipe's shell) stops the worker, the sink and the server together.
 PREFECT_LOCAL := http://127.0.0.1:$(UI_PORT)/api
+# The output folder is served read-only beside the UI, so the report runs' links open the reports.
+FILES_PORT ?= 4201
+ui: export QALOOP_REPORTS__LINK_BASE ?= http://127.0.0.1:$(FILES_PORT)/
 ui: export QALOOP_REPORTS__PSEUDONYM_KEY ?= demo-only-not-a-secret-7Kq2Vx9Lm4Tz8Rw
 ui: export QALOOP_EMAIL__MESSAGES_PER_MINUTE ?= 3000
 ui: install
 	$(BIN)/qaloop init-db
 	@mkdir -p var
+	@mkdir -p output
 	@echo "Pseudonyms: the demo's throwaway key unless QALOOP_REPORTS__PSEUDONYM_KEY is set; mail: the local sink, output/mail"
+	@echo "Reports: linked from their runs, served read-only at $$QALOOP_REPORTS__LINK_BASE"
 	@$(BIN)/qaloop mail-sink > var/mail-sink.log 2>&1 & sink=$$!; \
+	$(BIN)/python -m http.server $(FILES_PORT) --bind 127.0.0.1 --directory output > var/files.log 2>&1 & files=$$!; \
 	$(BIN)/prefect server start --host 127.0.0.1 --port $(UI_PORT) > var/prefect-server.log 2>&1 & server=$$!; \
-	worker=; trap 'kill $$worker $$sink $$server 2>/dev/null; wait 2>/dev/null' EXIT INT TERM; \
+	worker=; trap 'kill $$worker $$sink $$files $$server 2>/dev/null; wait 2>/dev/null' EXIT INT TERM; \
 	for i in $$(seq 60); do curl -sf $(PREFECT_LOCAL)/health >/dev/null && break; sleep 1; done; \
 	export PREFECT_API_URL=$(PREFECT_LOCAL); \
 	$(BIN)/prefect work-pool inspect qaloop >/dev/null 2>&1 || $(BIN)/prefect work-pool create qaloop --type process; \

@@ -20,7 +20,7 @@ from qaloop.programmes.readiness import NotReady
 from qaloop.programmes.selection import Selection
 from qaloop.store.engine import engine_from
 from qaloop.store.handles import CycleHandle
-from tasks import NOT_CACHED, RETRY_IO, publish_check
+from tasks import NOT_CACHED, RETRY_IO, artifact_key, publish_check
 from tasks.alerts import run_address, send_now
 
 
@@ -46,9 +46,9 @@ def check_and_load(settings: Settings, as_of: date) -> CheckedLoad:
 _ARTIFACT_PREFIX = {"regular": "cycle", "deep_dive": "deep-dive", "managers_monthly": "managers-audits"}
 
 
-def artifact_key(programme: str, name: str) -> str:
+def programme_key(programme: str, name: str) -> str:
     """The key of a programme's artifact ``name``: ``cycle-sample-by-stratum``, ``deep-dive-...``."""
-    return f"{_ARTIFACT_PREFIX[programme]}-{name}"
+    return artifact_key(_ARTIFACT_PREFIX[programme], name)
 
 
 def publish_sample(selection: Selection, what: str, programme: str) -> None:
@@ -57,7 +57,7 @@ def publish_sample(selection: Selection, what: str, programme: str) -> None:
     for relaxation in selection.relaxations:
         relaxed.setdefault(relaxation.stratum, []).append(f"{relaxation.rule} (+{relaxation.added})")
     create_table_artifact(
-        key=artifact_key(programme, "sample-by-stratum"),
+        key=programme_key(programme, "sample-by-stratum"),
         description=f"{what}: the sample by stratum (seed {selection.seed})",
         table=[
             {
@@ -135,7 +135,7 @@ def ask_for_approval(settings: Settings, cycle: CycleHandle) -> list[str]:
     email them the run's address; the drawn cases' references, for the approval form."""
     sample = allocation_record.cycle_sample(engine_from(settings), settings, cycle.cycle_ref)
     create_table_artifact(
-        key=f"cycle-{_key(cycle.cycle_ref)}-sample-to-approve",
+        key=artifact_key("cycle", cycle.cycle_ref, "sample-to-approve"),
         description=f"Cycle {cycle.cycle_ref}: the drawn sample to approve, with the reserve that would replace each",
         table=sample.to_dict("records"),
     )
@@ -149,11 +149,6 @@ def ask_for_approval(settings: Settings, cycle: CycleHandle) -> list[str]:
         cycle.cycle_ref, len(sample),
     )  # fmt: skip
     return sample["case_ref"].tolist()
-
-
-def _key(text: str) -> str:
-    """Text fit for an artifact's key (lower-case letters, digits and dashes)."""
-    return "".join(c if c.isalnum() else "-" for c in text.lower())
 
 
 @task(name="exclude cases and replace them from reserves", **NOT_CACHED)
@@ -181,12 +176,12 @@ def allocate(settings: Settings, cycle: CycleHandle) -> list[Assignment]:
         frame = pd.DataFrame([vars(a) for a in assignments])
         given = frame.dropna(subset=["auditor_id"])
         create_table_artifact(
-            key=artifact_key(cycle.programme, "allocations-by-auditor"),
+            key=programme_key(cycle.programme, "allocations-by-auditor"),
             description=f"Cycle {cycle_ref}: cases per auditor",
             table=given.groupby("auditor_id").size().rename("cases").reset_index().to_dict("records"),
         )
         create_table_artifact(
-            key=artifact_key(cycle.programme, "allocations-by-service-manager"),
+            key=programme_key(cycle.programme, "allocations-by-service-manager"),
             description=f"Cycle {cycle_ref}: cases per service manager",
             table=frame.groupby("service_manager_id", dropna=False)
             .agg(cases=("case_ref", "size"), allocated=("auditor_id", "count"))
@@ -197,7 +192,7 @@ def allocate(settings: Settings, cycle: CycleHandle) -> list[Assignment]:
         waiting = frame[frame["auditor_id"].isna()]
         if len(waiting):
             create_table_artifact(
-                key=artifact_key(cycle.programme, "cases-waiting-for-an-auditor"),
+                key=programme_key(cycle.programme, "cases-waiting-for-an-auditor"),
                 description=f"Cycle {cycle_ref}: cases no auditor could take",
                 table=waiting[["case_ref", "note"]].to_dict("records"),
             )

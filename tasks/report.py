@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
 from qaloop.core.settings import Settings
 from qaloop.reporting import cycle_close
@@ -26,6 +26,20 @@ def write_reports(settings: Settings, cycle_ref: str, today: date) -> cycle_clos
     built = cycle_close.build_reports(engine_from(settings), settings, cycle_ref, today)
     figures = built.figures
     overall = figures.overall()
+    links = []
+    for report in built.reports:
+        for path, what in ((report.path, report.title), (report.data_pack, f"{report.title}: data pack")):
+            address = cycle_close.published_address(settings, path)
+            if address and path not in [done for done, _ in links]:
+                create_link_artifact(
+                    key=artifact_key(path.stem), link=address, link_text=what, description=f"Cycle {cycle_ref}: {what}"
+                )
+                links.append((path, f"[{what}]({address})"))
+    where = (
+        [f"- {link}" for _, link in links]
+        if links
+        else ["- The reports are in the output folder on the worker; set `reports.link_base` to link them here."]
+    )
     create_markdown_artifact(
         key=artifact_key("cycle-report", cycle_ref),
         description=f"Cycle {cycle_ref}: headline figures",
@@ -38,6 +52,9 @@ def write_reports(settings: Settings, cycle_ref: str, today: date) -> cycle_clos
                 f" below standard: {overall['below_standard']}",
                 f"- Change: {figures.charts['overall'].says}",
                 f"- Triangulation ({figures.triangulation.window.label}): {len(figures.triangulation.flagged)} flagged",
+                "",
+                "## The reports",
+                *where,
             ]
         ),
     )

@@ -316,6 +316,14 @@ class Reports(_Strict):
         description="key for the workshop dataset's pseudonyms; set QALOOP_REPORTS__PSEUDONYM_KEY, never in YAML",
     )
 
+    link_base: str | None = Field(
+        default=None,
+        pattern=r"^(https?|file)://\S+$",
+        description=(
+            "the address where the output folder is published (an intranet or file share, http(s):// or file://): "
+            "each report run links its reports and data packs there in the Prefect UI"
+        ),
+    )
     link_pseudonyms_across_cycles: bool = Field(
         default=False,
         description=(

@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 from sqlalchemy import select
@@ -321,6 +322,17 @@ def distribution_messages(settings: Settings, built: CycleReports) -> list[Messa
 def distribute(engine: Engine, settings: Settings, built: CycleReports) -> int:
     """Queue the distribution emails (a re-run queues nothing already queued). Returns how many were new."""
     return enqueue(engine, distribution_messages(settings, built))
+
+
+def published_address(settings: Settings, path: Path) -> str | None:
+    """Where ``path`` (a file under the output folder) is read at ``reports.link_base``; None where no base is
+    configured or the file lies elsewhere."""
+    base = settings.reports.link_base
+    try:
+        relative = path.resolve().relative_to(settings.output_dir.resolve())
+    except ValueError:
+        return None
+    return f"{base.rstrip('/')}/{quote(relative.as_posix())}" if base else None
 
 
 def report_index(built: CycleReports) -> pd.DataFrame:

@@ -110,6 +110,13 @@ def test_each_seed_scale_draws_its_standard_line(name: str, below: str, meets: s
             "increasing order",
         ),
         ({"authority": None}, "authority", "missing"),
+        ({"reports.link_base": "intranet/qa reports"}, "reports.link_base", "should match pattern"),
+        ({"reports.spc_baseline_points": 8}, "reports", "spc_baseline_points (8) is fewer than spc_min_points (13)"),
+        (
+            {"reports.spc_recalculate_from": [{"cycle": "2026-01", "reason": r} for r in ("new tool", "restructure")]},
+            "reports",
+            "names a cycle twice",
+        ),
         (
             {
                 "sources.cases": {

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from prefect.artifacts import Artifact
 from sqlalchemy import select
 
 from flows.cycle_report import cycle_report
@@ -61,6 +62,7 @@ def test_a_cycle_is_reported_on_its_close_date_and_only_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("QALOOP_REPORTS__PSEUDONYM_KEY", "flow-test-key-a1B2c3D4e5F6g7H8i9J0")
+    monkeypatch.setenv("QALOOP_REPORTS__LINK_BASE", "https://intranet.council.example/quality-assurance/")
     config = str(write_config(closed, tmp_path, smtp_server.port))
     engine = engine_from(closed)
     with engine.begin() as connection:
@@ -72,6 +74,14 @@ def test_a_cycle_is_reported_on_its_close_date_and_only_once(
     assert all(Path(path).is_file() for path in done.reports[CYCLE])
     assert done.emails_sent == 2 + len(closed.authority.areas) + 1  # summary, highlights, areas, workshop
     assert any("workshop dataset" in message["Subject"] for message in smtp_server.messages)
+    # The reports are a click away in the Prefect UI: a link to each report and data pack where they are published.
+    summary = Artifact.get(f"summary-{CYCLE}")
+    assert summary is not None and summary.type == "markdown"  # a link artifact is shown as markdown
+    base = "https://intranet.council.example/quality-assurance"
+    assert f"({base}/cycles/{CYCLE}/reports/summary-{CYCLE}.html)" in summary.data
+    assert f"({base}/cycles/{CYCLE}/reports/summary-{CYCLE}-data.xlsx)" in Artifact.get(f"summary-{CYCLE}-data").data
+    headlines = Artifact.get(f"cycle-report-{CYCLE}").data
+    assert "Completion:" in headlines and f"{base}/cycles/{CYCLE}/reports/area-NE-{CYCLE}.html" in headlines
     again = cycle_report(config=config, today=close_date)
     assert again.reports == {} and again.emails_sent == 0
     assert len(smtp_server.messages) == done.emails_sent
