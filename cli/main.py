@@ -22,7 +22,7 @@ from qaloop.demo import synthetic
 from qaloop.messaging import outbox, undelivered
 from qaloop.moderation.agreement import kappa_said
 from qaloop.programmes import cycle_record
-from qaloop.programmes.explain import explain_cycle
+from qaloop.programmes.explain import explain_cycle, reason_counts
 from qaloop.sources import loading
 from qaloop.sources.readers import SourceError
 from qaloop.store import models
@@ -436,9 +436,7 @@ def cycle_explain(
         for line in explanation.differences:
             typer.echo(f"  {line}")
     typer.echo("\nWhy cases were or were not drawn:")
-    for reason, count in (
-        outcomes["reason"].str.replace(r" \d+ in its stratum.*", " in its stratum", regex=True).value_counts().items()
-    ):
+    for reason, count in reason_counts(outcomes).items():
         typer.echo(f"  {count:>9,}  {reason}")
     for ref in case or []:
         found = outcomes[outcomes["case_ref"] == ref]

@@ -85,3 +85,9 @@ def _compared(
     differences = [f"recorded as {status} but not re-derived so: {ref}" for ref, status in sorted(was - now)]
     differences += [f"re-derived as {status} but not recorded so: {ref}" for ref, status in sorted(now - was)]
     return Explanation(cycle_ref, not differences, differences, outcomes)
+
+
+def reason_counts(outcomes: pd.DataFrame) -> pd.Series:
+    """How many cases each reason covers, most first, with each stratum's own figures taken out of the reason
+    ("the 41st in its stratum" counts as "in its stratum")."""
+    return outcomes["reason"].str.replace(r" \d+ in its stratum.*", " in its stratum", regex=True).value_counts()
