@@ -73,6 +73,31 @@ class CheckOutcome:
         """Whether the next cycle would run: every dataset loads, and the draw has what it depends on."""
         return not self.not_ready and not any(outcome.stopped for outcome in self.datasets)
 
+    def lines(self) -> list[tuple[str, str]]:
+        """What was found, line by line as `qaloop check` and the check-setup flow say it, each with its weight:
+        "ok", "warn" (rows set aside) or "stop" (the cycle would not run)."""
+        found = [(f"{self.authority}: cycle {self.cycle_ref}, selected {self.on}", "ok")]
+        for dataset in self.datasets:
+            if dataset.stopped:
+                found.append((f"  {dataset.dataset:<14} stops, nothing would load:", "stop"))
+                found.append(("    " + dataset.stopped.replace("\n", "\n    "), "ok"))
+                continue
+            found.append((f"  {dataset.dataset:<14} {dataset.rows:>9,} rows, {dataset.would_load:,} would load", "ok"))
+            found += [(f"  {'':<14} {rows:>9,} set aside: {says}", "warn") for says, rows in dataset.failed_checks]
+        found += [(f"  not ready: {reason}", "stop") for reason in self.not_ready]
+        if self.strata:
+            short = [s for s in self.strata if s["short"]]
+            found.append((
+                f"  {len(self.strata)} strata, {sum(int(s['drawn']) for s in self.strata)} cases drawn"
+                + (f"; {len(short)} short of their quota" if short else ""),
+                "ok",
+            ))  # fmt: skip
+            found.append((f"  {len(self.blocked)} worker(s) passed over by the repeat rule", "ok"))
+            for area in self.areas:
+                who = f"{area['auditors']} staff may audit, {area['waiting']} case(s) no one could take"
+                found.append((f"  {area['area']}: {who}", "ok"))
+        return found
+
 
 def check_authority(settings: Settings, on: date | None = None) -> CheckOutcome:
     """Take the configured sources in, draw and allocate the cycle due on or after ``on`` (default today), all

@@ -173,26 +173,9 @@ def check(
     from checks.onboarding import check_authority, write_report  # Great Expectations is slow to import
 
     outcome = check_authority(settings, _date(on) if on else None)
-    typer.echo(f"{outcome.authority}: cycle {outcome.cycle_ref}, selected {outcome.on}")
-    for dataset in outcome.datasets:
-        if dataset.stopped:
-            typer.secho(f"  {dataset.dataset:<14} stops, nothing would load:", fg="red")
-            typer.echo("    " + dataset.stopped.replace("\n", "\n    "))
-            continue
-        typer.echo(f"  {dataset.dataset:<14} {dataset.rows:>9,} rows, {dataset.would_load:,} would load")
-        for says, rows in dataset.failed_checks:
-            typer.secho(f"  {'':<14} {rows:>9,} set aside: {says}", fg="yellow")
-    for reason in outcome.not_ready:
-        typer.secho(f"  not ready: {reason}", fg="red")
-    if outcome.strata:
-        short = [s for s in outcome.strata if s["short"]]
-        typer.echo(f"  {len(outcome.strata)} strata, {sum(int(s['drawn']) for s in outcome.strata)} cases drawn"
-                   + (f"; {len(short)} short of their quota" if short else ""))  # fmt: skip
-        typer.echo(f"  {len(outcome.blocked)} worker(s) passed over by the repeat rule")
-        for area in outcome.areas:
-            typer.echo(
-                f"  {area['area']}: {area['auditors']} staff may audit, {area['waiting']} case(s) no one could take"
-            )
+    colours = {"ok": None, "warn": "yellow", "stop": "red"}
+    for line, weight in outcome.lines():
+        typer.secho(line, fg=colours[weight])
     path = write_report(outcome, html or settings.output_dir / "check" / f"check-{date.today()}.html")
     typer.echo(f"Report: {path}")
     if not outcome.ok:

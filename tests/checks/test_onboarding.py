@@ -89,3 +89,19 @@ def test_the_check_report_renders_in_headless_chromium(council: Path, tmp_path: 
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_the_check_setup_flow_from_the_ui_says_what_the_command_says(
+    prefect_harness: None, council: Path, tmp_path: Path
+) -> None:
+    from prefect.artifacts import Artifact
+
+    from flows.check_setup import check_setup
+
+    checked = check_setup(on=date(2026, 12, 1), config=str(council))
+    code, out = check(council, tmp_path / "check.html")
+    assert checked.would_run and code == 0
+    assert checked.found.splitlines() == out.splitlines()[:-1]  # all but the command's "Report: <path>"
+    published = Artifact.get("setup-checked").data
+    assert "The next cycle would run." in published and "cases              2,000 rows" in published
