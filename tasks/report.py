@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
@@ -26,17 +27,17 @@ def write_reports(settings: Settings, cycle_ref: str, today: date) -> cycle_clos
     built = cycle_close.build_reports(engine_from(settings), settings, cycle_ref, today)
     figures = built.figures
     overall = figures.overall()
-    links = []
+    links: dict[Path, str] = {}  # the highlights share the summary's data pack: linked once
     for report in built.reports:
         for path, what in ((report.path, report.title), (report.data_pack, f"{report.title}: data pack")):
             address = cycle_close.published_address(settings, path)
-            if address and path not in [done for done, _ in links]:
+            if address and path not in links:
                 create_link_artifact(
                     key=artifact_key(path.stem), link=address, link_text=what, description=f"Cycle {cycle_ref}: {what}"
                 )
-                links.append((path, f"[{what}]({address})"))
+                links[path] = f"[{what}]({address})"
     where = (
-        [f"- {link}" for _, link in links]
+        [f"- {link}" for link in links.values()]
         if links
         else ["- The reports are in the output folder on the worker; set `reports.link_base` to link them here."]
     )

@@ -83,7 +83,6 @@ def exact_limits(family: Family, size: float, rate: float, confidence: float) ->
     tail = (1 - confidence) / 2
     if family == "binomial":
         n = int(size)
-        # The upper limit is the smallest k with P(X > k) ≤ tail, from the same sum read the other way.
         return binomial_quantile(tail, n, rate), binomial_quantile(1 - tail, n, rate)
     mean = size * rate
     return poisson_quantile(tail, mean), poisson_quantile(1 - tail, mean)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 RUN = 7  # Making Data Count: a run of seven points makes a shift or a trend
@@ -151,7 +151,7 @@ def p_chart(
     chart = PChart(last.centre, tuple(chart_points), "too few", "", higher_is_better, tuple(periods), rules)
     latest = chart_points[-1]
     since = f" since the recalculation at {last.first}" if len(periods) > 1 else ""
-    if last.provisional or last.points < rules.min_points:
+    if last.provisional:
         says = (
             f"Limits from fewer than {rules.min_points} points are provisional: no reading of special cause yet "
             f"({last.points} cycle{'s' if last.points != 1 else ''}{since})."
@@ -172,10 +172,7 @@ def p_chart(
 def _with(
     chart: PChart, latest: Reading, says: str, variation: str = "", assurance: tuple[Assured, str] = ("", "")
 ) -> PChart:
-    return PChart(
-        chart.centre, chart.points, latest, says, chart.higher_is_better, chart.periods, chart.rules, variation,
-        assurance[1], assurance[0],
-    )  # fmt: skip
+    return replace(chart, latest=latest, says=says, variation=variation, assurance=assurance[1], assured=assurance[0])
 
 
 def _period(
@@ -192,7 +189,7 @@ def _period(
     near = [
         not out and abs(share - centre) > 2 * sigma for share, sigma, out in zip(shares, sigmas, outside, strict=True)
     ]
-    read = len(kept) >= rules.min_points and not period.provisional
+    read = not period.provisional
     trends = _trends(shares, rules.run)
     shifts = _shifts(sides, rules.run)
     two_of_three = _two_of_three(near, sides)
