@@ -51,6 +51,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = PROJECT / "qaloop.yaml"
 AS_OF = date(2026, 11, 22)  # the day the synthetic authorities are generated as of
 NEXT_CYCLE = date(2026, 12, 14)
+# Debian's Chromium, which `make test` installs: the report tests render in it, the UI tests drive it.
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CYCLE = "2026-09"  # the cycle selected on NEXT_CYCLE
 GRADES = ["Requires improvement", "Adequate", "Good", "Outstanding"]
 POSTGRES_ADMIN_URL = os.environ.get("QALOOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

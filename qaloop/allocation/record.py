@@ -128,10 +128,15 @@ def cycle_allocations(engine: Engine, settings: Settings, cycle_ref: str) -> Cyc
     return CycleAllocations(with_an_auditor=sum(counts.values()), waiting_for_an_auditor=waiting)
 
 
+# What the approval table says of a case whose draw needed no relaxation and recorded no reason.
+AT_RANDOM = "at random from its stratum, every rule kept"
+
+
 def cycle_sample(engine: Engine, settings: Settings, cycle_ref: str) -> pd.DataFrame:
     """The cycle's drawn cases as the QA team approves them, one row each in stratum order: case_ref, stratum,
-    worker_id (the practitioner's staff id), why_drawn (the relaxations and reasons the draw recorded, "" for
-    none), first_reserve (the case its stratum's reserves would put in its place, "" where none is left)."""
+    worker_id (the practitioner's staff id), why_drawn (the relaxations and reasons the draw recorded, else
+    that it was drawn at random under every rule), first_reserve (the case its stratum's reserves would put in
+    its place, "" where none is left)."""
     allocation, case, staff = models.Allocation, models.CaseRecord, models.Staff
     with engine.connect() as connection:
         cycle = _cycle(connection, authority_id(connection, settings), cycle_ref)
@@ -149,7 +154,7 @@ def cycle_sample(engine: Engine, settings: Settings, cycle_ref: str) -> pd.DataF
     reserves = frame[frame["status"] == "reserve"].groupby("stratum")["case_ref"].first()
     drawn = frame[frame["status"] == "selected"].reset_index(drop=True)
     return drawn.assign(
-        why_drawn=drawn["why_drawn"].fillna(""), first_reserve=drawn["stratum"].map(reserves).fillna("")
+        why_drawn=drawn["why_drawn"].fillna(AT_RANDOM), first_reserve=drawn["stratum"].map(reserves).fillna("")
     )[["case_ref", "stratum", "worker_id", "why_drawn", "first_reserve"]]
 
 

@@ -4,7 +4,6 @@ report rendered by headless Chromium."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -18,10 +17,9 @@ from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
 from qaloop.demo.synthetic import generate, write_extracts
 from qaloop.store.engine import current_revision, engine_from
-from tests.conftest import write_config
+from tests.conftest import CHROMIUM, write_config
 
 AS_OF = date(2026, 11, 22)
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture

@@ -202,6 +202,7 @@ def test_the_qa_team_approves_in_the_ui_and_an_excluded_case_is_replaced(
         "why_drawn",
         "first_reserve",
     ]
+    assert (sample["why_drawn"] != "").all()  # a case drawn with every rule kept says so
     excluded = sample.loc[sample["first_reserve"] != "", "case_ref"].iloc[0]
     # A mistyped reference, or a case left out without a reason, is refused by the server against the form:
     # the run stays paused.

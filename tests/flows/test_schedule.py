@@ -11,9 +11,6 @@ by hand never shows.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,10 +19,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from click.testing import Result
 from typer.testing import CliRunner
@@ -33,83 +28,27 @@ from typer.testing import CliRunner
 from cli.main import app
 from qaloop.core.settings import Settings, load_settings
 from qaloop.store.engine import engine_from, upgrade
-from tests.conftest import DEMO_CONFIG, PROJECT, SmtpSink, write_config
+from tests.conftest import DEMO_CONFIG, SmtpSink, write_config
+from tests.prefect_server import api, deploy, prefect_server
 
 RUNS = 8
-PREFECT = str(Path(sys.executable).parent / "prefect")
 pytestmark = pytest.mark.prefect_server
 
 
-def api(method: str, url: str, body: object = None) -> Any:
-    """The Prefect API's JSON reply; a busy server (its SQLite locked by the scheduler, a 5xx) is asked again.
-
-    A refusal that is not the server being busy fails the test with the server's own words.
-    """
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            reply = httpx.request(method, url, json=body, timeout=10)
-        except httpx.TransportError:
-            reply = None
-        if reply is not None and reply.status_code < 500:
-            assert reply.is_success, f"{method} {url}: {reply.status_code} {reply.text}"
-            return reply.json() if reply.content else None
-        assert time.monotonic() < deadline, f"{method} {url}: the server stayed busy ({reply and reply.text})"
-        time.sleep(1)
-
-
 @pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A Prefect server in its own process and home, its scheduler quick and looking a year ahead."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(tmp_path_factory.mktemp("prefect")),
-        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "false",
-        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "1",
-        "PREFECT_SERVER_SERVICES_LATE_RUNS_LOOP_SECONDS": "1",
-        "PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS": "24",  # two working days of hourly ingest-returns runs
-        "PREFECT_SERVER_SERVICES_SCHEDULER_MAX_SCHEDULED_TIME": "P400D",
-    }
-    server = subprocess.Popen(
-        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while server.poll() is None and time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{env['PREFECT_API_URL']}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail("the Prefect server did not start (it stopped, or took over 90 s)")
-        yield env
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def deployed(prefect_server: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Every deployment in prefect.yaml, with its schedules and triggers, deployed to the server."""
-    project = tmp_path_factory.mktemp("deploy") / "project"
-    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns(".venv", ".git", "var", "output", "*.pyc"))
-    api("POST", f"{prefect_server['PREFECT_API_URL']}/work_pools/", {"name": "qaloop", "type": "process"})
-    done = subprocess.run(
-        [PREFECT, "--no-prompt", "deploy", "--all"],
-        cwd=project, env=prefect_server, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    return prefect_server
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Every deployment in prefect.yaml, with its schedules and triggers, deployed to a server of the module's
+    own whose scheduler is quick and looks a year ahead."""
+    with prefect_server(
+        tmp_path_factory.mktemp("prefect"),
+        PREFECT_UI_ENABLED="false",
+        PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="1",
+        PREFECT_SERVER_SERVICES_LATE_RUNS_LOOP_SECONDS="1",
+        PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS="24",  # two working days of hourly ingest-returns runs
+        PREFECT_SERVER_SERVICES_SCHEDULER_MAX_SCHEDULED_TIME="P400D",
+    ) as server:
+        deploy(server, tmp_path_factory.mktemp("deploy"))
+        yield server
 
 
 def test_the_next_eight_cycles_are_scheduled_six_weeks_apart_at_seven_in_london(deployed: dict[str, str]) -> None:

@@ -5,7 +5,6 @@ distributed exactly once, and each report rendered by headless Chromium."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -23,7 +22,7 @@ from qaloop.reporting.scrubber import Scrubber
 from qaloop.reporting.workshop import workshop_dataset
 from qaloop.store import models
 from qaloop.store.engine import engine_from
-from tests.conftest import CYCLE, SmtpSink
+from tests.conftest import CHROMIUM, CYCLE, SmtpSink
 
 REPORTED_ON = date(2026, 12, 4)  # the triangulation covers September to November 2026
 ONLY_SQLITE = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -289,9 +288,6 @@ def test_the_reports_are_distributed_exactly_once_to_their_lists(closed: Setting
     assert {address.strip() for address in north_east["To"].split(",")} == expected
     workshop = next(m for s, m in received.items() if "workshop dataset" in s)
     assert workshop["To"] == "practice.quality@qaloop-demo.example"
-
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @ONLY_SQLITE
