@@ -101,7 +101,7 @@ ui: install
 	for i in $$(seq 60); do curl -sf $(PREFECT_LOCAL)/health >/dev/null && break; sleep 1; done; \
 	export PREFECT_API_URL=$(PREFECT_LOCAL); \
 	$(BIN)/prefect work-pool inspect qaloop >/dev/null 2>&1 || $(BIN)/prefect work-pool create qaloop --type process; \
-	$(BIN)/prefect --no-prompt deploy --all && \
+	$(BIN)/prefect --no-prompt deploy --all && $(BIN)/qaloop forms && \
 	echo "Prefect UI: http://127.0.0.1:$(UI_PORT) (the audit-cycle schedule is under Deployments)" && \
 	{ $(BIN)/prefect worker start --pool qaloop & worker=$$!; wait $$worker; }
 

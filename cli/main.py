@@ -355,6 +355,26 @@ def deep_dive_command(
     typer.echo(f"  {run_address(run.id)}")
 
 
+@app.command("forms")
+def forms_command(config: ConfigOption = None) -> None:
+    """Put the configuration's audit types and areas into the deployed deep-dive form, as lists to choose from
+    that the server holds every run to. Run it after each `prefect deploy` (`make ui` does)."""
+    settings = _settings(config)
+    from prefect.settings import PREFECT_API_URL
+
+    from tasks.forms import FormsError, fill_forms
+
+    if not PREFECT_API_URL.value():
+        typer.secho("No Prefect server is set (PREFECT_API_URL): there are no forms to fill.", fg="red", err=True)
+        raise typer.Exit(1)
+    with _refusals(FormsError):
+        offered = fill_forms(settings)
+    typer.echo(
+        f"The deep-dive form offers {offered['audit_types']} audit type choices and {offered['areas']} area choices"
+        " (each by its label and its id)."
+    )
+
+
 @app.command("watch-runs")
 def watch_runs_command(config: ConfigOption = None) -> None:
     """Email the QA team about each qaloop run not started `alerts.late_after_minutes` after its time, or crashed

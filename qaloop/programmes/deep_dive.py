@@ -89,6 +89,15 @@ class DeepDiveRequest(BaseModel):
         found.check_against(settings)
         return found
 
+    @staticmethod
+    def choices(settings: Settings) -> dict[str, list[str]]:
+        """What the deep-dive form offers for each list the configuration knows, as ``resolved`` accepts it: every
+        audit type by its label, then by its id; every area by its name, then by its code."""
+        return {
+            "audit_types": [t.label for t in settings.audit_types] + [t.id for t in settings.audit_types],
+            "areas": [a.name for a in settings.authority.areas] + [a.code for a in settings.authority.areas],
+        }
+
     def check_against(self, settings: Settings) -> None:
         """CycleError naming any audit type, area or question the configuration does not know."""
         types = {audit_type.id: audit_type.label for audit_type in settings.audit_types}

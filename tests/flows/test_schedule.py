@@ -21,6 +21,7 @@ from datetime import time as dt_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from click.testing import Result
 from typer.testing import CliRunner
@@ -38,7 +39,7 @@ pytestmark = pytest.mark.prefect_server
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Every deployment in prefect.yaml, with its schedules and triggers, deployed to a server of the module's
-    own whose scheduler is quick and looks a year ahead."""
+    own whose scheduler is quick and looks a year ahead, and the forms filled with the configuration's lists."""
     with prefect_server(
         tmp_path_factory.mktemp("prefect"),
         PREFECT_UI_ENABLED="false",
@@ -48,6 +49,8 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
         PREFECT_SERVER_SERVICES_SCHEDULER_MAX_SCHEDULED_TIME="P400D",
     ) as server:
         deploy(server, tmp_path_factory.mktemp("deploy"))
+        filled = qaloop_here(server, "forms", "--config", str(DEMO_CONFIG))  # as `make ui` does after deploying
+        assert filled.exit_code == 0, filled.output
         yield server
 
 
@@ -230,3 +233,26 @@ def test_a_run_long_past_its_time_or_crashed_is_alerted_to_the_qa_team_once(
     assert f"/runs/flow-run/{run['id']}" in body
     assert crashed["Subject"] == f"qaloop: the ingest-returns run {killed['name']} crashed"
     assert "exited with non-zero status code -9" in crashed.get_body(("plain",)).get_content()
+
+
+def test_the_deep_dive_form_offers_the_configurations_lists_and_the_server_refuses_anything_else(
+    deployed: dict[str, str],
+) -> None:
+    api_url = deployed["PREFECT_API_URL"]
+    settings = load_settings(DEMO_CONFIG)
+    deployment = api("GET", f"{api_url}/deployments/name/deep-dive/deep-dive")
+    form = deployment["parameter_openapi_schema"]["definitions"]["DeepDiveRequest"]["properties"]
+    labels = [audit_type.label for audit_type in settings.audit_types]
+    assert form["audit_types"]["items"]["enum"] == labels + [audit_type.id for audit_type in settings.audit_types]
+    assert "North East" in form["areas"]["items"]["enum"] and "NE" in form["areas"]["items"]["enum"]
+    before = len(deep_dive_runs(api_url, 0, wait=0))
+    create = f"{api_url}/deployments/{deployment['id']}/create_flow_run"
+    unknown = {"theme": "Underwater basket weaving", "audit_types": ["Underwater basket weaving"]}
+    refused = httpx.post(create, json={"parameters": {"request": unknown}}, timeout=10)
+    assert refused.status_code == 409 and "Underwater basket weaving" in refused.text, refused.text
+    assert len(deep_dive_runs(api_url, 0, wait=0)) == before  # refused before any run exists
+    known = {"theme": "Hospital discharge", "audit_types": ["Care Act review"], "areas": ["North East"]}
+    accepted = api("POST", create, {"parameters": {"request": known}})
+    assert accepted["parameters"]["request"]["audit_types"] == ["Care Act review"]
+    refilled = qaloop_here(deployed, "forms", "--config", str(DEMO_CONFIG))  # again: the same lists, once each
+    assert refilled.exit_code == 0 and f"offers {2 * len(labels)} audit type choices" in refilled.output
