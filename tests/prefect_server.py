@@ -1,6 +1,7 @@
-"""A Prefect server of a test module's own, in its own process and home (the session's test harness serves
-no UI and runs no scheduler or triggers), the project's deployments deployed to it, and its API asked as the
-UI asks it."""
+"""Prefect as the QA team reaches it: a server of a test module's own, in its own process and home (the
+session's test harness serves no UI and runs no scheduler or triggers), the project's deployments deployed to
+it, its API asked as the UI asks it; and a flow run created through the API from a deployment, as a form
+creates one."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
+from prefect import Flow
+from prefect.client.schemas.objects import State
 
 from tests.conftest import PROJECT
 
@@ -91,3 +94,14 @@ def deploy(server: dict[str, str], folder: Path, *names: str) -> Path:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return project
+
+
+def through_the_api(form_flow: Flow, /, **parameters: object) -> State:
+    """A run of the flow's deployment created through the Prefect API, as its form creates one (the server
+    holds the parameters to the form's schema), then run here as a worker runs it: the flow's final state."""
+    from prefect.deployments import run_deployment
+    from prefect.flow_engine import run_flow
+
+    form_flow.to_deployment(name=form_flow.name).apply()
+    run = run_deployment(f"{form_flow.name}/{form_flow.name}", parameters=parameters, timeout=0)
+    return run_flow(form_flow, flow_run=run, parameters=run.parameters, return_type="state")

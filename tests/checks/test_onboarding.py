@@ -18,6 +18,7 @@ from qaloop.core.settings import Settings
 from qaloop.demo.synthetic import generate, write_extracts
 from qaloop.store.engine import current_revision, engine_from
 from tests.conftest import CHROMIUM, write_config
+from tests.prefect_server import through_the_api
 
 AS_OF = date(2026, 11, 22)
 
@@ -97,7 +98,7 @@ def test_the_check_setup_flow_from_the_ui_says_what_the_command_says(
 
     from flows.check_setup import check_setup
 
-    checked = check_setup(on=date(2026, 12, 1), config=str(council))
+    checked = through_the_api(check_setup, on=date(2026, 12, 1).isoformat(), config=str(council)).result()
     code, out = check(council, tmp_path / "check.html")
     assert checked.would_run and code == 0
     assert checked.found.splitlines() == out.splitlines()[:-1]  # all but the command's "Report: <path>"

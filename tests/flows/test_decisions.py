@@ -1,5 +1,7 @@
-"""The day's decisions from the Prefect UI's forms (the decision flows, in real Prefect): each changes the store
-as its command-line twin does, says what it did, and refuses a decision that breaks a rule without retrying."""
+"""The day's decisions from the Prefect UI's forms (the decision flows, in real Prefect): each run created through
+the Prefect API from its deployment, as a form creates it, changes the store as its command-line twin does, says
+what it did, and refuses a decision that breaks a rule without retrying. (tests/flows/test_ui.py fills one form in
+a browser and has a worker run it.)"""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from prefect.artifacts import Artifact
+from prefect.exceptions import PrefectHTTPStatusError
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -20,6 +23,7 @@ from qaloop.core.settings import Settings
 from qaloop.store import models
 from qaloop.store.engine import engine_from
 from tests.conftest import write_config
+from tests.prefect_server import through_the_api
 
 ONLY_SQLITE = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
@@ -59,7 +63,9 @@ def test_a_move_from_the_ui_changes_the_store_as_the_command_line_does(
 ) -> None:
     config = str(write_config(notified, tmp_path))
     by_form, by_command, another = _replaceable(notified, 3)
-    done = move_allocation(cycle_ref="2026-09", case_ref=by_form, reason="case closed", decided_by="SM1", config=config)
+    done = through_the_api(
+        move_allocation, cycle_ref="2026-09", case_ref=by_form, reason="case closed", decided_by="SM1", config=config
+    ).result()
     said = CliRunner().invoke(
         app, ["allocation", "move", "2026-09", by_command, "--replace", "--reason", "case closed", "--by", "SM1",
               "-c", config],
@@ -74,11 +80,16 @@ def test_a_move_from_the_ui_changes_the_store_as_the_command_line_does(
     )
     assert "Decided by SM1: case closed" in Artifact.get("allocation-moved").data
     # A move that breaks a rule fails at once with the rule (no retry), and changes nothing.
-    state = move_allocation(
-        cycle_ref="2026-09", case_ref=another, reason="again", to_auditor="NOBODY", config=config, return_state=True
+    state = through_the_api(
+        move_allocation, cycle_ref="2026-09", case_ref=another, reason="again", to_auditor="NOBODY", config=config
     )
     assert state.is_failed() and "NOBODY" in state.message
     assert _events(notified, another)[-1][1] == "notified"
+    # A form left without its reason is refused by the server: no run is created.
+    from prefect.deployments import run_deployment
+
+    with pytest.raises(PrefectHTTPStatusError, match="'reason' is a required property"):
+        run_deployment("move-allocation/move-allocation", parameters={"cycle_ref": "2026-09", "case_ref": another})
 
 
 @ONLY_SQLITE
@@ -99,9 +110,10 @@ def test_a_substitute_from_the_ui_is_recorded_as_the_command_line_records_one(
             .where(models.Staff.role == Role.TEAM_MANAGER.value, models.Staff.active, models.Staff.staff_ref != auditor)
             .order_by(models.Staff.staff_ref)
         )
-    done = record_substitute(
-        cycle_ref="2026-09", case_ref=case_ref, staff_id=stand_in, reason="auditor on leave", config=config
-    )
+    done = through_the_api(
+        record_substitute, cycle_ref="2026-09", case_ref=case_ref, staff_id=stand_in, reason="auditor on leave",
+        config=config,
+    ).result()  # fmt: skip
     assert done.done.startswith(f"{stand_in} may return the audit of case {case_ref} in place of its auditor")
     with engine_from(notified).connect() as connection:
         recorded = connection.execute(select(models.Substitute.reason, models.Substitute.recorded_by)).all()
@@ -121,13 +133,15 @@ def test_a_corrective_action_is_confirmed_and_closed_from_the_ui(
         manager = connection.scalar(
             select(models.Staff.staff_ref).where(models.Staff.role == Role.SERVICE_MANAGER.value).limit(1)
         )
-    confirmed = corrective_action(action_id=action_id, decision="confirm", by=manager, config=config)
+    confirmed = through_the_api(
+        corrective_action, action_id=action_id, decision="confirm", by=manager, config=config
+    ).result()
     assert confirmed.done == f"corrective action {action_id} confirmed by {manager}"
-    refused = corrective_action(action_id=action_id, decision="close", by="QA lead", config=config, return_state=True)
+    refused = through_the_api(corrective_action, action_id=action_id, decision="close", by="QA lead", config=config)
     assert refused.is_failed() and "needs the evidence" in refused.message
-    closed_now = corrective_action(
-        action_id=action_id, decision="close", by="QA lead", evidence="plan on file", config=config
-    )
+    closed_now = through_the_api(
+        corrective_action, action_id=action_id, decision="close", by="QA lead", evidence="plan on file", config=config
+    ).result()
     assert closed_now.done == f"corrective action {action_id} closed"
     with engine_from(closed).connect() as connection:
         status = connection.scalar(
@@ -141,12 +155,12 @@ def test_a_sample_is_explained_in_the_ui_as_on_the_command_line(
     prefect_harness: None, closed: Settings, tmp_path: Path
 ) -> None:
     config = str(write_config(closed, tmp_path))
-    cycle = explain_sample(cycle_ref="2026-09", config=config)
+    cycle = through_the_api(explain_sample, cycle_ref="2026-09", config=config).result()
     assert cycle.done.startswith("Drawn again from its stored inputs, seed and rules: identical to the record.")
     said = CliRunner().invoke(app, ["cycle", "explain", "2026-09", "-c", config])
     counts = [line.split(None, 1) for line in said.output.splitlines() if line.startswith("  ")]
     for count, reason in counts:
         assert f"- {count}: {reason}" in cycle.done
-    moderated = explain_sample(cycle_ref="2026-09", which="moderation", config=config)
+    moderated = through_the_api(explain_sample, cycle_ref="2026-09", which="moderation", config=config).result()
     assert moderated.done.startswith("Drawn again") and "identical" in moderated.done
     assert "Why cases were drawn:" in Artifact.get("moderation-explained").data
