@@ -205,8 +205,15 @@ def _not_ready(
     today: date,
 ) -> list[str]:
     """What stops the deep dive's draw: no audit history to keep audited cases out (unless re-audits are
-    allowed), no case at all, none the filters admit, or every one admitted audited already."""
+    allowed), a team asked for that no case is in (a misspelt name would otherwise narrow the draw unseen), no
+    case at all, none the filters admit, or every one admitted audited already."""
     gaps = [] if request.allow_reaudit else no_history(settings, inputs.audited_cycles, today)
+    with_cases = set(inputs.cases["team"])
+    if unknown := [team for team in request.teams if team not in with_cases]:
+        gaps.append(
+            f"no case in the store is in team(s) {', '.join(map(repr, unknown))}: the teams with cases are "
+            f"{', '.join(sorted(with_cases)) or 'none'}"
+        )
     if not len(inputs.cases):
         gaps.append("the store holds no case: load the case extract (`qaloop load cases`)")
     elif not len(cases):

@@ -18,6 +18,7 @@ from qaloop.core.settings import Settings, load_settings
 from qaloop.moderation.record import windows_closed
 from qaloop.programmes.deep_dive import REAUDIT, DeepDiveRequest, looked_into
 from qaloop.programmes.explain import explain_cycle
+from qaloop.programmes.readiness import NotReady
 from qaloop.reporting.cycle_close import build_reports
 from qaloop.returns.filing import ingest_files
 from qaloop.returns.follow_up import follow_up
@@ -149,6 +150,18 @@ def test_a_case_the_programme_audited_is_re_audited_only_when_asked_and_then_rec
     for ref in ("DD-20261201-care-act-reviews-everywhere", drawn.cycle_ref):
         explanation = explain_cycle(engine, county, ref)
         assert explanation.identical, explanation.differences
+
+
+def test_a_misspelt_team_stops_the_deep_dive_rather_than_narrow_it_unseen(county: Settings) -> None:
+    from qaloop.programmes.deep_dive import draw_deep_dive
+
+    engine = engine_from(county)
+    with engine.connect() as connection:
+        team = connection.scalar(select(models.Team.name).order_by(models.Team.name).limit(1))
+    request = DeepDiveRequest(theme="Two teams", teams=[team, f"{team}x"], allow_reaudit=True)
+    with pytest.raises(NotReady, match=rf"no case in the store is in team\(s\) '{team}x': the teams with cases are "):
+        draw_deep_dive(engine, county, request, TODAY)
+    assert draw_deep_dive(engine, county, request.model_copy(update={"teams": [team]}), TODAY).selected > 0
 
 
 def test_the_ui_form_comes_from_the_request_model() -> None:
