@@ -209,13 +209,14 @@ def _not_ready(
     case at all, none the filters admit, or every one admitted audited already."""
     gaps = [] if request.allow_reaudit else no_history(settings, inputs.audited_cycles, today)
     with_cases = set(inputs.cases["team"])
-    if unknown := [team for team in request.teams if team not in with_cases]:
-        gaps.append(
-            f"no case in the store is in team(s) {', '.join(map(repr, unknown))}: the teams with cases are "
-            f"{', '.join(sorted(with_cases)) or 'none'}"
-        )
+    unknown = [team for team in request.teams if team not in with_cases]
     if not len(inputs.cases):
         gaps.append("the store holds no case: load the case extract (`qaloop load cases`)")
+    elif unknown:
+        gaps.append(
+            f"no case in the store is in team(s) {', '.join(map(repr, unknown))}: the teams with cases are "
+            f"{', '.join(sorted(with_cases))}"
+        )
     elif not len(cases):
         filters = {
             "audit types": request.audit_types, "areas": request.areas, "teams": request.teams,

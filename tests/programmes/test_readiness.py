@@ -127,7 +127,10 @@ def test_a_deep_dive_refuses_to_draw_blind_or_empty(county: Settings) -> None:
     # cases audited before; filters that admit nothing gave a green, empty deep dive.
     nowhere = DeepDiveRequest(theme="Nobody's team", teams=["No Such Team"], sample_size=5)
     [reason] = deep_dive_refusal(county, nowhere)
-    assert reason == "no case in the store matches the deep dive's filters (teams ['No Such Team']): widen them"
+    assert reason.startswith("no case in the store is in team(s) 'No Such Team': the teams with cases are ")
+    long_ago = DeepDiveRequest(theme="Long ago", activity_to=date(1990, 1, 1), sample_size=5)
+    [reason] = deep_dive_refusal(county, long_ago)
+    assert reason == "no case in the store matches the deep dive's filters (activity to 1990-01-01): widen them"
 
     with engine_from(county).connect() as connection:
         audited = connection.scalar(
