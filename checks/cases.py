@@ -8,8 +8,8 @@ from datetime import date
 import great_expectations as gx
 import pandas as pd
 
+from checks.outcomes import CheckReport
 from checks.runner import (
-    CheckReport,
     Rule,
     area_rule,
     in_source_terms,

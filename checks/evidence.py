@@ -12,9 +12,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from checks.outcomes import CheckFailed, CheckReport, EvidenceFailed
 from checks.runner import (
-    CheckFailed,
-    CheckReport,
     Intake,
     Rule,
     area_rule,
@@ -112,15 +111,6 @@ def check_evidence(
     report = run_checks(dataset.value, frame, evidence_rules(settings, dataset, teams, as_of), key=ROW_KEY)
     report = in_source_terms(report, dataset, source)
     return report, frame[[*extract.columns, ROW_KEY]]
-
-
-class EvidenceFailed(Exception):
-    """One or more extracts failed their checks and were not stored; the others were."""
-
-    def __init__(self, loaded: list[Intake], failures: list[CheckFailed]) -> None:
-        super().__init__("\n\n".join(str(failure) for failure in failures))
-        self.loaded = loaded
-        self.failures = failures
 
 
 def check_and_load_evidence(

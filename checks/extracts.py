@@ -10,7 +10,8 @@ from datetime import date
 from pathlib import Path
 
 from checks.cases import check_cases
-from checks.runner import CheckFailed, CheckReport, Failure, Intake, keep, store
+from checks.outcomes import CheckFailed, CheckReport, Failure, Intake
+from checks.runner import keep, store
 from checks.staff import check_staff
 from qaloop.core.outputs import write_csv
 from qaloop.core.schema import Dataset

@@ -11,7 +11,8 @@ from datetime import date
 import great_expectations as gx
 import pandas as pd
 
-from checks.runner import CheckReport, Rule, in_source_terms, not_ahead, not_before, rule, run_checks, schema_rules
+from checks.outcomes import CheckReport
+from checks.runner import Rule, in_source_terms, not_ahead, not_before, rule, run_checks, schema_rules
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
 from qaloop.sources.readers import checkable

@@ -14,7 +14,8 @@ from datetime import date
 from checks.evidence import EVIDENCE, check_and_load_evidence
 from checks.extracts import check_and_load_extracts
 from checks.history import check_history
-from checks.runner import CheckReport, Intake, keep, store
+from checks.outcomes import CheckReport, Intake
+from checks.runner import keep, store
 from qaloop.core.schema import EXTRACTS, Dataset
 from qaloop.core.settings import Settings
 from qaloop.sources.readers import read_dataset

@@ -19,9 +19,8 @@ from pathlib import Path
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from checks.evidence import EvidenceFailed
 from checks.intake import take_in
-from checks.runner import CheckFailed, CheckReport
+from checks.outcomes import CheckFailed, CheckReport, EvidenceFailed
 from qaloop.allocation.record import allocate_cycle
 from qaloop.core.cycle_dates import CycleDates, cycle_dates, next_selection_date
 from qaloop.core.quoting import first_lines

@@ -11,7 +11,8 @@ from __future__ import annotations
 import great_expectations as gx
 import pandas as pd
 
-from checks.runner import CheckReport, Rule, not_before, rule, run_checks, schema_rules
+from checks.outcomes import CheckReport
+from checks.runner import Rule, not_before, rule, run_checks, schema_rules
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
 from qaloop.returns.filing import Rejection

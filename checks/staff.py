@@ -8,7 +8,8 @@ from dataclasses import replace
 import great_expectations as gx
 import pandas as pd
 
-from checks.runner import CheckReport, Rule, area_rule, in_source_terms, not_before, rule, run_checks, schema_rules
+from checks.outcomes import CheckReport
+from checks.runner import Rule, area_rule, in_source_terms, not_before, rule, run_checks, schema_rules
 from qaloop.core.roles import Role
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings

@@ -139,9 +139,8 @@ def load(
         )
         raise typer.Exit(2)
     chosen = dataset or [d for d in EXTRACTS if d in settings.sources]
-    from checks.evidence import EvidenceFailed  # Great Expectations is slow to import: only here
-    from checks.intake import take_in
-    from checks.runner import CheckFailed
+    from checks.intake import take_in  # Great Expectations is slow to import: only here
+    from checks.outcomes import CheckFailed, EvidenceFailed
 
     with _refusals(SourceError, loading.LoadError, CheckFailed, EvidenceFailed, CycleError):
         taken = take_in(settings, chosen, _date(as_of) if as_of else date.today(), on_report=_print_failed_check)

@@ -17,8 +17,7 @@ from prefect.cache_policies import NONE
 from prefect.runtime import deployment, flow_run
 from prefect.states import State
 
-from checks.evidence import EvidenceFailed
-from checks.runner import CheckFailed, CheckReport
+from checks.outcomes import CheckFailed, CheckReport, EvidenceFailed
 from qaloop.core.settings import Settings, load_settings
 from qaloop.sources.loading import LoadError
 from qaloop.sources.readers import SourceError

@@ -8,8 +8,8 @@ from datetime import date
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from checks.evidence import EvidenceFailed, check_and_load_evidence
-from checks.runner import Intake
+from checks.evidence import check_and_load_evidence
+from checks.outcomes import EvidenceFailed, Intake
 from qaloop.core.settings import Settings
 from qaloop.messaging.outbox import enqueue
 from qaloop.reporting import triangulation

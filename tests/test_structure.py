@@ -177,6 +177,18 @@ def test_no_flow_handles_data_frames_itself() -> None:
     assert forbidden_imports(PROJECT, ("flows",), ("pandas", "numpy", "sqlalchemy", "qaloop.store")) == []
 
 
+def test_a_decision_flow_the_sender_and_the_command_start_without_great_expectations() -> None:
+    # Importing Great Expectations takes seconds: only what checks data may pay for it (the decision flows
+    # started from the UI's forms, the sender and every `qaloop` command's start do not).
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, cli.main, flows.move_allocation, flows.send_emails, flows.explain_sample;"
+         "print(sorted({m.split('.')[0] for m in sys.modules} & {'great_expectations', 'scipy'}))"],
+        cwd=PROJECT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+
+
 def test_every_flow_module_has_a_deployment() -> None:
     assert flows_without_deployment(PROJECT) == []
 

@@ -21,7 +21,6 @@ from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
-from scipy.stats import t as student_t
 
 BOOTSTRAP_SAMPLES = 2_000
 _NORMAL = NormalDist()
@@ -99,6 +98,9 @@ def kappa_interval(
     spread = left_out.mean() - left_out
     squares = float((spread**2).sum())
     acceleration = float((spread**3).sum()) / (6 * squares**1.5) if squares > 0 else 0.0
+    # scipy is imported here, not with the module: every command and flow imports this module, few compute this.
+    from scipy.stats import t as student_t
+
     expanded = math.sqrt(n / (n - 1)) * float(student_t.ppf(0.975, n - 1))
     levels_at = [_NORMAL.cdf(bias + (bias + z) / (1 - acceleration * (bias + z))) for z in (-expanded, expanded)]
     low, high = np.quantile(resampled, levels_at)

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from checks.cases import check_cases
-from checks.runner import CheckFailed, apply_policy
+from checks.outcomes import CheckFailed
+from checks.runner import apply_policy
 from checks.staff import check_staff
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import CheckPolicy, Settings

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from checks.evidence import EvidenceFailed, check_and_load_evidence
+from checks.evidence import check_and_load_evidence
 from checks.intake import take_in
+from checks.outcomes import EvidenceFailed
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import CheckPolicy, Settings
 from qaloop.demo.synthetic import generate, write_extracts

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from checks.extracts import check_and_load_extracts
-from checks.runner import CheckFailed
+from checks.outcomes import CheckFailed
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import CheckPolicy, Settings
 from qaloop.demo.synthetic import generate, write_extracts

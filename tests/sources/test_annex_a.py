@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from checks.extracts import check_and_load_extracts
-from checks.runner import CheckReport
+from checks.outcomes import CheckReport
 from qaloop.allocation.notices import notify_cycle
 from qaloop.allocation.record import allocate_cycle
 from qaloop.core.cycle_dates import cycle_dates, next_selection_date

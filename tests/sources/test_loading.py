@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, func, select, text
 
 from checks.intake import take_in
-from checks.runner import Intake
+from checks.outcomes import Intake
 from qaloop.core.schema import EXTRACTS, Dataset
 from qaloop.core.settings import Settings, SqlSource, load_settings
 from qaloop.demo.synthetic import PAST_CYCLES, SyntheticAuthority, generate, write_extracts
