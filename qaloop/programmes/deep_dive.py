@@ -78,14 +78,11 @@ class DeepDiveRequest(BaseModel):
         """The request with its audit types and areas given as the QA team knows them (a label such as "Care Act
         assessment", an area's name, in any case) put as the configuration's ids and codes, then checked (see
         ``check_against``)."""
-        types = {key.casefold(): t.id for t in settings.audit_types for key in (t.id, t.label)}
-        areas = {key.casefold(): a.code for a in settings.authority.areas for key in (a.code, a.name)}
-        found = self.model_copy(
-            update={
-                "audit_types": [types.get(given.strip().casefold(), given) for given in self.audit_types],
-                "areas": [areas.get(given.strip().casefold(), given) for given in self.areas],
-            }
-        )
+        update: dict[str, list[str]] = {}
+        for field, words in _vocabulary(settings).items():
+            by_word = {word.casefold(): known for word, known in words.items()}
+            update[field] = [by_word.get(given.strip().casefold(), given) for given in getattr(self, field)]
+        found = self.model_copy(update=update)
         found.check_against(settings)
         return found
 
@@ -93,10 +90,7 @@ class DeepDiveRequest(BaseModel):
     def choices(settings: Settings) -> dict[str, list[str]]:
         """What the deep-dive form offers for each list the configuration knows, as ``resolved`` accepts it: every
         audit type by its label, then by its id; every area by its name, then by its code."""
-        return {
-            "audit_types": [t.label for t in settings.audit_types] + [t.id for t in settings.audit_types],
-            "areas": [a.name for a in settings.authority.areas] + [a.code for a in settings.authority.areas],
-        }
+        return {field: list(words) for field, words in _vocabulary(settings).items()}
 
     def check_against(self, settings: Settings) -> None:
         """CycleError naming any audit type, area or question the configuration does not know."""
@@ -112,6 +106,14 @@ class DeepDiveRequest(BaseModel):
             problems.append(f"question {self.question!r} is not in the audit tool(s): {sorted(questions)}")
         if problems:
             raise CycleError("the deep dive cannot start: " + "; ".join(problems))
+
+
+def _vocabulary(settings: Settings) -> dict[str, dict[str, str]]:
+    """For each list field of the request the configuration knows, every word the QA team may give (labels and
+    names first, then ids and codes) mapped to the id or code it stands for."""
+    types = [(t.label, t.id) for t in settings.audit_types] + [(t.id, t.id) for t in settings.audit_types]
+    areas = [(a.name, a.code) for a in settings.authority.areas] + [(a.code, a.code) for a in settings.authority.areas]
+    return {"audit_types": dict(types), "areas": dict(areas)}
 
 
 def deep_dive_ref(request: DeepDiveRequest, today: date) -> str:
