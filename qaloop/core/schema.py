@@ -12,6 +12,24 @@ from typing import Literal
 
 ColumnKind = Literal["text", "date", "int", "bool"]
 
+# Commissioned providers and their intelligence, in the words of the CQC directory and a council's contract log.
+SERVICE_TYPES = ("care_home", "nursing_home", "home_care", "supported_living")
+COMMISSIONERS = ("council", "icb", "joint")
+LEAD_ORGANISATIONS = ("council", "icb")
+CQC_DOMAINS = ("Overall", "Safe", "Effective", "Caring", "Responsive", "Well-led")
+CQC_KEY_QUESTIONS = CQC_DOMAINS[1:]
+# "Insufficient evidence to rate" is a word the CQC publishes; no threshold rule counts it.
+CQC_RATING_WORDS = ("Outstanding", "Good", "Requires improvement", "Inadequate", "Insufficient evidence to rate")
+CQC_ACTIONS = (
+    "warning notice",
+    "requirement notice",
+    "conditions imposed",
+    "notice of proposal to cancel",
+    "notice of decision to cancel",
+)
+CONCERN_KINDS = ("safeguarding", "quality")
+CONTRACT_NOTICE_KINDS = ("default", "further default", "advisory", "placement suspension")
+
 
 class Dataset(StrEnum):
     """A dataset qaloop reads from a configured source."""
@@ -27,6 +45,13 @@ class Dataset(StrEnum):
     SELF_REFLECTIONS = "self_reflections"
     ACTION_RETURNS = "action_returns"
     MODERATION_RETURNS = "moderation_returns"
+    PROVIDERS = "providers"
+    CQC_RATINGS = "cqc_ratings"
+    CQC_ENFORCEMENT = "cqc_enforcement"
+    PROVIDER_CONCERNS = "provider_concerns"
+    MONITORING_RETURNS = "monitoring_returns"
+    CONTRACT_NOTICES = "contract_notices"
+    IMPROVEMENT_ACTIONS = "improvement_actions"
 
 
 # The council's extracts, in the order `qaloop load` loads them (returns arrive through the drop folder).
@@ -38,6 +63,18 @@ EXTRACTS = (
     Dataset.OMBUDSMAN,
     Dataset.COMPLIMENTS,
     Dataset.SURVEYS,
+)
+
+# A commissioned market's intelligence, in the order it is checked and stored: the providers first, since every
+# other dataset names a provider by its CQC location id.
+PROVIDER_INTELLIGENCE = (
+    Dataset.PROVIDERS,
+    Dataset.CQC_RATINGS,
+    Dataset.CQC_ENFORCEMENT,
+    Dataset.PROVIDER_CONCERNS,
+    Dataset.MONITORING_RETURNS,
+    Dataset.CONTRACT_NOTICES,
+    Dataset.IMPROVEMENT_ACTIONS,
 )
 
 
@@ -241,6 +278,101 @@ SCHEMAS: dict[Dataset, DatasetSchema] = {
             _c("names_strengths", "bool", "does the feedback name strengths (yes / no)"),
             _c("names_learning", "bool", "does the feedback name learning (yes / no)"),
             _c("notes", "text", "the moderator's notes", required=False),
+        ),
+    ),
+    Dataset.PROVIDERS: DatasetSchema(
+        Dataset.PROVIDERS,
+        key=("location_id",),
+        columns=(
+            _c("location_id", "text", "the service's CQC location id, e.g. 1-101234567"),
+            _c("provider_id", "text", "the CQC provider id of the organisation running it", required=False),
+            _c("name", "text", "the service's registered name"),
+            _c(
+                "service_type",
+                "text",
+                "care_home, nursing_home, home_care or supported_living (map the contract log's words with `values`)",
+            ),
+            _c(
+                "size",
+                "int",
+                "beds (care and nursing homes), or hours a week commissioned (home care, supported living)",
+            ),
+            _c("area", "text", "area code or name"),
+            _c("commissioned_by", "text", "council, icb or joint"),
+            _c("lead_organisation", "text", "council or icb: who leads a jointly commissioned service", required=False),
+            _c("contract_ref", "text", "the contract's reference", required=False),
+        ),
+    ),
+    Dataset.CQC_RATINGS: DatasetSchema(
+        Dataset.CQC_RATINGS,
+        key=("location_id", "domain"),
+        columns=(
+            _c("location_id", "text", "the CQC location id (the directory's 'Location ID')"),
+            _c("domain", "text", "Overall, Safe, Effective, Caring, Responsive or Well-led (the directory's 'Domain')"),
+            _c("rating", "text", "Outstanding, Good, Requires improvement or Inadequate (the 'Latest Rating')"),
+            _c("published_on", "date", "when CQC published the rating (the 'Publication Date')"),
+            _c(
+                "service_group",
+                "text",
+                "the directory's 'Service / Population Group': only its Overall rows are read",
+                required=False,
+            ),
+        ),
+    ),
+    Dataset.CQC_ENFORCEMENT: DatasetSchema(
+        Dataset.CQC_ENFORCEMENT,
+        key=("action_ref",),
+        columns=(
+            _c("action_ref", "text", "the enforcement action's reference"),
+            _c("location_id", "text", "the CQC location id"),
+            _c(
+                "action",
+                "text",
+                "warning notice, requirement notice, conditions imposed, notice of proposal to cancel or notice of "
+                "decision to cancel",
+            ),
+            _c("served_on", "date", "when CQC served it"),
+        ),
+    ),
+    Dataset.PROVIDER_CONCERNS: DatasetSchema(
+        Dataset.PROVIDER_CONCERNS,
+        key=("concern_ref",),
+        columns=(
+            _c("concern_ref", "text", "the concern's reference (a safeguarding concern's, or the quality log's)"),
+            _c("location_id", "text", "the CQC location id of the service the concern is about"),
+            _c("concern", "text", "safeguarding or quality"),
+            _c("raised_on", "date", "when it was raised"),
+            _c("serious", "bool", "yes when it was flagged serious (it brings the panel forward)", required=False),
+        ),
+    ),
+    Dataset.MONITORING_RETURNS: DatasetSchema(
+        Dataset.MONITORING_RETURNS,
+        key=("location_id", "month"),
+        columns=(
+            _c("location_id", "text", "the CQC location id"),
+            _c("month", "text", "the month the return is for, as YYYY-MM"),
+            _c("received_on", "date", "when it was received (blank: not received)", required=False),
+        ),
+    ),
+    Dataset.CONTRACT_NOTICES: DatasetSchema(
+        Dataset.CONTRACT_NOTICES,
+        key=("notice_ref",),
+        columns=(
+            _c("notice_ref", "text", "the notice's reference"),
+            _c("location_id", "text", "the CQC location id"),
+            _c("notice", "text", "default, further default, advisory or placement suspension"),
+            _c("served_on", "date", "when it was served or started"),
+            _c("ends_on", "date", "when it was lifted (blank: still in place)", required=False),
+        ),
+    ),
+    Dataset.IMPROVEMENT_ACTIONS: DatasetSchema(
+        Dataset.IMPROVEMENT_ACTIONS,
+        key=("action_ref",),
+        columns=(
+            _c("action_ref", "text", "the service improvement plan action's reference"),
+            _c("location_id", "text", "the CQC location id"),
+            _c("due_on", "date", "when the action is due"),
+            _c("completed_on", "date", "when it was completed (blank: not yet)", required=False),
         ),
     ),
 }

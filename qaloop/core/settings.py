@@ -24,6 +24,7 @@ from pydantic import (
     EmailStr,
     Field,
     SecretStr,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -31,7 +32,15 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 from qaloop.core.roles import Role
-from qaloop.core.schema import SCHEMAS, Dataset
+from qaloop.core.schema import (
+    CONCERN_KINDS,
+    CONTRACT_NOTICE_KINDS,
+    CQC_ACTIONS,
+    CQC_KEY_QUESTIONS,
+    CQC_RATING_WORDS,
+    SCHEMAS,
+    Dataset,
+)
 
 DEFAULT_CONFIG = Path("qaloop.yaml")
 
@@ -597,6 +606,142 @@ class AnnexASource(_Source):
 
 Source = Annotated[CsvSource | XlsxSource | SqlSource | AnnexASource, Field(discriminator="kind")]
 
+CqcRating = Literal[CQC_RATING_WORDS]  # type: ignore[valid-type]
+CqcAction = Literal[CQC_ACTIONS]  # type: ignore[valid-type]
+ConcernKind = Literal[CONCERN_KINDS]  # type: ignore[valid-type]
+NoticeKind = Literal[CONTRACT_NOTICE_KINDS]  # type: ignore[valid-type]
+
+
+class _Threshold(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]+$", description="the rule's short name, as proposals cite it")
+    level: Literal[2, 3] = Field(description="the threshold level a provider meeting the rule is proposed for")
+
+
+class CqcOverallRule(_Threshold):
+    """The provider's latest CQC overall rating is one of ``ratings``."""
+
+    kind: Literal["cqc_overall"]
+    ratings: list[CqcRating] = Field(min_length=1)
+
+
+class CqcKeyQuestionsRule(_Threshold):
+    """At least ``at_least`` of the five key questions are rated one of ``ratings`` (5: "in all areas")."""
+
+    kind: Literal["cqc_key_questions"]
+    ratings: list[CqcRating] = Field(min_length=1)
+    at_least: int = Field(default=1, ge=1, le=len(CQC_KEY_QUESTIONS))
+
+
+class CqcEnforcementRule(_Threshold):
+    """CQC served one of ``actions`` within the last ``within_months``."""
+
+    kind: Literal["cqc_enforcement"]
+    actions: list[CqcAction] = Field(min_length=1)
+    within_months: int = Field(default=12, ge=1, le=60)
+
+
+class ConcernsAboveExpectedRule(_Threshold):
+    """More ``concern`` concerns in the last ``within_months`` than a service of its type and size would have at
+    the rate of the authority's other services of that type: above the exact Poisson limit at ``confidence``,
+    the limits the triangulation uses."""
+
+    kind: Literal["concerns_above_expected"]
+    concern: ConcernKind
+    within_months: int = Field(default=12, ge=1, le=60)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+
+
+class RepeatedConcernsRule(_Threshold):
+    """At least ``at_least`` ``concern`` concerns in the last ``within_months``, whatever the service's size."""
+
+    kind: Literal["repeated_concerns"]
+    concern: ConcernKind
+    at_least: int = Field(default=3, ge=2)
+    within_months: int = Field(default=6, ge=1, le=60)
+
+
+class ReturnsMissingRule(_Threshold):
+    """The monthly monitoring return missing for the last ``months_running`` months it was due, running."""
+
+    kind: Literal["returns_missing"]
+    months_running: int = Field(default=2, ge=1, le=24)
+
+
+class ActionsOverdueRule(_Threshold):
+    """At least ``at_least`` improvement plan actions not completed ``overdue_days`` or more days after their due
+    date."""
+
+    kind: Literal["actions_overdue"]
+    at_least: int = Field(default=1, ge=1)
+    overdue_days: int = Field(default=0, ge=0)
+
+
+class ContractNoticeRule(_Threshold):
+    """One of ``notices`` in place (served, not lifted), and in place for more than ``longer_than_months`` when
+    that is given."""
+
+    kind: Literal["contract_notice"]
+    notices: list[NoticeKind] = Field(min_length=1)
+    longer_than_months: int | None = Field(default=None, ge=1, le=60)
+
+
+ThresholdRule = Annotated[
+    CqcOverallRule
+    | CqcKeyQuestionsRule
+    | CqcEnforcementRule
+    | ConcernsAboveExpectedRule
+    | RepeatedConcernsRule
+    | ReturnsMissingRule
+    | ActionsOverdueRule
+    | ContractNoticeRule,
+    Field(discriminator="kind"),
+]
+
+_THRESHOLD_ADAPTER: TypeAdapter[ThresholdRule] = TypeAdapter(ThresholdRule)
+
+
+def _appendix_2() -> list[ThresholdRule]:
+    """Herefordshire's quality assurance thresholds (Appendix 2), as rules."""
+    rules: list[dict[str, Any]] = [
+        {"id": "cqc_inadequate", "level": 3, "kind": "cqc_overall", "ratings": ["Inadequate"]},
+        {"id": "cqc_ri_all_areas", "level": 3, "kind": "cqc_key_questions", "ratings": ["Requires improvement",
+            "Inadequate"], "at_least": 5},
+        {"id": "cqc_cancellation", "level": 3, "kind": "cqc_enforcement",
+            "actions": ["notice of proposal to cancel", "notice of decision to cancel"], "within_months": 12},
+        {"id": "further_default", "level": 3, "kind": "contract_notice", "notices": ["further default"]},
+        {"id": "suspension_over_3_months", "level": 3, "kind": "contract_notice",
+            "notices": ["advisory", "placement suspension"], "longer_than_months": 3},
+        {"id": "cqc_ri_some_areas", "level": 2, "kind": "cqc_key_questions", "ratings": ["Requires improvement"]},
+        {"id": "cqc_ri_overall", "level": 2, "kind": "cqc_overall", "ratings": ["Requires improvement"]},
+        {"id": "cqc_warning_or_conditions", "level": 2, "kind": "cqc_enforcement",
+            "actions": ["warning notice", "requirement notice", "conditions imposed"], "within_months": 12},
+        {"id": "safeguarding_above_expected", "level": 2, "kind": "concerns_above_expected",
+            "concern": "safeguarding", "within_months": 12},
+        {"id": "repeated_quality_concerns", "level": 2, "kind": "repeated_concerns", "concern": "quality",
+            "at_least": 3, "within_months": 6},
+        {"id": "returns_missing", "level": 2, "kind": "returns_missing", "months_running": 2},
+        {"id": "actions_overdue", "level": 2, "kind": "actions_overdue", "at_least": 1, "overdue_days": 14},
+        {"id": "default_notice", "level": 2, "kind": "contract_notice", "notices": ["default"]},
+        {"id": "advisory_or_suspension", "level": 2, "kind": "contract_notice",
+            "notices": ["advisory", "placement suspension"]},
+    ]  # fmt: skip
+    return [_THRESHOLD_ADAPTER.validate_python(rule) for rule in rules]
+
+
+class ProviderQuality(_Strict):
+    """The commissioned market's quality monitoring: the threshold rules a provider's level is proposed from."""
+
+    rules: list[ThresholdRule] = Field(
+        default_factory=_appendix_2, min_length=1, description="threshold rules; default: Herefordshire's Appendix 2"
+    )
+
+    @model_validator(mode="after")
+    def _rule_ids_unique(self) -> ProviderQuality:
+        ids = [rule.id for rule in self.rules]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"provider_quality.rules: rule ids must be unique, got {ids}")
+        return self
+
 
 class CheckPolicy(_Strict):
     """What a failed data check does: stop the step, or set the failing rows aside and go on."""
@@ -644,6 +789,9 @@ class Settings(BaseSettings):
     triangulation: Triangulation = Triangulation()
     reports: Reports = Reports()
     deep_dives: DeepDives = DeepDives()
+    provider_quality: ProviderQuality | None = Field(
+        default=None, description="the commissioned market's threshold levels (absent: the council does not run it)"
+    )
     alerts: Alerts = Alerts()
     email: Email
     sources: dict[Dataset, Source] = Field(default_factory=dict)
