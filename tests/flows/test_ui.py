@@ -244,7 +244,8 @@ def test_the_qa_team_approves_a_cycle_and_a_manager_moves_a_case_from_the_ui(
         text_field(page, "decided_by").fill("SM0004")
         shot(page, "move-allocation-form")
         page.get_by_role("button", name="Submit").click()
-        deadline = time.monotonic() + 30
+        # A loaded machine's server can take a while to create the run (30 s was once too short in CI).
+        deadline = time.monotonic() + 120
         while not (new := [run for run in runs_of(ui, "move-allocation") if run["id"] not in before]):
             assert time.monotonic() < deadline, "the form started no run"
             time.sleep(0.5)
