@@ -38,6 +38,7 @@ from qaloop.core.schema import (
     CQC_ACTIONS,
     CQC_KEY_QUESTIONS,
     CQC_RATING_WORDS,
+    PROVIDER_INTELLIGENCE,
     SCHEMAS,
     Dataset,
 )
@@ -832,6 +833,12 @@ class Settings(BaseSettings):
         if shares is not None and set(shares) != set(type_ids):
             raise ValueError(f"calendar.type_shares must name exactly the audit types {type_ids}, got {sorted(shares)}")
         for dataset, source in self.sources.items():
+            if dataset in PROVIDER_INTELLIGENCE:
+                # Configured but never read would be silent: refuse it until qaloop reads these datasets.
+                raise ValueError(
+                    f"sources.{dataset.value}: qaloop does not read the commissioned market's datasets yet "
+                    "(provider quality is in progress: see the README); remove this source"
+                )
             if isinstance(source, AnnexASource):
                 if dataset is not Dataset.CASES:
                     raise ValueError(f"sources.{dataset.value}: an Annex A workbook can only be the cases source")

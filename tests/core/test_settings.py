@@ -110,6 +110,21 @@ def test_each_seed_scale_draws_its_standard_line(name: str, below: str, meets: s
             "increasing order",
         ),
         ({"authority": None}, "authority", "missing"),
+        (
+            {"sources.cqc_ratings": {"kind": "csv", "path": "cqc.csv"}},
+            "(top level)",
+            "sources.cqc_ratings: qaloop does not read the commissioned market's datasets yet",
+        ),
+        (
+            {"provider_quality": {"rules": [{"id": "x", "level": 2, "kind": "cqc_overall", "ratings": ["Poor"]}]}},
+            "provider_quality.rules.0.cqc_overall.ratings.0",
+            "'Requires improvement'",
+        ),
+        (
+            {"provider_quality": {"rules": [{"id": "x", "level": 4, "kind": "returns_missing"}]}},
+            "provider_quality.rules.0.returns_missing.level",
+            "Input should be 2 or 3",
+        ),
         ({"reports.link_base": "intranet/qa reports"}, "reports.link_base", "should match pattern"),
         ({"reports.spc_baseline_points": 8}, "reports", "spc_baseline_points (8) is fewer than spc_min_points (13)"),
         (

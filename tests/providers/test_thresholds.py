@@ -32,7 +32,7 @@ def market(*providers: tuple[str, str, int], **frames: list[dict]) -> Intelligen
     for name, names in columns.items():
         frame = pd.DataFrame(frames.get(name, []), columns=names)
         for column in names:
-            if column.endswith(("_on",)):
+            if column.endswith("_on"):
                 frame[column] = pd.to_datetime(frame[column])
         made[name] = frame
     listed = pd.DataFrame(
