@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from checks.outcomes import CheckFailed, CheckReport, EvidenceFailed
 from checks.runner import (
+    ROW_KEY,
     Intake,
     Rule,
     area_rule,
@@ -25,8 +26,9 @@ from checks.runner import (
     schema_rules,
     store,
     team_rule,
+    with_row_key,
 )
-from qaloop.core.schema import SCHEMAS, Dataset
+from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
 from qaloop.sources import loading
 from qaloop.sources.readers import checkable, file_digest, read_dataset
@@ -35,8 +37,6 @@ from qaloop.store.engine import engine_from
 from qaloop.store.handles import authority_id
 
 EVIDENCE = (Dataset.COMPLAINTS, Dataset.OMBUDSMAN, Dataset.COMPLIMENTS, Dataset.SURVEYS)
-# Surveys are keyed by response and question together; the checks name a row by both.
-ROW_KEY = "row_key"
 
 _WHAT = {
     Dataset.COMPLAINTS: ("complaints extract", "received_on"),
@@ -49,17 +49,8 @@ _WHAT = {
 def evidence_rules(settings: Settings, dataset: Dataset, teams: Iterable[str], as_of: date) -> list[Rule]:
     """Every rule an extract of ``dataset`` must meet, given the teams the store knows."""
     what, dated = _WHAT[dataset]
-    multi_key = len(SCHEMAS[dataset].key) > 1
     # A period without an Ombudsman decision is usual for a council; one without a complaint is not.
     rules = schema_rules(dataset, what, may_be_empty=dataset is Dataset.OMBUDSMAN)
-    if multi_key:
-        rules.append(
-            rule(
-                f"{' and '.join(SCHEMAS[dataset].key)} appear together more than once",
-                gx.expectations.ExpectColumnValuesToBeUnique,
-                column=ROW_KEY,
-            )
-        )
     rules += [
         area_rule(settings),
         team_rule(teams),
@@ -106,8 +97,7 @@ def check_evidence(
     """Check a canonical extract (text, as read). Returns the report and the extract parsed for loading,
     with ``row_key`` (the key columns joined by " / ") by which the report names rows."""
     source = settings.sources.get(dataset)
-    frame = checkable(extract, dataset, source.date_format if source else None)
-    frame[ROW_KEY] = extract[list(SCHEMAS[dataset].key)].astype(str).agg(" / ".join, axis=1)
+    frame = with_row_key(checkable(extract, dataset, source.date_format if source else None), extract, dataset)
     report = run_checks(dataset.value, frame, evidence_rules(settings, dataset, teams, as_of), key=ROW_KEY)
     report = in_source_terms(report, dataset, source)
     return report, frame[[*extract.columns, ROW_KEY]]

@@ -15,8 +15,9 @@ from checks.evidence import EVIDENCE, check_and_load_evidence
 from checks.extracts import check_and_load_extracts
 from checks.history import check_history
 from checks.outcomes import CheckReport, Intake
+from checks.providers import check_and_load_providers
 from checks.runner import keep, store
-from qaloop.core.schema import EXTRACTS, Dataset
+from qaloop.core.schema import EXTRACTS, PROVIDER_INTELLIGENCE, Dataset
 from qaloop.core.settings import Settings
 from qaloop.sources.readers import read_dataset
 from qaloop.store.engine import engine_from
@@ -29,14 +30,19 @@ def take_in(
     as_of: date,
     on_report: Callable[[CheckReport], None] = lambda report: None,
 ) -> list[Intake]:
-    """Check and store each of ``datasets`` that is configured, in the order of ``EXTRACTS``.
+    """Check and store each of ``datasets`` that is configured, in the order of ``EXTRACTS``, then the commissioned
+    market's (``PROVIDER_INTELLIGENCE``, the provider list first).
 
     The staff list and the case extract are checked together (cases are checked against the staff list) and
     both stored when either is asked for. Raises CheckFailed (or EvidenceFailed) with nothing of that dataset
     written when its policy says stop; SourceError when a file cannot be read; LoadError when the store
     refuses a row.
     """
-    wanted = [dataset for dataset in EXTRACTS if dataset in set(datasets) and dataset in settings.sources]
+    wanted = [
+        dataset
+        for dataset in (*EXTRACTS, *PROVIDER_INTELLIGENCE)
+        if dataset in set(datasets) and dataset in settings.sources
+    ]
     taken: list[Intake] = []
     if Dataset.STAFF in wanted or Dataset.CASES in wanted:
         loaded = check_and_load_extracts(settings, as_of, on_report)
@@ -45,6 +51,8 @@ def take_in(
         taken.append(take_in_history(settings, as_of, on_report))
     if evidence := [dataset for dataset in wanted if dataset in EVIDENCE]:
         taken += check_and_load_evidence(settings, as_of, on_report, evidence)
+    if market := [dataset for dataset in wanted if dataset in PROVIDER_INTELLIGENCE]:
+        taken += check_and_load_providers(settings, as_of, on_report, market)
     return taken
 
 

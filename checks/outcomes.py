@@ -93,7 +93,8 @@ class CheckFailed(Exception):
 @dataclass(frozen=True)
 class Intake:
     """What became of one dataset's extract: rows read, rows kept, new and updated in the store (none when its
-    file was loaded before), the rows set aside by key and the quarantine file they went to."""
+    file was loaded before), the rows set aside by key and the quarantine file they went to, and, in words, rows
+    that were not for the council and were left out before checking (the CQC directory's other locations)."""
 
     dataset: Dataset
     rows: int
@@ -103,6 +104,7 @@ class Intake:
     already_loaded: bool
     set_aside: tuple[str, ...]
     quarantine_file: Path | None
+    left_out: tuple[str, ...] = ()
 
 
 class EvidenceFailed(Exception):

@@ -110,9 +110,19 @@ NAME_CHARACTERS = r"^[^\W_][\w .,'’&()/#:+–—-]*$"
 _NAME_CHARACTERS_SAID = "only letters, digits, spaces and . , ' & ( ) / # : + - _, beginning with a letter or digit"
 
 
+# A dataset keyed by several columns (a survey's response and question) is checked with this column added: the
+# key's values joined by " / ", by which its report names a row.
+ROW_KEY = "row_key"
+
+
+def with_row_key(frame: pd.DataFrame, extract: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
+    """``frame`` (``extract`` parsed for checking) with ``ROW_KEY``, the dataset's key columns joined by " / "."""
+    return frame.assign(**{ROW_KEY: extract[list(SCHEMAS[dataset].key)].astype(str).agg(" / ".join, axis=1)})
+
+
 def schema_rules(dataset: Dataset, what: str, unique_on: str | None = None, may_be_empty: bool = False) -> list[Rule]:
     """The rules every dataset has: rows present (unless ``may_be_empty``), required values present and
-    readable, the key unique.
+    readable, the key unique (a key of several columns through ``ROW_KEY``, see ``with_row_key``).
 
     ``unique_on`` names the column that must be unique when it is not the key itself (for example the key
     qualified by the file it came from, when several files are checked at once).
@@ -123,15 +133,16 @@ def schema_rules(dataset: Dataset, what: str, unique_on: str | None = None, may_
         if may_be_empty
         else [rule(f"the {what} has no rows", gx.expectations.ExpectTableRowCountToBeBetween, min_value=1)]
     )
-    if len(schema.key) == 1:
-        rules.append(
-            rule(
-                f"{schema.key[0]} appears more than once",
-                gx.expectations.ExpectColumnValuesToBeUnique,
-                column=unique_on or schema.key[0],
-                shows=schema.key[0] if unique_on else None,
-            )
+    rules.append(
+        rule(
+            f"{schema.key[0]} appears more than once"
+            if len(schema.key) == 1
+            else f"{' and '.join(schema.key)} appear together more than once",
+            gx.expectations.ExpectColumnValuesToBeUnique,
+            column=unique_on or (schema.key[0] if len(schema.key) == 1 else ROW_KEY),
+            shows=schema.key[0] if unique_on else None,
         )
+    )
     for column in schema.columns:
         stored_as = column.name if column.kind == "text" else f"{column.name}__text"
         identifier = column.name in schema.key or column.name.endswith(("_ref", "_id"))

@@ -16,7 +16,7 @@ from cli import doctor
 from qaloop.allocation import notices
 from qaloop.allocation import record as allocation_record
 from qaloop.core import cycle_dates as cycles
-from qaloop.core.schema import EXTRACTS, Dataset, columns_table
+from qaloop.core.schema import EXTRACTS, PROVIDER_INTELLIGENCE, Dataset, columns_table
 from qaloop.core.settings import ConfigError, Settings, load_settings
 from qaloop.demo import synthetic
 from qaloop.messaging import outbox, undelivered
@@ -129,7 +129,8 @@ def load(
             "The store is not set up for this version of qaloop: run `qaloop init-db` first.", fg="red", err=True
         )
         raise typer.Exit(1)
-    returned_work = [d.value for d in dataset or [] if d not in EXTRACTS]
+    loadable = (*EXTRACTS, *PROVIDER_INTELLIGENCE)
+    returned_work = [d.value for d in dataset or [] if d not in loadable]
     if returned_work:
         typer.secho(
             f"{', '.join(returned_work)}: returned work comes through the drop folder ({settings.returns.inbox}), "
@@ -138,7 +139,7 @@ def load(
             err=True,
         )
         raise typer.Exit(2)
-    chosen = dataset or [d for d in EXTRACTS if d in settings.sources]
+    chosen = dataset or [d for d in loadable if d in settings.sources]
     from checks.intake import take_in  # Great Expectations is slow to import: only here
     from checks.outcomes import CheckFailed, EvidenceFailed
 
@@ -154,6 +155,8 @@ def load(
         if intake.rows > intake.stored:
             where = f" ({intake.quarantine_file})" if intake.quarantine_file else ""
             typer.secho(f"  {'':<14} {intake.rows - intake.stored:>9,} set aside by its checks{where}", fg="yellow")
+        for left_out in intake.left_out:
+            typer.echo(f"  {'':<14} left out: {left_out}")
     typer.echo(f"\nThe store now holds for {settings.authority.name}:")
     for what, count in loading.counts(engine, settings).items():
         typer.echo(f"  {what:<20} {count:>9,}")

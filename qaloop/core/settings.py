@@ -832,13 +832,13 @@ class Settings(BaseSettings):
         shares = self.calendar.type_shares
         if shares is not None and set(shares) != set(type_ids):
             raise ValueError(f"calendar.type_shares must name exactly the audit types {type_ids}, got {sorted(shares)}")
+        about_providers = sorted(d.value for d in self.sources if d in PROVIDER_INTELLIGENCE[1:])
+        if about_providers and Dataset.PROVIDERS not in self.sources:
+            raise ValueError(
+                f"sources.{about_providers[0]}: its rows name commissioned providers, so the provider list must be "
+                "configured too (add sources.providers)"
+            )
         for dataset, source in self.sources.items():
-            if dataset in PROVIDER_INTELLIGENCE:
-                # Configured but never read would be silent: refuse it until qaloop reads these datasets.
-                raise ValueError(
-                    f"sources.{dataset.value}: qaloop does not read the commissioned market's datasets yet "
-                    "(provider quality is in progress: see the README); remove this source"
-                )
             if isinstance(source, AnnexASource):
                 if dataset is not Dataset.CASES:
                     raise ValueError(f"sources.{dataset.value}: an Annex A workbook can only be the cases source")

@@ -113,8 +113,15 @@ def _known_by(frame: pd.DataFrame, column: str, as_of: pd.Timestamp) -> pd.DataF
     return frame[frame[column] <= as_of]
 
 
+def _latest_ratings(intel: Intelligence, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Each provider's rating in each domain as it stood on ``as_of``: the latest published by then (a newer
+    rating replaces an older one; one published after the day does not count yet)."""
+    known = _known_by(intel.ratings, "published_on", as_of).sort_values("published_on")
+    return known.drop_duplicates(["location_id", "domain"], keep="last")
+
+
 def _cqc_overall(rule: CqcOverallRule, intel: Intelligence, as_of: pd.Timestamp) -> dict[str, str]:
-    ratings = _known_by(intel.ratings, "published_on", as_of)
+    ratings = _latest_ratings(intel, as_of)
     hit = ratings[(ratings["domain"] == "Overall") & ratings["rating"].isin(rule.ratings)]
     return {
         str(row.location_id): f"CQC overall rating {row.rating} (published {_day(row.published_on)})"
@@ -123,7 +130,7 @@ def _cqc_overall(rule: CqcOverallRule, intel: Intelligence, as_of: pd.Timestamp)
 
 
 def _cqc_key_questions(rule: CqcKeyQuestionsRule, intel: Intelligence, as_of: pd.Timestamp) -> dict[str, str]:
-    ratings = _known_by(intel.ratings, "published_on", as_of)
+    ratings = _latest_ratings(intel, as_of)
     hit = ratings[ratings["domain"].isin(CQC_KEY_QUESTIONS) & ratings["rating"].isin(rule.ratings)]
     said = {}
     for ref, rows in hit.groupby("location_id", sort=True):

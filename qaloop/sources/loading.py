@@ -1,4 +1,5 @@
-"""Load typed canonical frames into the store: staff, cases, audit history and the citizen evidence.
+"""Load typed canonical frames into the store: staff, cases, audit history, the citizen evidence, and the
+commissioned market's providers and their intelligence.
 
 Each dataset loads in one transaction: either every row is written or, on any problem, none is, and the
 error names the rows and why. Rows are upserted on their natural keys, so loading a newer extract updates
@@ -544,7 +545,71 @@ def _evidence_loader(dataset: Dataset, table: Table, ref: str, columns: list[str
     return load
 
 
+def _load_providers(
+    connection: Connection, settings: Settings, lookups: _Lookups, frame: pd.DataFrame
+) -> tuple[int, int]:
+    area_ids, problems = _resolve(frame, SCHEMAS[Dataset.PROVIDERS].key, "area", lookups.areas, "area")
+    _raise_if(problems, Dataset.PROVIDERS)
+    providers = frame.assign(authority_id=lookups.authority_id, area_id=area_ids, cqc_provider_id=frame["provider_id"])
+    columns = ["authority_id", "location_id", "cqc_provider_id", "name", "service_type", "size", "area_id"]
+    columns += ["commissioned_by", "lead_organisation", "contract_ref"]
+    return _store(connection, models.Provider.__table__, _records(providers[columns]), ["authority_id", "location_id"])
+
+
+def _intelligence_loader(dataset: Dataset, table: Table, unique_key: list[str], columns: list[str]) -> _Loader:
+    """A loader for a dataset about commissioned providers: resolve each row's CQC location id to the stored
+    provider, upsert on ``unique_key``."""
+
+    def load(connection: Connection, settings: Settings, lookups: _Lookups, frame: pd.DataFrame) -> tuple[int, int]:
+        providers = dict(
+            connection.execute(
+                select(models.Provider.location_id, models.Provider.id).where(
+                    models.Provider.authority_id == lookups.authority_id
+                )
+            ).all()
+        )
+        provider_ids, problems = _resolve(
+            frame, SCHEMAS[dataset].key, "location_id", providers, "not in the provider list", fold=False
+        )
+        _raise_if(problems, dataset)
+        rows = frame.assign(authority_id=lookups.authority_id, provider_id=provider_ids)
+        return _store(connection, table, _records(rows[list(dict.fromkeys([*unique_key, *columns]))]), unique_key)
+
+    return load
+
+
 _LOADERS: dict[Dataset, _Loader] = {
+    Dataset.PROVIDERS: _load_providers,
+    Dataset.CQC_RATINGS: _intelligence_loader(
+        Dataset.CQC_RATINGS, models.CqcRating.__table__, ["provider_id", "domain", "published_on"], ["rating"]
+    ),
+    Dataset.CQC_ENFORCEMENT: _intelligence_loader(
+        Dataset.CQC_ENFORCEMENT,
+        models.CqcEnforcement.__table__,
+        ["authority_id", "action_ref"],
+        ["provider_id", "action", "served_on"],
+    ),
+    Dataset.PROVIDER_CONCERNS: _intelligence_loader(
+        Dataset.PROVIDER_CONCERNS,
+        models.ProviderConcern.__table__,
+        ["authority_id", "concern_ref"],
+        ["provider_id", "concern", "raised_on", "serious"],
+    ),
+    Dataset.MONITORING_RETURNS: _intelligence_loader(
+        Dataset.MONITORING_RETURNS, models.MonitoringReturn.__table__, ["provider_id", "month"], ["received_on"]
+    ),
+    Dataset.CONTRACT_NOTICES: _intelligence_loader(
+        Dataset.CONTRACT_NOTICES,
+        models.ContractNotice.__table__,
+        ["authority_id", "notice_ref"],
+        ["provider_id", "notice", "served_on", "ends_on"],
+    ),
+    Dataset.IMPROVEMENT_ACTIONS: _intelligence_loader(
+        Dataset.IMPROVEMENT_ACTIONS,
+        models.ImprovementAction.__table__,
+        ["authority_id", "action_ref"],
+        ["provider_id", "due_on", "completed_on"],
+    ),
     Dataset.CASES: _load_cases,
     Dataset.AUDIT_HISTORY: _load_history,
     Dataset.COMPLAINTS: _evidence_loader(
@@ -580,6 +645,7 @@ def counts(engine: Engine, settings: Settings) -> dict[str, int]:
         "compliments": models.Compliment,
         "survey answers": models.SurveyResponse,
         "audit cycles": models.AuditCycle,
+        "providers": models.Provider,
     }
     with engine.connect() as connection:
         authority_id = connection.scalar(

@@ -31,6 +31,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from qaloop.core.roles import Role
+from qaloop.core.schema import (
+    COMMISSIONERS,
+    CONCERN_KINDS,
+    CONTRACT_NOTICE_KINDS,
+    CQC_ACTIONS,
+    CQC_DOMAINS,
+    CQC_RATING_WORDS,
+    SERVICE_TYPES,
+)
 
 # Named constraints, so migrations can drop and alter them the same way on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -568,3 +577,158 @@ class Report(Base):
     path: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Provider(Base):
+    """A commissioned care service, known by its CQC location id."""
+
+    __tablename__ = "provider"
+    __table_args__ = (
+        UniqueConstraint("authority_id", "location_id"),
+        one_of("service_type", SERVICE_TYPES),
+        one_of("commissioned_by", COMMISSIONERS),
+        CheckConstraint("size >= 0", name="size_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"))
+    location_id: Mapped[str] = mapped_column(String(64))
+    cqc_provider_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(300))
+    service_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    area_id: Mapped[int] = mapped_column(ForeignKey("area.id"))
+    commissioned_by: Mapped[str] = mapped_column(String(16))
+    lead_organisation: Mapped[str | None] = mapped_column(String(16))
+    contract_ref: Mapped[str | None] = mapped_column(String(64))
+
+
+class CqcRating(Base):
+    """A provider's CQC rating in one domain (Overall or a key question) as published on a day: each directory
+    read adds the ratings published since, so that a month's proposal can be derived again from what was known."""
+
+    __tablename__ = "cqc_rating"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "domain", "published_on"),
+        one_of("domain", CQC_DOMAINS),
+        one_of("rating", CQC_RATING_WORDS),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"))
+    domain: Mapped[str] = mapped_column(String(16))
+    rating: Mapped[str] = mapped_column(String(32))
+    published_on: Mapped[date] = mapped_column(Date)
+
+
+class CqcEnforcement(Base):
+    """An enforcement action CQC served on a provider (a warning notice, conditions, a notice to cancel)."""
+
+    __tablename__ = "cqc_enforcement"
+    __table_args__ = (UniqueConstraint("authority_id", "action_ref"), one_of("action", CQC_ACTIONS))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"))
+    action_ref: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    served_on: Mapped[date] = mapped_column(Date)
+
+
+class ProviderConcern(Base):
+    """A safeguarding or quality concern raised about a provider."""
+
+    __tablename__ = "provider_concern"
+    __table_args__ = (UniqueConstraint("authority_id", "concern_ref"), one_of("concern", CONCERN_KINDS))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"))
+    concern_ref: Mapped[str] = mapped_column(String(64))
+    concern: Mapped[str] = mapped_column(String(16))
+    raised_on: Mapped[date] = mapped_column(Date)
+    serious: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class MonitoringReturn(Base):
+    """A provider's monthly monitoring return: due for ``month``, received on ``received_on`` (None: not yet)."""
+
+    __tablename__ = "monitoring_return"
+    __table_args__ = (UniqueConstraint("provider_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"))
+    month: Mapped[str] = mapped_column(String(7))
+    received_on: Mapped[date | None] = mapped_column(Date)
+
+
+class ContractNotice(Base):
+    """A contract notice served on a provider (default, advisory, placement suspension), and when it was lifted."""
+
+    __tablename__ = "contract_notice"
+    __table_args__ = (
+        UniqueConstraint("authority_id", "notice_ref"),
+        one_of("notice", CONTRACT_NOTICE_KINDS),
+        CheckConstraint("ends_on IS NULL OR ends_on >= served_on", name="ends_after_served"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"))
+    notice_ref: Mapped[str] = mapped_column(String(64))
+    notice: Mapped[str] = mapped_column(String(32))
+    served_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+
+
+class ImprovementAction(Base):
+    """An action of a provider's service improvement plan, with its due date and when it was completed."""
+
+    __tablename__ = "improvement_action"
+    __table_args__ = (UniqueConstraint("authority_id", "action_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"))
+    action_ref: Mapped[str] = mapped_column(String(64))
+    due_on: Mapped[date] = mapped_column(Date)
+    completed_on: Mapped[date | None] = mapped_column(Date)
+
+
+class LevelProposal(Base):
+    """A provider's proposed threshold level for a month, with every reason and the rule version it came from,
+    so that it can be derived again (``qaloop provider explain``)."""
+
+    __tablename__ = "level_proposal"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "month"),
+        CheckConstraint("level IN (1, 2, 3) AND current_level IN (1, 2, 3)", name="levels_allowed"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"))
+    month: Mapped[str] = mapped_column(String(7))
+    level: Mapped[int] = mapped_column(Integer)
+    current_level: Mapped[int] = mapped_column(Integer)
+    reasons: Mapped[list[Any]] = mapped_column()
+    rule_version: Mapped[str] = mapped_column(String(32))
+    proposed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LevelDecision(Base):
+    """A decision on a provider's threshold level: who decided, when, the level and why; never inferred."""
+
+    __tablename__ = "level_decision"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "month"),
+        CheckConstraint("level IN (1, 2, 3)", name="level_allowed"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"))
+    month: Mapped[str] = mapped_column(String(7))
+    level: Mapped[int] = mapped_column(Integer)
+    decided_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    jointly_with: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)

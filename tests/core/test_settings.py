@@ -113,7 +113,7 @@ def test_each_seed_scale_draws_its_standard_line(name: str, below: str, meets: s
         (
             {"sources.cqc_ratings": {"kind": "csv", "path": "cqc.csv"}},
             "(top level)",
-            "sources.cqc_ratings: qaloop does not read the commissioned market's datasets yet",
+            "sources.cqc_ratings: its rows name commissioned providers, so the provider list must be configured too",
         ),
         (
             {"provider_quality": {"rules": [{"id": "x", "level": 2, "kind": "cqc_overall", "ratings": ["Poor"]}]}},

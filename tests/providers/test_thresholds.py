@@ -44,8 +44,8 @@ def market(*providers: tuple[str, str, int], **frames: list[dict]) -> Intelligen
     return Intelligence(providers=listed, **made)
 
 
-def levels(intel: Intelligence, quality: ProviderQuality = HEREFORDSHIRE) -> dict[str, int]:
-    return {ref: proposal.level for ref, proposal in propose(intel, quality, AS_OF).items()}
+def levels(intel: Intelligence, quality: ProviderQuality = HEREFORDSHIRE, as_of: date = AS_OF) -> dict[str, int]:
+    return {ref: proposal.level for ref, proposal in propose(intel, quality, as_of).items()}
 
 
 def ratings(ref: str, overall: str, published: str = "2026-06-01", **questions: str) -> list[dict]:
@@ -92,6 +92,16 @@ def test_cqc_ratings_set_the_levels_appendix_2_gives_them() -> None:
 def test_a_rating_published_after_the_day_does_not_count_on_it() -> None:
     intel = market(("1-A", "care_home", 30), ratings=ratings("1-A", "Inadequate", published="2027-04-02"))
     assert levels(intel) == {"1-A": 1}
+
+
+def test_a_newer_rating_replaces_the_older_one_from_the_day_it_is_published() -> None:
+    history = ratings("1-A", "Inadequate", published="2025-05-01", **GOOD) + ratings(
+        "1-A", "Good", published="2026-10-01", **GOOD
+    )
+    intel = market(("1-A", "care_home", 30), ratings=history)
+    assert levels(intel) == {"1-A": 1}
+    assert levels(intel, as_of=date(2026, 9, 30)) == {"1-A": 3}
+    assert levels(intel, as_of=date(2026, 10, 1)) == {"1-A": 1}
 
 
 def test_cqc_enforcement_counts_within_its_window_and_cancellation_is_major() -> None:
