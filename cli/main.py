@@ -45,6 +45,11 @@ moderation_app = typer.Typer(help="Moderation: explain how a cycle's sample was 
 app.add_typer(moderation_app, name="moderation")
 action_app = typer.Typer(help="Corrective actions: confirm them, close them with their evidence.", no_args_is_help=True)
 app.add_typer(action_app, name="action")
+provider_app = typer.Typer(
+    help="Commissioned providers: propose each month's threshold levels, explain them, record decisions.",
+    no_args_is_help=True,
+)
+app.add_typer(provider_app, name="provider")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="the configuration file (default: $QALOOP_CONFIG or qaloop.yaml)")
@@ -449,6 +454,73 @@ def cycle_explain(
         typer.echo(f"  {ref}: {detail}")
     if not explanation.identical:
         raise typer.Exit(1)
+
+
+MonthArgument = Annotated[str, typer.Argument(help="the month, YYYY-MM")]
+
+
+@provider_app.command("propose")
+def provider_propose(
+    month: Annotated[str | None, typer.Argument(help="the month, YYYY-MM (default: the last month ended)")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Propose and record each commissioned provider's threshold level for a month from the stored intelligence
+    (known on the month's last day), with every reason; a month proposed before is kept as recorded."""
+    from qaloop.providers import record
+
+    settings = _settings(config)
+    chosen = month or record.last_month(date.today())
+    with _refusals(record.ProviderError, CycleError):
+        placed = record.propose_month(engine_from(settings), settings, chosen, date.today())
+    already = sum(1 for each in placed if each.recorded_before)
+    before = f" ({already:,} recorded before)" if already else ""
+    typer.echo(f"{chosen}: {len(placed):,} provider(s) proposed{before}")
+    for level in (3, 2, 1):
+        typer.echo(f"  level {level}: {sum(1 for each in placed if each.proposal.level == level):>6,}")
+    for each in placed:
+        if each.movement != "same":
+            rules = ", ".join(reason.rule for reason in each.proposal.reasons) or "no rule met"
+            typer.echo(
+                f"  {each.location_id:<14} would move {each.movement} from level {each.current_level} to "
+                f"{each.proposal.level}: {rules}"
+            )
+
+
+@provider_app.command("explain")
+def provider_explain(
+    location_id: Annotated[str, typer.Argument(help="the provider's CQC location id")],
+    month: MonthArgument,
+    config: ConfigOption = None,
+) -> None:
+    """Show a provider's recorded proposal for a month with every reason and its rule version, derived again from
+    the store, and the decision when one is recorded."""
+    from qaloop.providers import record
+
+    settings = _settings(config)
+    with _refusals(record.ProviderError, CycleError):
+        lines = record.explain(engine_from(settings), settings, location_id, month)
+    typer.echo("\n".join(lines))
+
+
+@provider_app.command("decide")
+def provider_decide(
+    location_id: Annotated[str, typer.Argument(help="the provider's CQC location id")],
+    month: MonthArgument,
+    level: Annotated[int, typer.Option(help="the level decided: 1, 2 or 3")],
+    by: Annotated[str, typer.Option(help="who decided: the team manager's or the panel chair's staff id")],
+    reason: Annotated[str, typer.Option(help="why, as the minutes record it")],
+    jointly_with: Annotated[
+        str | None, typer.Option(help="who at the ICB agreed it (required for a jointly commissioned service)")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Record the decision on a provider's threshold level for a month (escalate, de-escalate or hold)."""
+    from qaloop.providers import record
+
+    settings = _settings(config)
+    with _refusals(record.ProviderError, CycleError):
+        said = record.decide(engine_from(settings), settings, location_id, month, level, by, reason, jointly_with)
+    typer.echo(f"{location_id}, {month}: {said}")
 
 
 @moderation_app.command("explain")

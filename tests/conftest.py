@@ -448,8 +448,13 @@ def write_config(settings: Settings, folder: Path, smtp_port: int | None = None)
     data["returns"] = {"folder": str(settings.returns.folder)}
     data["calendar"]["audits_per_area"] = settings.calendar.audits_per_area
     for dataset, source in settings.sources.items():
-        if hasattr(source, "path"):
+        if dataset.value not in data["sources"]:  # a source the demo config lacks (the commissioned market's)
+            data["sources"][dataset.value] = source.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+            data["sources"][dataset.value]["kind"] = source.kind
+        elif hasattr(source, "path"):
             data["sources"][dataset.value]["path"] = str(source.path)
+    if settings.provider_quality is not None:
+        data["provider_quality"] = settings.provider_quality.model_dump(mode="json", exclude_none=True)
     if smtp_port is not None:
         data["email"]["smtp_port"] = smtp_port
         data["email"]["messages_per_minute"] = 60_000

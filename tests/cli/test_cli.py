@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from checks.extracts import check_and_load_extracts
 from cli.main import app
+from qaloop.core.schema import PROVIDER_INTELLIGENCE
 from qaloop.core.settings import load_settings
 from qaloop.demo.synthetic import PAST_CYCLES
 from qaloop.messaging import outbox
@@ -23,7 +24,8 @@ from qaloop.messaging.outbox import Message, enqueue
 from qaloop.programmes.cycle_record import selection_inputs
 from qaloop.store import models
 from qaloop.store.engine import engine_from
-from tests.conftest import DEMO_CONFIG, SmtpSink
+from tests.conftest import DEMO_CONFIG, SmtpSink, settings_in, write_config
+from tests.providers.market import with_market
 
 runner = CliRunner()
 
@@ -215,3 +217,28 @@ def test_doctor_reports_an_unreachable_mail_server_and_prefect_api(
     assert code == 1
     assert "FAIL smtp                   the mail server at 127.0.0.1:1 cannot be reached" in out
     assert "FAIL prefect                cannot reach the Prefect API at http://127.0.0.1:1/api" in out
+
+
+def test_a_quality_lead_loads_the_market_proposes_explains_and_records_a_decision(tmp_path: Path) -> None:
+    settings = with_market(settings_in(tmp_path), tmp_path)
+    config = write_config(settings, tmp_path)
+    assert run("init-db", "--config", str(config))[0] == 0
+    code, output = run("load", "--config", str(config), *[dataset.value for dataset in PROVIDER_INTELLIGENCE])
+    assert code == 0, output
+    assert "left out: 2 row(s) about 2 location(s) not in the provider list" in output
+    code, output = run("provider", "propose", "2026-11", "--config", str(config))
+    assert code == 0, output
+    assert "2026-11: 6 provider(s) proposed" in output
+    assert re.search(r"level 3:\s+1\n\s+level 2:\s+3\n\s+level 1:\s+2", output), output
+    assert "1-1003         would move up from level 1 to 3: cqc_inadequate" in output
+    code, output = run("provider", "explain", "1-1006", "2026-11", "--config", str(config))
+    assert code == 0, output
+    assert "returns_missing (level 2): monthly monitoring return missing 2 months running" in output
+    decide = ["provider", "decide", "1-1002", "2026-11", "--level", "2", "--by", "QT-0001", "--reason", "Escalate"]
+    code, output = run(*decide, "--config", str(config))
+    assert code == 1
+    assert "commissioned jointly with the ICB" in output
+    assert "Traceback" not in output
+    code, output = run(*decide, "--jointly-with", "ICB-0042", "--config", str(config))
+    assert code == 0, output
+    assert "1-1002, 2026-11: Decided: level 2 by QT-0001 jointly with ICB-0042" in output

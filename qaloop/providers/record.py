@@ -1,0 +1,322 @@
+"""The record of the commissioned market's levels: each month's proposed levels read from the stored
+intelligence and kept with their reasons and rule version, the decisions people make on them, and a proposal
+explained again.
+
+A month's proposals are derived from the intelligence known on its last day, once the month is over; they are
+recorded once (a second run, or two at once, finds them recorded and changes nothing). A decision is never
+inferred: it is recorded with who made it, when and why, once per provider and month, jointly with the ICB where
+the service is jointly commissioned.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from qaloop.core.settings import CqcKeyQuestionsRule, CqcOverallRule, ProviderQuality, ReturnsMissingRule, Settings
+from qaloop.providers.thresholds import LEVELS, Intelligence, Proposal, Reason, propose, rule_version
+from qaloop.store import models
+from qaloop.store.handles import authority_id
+
+
+class ProviderError(Exception):
+    """A month's levels cannot be proposed, explained or decided; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A provider's proposal for a month beside its level now (the last decided, 1 when never decided)."""
+
+    location_id: str
+    current_level: int
+    proposal: Proposal
+    recorded_before: bool
+
+    @property
+    def movement(self) -> str:
+        """'up', 'down' or 'same': where the proposal would move the provider."""
+        level = self.proposal.level
+        return "up" if level > self.current_level else "down" if level < self.current_level else "same"
+
+
+def month_end(month: str) -> date:
+    """The last day of ``month`` (YYYY-MM); ProviderError when it is not a month so written."""
+    try:
+        year, number = (int(part) for part in month.split("-"))
+        return date(year, number, calendar.monthrange(year, number)[1])
+    except ValueError:
+        raise ProviderError(f"{month!r} is not a month written YYYY-MM, e.g. 2026-11") from None
+
+
+def last_month(today: date) -> str:
+    """The month that ended last before ``today``."""
+    first = today.replace(day=1)
+    previous = first - pd.Timedelta(days=1)
+    return f"{previous:%Y-%m}"
+
+
+def _quality(settings: Settings) -> ProviderQuality:
+    if settings.provider_quality is None:
+        raise ProviderError("provider quality is not configured: add `provider_quality:` to the configuration")
+    return settings.provider_quality
+
+
+def read_intelligence(connection: Connection, authority: int) -> Intelligence:
+    """The authority's stored providers and intelligence, in the datasets' canonical columns."""
+    provider = models.Provider
+    locations = dict(  # the store's provider id -> the CQC location id
+        connection.execute(select(provider.id, provider.location_id).where(provider.authority_id == authority)).all()
+    )
+
+    def frame(model: type, columns: list[str]) -> pd.DataFrame:
+        table = model.__table__  # type: ignore[attr-defined]
+        rows = connection.execute(
+            select(table.c.provider_id, *[table.c[column] for column in columns]).where(
+                table.c.provider_id.in_(list(locations) or [-1])
+            )
+        ).all()
+        result = pd.DataFrame(rows, columns=["provider_id", *columns])
+        result.insert(0, "location_id", result.pop("provider_id").map(locations).astype(object))
+        for column in columns:
+            if column.endswith("_on"):  # the datasets' dates
+                result[column] = pd.to_datetime(result[column])
+        return result
+
+    providers = pd.DataFrame(
+        connection.execute(
+            select(provider.location_id, provider.name, provider.service_type, provider.size, provider.commissioned_by)
+            .where(provider.authority_id == authority)
+            .order_by(provider.location_id)
+        ).all(),
+        columns=["location_id", "name", "service_type", "size", "commissioned_by"],
+    )
+    return Intelligence(
+        providers=providers,
+        ratings=frame(models.CqcRating, ["domain", "rating", "published_on"]),
+        enforcement=frame(models.CqcEnforcement, ["action_ref", "action", "served_on"]),
+        concerns=frame(models.ProviderConcern, ["concern_ref", "concern", "raised_on", "serious"]),
+        returns=frame(models.MonitoringReturn, ["month", "received_on"]),
+        notices=frame(models.ContractNotice, ["notice_ref", "notice", "served_on", "ends_on"]),
+        actions=frame(models.ImprovementAction, ["action_ref", "due_on", "completed_on"]),
+    )
+
+
+def _refuse_missing_inputs(intel: Intelligence, quality: ProviderQuality, month: str) -> None:
+    """A rule whose input is missing or stale refuses to run: no providers; no CQC ratings where a rule reads
+    them; a monitoring log that does not yet reach the last month whose return was due."""
+    if intel.providers.empty:
+        raise ProviderError("no providers are stored: load the provider list first (`qaloop load providers`)")
+    kinds = {type(rule) for rule in quality.rules}
+    if kinds & {CqcOverallRule, CqcKeyQuestionsRule} and intel.ratings.empty:
+        raise ProviderError(
+            "no CQC ratings are stored, and rules read them: load the CQC directory first (`qaloop load cqc_ratings`)"
+        )
+    due = f"{pd.Timestamp(month_end(month)).replace(day=1) - pd.Timedelta(days=1):%Y-%m}"
+    if ReturnsMissingRule in kinds and not (intel.returns["month"] >= due).any():
+        latest = intel.returns["month"].max() if len(intel.returns) else "none"
+        raise ProviderError(
+            f"the monitoring returns log does not reach {due}, the last month whose return was due by the end of "
+            f"{month} (its latest month: {latest}); load the month's log first (`qaloop load monitoring_returns`)"
+        )
+
+
+def _current_levels(connection: Connection, authority: int, month: str) -> dict[str, int]:
+    """Each provider's level decided for the latest month before ``month`` (providers never decided: absent)."""
+    decision, provider = models.LevelDecision, models.Provider
+    latest = (
+        select(decision.provider_id, func.max(decision.month).label("month"))
+        .where(decision.month < month)
+        .group_by(decision.provider_id)
+        .subquery()
+    )
+    query = (
+        select(provider.location_id, decision.level)
+        .join(decision, decision.provider_id == provider.id)
+        .join(latest, (latest.c.provider_id == decision.provider_id) & (latest.c.month == decision.month))
+        .where(provider.authority_id == authority)
+    )
+    return dict(connection.execute(query).all())
+
+
+def propose_month(engine: Engine, settings: Settings, month: str, today: date) -> list[Placed]:
+    """Propose and record each provider's level for ``month`` (over by ``today``) from the stored intelligence;
+    the proposals recorded before for the month are kept as they are. ProviderError says why it cannot run."""
+    quality = _quality(settings)
+    as_of = month_end(month)
+    if as_of >= today:
+        raise ProviderError(f"{month} is not over yet: its levels are proposed from {as_of + pd.Timedelta(days=1)}")
+    version = rule_version(quality)
+    with engine.begin() as connection:
+        authority = authority_id(connection, settings)
+        intel = read_intelligence(connection, authority)
+        _refuse_missing_inputs(intel, quality, month)
+        proposals = propose(intel, quality, as_of)
+        current = _current_levels(connection, authority, month)
+        ids = _provider_ids(connection, authority)
+        insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+        rows = [
+            {
+                "provider_id": ids[ref],
+                "month": month,
+                "level": proposal.level,
+                "current_level": current.get(ref, 1),
+                "reasons": [vars(reason) for reason in proposal.reasons],
+                "rule_version": version,
+            }
+            for ref, proposal in proposals.items()
+        ]
+        before = set(
+            connection.scalars(select(models.LevelProposal.provider_id).where(models.LevelProposal.month == month))
+        )
+        if rows:
+            statement = insert(models.LevelProposal.__table__).on_conflict_do_nothing(
+                index_elements=["provider_id", "month"]
+            )
+            connection.execute(statement, rows)
+        recorded = _recorded(connection, authority, month)
+    return [Placed(ref, stored.current_level, stored.proposal, ids[ref] in before) for ref, stored in recorded.items()]
+
+
+@dataclass(frozen=True)
+class _Stored:
+    current_level: int
+    proposal: Proposal
+    rule_version: str
+    proposed_at: datetime
+
+
+def _provider_ids(connection: Connection, authority: int) -> dict[str, int]:
+    provider = models.Provider
+    return dict(
+        connection.execute(select(provider.location_id, provider.id).where(provider.authority_id == authority)).all()
+    )
+
+
+def _recorded(connection: Connection, authority: int, month: str, location_id: str | None = None) -> dict[str, _Stored]:
+    proposal, provider = models.LevelProposal, models.Provider
+    query = (
+        select(
+            provider.location_id,
+            proposal.level,
+            proposal.current_level,
+            proposal.reasons,
+            proposal.rule_version,
+            proposal.proposed_at,
+        )
+        .join(provider, provider.id == proposal.provider_id)
+        .where(provider.authority_id == authority, proposal.month == month)
+        .order_by(provider.location_id)
+    )
+    if location_id is not None:
+        query = query.where(provider.location_id == location_id)
+    return {
+        ref: _Stored(current, Proposal(ref, level, tuple(Reason(**reason) for reason in reasons)), version, at)
+        for ref, level, current, reasons, version, at in connection.execute(query)
+    }
+
+
+def explain(engine: Engine, settings: Settings, location_id: str, month: str) -> list[str]:
+    """A provider's recorded proposal for ``month`` in plain lines: the level, every reason, the rule version,
+    whether deriving it again from the store now gives the same, and the decision when one is recorded."""
+    quality = _quality(settings)
+    with engine.connect() as connection:
+        authority = authority_id(connection, settings)
+        stored = _recorded(connection, authority, month, location_id).get(location_id)
+        if stored is None:
+            raise ProviderError(f"no level is proposed for {location_id} for {month}: run `qaloop provider propose`")
+        intel = read_intelligence(connection, authority)
+        decision = _decision(connection, authority, location_id, month)
+    proposal = stored.proposal
+    lines = [
+        f"{location_id}, {month}: proposed level {proposal.level} ({LEVELS[proposal.level]}), from level "
+        f"{stored.current_level}; rule version {stored.rule_version}, proposed {stored.proposed_at:%Y-%m-%d %H:%M}",
+    ]
+    lines += [f"  - {reason.rule} (level {reason.level}): {reason.says}" for reason in proposal.reasons]
+    if not proposal.reasons:
+        lines.append("  - no threshold rule is met")
+    again = propose(intel, quality, month_end(month)).get(location_id)
+    if rule_version(quality) != stored.rule_version:
+        lines.append(f"The rules have changed since (now {rule_version(quality)}): derived again they would give:")
+    elif again == proposal:
+        lines.append("Derived again from the stored intelligence with the same rules: the same level and reasons.")
+    else:
+        lines.append("Derived again with the same rules, the intelligence stored since gives:")
+    if again is not None and again != proposal:
+        lines.append(f"  level {again.level}: " + ("; ".join(r.rule for r in again.reasons) or "no rule met"))
+    if decision is not None:
+        lines.append(decision)
+    return lines
+
+
+def _decision(connection: Connection, authority: int, location_id: str, month: str) -> str | None:
+    decision, provider = models.LevelDecision, models.Provider
+    row = connection.execute(
+        select(decision.level, decision.decided_by, decision.jointly_with, decision.decided_at, decision.reason)
+        .join(provider, provider.id == decision.provider_id)
+        .where(provider.authority_id == authority, provider.location_id == location_id, decision.month == month)
+    ).first()
+    if row is None:
+        return None
+    level, by, jointly, at, reason = row
+    joint = f" jointly with {jointly}" if jointly else ""
+    return f"Decided: level {level} by {by}{joint} on {at:%Y-%m-%d}: {reason}"
+
+
+def decide(
+    engine: Engine,
+    settings: Settings,
+    location_id: str,
+    month: str,
+    level: int,
+    decided_by: str,
+    reason: str,
+    jointly_with: str | None = None,
+) -> str:
+    """Record the decision on a provider's level for ``month`` (proposed first); returns it in words.
+
+    ProviderError when nothing was proposed, when a jointly commissioned service's decision names no one of the
+    ICB it was agreed with, when the reason is blank, or when the month's decision is already recorded.
+    """
+    if level not in LEVELS:
+        raise ProviderError(f"level {level} is not a threshold level (1, 2 or 3)")
+    if not reason.strip() or not decided_by.strip():
+        raise ProviderError("a decision needs who made it and its reason")
+    with engine.begin() as connection:
+        authority = authority_id(connection, settings)
+        provider = connection.execute(
+            select(models.Provider.id, models.Provider.commissioned_by).where(
+                models.Provider.authority_id == authority, models.Provider.location_id == location_id
+            )
+        ).first()
+        if provider is None or location_id not in _recorded(connection, authority, month, location_id):
+            raise ProviderError(f"no level is proposed for {location_id} for {month}: run `qaloop provider propose`")
+        if provider.commissioned_by == "joint" and not (jointly_with or "").strip():
+            raise ProviderError(
+                f"{location_id} is commissioned jointly with the ICB: name who at the ICB agreed the decision "
+                "(--jointly-with)"
+            )
+        decided = _decision(connection, authority, location_id, month)
+        if decided is not None:
+            raise ProviderError(f"{location_id}, {month} is already decided. {decided}")
+        try:
+            with connection.begin_nested():
+                connection.execute(
+                    models.LevelDecision.__table__.insert().values(
+                        provider_id=provider.id,
+                        month=month,
+                        level=level,
+                        decided_by=decided_by.strip(),
+                        reason=reason.strip(),
+                        jointly_with=(jointly_with or "").strip() or None,
+                    )
+                )
+        except IntegrityError:  # decided at the same moment by another session
+            raise ProviderError(f"{location_id}, {month} was decided at the same moment by someone else") from None
+        return _decision(connection, authority, location_id, month) or ""
