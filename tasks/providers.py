@@ -1,0 +1,67 @@
+"""Tasks of the provider-intelligence flow: check and store the month's market intelligence, then propose and
+record each provider's threshold level and publish the levels and movements to the quality team."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from checks.outcomes import EvidenceFailed, Intake
+from checks.providers import check_and_load_providers
+from qaloop.core.settings import Settings
+from qaloop.providers import record
+from qaloop.providers.thresholds import LEVELS
+from qaloop.store.engine import engine_from
+from tasks import NOT_CACHED, RETRY_IO, publish_check
+
+
+@task(name="check and store the market's intelligence", **RETRY_IO, **NOT_CACHED)
+def load_market(settings: Settings, today: date) -> list[Intake]:
+    """Check each configured provider dataset and store what passes; files stored before are not read again."""
+    logger = get_run_logger()
+    try:
+        loads = check_and_load_providers(settings, today, on_report=publish_check)
+    except EvidenceFailed as failed:
+        logger.error("Not stored, nothing of these datasets was written:\n%s", failed)
+        raise
+    for load in loads:
+        for left_out in load.left_out:
+            logger.info("%s: left out %s", load.dataset.value, left_out)
+    return loads
+
+
+@task(name="propose the month's threshold levels", **RETRY_IO, **NOT_CACHED)
+def propose_levels(settings: Settings, month: str, today: date) -> list[record.Placed]:
+    """Propose and record each provider's level for ``month``; publish every level with its reasons and the
+    providers that would move."""
+    placed = record.propose_month(engine_from(settings), settings, month, today)
+    counts = Counter(each.proposal.level for each in placed)
+    moving = [each for each in placed if each.movement != "same"]
+    lines = [f"# Provider threshold levels proposed for {month}", ""]
+    lines += [f"- level {level} ({LEVELS[level]}): {counts[level]}" for level in (3, 2, 1)]
+    said = f"**{len(moving)} would move** (for the quality review panel):" if moving else "No provider would move."
+    lines += ["", said]
+    lines += [
+        f"- {each.location_id}: {each.movement} from level {each.current_level} to {each.proposal.level} "
+        f"({', '.join(reason.rule for reason in each.proposal.reasons) or 'no rule met'})"
+        for each in moving
+    ]
+    create_markdown_artifact(key="provider-levels", markdown="\n".join(lines), description=f"Levels, {month}")
+    create_table_artifact(
+        key="provider-levels-table",
+        description=f"Each provider's proposed level and every reason, {month}",
+        table=[
+            {
+                "location": each.location_id,
+                "proposed level": each.proposal.level,
+                "level now": each.current_level,
+                "movement": each.movement,
+                "reasons": "; ".join(f"{reason.rule}: {reason.says}" for reason in each.proposal.reasons),
+            }
+            for each in placed
+        ],
+    )
+    return placed
