@@ -11,11 +11,13 @@ the service is jointly commissioned.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Boolean, Connection, Engine, Select, String, cast, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -68,25 +70,38 @@ def _quality(settings: Settings) -> ProviderQuality:
     return settings.provider_quality
 
 
-def read_intelligence(connection: Connection, authority: int) -> Intelligence:
-    """The authority's stored providers and intelligence, in the datasets' canonical columns."""
+def _all(query: Select[Any]) -> Select[Any]:
+    return query
+
+
+def read_intelligence(connection: Connection, authority: int, as_of: date) -> Intelligence:
+    """The authority's stored providers and the intelligence the threshold rules read on ``as_of``, in the
+    datasets' canonical columns: everything, except of the monthly returns only those due by the day from the
+    last one received by then (five years of a region's returns are most of its rows, and no rule looks further
+    back than the running months missing)."""
     provider = models.Provider
     locations = dict(  # the store's provider id -> the CQC location id
         connection.execute(select(provider.id, provider.location_id).where(provider.authority_id == authority)).all()
     )
 
-    def frame(model: type, columns: list[str]) -> pd.DataFrame:
+    def frame(model: type, columns: list[str], narrowed: Callable[[Select[Any]], Select[Any]] = _all) -> pd.DataFrame:
         table = model.__table__  # type: ignore[attr-defined]
-        rows = connection.execute(
-            select(table.c.provider_id, *[table.c[column] for column in columns]).where(
-                table.c.provider_id.in_(list(locations) or [-1])
-            )
-        ).all()
-        result = pd.DataFrame(rows, columns=["provider_id", *columns])
+        # Dates as the text both databases write them (ISO 8601) and parsed by pandas at once: turning each
+        # into a Python date first costs more than the query itself on a region's five years.
+        selected = [cast(table.c[c], String) if c.endswith("_on") else table.c[c] for c in columns]
+        query = (
+            select(table.c.provider_id, *selected)
+            .join(provider, provider.id == table.c.provider_id)
+            .where(provider.authority_id == authority)
+        )
+        query = narrowed(query)
+        result = pd.DataFrame(_fetched(connection, query), columns=["provider_id", *columns])
         result.insert(0, "location_id", result.pop("provider_id").map(locations).astype(object))
         for column in columns:
             if column.endswith("_on"):  # the datasets' dates
-                result[column] = pd.to_datetime(result[column])
+                result[column] = pd.to_datetime(result[column], format="ISO8601")
+            elif isinstance(table.c[column].type, Boolean):  # SQLite's driver gives 0 and 1
+                result[column] = result[column].astype("boolean")
         return result
 
     providers = pd.DataFrame(
@@ -102,10 +117,43 @@ def read_intelligence(connection: Connection, authority: int) -> Intelligence:
         ratings=frame(models.CqcRating, ["domain", "rating", "published_on"]),
         enforcement=frame(models.CqcEnforcement, ["action_ref", "action", "served_on"]),
         concerns=frame(models.ProviderConcern, ["concern_ref", "concern", "raised_on", "serious"]),
-        returns=frame(models.MonitoringReturn, ["month", "received_on"]),
+        returns=frame(models.MonitoringReturn, ["month", "received_on"], _due_since_last_received(as_of)),
         notices=frame(models.ContractNotice, ["notice_ref", "notice", "served_on", "ends_on"]),
         actions=frame(models.ImprovementAction, ["action_ref", "due_on", "completed_on"]),
     )
+
+
+def _due_since_last_received(as_of: date) -> Callable[[Select[Any]], Select[Any]]:
+    """``monitoring_return`` rows narrowed to the months due by ``as_of`` (those before its month) from each
+    provider's last one received by the day."""
+    returns = models.MonitoringReturn
+    due = returns.month < f"{as_of:%Y-%m}"
+    last = (
+        select(returns.provider_id, func.max(returns.month).label("month"))
+        .where(due, returns.received_on <= as_of)
+        .group_by(returns.provider_id)
+        .subquery()
+    )
+
+    def narrowed(query: Select[Any]) -> Select[Any]:
+        return query.outerjoin(last, last.c.provider_id == returns.provider_id).where(
+            due, returns.month >= func.coalesce(last.c.month, "")
+        )
+
+    return narrowed
+
+
+def _fetched(connection: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
+    """The rows of ``query`` as the database driver gives them, in the connection's transaction: a region's five
+    years of intelligence is millions of rows, and making each a SQLAlchemy row first costs more than the query.
+    Only for queries whose parameters are the store's own integers (rendered in the SQL)."""
+    sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def _refuse_missing_inputs(intel: Intelligence, quality: ProviderQuality, month: str) -> None:
@@ -155,7 +203,7 @@ def propose_month(engine: Engine, settings: Settings, month: str, today: date) -
     version = rule_version(quality)
     with engine.begin() as connection:
         authority = authority_id(connection, settings)
-        intel = read_intelligence(connection, authority)
+        intel = read_intelligence(connection, authority, as_of)
         _refuse_missing_inputs(intel, quality, month)
         proposals = propose(intel, quality, as_of)
         current = _current_levels(connection, authority, month)
@@ -231,7 +279,7 @@ def explain(engine: Engine, settings: Settings, location_id: str, month: str) ->
         stored = _recorded(connection, authority, month, location_id).get(location_id)
         if stored is None:
             raise ProviderError(f"no level is proposed for {location_id} for {month}: run `qaloop provider propose`")
-        intel = read_intelligence(connection, authority)
+        intel = read_intelligence(connection, authority, month_end(month))
         decision = _decision(connection, authority, location_id, month)
     proposal = stored.proposal
     lines = [

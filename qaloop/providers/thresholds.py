@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import pandas as pd
@@ -90,8 +90,11 @@ def rule_version(quality: ProviderQuality) -> str:
 def propose(intelligence: Intelligence, quality: ProviderQuality, as_of: date) -> dict[str, Proposal]:
     """Each provider's proposed level on ``as_of`` from the intelligence known by then, by ``location_id``."""
     found: dict[str, list[Reason]] = {str(ref): [] for ref in intelligence.providers["location_id"]}
+    day = pd.Timestamp(as_of)
+    # The ratings as they stood on the day, worked out once for every rule that reads them.
+    on_the_day = replace(intelligence, ratings=_latest_ratings(intelligence, day))
     for rule in quality.rules:
-        for ref, says in _MEETS[rule.kind](rule, intelligence, pd.Timestamp(as_of)).items():
+        for ref, says in _MEETS[rule.kind](rule, on_the_day, day).items():
             if ref in found:
                 found[ref].append(Reason(rule.id, rule.level, says))
     return {
@@ -121,7 +124,7 @@ def _latest_ratings(intel: Intelligence, as_of: pd.Timestamp) -> pd.DataFrame:
 
 
 def _cqc_overall(rule: CqcOverallRule, intel: Intelligence, as_of: pd.Timestamp) -> dict[str, str]:
-    ratings = _latest_ratings(intel, as_of)
+    ratings = intel.ratings  # as they stood on the day (see ``propose``)
     hit = ratings[(ratings["domain"] == "Overall") & ratings["rating"].isin(rule.ratings)]
     return {
         str(row.location_id): f"CQC overall rating {row.rating} (published {_day(row.published_on)})"
@@ -130,14 +133,15 @@ def _cqc_overall(rule: CqcOverallRule, intel: Intelligence, as_of: pd.Timestamp)
 
 
 def _cqc_key_questions(rule: CqcKeyQuestionsRule, intel: Intelligence, as_of: pd.Timestamp) -> dict[str, str]:
-    ratings = _latest_ratings(intel, as_of)
+    ratings = intel.ratings  # as they stood on the day (see ``propose``)
     hit = ratings[ratings["domain"].isin(CQC_KEY_QUESTIONS) & ratings["rating"].isin(rule.ratings)]
-    said = {}
-    for ref, rows in hit.groupby("location_id", sort=True):
-        if len(rows) >= rule.at_least:
-            which = ", ".join(f"{row.domain} {row.rating}" for row in rows.sort_values("domain").itertuples())
-            said[str(ref)] = f"{len(rows)} of {len(CQC_KEY_QUESTIONS)} CQC key questions rated so: {which}"
-    return said
+    counts = hit.groupby("location_id").size()
+    hit = hit[hit["location_id"].map(counts) >= rule.at_least].sort_values(["location_id", "domain"])
+    which = (hit["domain"] + " " + hit["rating"]).groupby(hit["location_id"]).agg(", ".join)
+    return {
+        str(ref): f"{counts[ref]} of {len(CQC_KEY_QUESTIONS)} CQC key questions rated so: {said}"
+        for ref, said in which.items()
+    }
 
 
 def _cqc_enforcement(rule: CqcEnforcementRule, intel: Intelligence, as_of: pd.Timestamp) -> dict[str, str]:
@@ -199,14 +203,17 @@ def _returns_missing(rule: ReturnsMissingRule, intel: Intelligence, as_of: pd.Ti
     # A month's return is due once the month is over; one received after the day is missing on the day.
     due = intel.returns[intel.returns["month"] < f"{as_of:%Y-%m}"]
     missing = due["received_on"].isna() | (due["received_on"] > as_of)
-    said = {}
-    for ref, rows in due.assign(missing=missing).sort_values("month").groupby("location_id", sort=True):
-        latest = rows["missing"].to_numpy()[::-1]
-        running = len(latest) if latest.all() else int(latest.argmin())
-        if running >= rule.months_running:
-            months = ", ".join(rows["month"].to_numpy()[len(rows) - running :])
-            said[str(ref)] = f"monthly monitoring return missing {running} months running: {months}"
-    return said
+    latest_first = due.assign(missing=missing).sort_values(["location_id", "month"], ascending=[True, False])
+    # The months missing running back from the last one due: those before any month that was received.
+    received_since = (~latest_first["missing"]).astype(int).groupby(latest_first["location_id"]).cumsum()
+    running = latest_first[received_since == 0]
+    counts = running.groupby("location_id").size()
+    running = running[running["location_id"].map(counts) >= rule.months_running].sort_values(["location_id", "month"])
+    months = running.groupby("location_id")["month"].agg(", ".join)
+    return {
+        str(ref): f"monthly monitoring return missing {counts[ref]} months running: {listed}"
+        for ref, listed in months.items()
+    }
 
 
 def _actions_overdue(rule: ActionsOverdueRule, intel: Intelligence, as_of: pd.Timestamp) -> dict[str, str]:
