@@ -190,9 +190,13 @@ def check(
 
 
 @app.command("columns")
-def columns() -> None:
+def columns(
+    providers: Annotated[
+        bool, typer.Option("--providers", help="the commissioned market's datasets instead of the council's extracts")
+    ] = False,
+) -> None:
     """Print the canonical columns of every extract (what a source's `columns` mapping maps to), as in README."""
-    typer.echo(columns_table(), nl=False)
+    typer.echo(columns_table(PROVIDER_INTELLIGENCE if providers else EXTRACTS), nl=False)
 
 
 @app.command("doctor")

@@ -7,7 +7,7 @@ import re
 from typer.testing import CliRunner
 
 from cli.main import app
-from qaloop.core.schema import SCHEMAS, columns_table
+from qaloop.core.schema import PROVIDER_INTELLIGENCE, SCHEMAS, columns_table
 from tests.conftest import PROJECT
 
 
@@ -23,3 +23,11 @@ def test_readme_lists_every_canonical_column_as_the_schema_defines_it() -> None:
 def test_qaloop_columns_prints_the_tables() -> None:
     done = CliRunner().invoke(app, ["columns"])
     assert done.exit_code == 0 and done.output == columns_table()
+
+
+def test_readme_lists_the_commissioned_markets_columns_as_the_schema_defines_them() -> None:
+    readme = (PROJECT / "README.md").read_text()
+    [copied] = re.findall(r"<!-- provider columns: begin -->\n(.*?)<!-- provider columns: end -->", readme, re.S)
+    assert copied == columns_table(PROVIDER_INTELLIGENCE), "paste `qaloop columns --providers` into README"
+    done = CliRunner().invoke(app, ["columns", "--providers"])
+    assert done.exit_code == 0 and done.output == copied
