@@ -15,7 +15,7 @@ from qaloop.core.settings import Settings
 from qaloop.providers import record
 from qaloop.providers.thresholds import LEVELS
 from qaloop.store.engine import engine_from
-from tasks import NOT_CACHED, RETRY_IO, publish_check
+from tasks import NOT_CACHED, RETRY_IO, artifact_key, publish_check
 
 
 @task(name="check and store the market's intelligence", **RETRY_IO, **NOT_CACHED)
@@ -65,3 +65,18 @@ def propose_levels(settings: Settings, month: str, today: date) -> list[record.P
         ],
     )
     return placed
+
+
+@task(name="record the panel's decisions", **NOT_CACHED)
+def record_decisions(settings: Settings, month: str, decisions: list[record.Decision], decided_by: str) -> list[str]:
+    """Record the decisions given in the run's form, all or none (a decision is never retried on its own), and
+    publish them."""
+    said = record.decide_all(engine_from(settings), settings, month, decisions, decided_by)
+    lines = [f"- {decision.location_id}: {words}" for decision, words in zip(decisions, said, strict=True)]
+    create_markdown_artifact(
+        key=artifact_key("provider-decisions", month),
+        description=f"The panel's decisions, {month}",
+        markdown="\n".join([f"# Decisions on provider levels, {month}", "", *(lines or ["No decision recorded."])]),
+    )
+    get_run_logger().info("Decisions for %s recorded:\n%s", month, "\n".join(lines))
+    return said

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -105,3 +106,23 @@ def through_the_api(form_flow: Flow, /, **parameters: object) -> State:
     form_flow.to_deployment(name=form_flow.name).apply()
     run = run_deployment(f"{form_flow.name}/{form_flow.name}", parameters=parameters, timeout=0)
     return run_flow(form_flow, flow_run=run, parameters=run.parameters, return_type="state")
+
+
+def paused_run(timeout: float = 90) -> UUID:
+    """The id of the flow run that is paused (for its form), once one is; AssertionError after ``timeout`` s."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+                )
+            )
+            if runs:
+                return runs[0].id
+            time.sleep(0.5)
+    raise AssertionError("no flow run paused for its form")

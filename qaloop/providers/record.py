@@ -317,6 +317,16 @@ def _decision(connection: Connection, authority: int, location_id: str, month: s
     return f"Decided: level {level} by {by}{joint} on {at:%Y-%m-%d}: {reason}"
 
 
+@dataclass(frozen=True)
+class Decision:
+    """A decision on one provider's level for a month: the level, and why, as the minutes record it."""
+
+    location_id: str
+    level: int
+    reason: str
+    jointly_with: str | None = None
+
+
 def decide(
     engine: Engine,
     settings: Settings,
@@ -327,44 +337,61 @@ def decide(
     reason: str,
     jointly_with: str | None = None,
 ) -> str:
-    """Record the decision on a provider's level for ``month`` (proposed first); returns it in words.
+    """Record the decision on a provider's level for ``month`` (proposed first); returns it in words (see
+    ``decide_all``)."""
+    [said] = decide_all(engine, settings, month, [Decision(location_id, level, reason, jointly_with)], decided_by)
+    return said
 
-    ProviderError when nothing was proposed, when a jointly commissioned service's decision names no one of the
-    ICB it was agreed with, when the reason is blank, or when the month's decision is already recorded.
+
+def decide_all(engine: Engine, settings: Settings, month: str, decisions: list[Decision], decided_by: str) -> list[str]:
+    """Record ``decisions`` on providers' levels for ``month``, made by ``decided_by``, all or none; returns each
+    in words.
+
+    ProviderError, with nothing recorded, when a provider has no proposal for the month, when a jointly
+    commissioned service's decision names no one of the ICB it was agreed with, when a reason is blank, when a
+    provider is decided twice, or when its month's decision is already recorded.
     """
-    if level not in LEVELS:
-        raise ProviderError(f"level {level} is not a threshold level (1, 2 or 3)")
-    if not reason.strip() or not decided_by.strip():
-        raise ProviderError("a decision needs who made it and its reason")
+    if not decided_by.strip():
+        raise ProviderError("a decision needs who made it")
     with engine.begin() as connection:
         authority = authority_id(connection, settings)
-        provider = connection.execute(
-            select(models.Provider.id, models.Provider.commissioned_by).where(
-                models.Provider.authority_id == authority, models.Provider.location_id == location_id
-            )
-        ).first()
-        if provider is None or location_id not in _recorded(connection, authority, month, location_id):
-            raise ProviderError(f"no level is proposed for {location_id} for {month}: run `qaloop provider propose`")
-        if provider.commissioned_by == "joint" and not (jointly_with or "").strip():
-            raise ProviderError(
-                f"{location_id} is commissioned jointly with the ICB: name who at the ICB agreed the decision "
-                "(--jointly-with)"
-            )
-        decided = _decision(connection, authority, location_id, month)
-        if decided is not None:
-            raise ProviderError(f"{location_id}, {month} is already decided. {decided}")
-        try:
-            with connection.begin_nested():
-                connection.execute(
-                    models.LevelDecision.__table__.insert().values(
-                        provider_id=provider.id,
-                        month=month,
-                        level=level,
-                        decided_by=decided_by.strip(),
-                        reason=reason.strip(),
-                        jointly_with=(jointly_with or "").strip() or None,
-                    )
+        for decision in decisions:
+            _record_decision(connection, authority, month, decision, decided_by.strip())
+        return [_decision(connection, authority, each.location_id, month) or "" for each in decisions]
+
+
+def _record_decision(connection: Connection, authority: int, month: str, decision: Decision, by: str) -> None:
+    location_id = decision.location_id
+    if decision.level not in LEVELS:
+        raise ProviderError(f"{location_id}: level {decision.level} is not a threshold level (1, 2 or 3)")
+    if not decision.reason.strip():
+        raise ProviderError(f"{location_id}: a decision needs its reason")
+    provider = connection.execute(
+        select(models.Provider.id, models.Provider.commissioned_by).where(
+            models.Provider.authority_id == authority, models.Provider.location_id == location_id
+        )
+    ).first()
+    if provider is None or location_id not in _recorded(connection, authority, month, location_id):
+        raise ProviderError(f"no level is proposed for {location_id} for {month}: run `qaloop provider propose`")
+    if provider.commissioned_by == "joint" and not (decision.jointly_with or "").strip():
+        raise ProviderError(
+            f"{location_id} is commissioned jointly with the ICB: name who at the ICB agreed the decision "
+            "(--jointly-with)"
+        )
+    decided = _decision(connection, authority, location_id, month)
+    if decided is not None:
+        raise ProviderError(f"{location_id}, {month} is already decided. {decided}")
+    try:
+        with connection.begin_nested():
+            connection.execute(
+                models.LevelDecision.__table__.insert().values(
+                    provider_id=provider.id,
+                    month=month,
+                    level=decision.level,
+                    decided_by=by,
+                    reason=decision.reason.strip(),
+                    jointly_with=(decision.jointly_with or "").strip() or None,
                 )
-        except IntegrityError:  # decided at the same moment by another session
-            raise ProviderError(f"{location_id}, {month} was decided at the same moment by someone else") from None
-        return _decision(connection, authority, location_id, month) or ""
+            )
+    except IntegrityError:  # decided at the same moment by another session
+        raise ProviderError(f"{location_id}, {month} was decided at the same moment by someone else") from None

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
-from uuid import UUID
 
 import pandas as pd
 import pytest
@@ -22,6 +20,7 @@ from qaloop.store.engine import engine_from
 from tests.conftest import NEXT_CYCLE, SmtpSink, write_config
 from tests.history import forget_cycles
 from tests.mail import assert_each_person_got_their_message, assert_no_staff_name_appears
+from tests.prefect_server import paused_run
 
 pytestmark = pytest.mark.slow  # whole flows in real Prefect
 
@@ -153,25 +152,6 @@ def test_bad_case_rows_within_the_allowed_share_go_to_a_quarantine_file_and_the_
     assert quarantine["failed_checks"].tolist() == ["worker_id (the source's 'Worker ID') is not in the staff list"]
 
 
-def _paused_run(timeout: float = 90) -> UUID:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
-    from prefect.client.schemas.objects import StateType
-
-    deadline = time.monotonic() + timeout
-    with get_client(sync_client=True) as client:
-        while time.monotonic() < deadline:
-            runs = client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(
-                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
-                )
-            )
-            if runs:
-                return runs[0].id
-            time.sleep(0.5)
-    raise AssertionError("the flow never paused for approval")
-
-
 # Prefect's pause and resume; the replacement from reserves is a store test on both databases
 # (tests/allocation/test_record.py).
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -188,7 +168,7 @@ def test_the_qa_team_approves_in_the_ui_and_an_excluded_case_is_replaced(
         target=lambda: outcome.append(retried(config=config, selection_date=NEXT_CYCLE, approval=True))
     )
     runner.start()
-    run_id = _paused_run()
+    run_id = paused_run()
     # The QA team is told, with the run's address, and nothing else is sent before approval.
     [asked] = smtp_server.messages
     assert asked["Subject"] == "qaloop: cycle 2026-09 waits for your approval"
@@ -209,7 +189,7 @@ def test_the_qa_team_approves_in_the_ui_and_an_excluded_case_is_replaced(
     for mistake in ([{"case_ref": "CR-MISTYPED", "reason": "case closed"}], [{"case_ref": excluded, "reason": " "}]):
         with pytest.raises(RuntimeError, match="Cannot resume this run"):
             resume_flow_run(run_id, run_input={"approve": True, "exclude": mistake})
-        assert _paused_run() == run_id
+        assert paused_run() == run_id
     resume_flow_run(
         run_id,
         run_input={

@@ -1,9 +1,11 @@
 """The provider-intelligence flow in real Prefect, on SQLite and PostgreSQL: the month's market checked and
-stored, each provider's level proposed and recorded with the levels and movements published, once; a market
-whose intelligence fails its checks stops the run with nothing of that dataset written, and the QA team told."""
+stored, each provider's level proposed and recorded with the levels and movements published, once; the panel's
+decisions given through the run's pause form (resumed through the API) and recorded; a market whose
+intelligence fails its checks stops the run with nothing of that dataset written, and the QA team told."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -15,9 +17,11 @@ from sqlalchemy import func, select
 from flows.provider_intelligence import provider_intelligence
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
+from qaloop.providers import record
 from qaloop.store import models
 from qaloop.store.engine import engine_from, upgrade
 from tests.conftest import SmtpSink, write_config
+from tests.prefect_server import paused_run
 from tests.providers.market import with_market
 
 pytestmark = pytest.mark.slow  # whole flows in real Prefect
@@ -64,3 +68,48 @@ def test_intelligence_failing_its_checks_stops_the_run_and_tells_the_qa_team(
     body = alert.get_body(preferencelist=("plain",)).get_content()
     assert "location_id (the source's 'CQC Location') is not a service in the provider list" in body
     assert "SG-1" in body
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_the_panels_decisions_are_given_in_the_runs_form_and_recorded(
+    prefect_harness: None, store_settings: Settings, tmp_path: Path
+) -> None:
+    from prefect.flow_runs import resume_flow_run
+
+    settings = with_market(store_settings, tmp_path)
+    upgrade(engine_from(settings))
+    config = str(write_config(settings, tmp_path))
+    outcome: list = []
+    runner = threading.Thread(
+        target=lambda: outcome.append(
+            provider_intelligence(config=config, today=date(2026, 12, 2), panel_decisions=True)
+        )
+    )
+    runner.start()
+    run_id = paused_run()
+    # A provider not proposed this month, or a decision without a reason, is refused against the form: the run
+    # stays paused.
+    for mistake in (
+        [{"location_id": "1-9999", "level": 2, "reason": "escalate"}],
+        [{"location_id": "1-1003", "level": 3, "reason": " "}],
+    ):
+        with pytest.raises(RuntimeError, match="Cannot resume this run"):
+            resume_flow_run(run_id, run_input={"decisions": mistake, "decided_by": "QT-0001"})
+        assert paused_run() == run_id
+    resume_flow_run(
+        run_id,
+        run_input={
+            "decisions": [
+                {"location_id": "1-1003", "level": 3, "reason": "Panel: escalate to level 3"},
+                {"location_id": "1-1002", "level": 2, "reason": "Panel: level 2", "jointly_with": "ICB-0042"},
+            ],
+            "decided_by": "QT-0001",
+        },
+    )
+    runner.join(timeout=120)
+    [summary] = outcome
+    assert summary.decided == ["1-1003", "1-1002"]
+    said = record.explain(engine_from(settings), settings, "1-1002", "2026-11")[-1]
+    assert said.startswith("Decided: level 2 by QT-0001 jointly with ICB-0042 on ")
+    published = Artifact.get("provider-decisions-2026-11")
+    assert published is not None and "1-1003: Decided: level 3 by QT-0001" in str(published.data)
