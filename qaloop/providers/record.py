@@ -381,17 +381,16 @@ def _record_decision(connection: Connection, authority: int, month: str, decisio
     decided = _decision(connection, authority, location_id, month)
     if decided is not None:
         raise ProviderError(f"{location_id}, {month} is already decided. {decided}")
-    try:
-        with connection.begin_nested():
-            connection.execute(
-                models.LevelDecision.__table__.insert().values(
-                    provider_id=provider.id,
-                    month=month,
-                    level=decision.level,
-                    decided_by=by,
-                    reason=decision.reason.strip(),
-                    jointly_with=(decision.jointly_with or "").strip() or None,
-                )
+    try:  # no savepoint: the refusal below rolls the whole transaction back (SQLite's driver would commit one)
+        connection.execute(
+            models.LevelDecision.__table__.insert().values(
+                provider_id=provider.id,
+                month=month,
+                level=decision.level,
+                decided_by=by,
+                reason=decision.reason.strip(),
+                jointly_with=(decision.jointly_with or "").strip() or None,
             )
+        )
     except IntegrityError:  # decided at the same moment by another session
         raise ProviderError(f"{location_id}, {month} was decided at the same moment by someone else") from None

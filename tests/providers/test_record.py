@@ -87,3 +87,19 @@ def test_a_month_not_over_or_with_a_stale_monitoring_log_is_refused(market: Sett
     without = market.model_copy(update={"provider_quality": None})
     with pytest.raises(record.ProviderError, match="provider quality is not configured"):
         record.propose_month(engine, without, "2026-11", TODAY)
+
+
+def test_a_panels_decisions_are_recorded_all_or_none(market: Settings) -> None:
+    engine = engine_from(market)
+    record.propose_month(engine, market, "2026-11", TODAY)
+    decisions = [
+        record.Decision("1-1003", 3, "Escalate to level 3"),
+        record.Decision("1-1002", 2, "Hold at level 2"),  # jointly commissioned: the ICB's agreement is missing
+    ]
+    with pytest.raises(record.ProviderError, match="1-1002 is commissioned jointly with the ICB"):
+        record.decide_all(engine, market, "2026-11", decisions, "QT-0001")
+    assert not record.explain(engine, market, "1-1003", "2026-11")[-1].startswith("Decided")
+    twice = [record.Decision("1-1003", 3, "Escalate"), record.Decision("1-1003", 2, "Hold")]
+    with pytest.raises(record.ProviderError, match="already decided"):
+        record.decide_all(engine, market, "2026-11", twice, "QT-0001")
+    assert not record.explain(engine, market, "1-1003", "2026-11")[-1].startswith("Decided")
