@@ -16,6 +16,7 @@ from datetime import date
 
 import great_expectations as gx
 import pandas as pd
+from great_expectations.expectations.row_conditions import Column
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -113,6 +114,14 @@ def provider_rules(settings: Settings, dataset: Dataset, locations: Iterable[str
                 gx.expectations.ExpectColumnValuesToBeBetween,
                 column="size",
                 min_value=0,
+            ),
+            # A jointly commissioned service's decisions are agreed with the ICB, and led by one of the two.
+            rule(
+                "lead_organisation is blank for a jointly commissioned service",
+                gx.expectations.ExpectColumnValuesToNotBeNull,
+                shows="commissioned_by",
+                column="lead_organisation",
+                row_condition=Column("commissioned_by") == "joint",
             ),
         ]
         return rules

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from checks.intake import take_in
-from checks.outcomes import EvidenceFailed
+from checks.outcomes import CheckFailed, EvidenceFailed
 from qaloop.core.schema import PROVIDER_INTELLIGENCE, Dataset
 from qaloop.core.settings import Settings
 from qaloop.sources.loading import LoadError
@@ -124,3 +124,15 @@ def test_intelligence_without_a_provider_list_is_refused_with_nothing_written(ma
     with pytest.raises(LoadError, match="no provider list has been loaded"):
         take_in(market_on_sqlite, [Dataset.PROVIDER_CONCERNS], AS_OF)
     assert _count(market_on_sqlite, models.ProviderConcern) == 0
+
+
+def test_a_provider_list_naming_no_lead_for_a_joint_service_stops_everything(market_on_sqlite: Settings) -> None:
+    _spoil(market_on_sqlite, Dataset.PROVIDERS, 1, "Lead Commissioner", "")  # 1-1002, commissioned jointly
+    with pytest.raises(CheckFailed) as failed:
+        take_in(market_on_sqlite, PROVIDER_INTELLIGENCE, AS_OF)
+    assert (
+        "lead_organisation (the source's 'Lead Commissioner') is blank for a jointly commissioned service: "
+        "1 row(s): 1-1002"
+    ) in str(failed.value)
+    assert _count(market_on_sqlite, models.Provider) == 0
+    assert _count(market_on_sqlite, models.CqcRating) == 0
