@@ -17,7 +17,7 @@ from qaloop.core.settings import load_settings
 from qaloop.providers.record import Decision, last_month
 from tasks import dated_run_name
 from tasks.alerts import alert_qa_team
-from tasks.providers import load_market, propose_levels, record_decisions
+from tasks.providers import ask_for_decisions, load_market, propose_levels, record_decisions
 
 
 class PanelDecisions(BaseModel):
@@ -89,7 +89,7 @@ def provider_intelligence(
         # One form per attempt: a retried run asks again, where reusing the key would fail on the input the first
         # attempt already asked for.
         given = pause_flow_run(
-            wait_for_input=decisions_form([each.location_id for each in placed]),
+            wait_for_input=decisions_form(ask_for_decisions(settings, month, placed)),
             timeout=31 * 24 * 3600,  # until the panel has met
             poll_interval=2,
             key=f"panel-{month}-{flow_run.run_count}",

@@ -8,14 +8,17 @@ from datetime import date
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.runtime import flow_run
 
 from checks.outcomes import EvidenceFailed, Intake
 from checks.providers import check_and_load_providers
 from qaloop.core.settings import Settings
+from qaloop.messaging import alerts
 from qaloop.providers import record
 from qaloop.providers.thresholds import LEVELS
 from qaloop.store.engine import engine_from
 from tasks import NOT_CACHED, RETRY_IO, artifact_key, publish_check
+from tasks.alerts import run_address, send_now
 
 
 @task(name="check and store the market's intelligence", **RETRY_IO, **NOT_CACHED)
@@ -80,3 +83,15 @@ def record_decisions(settings: Settings, month: str, decisions: list[record.Deci
     )
     get_run_logger().info("Decisions for %s recorded:\n%s", month, "\n".join(lines))
     return said
+
+
+@task(name="ask the panel for its decisions", **RETRY_IO, **NOT_CACHED)
+def ask_for_decisions(settings: Settings, month: str, placed: list[record.Placed]) -> list[str]:
+    """Email the quality review panel the run's address; the month's providers, for the decisions form."""
+    moving = sum(1 for each in placed if each.movement != "same")
+    message = alerts.decisions_message(
+        settings, month, flow_run.name, str(flow_run.id), run_address(flow_run.id), len(placed), moving
+    )
+    send_now(settings, [message])
+    get_run_logger().info("The levels for %s wait for the panel's decisions; it was emailed the run's address.", month)
+    return [each.location_id for each in placed]

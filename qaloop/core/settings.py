@@ -735,6 +735,11 @@ class ProviderQuality(_Strict):
     rules: list[ThresholdRule] = Field(
         default_factory=_appendix_2, min_length=1, description="threshold rules; default: Herefordshire's Appendix 2"
     )
+    panel: list[EmailStr] = Field(
+        default_factory=list,
+        description="the quality review panel's members, told when a month's levels wait for their decisions "
+        "(absent: the QA team)",
+    )
 
     @model_validator(mode="after")
     def _rule_ids_unique(self) -> ProviderQuality:

@@ -46,6 +46,28 @@ def approval_message(
     return _message(settings, "approval", subject, "audit-cycle", run_name, run_id, address, error)
 
 
+def decisions_message(
+    settings: Settings, month: str, run_name: str, run_id: str, address: str, proposed: int, moving: int
+) -> Message:
+    """The quality review panel's call to record its decisions on a month's levels in the Prefect UI (sent once
+    per run), to the panel's members (the QA team when none are configured)."""
+    panel = settings.provider_quality.panel if settings.provider_quality else []
+    error = (
+        f"The threshold levels of {proposed} commissioned provider(s) for {month} are proposed, {moving} of them a "
+        "move up or down, and wait for the panel's decisions. Open the run, look at the levels and every reason in "
+        "its artifacts, then choose Resume: a row per decision (the provider, chosen from this month's; the level; "
+        "the reason; who at the ICB agreed it, for a jointly commissioned service) and who decided. A mistake is "
+        "refused and the run stays paused."
+    )
+    subject = f"qaloop: the providers' levels for {month} wait for the panel's decisions"
+    recipients = [str(address) for address in panel or settings.email.qa_team]
+    greeting = "quality review panel" if panel else "QA team"
+    return _message(
+        settings, "decisions", subject, "provider-intelligence", run_name, run_id, address, error,
+        to=recipients, greeting=greeting,
+    )  # fmt: skip
+
+
 # An alert quotes this much of what went wrong; a failure's message may carry a whole file (the rest is in the
 # run's log in the Prefect UI).
 _QUOTED_CHARACTERS = 2_000
@@ -73,8 +95,11 @@ def _message(
     address: str,
     error: str,
     ended: str = "failed",
+    to: list[str] | None = None,
+    greeting: str = "QA team",
 ) -> Message:
     context = {
+        "greeting": greeting,
         "ended": ended,
         "flow": flow,
         "run_name": run_name,
@@ -87,7 +112,7 @@ def _message(
         "run_alert",
         key=("alert", what, run_id),
         kind=f"run_{what}",
-        to=[str(address) for address in settings.email.qa_team],
+        to=to or [str(address) for address in settings.email.qa_team],
         subject=subject,
         context=context,
     )

@@ -72,13 +72,15 @@ def test_intelligence_failing_its_checks_stops_the_run_and_tells_the_qa_team(
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_the_panels_decisions_are_given_in_the_runs_form_and_recorded(
-    prefect_harness: None, store_settings: Settings, tmp_path: Path
+    prefect_harness: None, store_settings: Settings, smtp_server: SmtpSink, tmp_path: Path
 ) -> None:
     from prefect.flow_runs import resume_flow_run
 
     settings = with_market(store_settings, tmp_path)
+    panel = settings.provider_quality.model_copy(update={"panel": ["quality.panel@qaloop-demo.example"]})
+    settings = settings.model_copy(update={"provider_quality": panel})
     upgrade(engine_from(settings))
-    config = str(write_config(settings, tmp_path))
+    config = str(write_config(settings, tmp_path, smtp_server.port))
     outcome: list = []
     runner = threading.Thread(
         target=lambda: outcome.append(
@@ -87,6 +89,13 @@ def test_the_panels_decisions_are_given_in_the_runs_form_and_recorded(
     )
     runner.start()
     run_id = paused_run()
+    # The panel is told, with the run's address.
+    [asked] = smtp_server.messages
+    assert asked["To"] == "quality.panel@qaloop-demo.example"
+    assert asked["Subject"] == "qaloop: the providers' levels for 2026-11 wait for the panel's decisions"
+    body = asked.get_body(preferencelist=("plain",)).get_content()
+    assert "Hello quality review panel," in body and f"/runs/flow-run/{run_id}" in body
+    assert "6 commissioned provider(s) for 2026-11 are proposed, 4 of them a move up or down" in body
     # A provider not proposed this month, or a decision without a reason, is refused against the form: the run
     # stays paused.
     for mistake in (
