@@ -22,7 +22,16 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from qaloop.core.settings import CqcKeyQuestionsRule, CqcOverallRule, ProviderQuality, ReturnsMissingRule, Settings
+from qaloop.core.settings import (
+    ConcernsAboveExpectedRule,
+    CqcKeyQuestionsRule,
+    CqcOverallRule,
+    ProviderQuality,
+    RepeatedConcernsRule,
+    ReturnsMissingRule,
+    Settings,
+)
+from qaloop.programmes.eligibility import look_back_cutoff
 from qaloop.providers.thresholds import LEVELS, Intelligence, Proposal, Reason, propose, rule_version
 from qaloop.store import models
 from qaloop.store.handles import authority_id
@@ -74,11 +83,12 @@ def _all(query: Select[Any]) -> Select[Any]:
     return query
 
 
-def read_intelligence(connection: Connection, authority: int, as_of: date) -> Intelligence:
-    """The authority's stored providers and the intelligence the threshold rules read on ``as_of``, in the
-    datasets' canonical columns: everything, except of the monthly returns only those due by the day from the
-    last one received by then (five years of a region's returns are most of its rows, and no rule looks further
-    back than the running months missing)."""
+def read_intelligence(connection: Connection, authority: int, as_of: date, quality: ProviderQuality) -> Intelligence:
+    """The authority's stored providers and the intelligence ``quality``'s rules read on ``as_of``, in the
+    datasets' canonical columns: of the CQC ratings, each provider's latest in each domain published by the day;
+    of the concerns, those raised in the longest window a rule on concerns looks back over; of the monthly
+    returns, those due by the day from the last one received by then; the rest whole. (A region's five years are
+    millions of rows, most of which no rule reads.)"""
     provider = models.Provider
     locations = dict(  # the store's provider id -> the CQC location id
         connection.execute(select(provider.id, provider.location_id).where(provider.authority_id == authority)).all()
@@ -114,13 +124,52 @@ def read_intelligence(connection: Connection, authority: int, as_of: date) -> In
     )
     return Intelligence(
         providers=providers,
-        ratings=frame(models.CqcRating, ["domain", "rating", "published_on"]),
+        ratings=frame(models.CqcRating, ["domain", "rating", "published_on"], _latest_published_by(as_of)),
         enforcement=frame(models.CqcEnforcement, ["action_ref", "action", "served_on"]),
-        concerns=frame(models.ProviderConcern, ["concern_ref", "concern", "raised_on", "serious"]),
+        concerns=frame(
+            models.ProviderConcern, ["concern_ref", "concern", "raised_on", "serious"], _raised_since(as_of, quality)
+        ),
         returns=frame(models.MonitoringReturn, ["month", "received_on"], _due_since_last_received(as_of)),
         notices=frame(models.ContractNotice, ["notice_ref", "notice", "served_on", "ends_on"]),
         actions=frame(models.ImprovementAction, ["action_ref", "due_on", "completed_on"]),
     )
+
+
+def _latest_published_by(as_of: date) -> Callable[[Select[Any]], Select[Any]]:
+    """``cqc_rating`` rows narrowed to each provider's latest in each domain published by ``as_of``."""
+    ratings = models.CqcRating
+    latest = (
+        select(ratings.provider_id, ratings.domain, func.max(ratings.published_on).label("published_on"))
+        .where(ratings.published_on <= as_of)
+        .group_by(ratings.provider_id, ratings.domain)
+        .subquery()
+    )
+
+    def narrowed(query: Select[Any]) -> Select[Any]:
+        return query.join(
+            latest,
+            (latest.c.provider_id == ratings.provider_id)
+            & (latest.c.domain == ratings.domain)
+            & (latest.c.published_on == ratings.published_on),
+        )
+
+    return narrowed
+
+
+def _raised_since(as_of: date, quality: ProviderQuality) -> Callable[[Select[Any]], Select[Any]]:
+    """``provider_concern`` rows narrowed to those raised in the longest window a rule on concerns reads (none
+    when no rule reads concerns)."""
+    windows = [
+        rule.within_months
+        for rule in quality.rules
+        if isinstance(rule, ConcernsAboveExpectedRule | RepeatedConcernsRule)
+    ]
+    since = look_back_cutoff(as_of, max(windows)).date() if windows else as_of
+
+    def narrowed(query: Select[Any]) -> Select[Any]:
+        return query.where(models.ProviderConcern.raised_on > since)
+
+    return narrowed
 
 
 def _due_since_last_received(as_of: date) -> Callable[[Select[Any]], Select[Any]]:
@@ -164,7 +213,8 @@ def _refuse_missing_inputs(intel: Intelligence, quality: ProviderQuality, month:
     kinds = {type(rule) for rule in quality.rules}
     if kinds & {CqcOverallRule, CqcKeyQuestionsRule} and intel.ratings.empty:
         raise ProviderError(
-            "no CQC ratings are stored, and rules read them: load the CQC directory first (`qaloop load cqc_ratings`)"
+            "no CQC rating published by the month's end is stored, and rules read them: load the CQC directory "
+            "first (`qaloop load cqc_ratings`)"
         )
     due = f"{pd.Timestamp(month_end(month)).replace(day=1) - pd.Timedelta(days=1):%Y-%m}"
     if ReturnsMissingRule in kinds and not (intel.returns["month"] >= due).any():
@@ -203,7 +253,7 @@ def propose_month(engine: Engine, settings: Settings, month: str, today: date) -
     version = rule_version(quality)
     with engine.begin() as connection:
         authority = authority_id(connection, settings)
-        intel = read_intelligence(connection, authority, as_of)
+        intel = read_intelligence(connection, authority, as_of, quality)
         _refuse_missing_inputs(intel, quality, month)
         proposals = propose(intel, quality, as_of)
         current = _current_levels(connection, authority, month)
@@ -279,7 +329,7 @@ def explain(engine: Engine, settings: Settings, location_id: str, month: str) ->
         stored = _recorded(connection, authority, month, location_id).get(location_id)
         if stored is None:
             raise ProviderError(f"no level is proposed for {location_id} for {month}: run `qaloop provider propose`")
-        intel = read_intelligence(connection, authority, month_end(month))
+        intel = read_intelligence(connection, authority, month_end(month), quality)
         decision = _decision(connection, authority, location_id, month)
     proposal = stored.proposal
     lines = [
