@@ -18,6 +18,7 @@ from checks.runner import (
     Intake,
     Rule,
     area_rule,
+    file_already_stored,
     in_source_terms,
     keep,
     not_ahead,
@@ -30,8 +31,7 @@ from checks.runner import (
 )
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
-from qaloop.sources import loading
-from qaloop.sources.readers import checkable, file_digest, read_dataset
+from qaloop.sources.readers import checkable, read_dataset
 from qaloop.store import models
 from qaloop.store.engine import engine_from
 from qaloop.store.handles import authority_id
@@ -123,10 +123,9 @@ def check_and_load_evidence(
     for dataset in EVIDENCE:
         if dataset not in settings.sources or dataset not in datasets:
             continue
-        path = getattr(settings.sources[dataset], "path", None)
-        digest = file_digest(path) if path else None
-        if digest is not None and _already_loaded(engine, dataset, digest):
-            loaded.append(Intake(dataset, 0, 0, 0, 0, True, (), None))
+        digest, skipped = file_already_stored(engine, settings, dataset)
+        if skipped is not None:
+            loaded.append(skipped)
             continue
         report, frame = check_evidence(settings, dataset, read_dataset(settings, dataset, as_of), teams, as_of)
         on_report(report)
@@ -139,11 +138,6 @@ def check_and_load_evidence(
     if failures:
         raise EvidenceFailed(loaded, failures)
     return loaded
-
-
-def _already_loaded(engine: Engine, dataset: Dataset, digest: str) -> bool:
-    with engine.connect() as connection:
-        return loading.already_loaded(connection, dataset, digest)
 
 
 def _teams(engine: Engine, settings: Settings) -> list[str]:

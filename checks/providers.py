@@ -25,6 +25,7 @@ from checks.runner import (
     ROW_KEY,
     Rule,
     area_rule,
+    file_already_stored,
     in_source_terms,
     keep,
     not_ahead,
@@ -49,7 +50,7 @@ from qaloop.core.schema import (
 )
 from qaloop.core.settings import Settings
 from qaloop.sources import loading
-from qaloop.sources.readers import checkable, file_digest, read_dataset
+from qaloop.sources.readers import checkable, read_dataset
 from qaloop.store import models
 from qaloop.store.engine import engine_from
 
@@ -194,10 +195,9 @@ def check_and_load_providers(
     for dataset in PROVIDER_INTELLIGENCE:
         if dataset not in settings.sources or dataset not in wanted:
             continue
-        path = getattr(settings.sources[dataset], "path", None)
-        digest = file_digest(path) if path else None
-        if digest is not None and _already_loaded(engine, dataset, digest):
-            loaded.append(Intake(dataset, 0, 0, 0, 0, True, (), None))
+        digest, skipped = file_already_stored(engine, settings, dataset)
+        if skipped is not None:
+            loaded.append(skipped)
             continue
         locations = _locations(engine, settings)
         if dataset is not Dataset.PROVIDERS and not locations:
@@ -222,11 +222,6 @@ def check_and_load_providers(
     if failures:
         raise EvidenceFailed(loaded, failures)
     return loaded
-
-
-def _already_loaded(engine: Engine, dataset: Dataset, digest: str) -> bool:
-    with engine.connect() as connection:
-        return loading.already_loaded(connection, dataset, digest)
 
 
 def _locations(engine: Engine, settings: Settings) -> list[str]:

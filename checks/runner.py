@@ -323,6 +323,18 @@ def keep(settings: Settings, dataset: Dataset, report: CheckReport, frame: pd.Da
     return Kept(rows, set_aside, write_quarantine(report, set_aside, key, path), reasons)
 
 
+def file_already_stored(engine: Engine, settings: Settings, dataset: Dataset) -> tuple[str | None, Intake | None]:
+    """The digest of ``dataset``'s source file (None for a SQL query); and, when a file with that content was
+    stored before, what became of this one (nothing: it is not read again)."""
+    path = getattr(settings.sources[dataset], "path", None)
+    digest = file_digest(path) if path else None
+    if digest is None:
+        return None, None
+    with engine.connect() as connection:
+        seen = loading.already_loaded(connection, dataset, digest)
+    return digest, Intake(dataset, 0, 0, 0, 0, True, (), None) if seen else None
+
+
 def store(
     engine: Engine,
     settings: Settings,
