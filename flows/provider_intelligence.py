@@ -1,7 +1,7 @@
-"""The provider-intelligence flow, monthly once the month's extracts have landed: check and store the
-commissioned market's intelligence, propose each provider's threshold level for the month just ended with every
-reason, record it, show the quality team the levels and which providers would move, and, when asked, pause for
-the quality review panel's decisions and record them."""
+"""The provider-intelligence flow, monthly once the month's extracts have landed: check and store the commissioned
+market's intelligence, raise an urgent review for each major concern it shows first, propose each provider's
+threshold level for the month just ended with every reason, record it, show the quality team the levels and which
+providers would move, and, when asked, pause for the quality review panel's decisions and record them."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from qaloop.core.settings import load_settings
 from qaloop.providers.record import Decision, last_month
 from tasks import dated_run_name
 from tasks.alerts import alert_qa_team
-from tasks.providers import ask_for_decisions, load_market, propose_levels, record_decisions
+from tasks.providers import ask_for_decisions, load_market, propose_levels, raise_urgent_reviews, record_decisions
 
 
 class PanelDecisions(BaseModel):
@@ -59,6 +59,7 @@ class ProviderIntelligenceSummary(BaseModel):
     rows_stored: dict[str, int]
     levels: dict[int, int]
     moving: list[str]
+    urgent: list[str] = []  # the urgent reviews this run raised: location, cause, reference
     decided: list[str] = []
 
 
@@ -83,6 +84,7 @@ def provider_intelligence(
     today = today or date.today()
     month = last_month(today)
     loads = load_market(settings, today)
+    urgent = raise_urgent_reviews(settings, today)
     placed = propose_levels(settings, month, today)
     decided: list[str] = []
     if panel_decisions:
@@ -101,5 +103,6 @@ def provider_intelligence(
         rows_stored={load.dataset.value: load.new for load in loads},
         levels={level: sum(1 for each in placed if each.proposal.level == level) for level in (1, 2, 3)},
         moving=[each.location_id for each in placed if each.movement != "same"],
+        urgent=urgent,
         decided=decided,
     )

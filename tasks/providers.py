@@ -1,5 +1,7 @@
-"""Tasks of the provider-intelligence flow: check and store the month's market intelligence, then propose and
-record each provider's threshold level and publish the levels and movements to the quality team."""
+"""Tasks of the provider flows: check and store the market's intelligence; raise the urgent reviews its major
+concerns call for, as events that start provider-urgent-review runs; propose and record each provider's
+threshold level and publish the levels and movements; record the panel's decisions; and the urgent review
+itself."""
 
 from __future__ import annotations
 
@@ -8,17 +10,21 @@ from datetime import date
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.events import emit_event
 from prefect.runtime import flow_run
 
 from checks.outcomes import EvidenceFailed, Intake
 from checks.providers import check_and_load_providers
 from qaloop.core.settings import Settings
-from qaloop.messaging import alerts
-from qaloop.providers import record
+from qaloop.core.templates import long_date
+from qaloop.messaging import alerts, outbox
+from qaloop.providers import record, urgent
 from qaloop.providers.thresholds import LEVELS
 from qaloop.store.engine import engine_from
 from tasks import NOT_CACHED, RETRY_IO, artifact_key, publish_check
 from tasks.alerts import run_address, send_now
+
+URGENT_EVENT = "qaloop.provider.urgent"
 
 
 @task(name="check and store the market's intelligence", **RETRY_IO, **NOT_CACHED)
@@ -95,3 +101,82 @@ def ask_for_decisions(settings: Settings, month: str, placed: list[record.Placed
     send_now(settings, [message])
     get_run_logger().info("The levels for %s wait for the panel's decisions; it was emailed the run's address.", month)
     return [each.location_id for each in placed]
+
+
+@task(name="raise the urgent reviews", **RETRY_IO, **NOT_CACHED)
+def raise_urgent_reviews(settings: Settings, today: date) -> list[str]:
+    """Record each major concern the stored intelligence shows for the first time, email the panel about it at
+    once, and emit a ``qaloop.provider.urgent`` event for every urgent review not yet sent to the panel (the
+    provider-urgent-review deployment's trigger starts its run); returns the causes raised by this run."""
+    engine = engine_from(settings)
+    raised = urgent.raise_urgent(engine, settings, today)
+    waiting = urgent.awaiting_review(engine, settings)
+    for cause in waiting:
+        emit_event(
+            event=URGENT_EVENT,
+            resource={
+                "prefect.resource.id": f"qaloop.provider.{cause.location_id}.{cause.cause}.{cause.cause_ref}",
+                "prefect.resource.name": cause.provider_name,
+            },
+            payload={
+                "authority": settings.authority.code,
+                "location_id": cause.location_id,
+                "cause": cause.cause,
+                "cause_ref": cause.cause_ref,
+                "trigger": cause.trigger,
+            },
+        )
+    if waiting:
+        create_table_artifact(
+            key="provider-urgent",
+            description="Major concerns about providers: the urgent reviews raised and waiting to go to the panel",
+            table=[
+                {
+                    "location": cause.location_id,
+                    "trigger": cause.trigger,
+                    "what happened": cause.says,
+                    "raised": "by this run" if cause in raised else "earlier, review not yet sent",
+                }
+                for cause in waiting
+            ],
+        )
+    for cause in raised:
+        get_run_logger().warning("Urgent review of %s raised: %s.", cause.location_id, cause.says)
+    if waiting:  # after the events: a relay refusing the emails must not stop the reviews starting
+        # Also the emails of causes an earlier run raised but could not send: each goes once, whoever sends it.
+        outbox.send_queued(engine, settings.email, only=[urgent.alarm_key(settings, cause) for cause in waiting])
+    return [f"{cause.location_id} {cause.cause} {cause.cause_ref}" for cause in raised]
+
+
+@task(name="review the provider urgently", **RETRY_IO, **NOT_CACHED)
+def review_urgently(
+    settings: Settings, location_id: str, cause: str, cause_ref: str, today: date
+) -> urgent.UrgentReview:
+    """Set the urgent review's cause beside the provider's level now and the level the threshold rules give
+    today, publish it, send it to the panel (once per cause) and record that it went."""
+    engine = engine_from(settings)
+    review = urgent.review(engine, settings, location_id, cause, cause_ref, today)
+    lines = [
+        f"# Urgent review of {location_id}, {long_date(today)}",
+        "",
+        f"Raised because {review.cause.says} (trigger {review.cause.trigger}).",
+        "",
+        f"- Level now (last decided): {review.level_now} ({LEVELS[review.level_now]})",
+    ]
+    if review.by_rules is None:
+        lines.append(f"- **The threshold rules cannot give a level today**: {review.rules_refused}")
+        get_run_logger().warning("The rules cannot give %s a level today: %s", location_id, review.rules_refused)
+    else:
+        level = review.by_rules.level
+        lines.append(f"- Level the threshold rules give today: **{level}** ({LEVELS[level]})")
+        lines += [f"  - {reason.rule} (level {reason.level}): {reason.says}" for reason in review.by_rules.reasons]
+    create_markdown_artifact(
+        key=artifact_key("provider-urgent-review", location_id),
+        description=f"Urgent review of {location_id}",
+        markdown="\n".join(lines),
+    )
+    message = urgent.review_message(settings, review)
+    outbox.enqueue(engine, [message])
+    outbox.send_queued(engine, settings.email, only=[message.key])
+    urgent.mark_reviewed(engine, settings, review.cause)
+    return review

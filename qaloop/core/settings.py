@@ -729,6 +729,40 @@ def _appendix_2() -> list[ThresholdRule]:
     return [_THRESHOLD_ADAPTER.validate_python(rule) for rule in rules]
 
 
+class _UrgentTrigger(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]+$", description="the trigger's short name, as the panel's email cites it")
+
+
+class UrgentEnforcement(_UrgentTrigger):
+    """CQC served one of ``actions``."""
+
+    kind: Literal["cqc_enforcement"]
+    actions: list[CqcAction] = Field(min_length=1)
+
+
+class UrgentConcern(_UrgentTrigger):
+    """A concern of one of ``concerns`` was raised, flagged serious when ``serious_only``."""
+
+    kind: Literal["concern"]
+    concerns: list[ConcernKind] = Field(min_length=1)
+    serious_only: bool = True
+
+
+UrgentTrigger = Annotated[UrgentEnforcement | UrgentConcern, Field(discriminator="kind")]
+
+
+def _major_concerns() -> list[UrgentTrigger]:
+    """Herefordshire's major concerns that bring the panel forward: CQC moving to cancel a registration, and a
+    safeguarding concern flagged serious."""
+    return [
+        UrgentEnforcement(
+            id="cqc_cancellation", kind="cqc_enforcement",
+            actions=["notice of proposal to cancel", "notice of decision to cancel"],
+        ),
+        UrgentConcern(id="serious_safeguarding", kind="concern", concerns=["safeguarding"], serious_only=True),
+    ]  # fmt: skip
+
+
 class ProviderQuality(_Strict):
     """The commissioned market's quality monitoring: the threshold rules a provider's level is proposed from."""
 
@@ -740,12 +774,26 @@ class ProviderQuality(_Strict):
         description="the quality review panel's members, told when a month's levels wait for their decisions "
         "(absent: the QA team)",
     )
+    urgent: list[UrgentTrigger] = Field(
+        default_factory=_major_concerns,
+        description="major concerns that bring the panel forward: the panel emailed at once and an urgent review run",
+    )
+    urgent_within_days: int = Field(
+        default=14,
+        ge=1,
+        le=366,
+        description="only a concern dated within this many days raises an urgent review (older ones loaded with a "
+        "history are for the monthly levels)",
+    )
 
     @model_validator(mode="after")
     def _rule_ids_unique(self) -> ProviderQuality:
         ids = [rule.id for rule in self.rules]
         if len(set(ids)) != len(ids):
             raise ValueError(f"provider_quality.rules: rule ids must be unique, got {ids}")
+        triggers = [trigger.id for trigger in self.urgent]
+        if len(set(triggers)) != len(triggers):
+            raise ValueError(f"provider_quality.urgent: trigger ids must be unique, got {triggers}")
         return self
 
 

@@ -46,12 +46,19 @@ def approval_message(
     return _message(settings, "approval", subject, "audit-cycle", run_name, run_id, address, error)
 
 
+def panel_recipients(settings: Settings) -> tuple[list[str], str]:
+    """The quality review panel's members and how to greet them; the QA team when no panel is configured."""
+    panel = settings.provider_quality.panel if settings.provider_quality else []
+    return [str(address) for address in panel or settings.email.qa_team], (
+        "quality review panel" if panel else "QA team"
+    )
+
+
 def decisions_message(
     settings: Settings, month: str, run_name: str, run_id: str, address: str, proposed: int, moving: int
 ) -> Message:
     """The quality review panel's call to record its decisions on a month's levels in the Prefect UI (sent once
     per run), to the panel's members (the QA team when none are configured)."""
-    panel = settings.provider_quality.panel if settings.provider_quality else []
     error = (
         f"The threshold levels of {proposed} commissioned provider(s) for {month} are proposed, {moving} of them a "
         "move up or down, and wait for the panel's decisions. Open the run, look at the levels and every reason in "
@@ -60,8 +67,7 @@ def decisions_message(
         "refused and the run stays paused."
     )
     subject = f"qaloop: the providers' levels for {month} wait for the panel's decisions"
-    recipients = [str(address) for address in panel or settings.email.qa_team]
-    greeting = "quality review panel" if panel else "QA team"
+    recipients, greeting = panel_recipients(settings)
     return _message(
         settings, "decisions", subject, "provider-intelligence", run_name, run_id, address, error,
         to=recipients, greeting=greeting,

@@ -31,6 +31,7 @@ from qaloop.core.settings import (
     ReturnsMissingRule,
     Settings,
 )
+from qaloop.core.templates import long_date
 from qaloop.programmes.eligibility import look_back_cutoff
 from qaloop.providers.thresholds import LEVELS, Intelligence, Proposal, Reason, propose, rule_version
 from qaloop.store import models
@@ -73,7 +74,7 @@ def last_month(today: date) -> str:
     return f"{previous:%Y-%m}"
 
 
-def _quality(settings: Settings) -> ProviderQuality:
+def quality_of(settings: Settings) -> ProviderQuality:
     if settings.provider_quality is None:
         raise ProviderError("provider quality is not configured: add `provider_quality:` to the configuration")
     return settings.provider_quality
@@ -205,27 +206,28 @@ def _fetched(connection: Connection, query: Select[Any]) -> list[tuple[Any, ...]
         cursor.close()
 
 
-def _refuse_missing_inputs(intel: Intelligence, quality: ProviderQuality, month: str) -> None:
-    """A rule whose input is missing or stale refuses to run: no providers; no CQC ratings where a rule reads
-    them; a monitoring log that does not yet reach the last month whose return was due."""
+def refuse_missing_inputs(intel: Intelligence, quality: ProviderQuality, as_of: date) -> None:
+    """A rule whose input is missing or stale refuses to run on ``as_of``: no providers; no CQC ratings where a
+    rule reads them; a monitoring log that does not yet reach the last month whose return was due by the day."""
     if intel.providers.empty:
         raise ProviderError("no providers are stored: load the provider list first (`qaloop load providers`)")
     kinds = {type(rule) for rule in quality.rules}
     if kinds & {CqcOverallRule, CqcKeyQuestionsRule} and intel.ratings.empty:
         raise ProviderError(
-            "no CQC rating published by the month's end is stored, and rules read them: load the CQC directory "
+            f"no CQC rating published by {long_date(as_of)} is stored, and rules read them: load the CQC directory "
             "first (`qaloop load cqc_ratings`)"
         )
-    due = f"{pd.Timestamp(month_end(month)).replace(day=1) - pd.Timedelta(days=1):%Y-%m}"
+    due = f"{pd.Timestamp(as_of).replace(day=1) - pd.Timedelta(days=1):%Y-%m}"
     if ReturnsMissingRule in kinds and not (intel.returns["month"] >= due).any():
         latest = intel.returns["month"].max() if len(intel.returns) else "none"
         raise ProviderError(
-            f"the monitoring returns log does not reach {due}, the last month whose return was due by the end of "
-            f"{month} (its latest month: {latest}); load the month's log first (`qaloop load monitoring_returns`)"
+            f"the monitoring returns log does not reach {due}, the last month whose return was due by "
+            f"{long_date(as_of)} (its latest month: {latest}); load the month's log first "
+            "(`qaloop load monitoring_returns`)"
         )
 
 
-def _current_levels(connection: Connection, authority: int, month: str) -> dict[str, int]:
+def decided_levels_before(connection: Connection, authority: int, month: str) -> dict[str, int]:
     """Each provider's level decided for the latest month before ``month`` (providers never decided: absent)."""
     decision, provider = models.LevelDecision, models.Provider
     latest = (
@@ -246,7 +248,7 @@ def _current_levels(connection: Connection, authority: int, month: str) -> dict[
 def propose_month(engine: Engine, settings: Settings, month: str, today: date) -> list[Placed]:
     """Propose and record each provider's level for ``month`` (over by ``today``) from the stored intelligence;
     the proposals recorded before for the month are kept as they are. ProviderError says why it cannot run."""
-    quality = _quality(settings)
+    quality = quality_of(settings)
     as_of = month_end(month)
     if as_of >= today:
         raise ProviderError(f"{month} is not over yet: its levels are proposed from {as_of + pd.Timedelta(days=1)}")
@@ -254,9 +256,9 @@ def propose_month(engine: Engine, settings: Settings, month: str, today: date) -
     with engine.begin() as connection:
         authority = authority_id(connection, settings)
         intel = read_intelligence(connection, authority, as_of, quality)
-        _refuse_missing_inputs(intel, quality, month)
+        refuse_missing_inputs(intel, quality, as_of)
         proposals = propose(intel, quality, as_of)
-        current = _current_levels(connection, authority, month)
+        current = decided_levels_before(connection, authority, month)
         ids = _provider_ids(connection, authority)
         insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
         rows = [
@@ -323,7 +325,7 @@ def _recorded(connection: Connection, authority: int, month: str, location_id: s
 def explain(engine: Engine, settings: Settings, location_id: str, month: str) -> list[str]:
     """A provider's recorded proposal for ``month`` in plain lines: the level, every reason, the rule version,
     whether deriving it again from the store now gives the same, and the decision when one is recorded."""
-    quality = _quality(settings)
+    quality = quality_of(settings)
     with engine.connect() as connection:
         authority = authority_id(connection, settings)
         stored = _recorded(connection, authority, month, location_id).get(location_id)

@@ -732,3 +732,25 @@ class LevelDecision(Base):
     reason: Mapped[str] = mapped_column(Text)
     jointly_with: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+URGENT_CAUSES = ("cqc_enforcement", "concern")
+
+
+class UrgentReview(Base):
+    """A major concern about a provider that brought the quality review panel forward, raised once per cause (a
+    CQC enforcement action or a concern, by its reference): the panel emailed and an urgent review run started,
+    started again by each provider run until its review has gone to the panel."""
+
+    __tablename__ = "urgent_review"
+    __table_args__ = (UniqueConstraint("provider_id", "cause", "cause_ref"), one_of("cause", URGENT_CAUSES))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"))
+    cause: Mapped[str] = mapped_column(String(32))
+    cause_ref: Mapped[str] = mapped_column(String(64))
+    trigger: Mapped[str] = mapped_column(String(64))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    says: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reviewed_at: Mapped[datetime | None]  # when the urgent review's pack went to the panel

@@ -1,7 +1,9 @@
 """The provider-intelligence flow in real Prefect, on SQLite and PostgreSQL: the month's market checked and
 stored, each provider's level proposed and recorded with the levels and movements published, once; the panel's
 decisions given through the run's pause form (resumed through the API) and recorded; a market whose
-intelligence fails its checks stops the run with nothing of that dataset written, and the QA team told."""
+intelligence fails its checks stops the run with nothing of that dataset written, and the QA team told. A major
+concern (a CQC notice to cancel) emails the panel at once, and its provider-urgent-review run sends the panel the
+level the rules give today, once."""
 
 from __future__ import annotations
 
@@ -14,15 +16,17 @@ import pytest
 from prefect.artifacts import Artifact
 from sqlalchemy import func, select
 
+from checks.intake import take_in
 from flows.provider_intelligence import provider_intelligence
-from qaloop.core.schema import Dataset
+from flows.provider_urgent_review import provider_urgent_review
+from qaloop.core.schema import PROVIDER_INTELLIGENCE, Dataset
 from qaloop.core.settings import Settings
 from qaloop.providers import record
 from qaloop.store import models
 from qaloop.store.engine import engine_from, upgrade
 from tests.conftest import SmtpSink, write_config
 from tests.prefect_server import paused_run
-from tests.providers.market import with_market
+from tests.providers.market import CANCEL_NOTICE, with_market
 
 pytestmark = pytest.mark.slow  # whole flows in real Prefect
 
@@ -122,3 +126,55 @@ def test_the_panels_decisions_are_given_in_the_runs_form_and_recorded(
     assert said.startswith("Decided: level 2 by QT-0001 jointly with ICB-0042 on ")
     published = Artifact.get("provider-decisions-2026-11")
     assert published is not None and "1-1003: Decided: level 3 by QT-0001" in str(published.data)
+
+
+def test_a_cqc_notice_to_cancel_emails_the_panel_at_once_and_its_urgent_review_sends_the_pack_once(
+    prefect_harness: None, store_settings: Settings, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    settings = with_market(store_settings, tmp_path, CANCEL_NOTICE)
+    panel = settings.provider_quality.model_copy(update={"panel": ["quality.panel@qaloop-demo.example"]})
+    settings = settings.model_copy(update={"provider_quality": panel})
+    upgrade(engine_from(settings))
+    config = str(write_config(settings, tmp_path, smtp_server.port))
+    first = provider_intelligence(config=config, today=date(2026, 11, 28))
+    assert first.urgent == ["1-1004 concern SG-9", "1-1005 cqc_enforcement ENF-2"]
+    assert sorted(m["Subject"] for m in smtp_server.messages) == [
+        "Urgent review of 1-1004 (Willow Care at Home): serious safeguarding",
+        "Urgent review of 1-1005 (Birch View): cqc cancellation",
+    ]
+    assert {m["To"] for m in smtp_server.messages} == {"quality.panel@qaloop-demo.example"}
+    published = Artifact.get("provider-urgent")
+    assert published is not None and "notice of proposal to cancel (ENF-2)" in str(published.data)
+
+    review = provider_urgent_review("1-1005", "cqc_enforcement", "ENF-2", config=config, today=date(2026, 11, 28))
+    assert (review.level_now, review.level_by_rules) == (1, 3)
+    pack = smtp_server.messages[-1]
+    assert pack["Subject"] == "Urgent review of 1-1005 (Birch View): the level the rules give today"
+    assert (
+        "cqc_cancellation (level 3): CQC enforcement in the last 12 months" in pack.get_body(("plain",)).get_content()
+    )
+    shown = Artifact.get("provider-urgent-review-1-1005")
+    assert shown is not None and "Level the threshold rules give today: **3**" in str(shown.data)
+    # The run started again (the trigger, a retry) sends nothing more; the next provider run raises nothing new
+    # and finds only the other cause still waiting for its review.
+    provider_urgent_review("1-1005", "cqc_enforcement", "ENF-2", config=config, today=date(2026, 11, 28))
+    assert provider_intelligence(config=config, today=date(2026, 11, 30)).urgent == []
+    assert len(smtp_server.messages) == 3
+    waiting = Artifact.get("provider-urgent")
+    assert (
+        waiting is not None and "ENF-2" not in str(waiting.data) and "earlier, review not yet sent" in str(waiting.data)
+    )
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_an_urgent_review_of_a_cause_never_raised_stops_and_tells_the_qa_team(
+    prefect_harness: None, store_settings: Settings, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    settings = with_market(store_settings, tmp_path)
+    upgrade(engine_from(settings))
+    take_in(settings, PROVIDER_INTELLIGENCE, date(2026, 11, 30))
+    config = str(write_config(settings, tmp_path, smtp_server.port))
+    state = provider_urgent_review("1-1001", "concern", "SG-404", config=config, return_state=True)
+    assert state.is_failed()
+    [alert] = smtp_server.messages
+    assert "no urgent review of 1-1001 was raised by concern SG-404" in alert.get_body(("plain",)).get_content()

@@ -3,7 +3,8 @@ the calendar says, six weeks apart, at the configured hour in London on both sid
 ingest-returns and chase-deadlines on weekday mornings and working hours in London, triangulation on the 4th
 of each month and cycle-report each working morning. And the deep-dive deployment's trigger: a concern event
 starts exactly one deep dive with the concern's request, the same concern again starts none, and `qaloop
-deep-dive` starts a run through the API.
+deep-dive` starts a run through the API; and a major concern about a provider, raised by the provider run,
+starts one provider-urgent-review run of it.
 
 This would catch a Prefect server whose scheduler is broken (as with SQLAlchemy 2.1), which running flows
 by hand never shows.
@@ -16,7 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -31,6 +32,7 @@ from qaloop.core.settings import Settings, load_settings
 from qaloop.store.engine import engine_from, upgrade
 from tests.conftest import DEMO_CONFIG, SmtpSink, write_config
 from tests.prefect_server import api, deploy, prefect_server
+from tests.providers.market import CANCEL_NOTICE, with_market
 
 RUNS = 8
 pytestmark = pytest.mark.prefect_server
@@ -233,6 +235,46 @@ def test_a_run_long_past_its_time_or_crashed_is_alerted_to_the_qa_team_once(
     assert f"/runs/flow-run/{run['id']}" in body
     assert crashed["Subject"] == f"qaloop: the ingest-returns run {killed['name']} crashed"
     assert "exited with non-zero status code -9" in crashed.get_body(("plain",)).get_content()
+
+
+def urgent_review_runs(api_url: str, at_least: int, wait: float = 60) -> list[dict]:
+    """The provider-urgent-review deployment's flow runs, once there are ``at_least`` (or after ``wait`` s)."""
+    deadline = time.monotonic() + wait
+    while True:
+        filter_ = {"deployments": {"name": {"any_": ["provider-urgent-review"]}}}
+        runs = api("POST", f"{api_url}/flow_runs/filter", filter_)
+        if len(runs) >= at_least or time.monotonic() > deadline:
+            return runs
+        time.sleep(1)
+
+
+def test_a_major_concern_about_a_provider_starts_one_urgent_review_run_of_it(
+    deployed: dict[str, str], settings: Settings, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.provider_intelligence import provider_intelligence
+
+    market = with_market(settings, tmp_path, CANCEL_NOTICE)
+    upgrade(engine_from(market))
+    config = str(write_config(market, tmp_path, smtp_server.port))
+    api_url = deployed["PREFECT_API_URL"]
+    automations = api("POST", f"{api_url}/automations/filter", {})
+    assert "A major concern about a provider starts its urgent review" in {a["name"] for a in automations}
+    with temporary_settings({PREFECT_API_URL: api_url}):
+        assert provider_intelligence(config=config, today=date(2026, 11, 28)).urgent == [
+            "1-1004 concern SG-9", "1-1005 cqc_enforcement ENF-2",
+        ]  # fmt: skip
+        # The next run finds both reviews not yet sent (no worker runs them here) and raises the events again:
+        # within the day, the trigger starts no other run.
+        assert provider_intelligence(config=config, today=date(2026, 11, 30)).urgent == []
+    urgent_review_runs(api_url, 2)
+    time.sleep(3)  # time for a wrongly started third run to show
+    runs = urgent_review_runs(api_url, 2, wait=0)
+    started = [(r["parameters"]["location_id"], r["parameters"]["cause"], r["parameters"]["cause_ref"]) for r in runs]
+    assert sorted(started) == [
+        ("1-1004", "concern", "SG-9"), ("1-1005", "cqc_enforcement", "ENF-2"),
+    ]  # fmt: skip
 
 
 def test_the_deep_dive_form_offers_the_configurations_lists_and_the_server_refuses_anything_else(

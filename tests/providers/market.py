@@ -129,8 +129,8 @@ def notices_log() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Notice Ref", "CQC Location", "Notice", "Served", "Lifted"])
 
 
-def enforcement_log() -> pd.DataFrame:
-    rows = [("ENF-1", "1-1003", "Warning notice", "25/10/2026")]
+def enforcement_log(*more: tuple[str, str, str, str]) -> pd.DataFrame:
+    rows = [("ENF-1", "1-1003", "Warning notice", "25/10/2026"), *more]
     return pd.DataFrame(rows, columns=["Action Ref", "CQC Location", "Action", "Served"])
 
 
@@ -146,8 +146,12 @@ def _csv(folder: Path, name: str, frame: pd.DataFrame, columns: dict[str, Any]) 
     return CsvSource(kind="csv", path=path, date_format="%d/%m/%Y", columns=columns)
 
 
-def market_sources(folder: Path) -> dict[Dataset, CsvSource]:
-    """The market's files written under ``folder``, and the sources that read them."""
+CANCEL_NOTICE = ("ENF-2", "1-1005", "Notice of proposal to cancel", "28/11/2026")
+
+
+def market_sources(folder: Path, *enforcement: tuple[str, str, str, str]) -> dict[Dataset, CsvSource]:
+    """The market's files written under ``folder`` (with more CQC ``enforcement`` rows when given), and the
+    sources that read them."""
     return {
         Dataset.PROVIDERS: _csv(
             folder,
@@ -191,11 +195,17 @@ def market_sources(folder: Path) -> dict[Dataset, CsvSource]:
         Dataset.CQC_ENFORCEMENT: _csv(
             folder,
             "enforcement.csv",
-            enforcement_log(),
+            enforcement_log(*enforcement),
             {
                 "action_ref": "Action Ref",
                 "location_id": "CQC Location",
-                "action": {"from": "Action", "values": {"Warning notice": "warning notice"}},
+                "action": {
+                    "from": "Action",
+                    "values": {
+                        "Warning notice": "warning notice",
+                        "Notice of proposal to cancel": "notice of proposal to cancel",
+                    },
+                },
                 "served_on": "Served",
             },
         ),
@@ -241,7 +251,8 @@ def market_sources(folder: Path) -> dict[Dataset, CsvSource]:
     }
 
 
-def with_market(settings: Settings, folder: Path) -> Settings:
-    """``settings`` reading the market written under ``folder``, with Herefordshire's thresholds."""
-    sources = {**settings.sources, **market_sources(folder / "market")}
+def with_market(settings: Settings, folder: Path, *enforcement: tuple[str, str, str, str]) -> Settings:
+    """``settings`` reading the market written under ``folder`` (with more CQC ``enforcement`` rows when given),
+    with Herefordshire's thresholds."""
+    sources = {**settings.sources, **market_sources(folder / "market", *enforcement)}
     return settings.model_copy(update={"sources": sources, "provider_quality": ProviderQuality()})
