@@ -1,5 +1,5 @@
 """The commissioned market's suites (the provider list, CQC ratings and enforcement, concerns, monitoring returns,
-contract notices, improvement plan actions), and their intake: check each configured dataset, apply its policy,
+contract notices, improvement plan actions, monitoring visits and meetings), and their intake: check each configured dataset, apply its policy,
 store what passed, each dataset in its own transaction and each file once.
 
 The provider list comes first: every other dataset names a provider by its CQC location id, and a row about a
@@ -44,6 +44,7 @@ from qaloop.core.schema import (
     CQC_DOMAINS,
     CQC_RATING_WORDS,
     LEAD_ORGANISATIONS,
+    MONITORING_ACTIVITIES,
     PROVIDER_INTELLIGENCE,
     SERVICE_TYPES,
     Dataset,
@@ -62,6 +63,7 @@ _WHAT = {
     Dataset.MONITORING_RETURNS: "monitoring returns log",
     Dataset.CONTRACT_NOTICES: "contract notices log",
     Dataset.IMPROVEMENT_ACTIONS: "improvement plan actions",
+    Dataset.MONITORING_ACTIVITIES: "monitoring activities log",
 }
 # The words each column may hold, as CQC and the schema spell them.
 _VOCABULARY: dict[Dataset, dict[str, tuple[str, ...]]] = {
@@ -74,6 +76,7 @@ _VOCABULARY: dict[Dataset, dict[str, tuple[str, ...]]] = {
     Dataset.CQC_ENFORCEMENT: {"action": CQC_ACTIONS},
     Dataset.PROVIDER_CONCERNS: {"concern": CONCERN_KINDS},
     Dataset.CONTRACT_NOTICES: {"notice": CONTRACT_NOTICE_KINDS},
+    Dataset.MONITORING_ACTIVITIES: {"activity": MONITORING_ACTIVITIES},
 }
 # The dates that say something happened, so cannot be after the day the extract is taken.
 _HAPPENED = {
@@ -83,6 +86,7 @@ _HAPPENED = {
     Dataset.MONITORING_RETURNS: ("received_on",),
     Dataset.CONTRACT_NOTICES: ("served_on",),
     Dataset.IMPROVEMENT_ACTIONS: ("completed_on",),
+    Dataset.MONITORING_ACTIVITIES: ("done_on",),
 }
 # A month without enforcement, a concern, a notice or an open action is a good month, not an empty extract.
 _MAY_BE_EMPTY = {
@@ -91,6 +95,7 @@ _MAY_BE_EMPTY = {
     Dataset.MONITORING_RETURNS,
     Dataset.CONTRACT_NOTICES,
     Dataset.IMPROVEMENT_ACTIONS,
+    Dataset.MONITORING_ACTIVITIES,
 }
 
 
@@ -110,6 +115,13 @@ def provider_rules(settings: Settings, dataset: Dataset, locations: Iterable[str
     if dataset is Dataset.PROVIDERS:
         rules += [
             area_rule(settings),
+            rule(
+                "contact_email is not an email address",
+                gx.expectations.ExpectColumnValuesToMatchRegex,
+                reveal=False,  # an address may name the registered manager
+                column="contact_email",
+                regex=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+            ),
             rule(
                 "size is negative",
                 gx.expectations.ExpectColumnValuesToBeBetween,

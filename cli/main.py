@@ -527,6 +527,29 @@ def provider_decide(
     typer.echo(f"{location_id}, {month}: {said}")
 
 
+@provider_app.command("monitoring")
+def provider_monitoring(
+    day: Annotated[str | None, typer.Option(help="the day, YYYY-MM-DD (default: today)")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Show what the monitoring each provider's level needs is overdue on a day, and what cannot be reckoned."""
+    from qaloop.providers import monitoring, record
+
+    settings = _settings(config)
+    on = _date(day)
+    with _refusals(record.ProviderError, CycleError):
+        found = monitoring.read_monitoring(engine_from(settings), settings, on)
+    overdue = found.overdue()
+    typer.echo(f"{on}: {len(found.owed):,} item(s) owed, {len(overdue):,} overdue")
+    for owed in overdue:
+        level = found.levels.get(owed.location_id, 1)
+        typer.echo(f"  {owed.location_id:<14} level {level}  {owed.what}: due {owed.due} ({owed.by.replace('_', ' ')})")
+    if found.cannot_tell:
+        typer.echo("Not reckoned:")
+    for line in found.cannot_tell:
+        typer.echo(f"  {line}")
+
+
 @moderation_app.command("explain")
 def moderation_explain(
     cycle_ref: Annotated[str, typer.Argument(help="the cycle, e.g. 2026-09")], config: ConfigOption = None

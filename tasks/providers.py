@@ -1,7 +1,7 @@
 """Tasks of the provider flows: check and store the market's intelligence; raise the urgent reviews its major
 concerns call for, as events that start provider-urgent-review runs; propose and record each provider's
-threshold level and publish the levels and movements; record the panel's decisions; and the urgent review
-itself."""
+threshold level and publish the levels and movements; record the panel's decisions; the urgent review itself;
+and the day's chasing of what providers owe, with the monitoring overdue."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from checks.providers import check_and_load_providers
 from qaloop.core.settings import Settings
 from qaloop.core.templates import long_date
 from qaloop.messaging import alerts, outbox
-from qaloop.providers import record, urgent
+from qaloop.providers import monitoring, record, urgent
 from qaloop.providers.thresholds import LEVELS
 from qaloop.store.engine import engine_from
 from tasks import NOT_CACHED, RETRY_IO, artifact_key, publish_check
@@ -180,3 +180,42 @@ def review_urgently(
     outbox.send_queued(engine, settings.email, only=[message.key])
     urgent.mark_reviewed(engine, settings, review.cause)
     return review
+
+
+@task(name="chase what providers owe", **RETRY_IO, **NOT_CACHED)
+def chase_providers(settings: Settings, today: date) -> monitoring.ProviderChase:
+    """Take the day's steps of the providers' ladders and queue their emails and the quality team's summary;
+    publish the monitoring overdue and what cannot be reckoned."""
+    chased = monitoring.chase_providers(engine_from(settings), settings, today)
+    found = chased.monitoring
+    if found is None:
+        return chased
+    logger = get_run_logger()
+    for line in found.cannot_tell:
+        logger.warning(line)
+    overdue = found.overdue()
+    lines = [
+        f"# Provider monitoring, {long_date(today)}",
+        "",
+        f"- {len(found.owed)} item(s) owed, **{len(overdue)} overdue**",
+        f"- {chased.steps} reminder or escalation step(s) taken today; {chased.emails_queued} email(s) queued",
+    ]
+    if found.cannot_tell:
+        lines += ["", "**Cannot be reckoned:**", *(f"- {line}" for line in found.cannot_tell)]
+    create_markdown_artifact(key="provider-monitoring", description="Provider monitoring", markdown="\n".join(lines))
+    create_table_artifact(
+        key="provider-monitoring-overdue",
+        description=f"Provider monitoring overdue, {long_date(today)}",
+        table=[
+            {
+                "location": owed.location_id,
+                "level": found.levels.get(owed.location_id, 1),
+                "what": owed.what,
+                "due": owed.due.isoformat(),
+                "by": owed.by.replace("_", " "),
+            }
+            for owed in overdue
+        ],
+    )
+    logger.info("%d provider monitoring item(s) overdue; %d step(s) taken.", len(overdue), chased.steps)
+    return chased

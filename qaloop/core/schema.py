@@ -29,6 +29,14 @@ CQC_ACTIONS = (
 )
 CONCERN_KINDS = ("safeguarding", "quality")
 CONTRACT_NOTICE_KINDS = ("default", "further default", "advisory", "placement suspension")
+# What the quality team and the provider do to monitor a service (Appendix 2, "Monitoring and measures").
+MONITORING_ACTIVITIES = (
+    "announced visit",
+    "unannounced visit",
+    "annual contact",
+    "contract monitoring meeting",
+    "self-assessment",
+)
 
 
 class Dataset(StrEnum):
@@ -52,6 +60,7 @@ class Dataset(StrEnum):
     MONITORING_RETURNS = "monitoring_returns"
     CONTRACT_NOTICES = "contract_notices"
     IMPROVEMENT_ACTIONS = "improvement_actions"
+    MONITORING_ACTIVITIES = "monitoring_activities"
 
 
 # The council's extracts, in the order `qaloop load` loads them (returns arrive through the drop folder).
@@ -75,6 +84,7 @@ PROVIDER_INTELLIGENCE = (
     Dataset.MONITORING_RETURNS,
     Dataset.CONTRACT_NOTICES,
     Dataset.IMPROVEMENT_ACTIONS,
+    Dataset.MONITORING_ACTIVITIES,
 )
 
 
@@ -301,6 +311,13 @@ SCHEMAS: dict[Dataset, DatasetSchema] = {
             _c("commissioned_by", "text", "council, icb or joint"),
             _c("lead_organisation", "text", "council or icb: who leads a jointly commissioned service", required=False),
             _c("contract_ref", "text", "the contract's reference", required=False),
+            _c(
+                "contact_email",
+                "text",
+                "the service's address for its monitoring returns, self-assessment and improvement actions (blank: "
+                "the quality team is told instead)",
+                required=False,
+            ),
         ),
     ),
     Dataset.CQC_RATINGS: DatasetSchema(
@@ -373,6 +390,16 @@ SCHEMAS: dict[Dataset, DatasetSchema] = {
             _c("location_id", "text", "the CQC location id"),
             _c("due_on", "date", "when the action is due"),
             _c("completed_on", "date", "when it was completed (blank: not yet)", required=False),
+        ),
+    ),
+    Dataset.MONITORING_ACTIVITIES: DatasetSchema(
+        Dataset.MONITORING_ACTIVITIES,
+        key=("activity_ref",),
+        columns=(
+            _c("activity_ref", "text", "the visit's, meeting's or self-assessment's reference"),
+            _c("location_id", "text", "the CQC location id"),
+            _c("activity", "text", ", ".join(MONITORING_ACTIVITIES[:-1]) + " or " + MONITORING_ACTIVITIES[-1]),
+            _c("done_on", "date", "when it took place (a self-assessment: when it was received)"),
         ),
     ),
 }

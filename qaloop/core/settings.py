@@ -38,6 +38,7 @@ from qaloop.core.schema import (
     CQC_ACTIONS,
     CQC_KEY_QUESTIONS,
     CQC_RATING_WORDS,
+    MONITORING_ACTIVITIES,
     PROVIDER_INTELLIGENCE,
     SCHEMAS,
     Dataset,
@@ -452,6 +453,14 @@ def _ladder() -> list[ReminderStep]:
     ]
 
 
+def _in_increasing_days(ladders: _Strict, where: str) -> None:
+    """Each of ``ladders``' ladders has its steps in increasing order of days, each day once."""
+    for name in type(ladders).model_fields:
+        days = [step.days for step in getattr(ladders, name)]
+        if days != sorted(days) or len(set(days)) != len(days):
+            raise ValueError(f"{where}{name} steps must be in increasing order of days, got {days}")
+
+
 class Reminders(_Strict):
     """The reminder and escalation ladder for each kind of work qaloop chases."""
 
@@ -462,10 +471,7 @@ class Reminders(_Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> Reminders:
-        for name in ("audit", "self_reflection", "moderation", "corrective_action"):
-            days = [step.days for step in getattr(self, name)]
-            if days != sorted(days) or len(set(days)) != len(days):
-                raise ValueError(f"{name} steps must be in increasing order of days, got {days}")
+        _in_increasing_days(self, "")
         return self
 
 
@@ -763,8 +769,86 @@ def _major_concerns() -> list[UrgentTrigger]:
     ]  # fmt: skip
 
 
+MonitoringActivity = Literal[MONITORING_ACTIVITIES]  # type: ignore[valid-type]
+
+
+class MonitoringRequirement(_Strict):
+    """What a provider at one of ``levels`` needs: one of ``activities`` every ``every_months`` (counted from the
+    last one, and from when the provider came to these levels), or once within ``within_weeks`` of coming to
+    them; done by the quality team or asked of the provider (``by``, who is then chased for it)."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$", description="the requirement's short name, as the summaries cite it")
+    levels: list[Literal[1, 2, 3]] = Field(min_length=1, description="the threshold levels it applies at")
+    activities: list[MonitoringActivity] = Field(min_length=1, description="the activities that meet it")
+    every_months: int | None = Field(default=None, ge=1, le=60)
+    within_weeks: int | None = Field(default=None, ge=1, le=104)
+    by: Literal["quality_team", "provider"] = Field(
+        default="quality_team", description="who does it: the quality team, or the provider (then chased)"
+    )
+
+    @model_validator(mode="after")
+    def _one_period(self) -> MonitoringRequirement:
+        if (self.every_months is None) == (self.within_weeks is None):
+            raise ValueError(
+                f"monitoring requirement {self.id}: give every_months or within_weeks, not both or neither"
+            )
+        return self
+
+
+def _monitoring_and_measures() -> list[MonitoringRequirement]:
+    """Appendix 2's "Monitoring and measures": an annual visit or contact and a self-assessment for every
+    provider, an unannounced visit within 6 weeks of coming to level 2 or 3, a monthly contract monitoring
+    meeting at level 3."""
+    return [
+        MonitoringRequirement(
+            id="annual_visit_or_contact", levels=[1, 2, 3], every_months=12,
+            activities=["announced visit", "unannounced visit", "annual contact"],
+        ),
+        MonitoringRequirement(
+            id="annual_self_assessment", levels=[1, 2, 3], every_months=12, activities=["self-assessment"],
+            by="provider",
+        ),
+        MonitoringRequirement(
+            id="unannounced_visit", levels=[2, 3], within_weeks=6, activities=["unannounced visit"]
+        ),
+        MonitoringRequirement(
+            id="contract_monitoring_meeting", levels=[3], every_months=1, activities=["contract monitoring meeting"]
+        ),
+    ]  # fmt: skip
+
+
+class ProviderStep(_Strict):
+    days: int = Field(description="working days relative to the due date; negative is before")
+    notify: Literal["provider", "quality_team"]
+
+
+def _provider_ladder() -> list[ProviderStep]:
+    return [
+        ProviderStep(days=-3, notify="provider"),
+        ProviderStep(days=1, notify="provider"),
+        ProviderStep(days=5, notify="provider"),
+        ProviderStep(days=10, notify="quality_team"),
+    ]
+
+
+class ProviderReminders(_Strict):
+    """The reminder and escalation ladder, in working days, for what providers are asked for."""
+
+    monitoring_return: list[ProviderStep] = Field(default_factory=_provider_ladder)
+    improvement_action: list[ProviderStep] = Field(default_factory=_provider_ladder)
+    requirement: list[ProviderStep] = Field(
+        default_factory=_provider_ladder, description="the requirements done by the provider (a self-assessment)"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ProviderReminders:
+        _in_increasing_days(self, "provider_quality.reminders.")
+        return self
+
+
 class ProviderQuality(_Strict):
-    """The commissioned market's quality monitoring: the threshold rules a provider's level is proposed from."""
+    """The commissioned market's quality monitoring: the threshold rules a provider's level is proposed from, the
+    urgent triggers, the monitoring each level needs, and the chasing of what providers are asked for."""
 
     rules: list[ThresholdRule] = Field(
         default_factory=_appendix_2, min_length=1, description="threshold rules; default: Herefordshire's Appendix 2"
@@ -785,6 +869,24 @@ class ProviderQuality(_Strict):
         description="only a concern dated within this many days raises an urgent review (older ones loaded with a "
         "history are for the monthly levels)",
     )
+    quality_team: list[EmailStr] = Field(
+        default_factory=list,
+        description="the provider quality team, sent the daily overdue summary and the escalations (absent: the "
+        "QA team)",
+    )
+    monitoring: list[MonitoringRequirement] = Field(
+        default_factory=_monitoring_and_measures,
+        description="what each level needs; default: Herefordshire's Appendix 2",
+    )
+    monitoring_since: date | None = Field(
+        default=None,
+        description="the day monitoring by level began: a requirement never met counts from it (absent: such a "
+        "requirement is reported as not reckonable, never as met)",
+    )
+    returns_due_day: int = Field(
+        default=10, ge=1, le=28, description="the day of the following month a monthly monitoring return is due"
+    )
+    reminders: ProviderReminders = Field(default_factory=ProviderReminders)
 
     @model_validator(mode="after")
     def _rule_ids_unique(self) -> ProviderQuality:
@@ -794,6 +896,9 @@ class ProviderQuality(_Strict):
         triggers = [trigger.id for trigger in self.urgent]
         if len(set(triggers)) != len(triggers):
             raise ValueError(f"provider_quality.urgent: trigger ids must be unique, got {triggers}")
+        requirements = [requirement.id for requirement in self.monitoring]
+        if len(set(requirements)) != len(requirements):
+            raise ValueError(f"provider_quality.monitoring: requirement ids must be unique, got {requirements}")
         return self
 
 

@@ -15,10 +15,11 @@ is overdue, by area and service manager, and of the emails the mail server did n
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, and_, exists, literal, select
@@ -136,6 +137,26 @@ def _step_day(due: date, days: int) -> date:
     return add_working_days(due, days)
 
 
+class Step(Protocol):
+    """A step of a reminder ladder: its day, in working days from the due date, and who it tells."""
+
+    @property
+    def days(self) -> int: ...
+
+    @property
+    def notify(self) -> str: ...
+
+
+StepT = TypeVar("StepT", bound=Step)
+
+
+def latest_step_reached(due: date, ladder: Sequence[StepT], today: date) -> StepT | None:
+    """The latest step of ``ladder`` (in increasing order of days) reached by ``today`` for work due on ``due``;
+    None before the first. Steps missed (no run that day) are never taken late: only the latest is."""
+    reached = [step for step in ladder if _step_day(due, step.days) <= today]
+    return reached[-1] if reached else None
+
+
 def steps_due(
     items: pd.DataFrame, settings: Settings, today: date, taken: set[tuple[str, int, int, int]]
 ) -> pd.DataFrame:
@@ -143,10 +164,9 @@ def steps_due(
     chosen = []
     for row in items.itertuples(index=False):
         ladder: list[ReminderStep] = getattr(settings.reminders, row.kind)
-        reached = [step for step in ladder if _step_day(row.due, step.days) <= today]
-        if not reached:
+        step = latest_step_reached(row.due, ladder, today)
+        if step is None:
             continue
-        step = reached[-1]
         if (row.kind, row.item_id, row.assignee_id, step.days) in taken:
             continue
         chosen.append((*row, step.days, step.notify))

@@ -552,7 +552,7 @@ def _load_providers(
     _raise_if(problems, Dataset.PROVIDERS)
     providers = frame.assign(authority_id=lookups.authority_id, area_id=area_ids, cqc_provider_id=frame["provider_id"])
     columns = ["authority_id", "location_id", "cqc_provider_id", "name", "service_type", "size", "area_id"]
-    columns += ["commissioned_by", "lead_organisation", "contract_ref"]
+    columns += ["commissioned_by", "lead_organisation", "contract_ref", "contact_email"]
     return _store(connection, models.Provider.__table__, _records(providers[columns]), ["authority_id", "location_id"])
 
 
@@ -609,6 +609,12 @@ _LOADERS: dict[Dataset, _Loader] = {
         models.ImprovementAction.__table__,
         ["authority_id", "action_ref"],
         ["provider_id", "due_on", "completed_on"],
+    ),
+    Dataset.MONITORING_ACTIVITIES: _intelligence_loader(
+        Dataset.MONITORING_ACTIVITIES,
+        models.MonitoringActivity.__table__,
+        ["authority_id", "activity_ref"],
+        ["provider_id", "activity", "done_on"],
     ),
     Dataset.CASES: _load_cases,
     Dataset.AUDIT_HISTORY: _load_history,

@@ -38,6 +38,7 @@ from qaloop.core.schema import (
     CQC_ACTIONS,
     CQC_DOMAINS,
     CQC_RATING_WORDS,
+    MONITORING_ACTIVITIES,
     SERVICE_TYPES,
 )
 
@@ -601,6 +602,7 @@ class Provider(Base):
     commissioned_by: Mapped[str] = mapped_column(String(16))
     lead_organisation: Mapped[str | None] = mapped_column(String(16))
     contract_ref: Mapped[str | None] = mapped_column(String(64))
+    contact_email: Mapped[str | None] = mapped_column(String(320))
 
 
 class CqcRating(Base):
@@ -754,3 +756,35 @@ class UrgentReview(Base):
     says: Mapped[str] = mapped_column(Text)
     raised_at: Mapped[datetime] = mapped_column(default=utcnow)
     reviewed_at: Mapped[datetime | None]  # when the urgent review's pack went to the panel
+
+
+class MonitoringActivity(Base):
+    """A visit, contract monitoring meeting, annual contact or self-assessment of a provider, and its day."""
+
+    __tablename__ = "monitoring_activity"
+    __table_args__ = (UniqueConstraint("authority_id", "activity_ref"), one_of("activity", MONITORING_ACTIVITIES))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"))
+    activity_ref: Mapped[str] = mapped_column(String(64))
+    activity: Mapped[str] = mapped_column(String(32))
+    done_on: Mapped[date] = mapped_column(Date)
+
+
+class ProviderChaseStep(Base):
+    """A step of a provider's reminder ladder taken on a day: for a monthly return, an improvement action or a
+    monitoring requirement (``item_kind``; ``item_id`` the return's, the action's or the provider's id), due on
+    ``due_on``; once per item, due date and step, however many runs reach it."""
+
+    __tablename__ = "provider_chase_step"
+    __table_args__ = (UniqueConstraint("item_kind", "item_id", "due_on", "step_days"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"))
+    item_kind: Mapped[str] = mapped_column(String(64))
+    item_id: Mapped[int] = mapped_column(Integer)
+    due_on: Mapped[date] = mapped_column(Date)
+    step_days: Mapped[int] = mapped_column(Integer)
+    notified: Mapped[str] = mapped_column(String(16))
+    sent_on: Mapped[date] = mapped_column(Date)

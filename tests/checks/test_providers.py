@@ -63,6 +63,7 @@ def test_the_market_is_stored_from_the_cqc_directory_and_the_councils_logs_once(
     )
     assert _count(market, models.ProviderConcern) == 5
     assert _count(market, models.MonitoringReturn) == 18
+    assert _count(market, models.MonitoringActivity) == 7
     with engine_from(market).connect() as connection:
         joint = connection.execute(
             select(models.Provider.service_type, models.Provider.commissioned_by, models.Provider.lead_organisation)
@@ -101,7 +102,8 @@ def test_bad_rows_are_named_by_row_and_reason_and_nothing_of_their_dataset_is_wr
     assert _count(settings, models.ContractNotice) == 0
     # The datasets that passed are stored; the others, corrected at source, come in on the next run.
     assert {intake.dataset for intake in failed.value.loaded} == {
-        Dataset.PROVIDERS, Dataset.CQC_ENFORCEMENT, Dataset.MONITORING_RETURNS, Dataset.IMPROVEMENT_ACTIONS
+        Dataset.PROVIDERS, Dataset.CQC_ENFORCEMENT, Dataset.MONITORING_RETURNS, Dataset.IMPROVEMENT_ACTIONS,
+        Dataset.MONITORING_ACTIVITIES,
     }  # fmt: skip
     _spoil(settings, Dataset.CQC_RATINGS, 13, "Latest Rating", "Inadequate")
     _spoil(settings, Dataset.PROVIDER_CONCERNS, 0, "CQC Location", "1-1002")
@@ -110,6 +112,34 @@ def test_bad_rows_are_named_by_row_and_reason_and_nothing_of_their_dataset_is_wr
     assert retaken[Dataset.PROVIDERS].already_loaded
     assert not retaken[Dataset.CQC_RATINGS].already_loaded
     assert _count(settings, models.CqcRating) == 36
+
+
+def test_a_visits_log_with_an_unknown_activity_or_a_visit_not_yet_made_is_refused_by_row(
+    market_on_sqlite: Settings,
+) -> None:
+    settings = market_on_sqlite
+    _spoil(settings, Dataset.MONITORING_ACTIVITIES, 1, "Activity", "Coffee morning")
+    _spoil(settings, Dataset.MONITORING_ACTIVITIES, 2, "Date", "05/01/2027")
+    with pytest.raises(EvidenceFailed) as failed:
+        take_in(settings, PROVIDER_INTELLIGENCE, AS_OF)
+    message = str(failed.value)
+    assert "activity is not one of: announced visit, unannounced visit, annual contact" in message
+    assert "MV-2 (values: Coffee morning)" in message
+    assert "done_on (the source's 'Date') is in the future or before 1990: 1 row(s): MV-3" in message
+    assert _count(settings, models.MonitoringActivity) == 0
+
+
+def test_a_provider_list_with_a_contact_that_is_no_address_stops_the_market_without_showing_it(
+    market_on_sqlite: Settings,
+) -> None:
+    settings = market_on_sqlite
+    _spoil(settings, Dataset.PROVIDERS, 2, "Contact Email", "Mrs Jane Smith, manager")
+    with pytest.raises(CheckFailed) as failed:
+        take_in(settings, PROVIDER_INTELLIGENCE, AS_OF)
+    message = str(failed.value)
+    assert "contact_email (the source's 'Contact Email') is not an email address: 1 row(s): 1-1003" in message
+    assert "Jane Smith" not in message
+    assert _count(settings, models.Provider) == 0
 
 
 def test_a_cqc_directory_with_a_changed_column_is_refused_naming_it(market_on_sqlite: Settings) -> None:

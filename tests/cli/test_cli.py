@@ -242,3 +242,10 @@ def test_a_quality_lead_loads_the_market_proposes_explains_and_records_a_decisio
     code, output = run(*decide, "--jointly-with", "ICB-0042", "--config", str(config))
     assert code == 0, output
     assert "1-1002, 2026-11: Decided: level 2 by QT-0001 jointly with ICB-0042" in output
+    # What the monitoring of each level needs is overdue: at level 2 now, 1-1002's open improvement action; with no
+    # monitoring_since configured, a requirement nothing is recorded for cannot be reckoned, and says so.
+    code, output = run("provider", "monitoring", "--day", "2026-12-03", "--config", str(config))
+    assert code == 0, output
+    assert "1-1002         level 2  improvement plan action SIP-1: due 2026-10-01 (provider)" in output
+    assert "Not reckoned:\n" in output
+    assert "  1-1004: annual_visit_or_contact cannot be reckoned: none is recorded" in output

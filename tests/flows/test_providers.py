@@ -3,7 +3,8 @@ stored, each provider's level proposed and recorded with the levels and movement
 decisions given through the run's pause form (resumed through the API) and recorded; a market whose
 intelligence fails its checks stops the run with nothing of that dataset written, and the QA team told. A major
 concern (a CQC notice to cancel) emails the panel at once, and its provider-urgent-review run sends the panel the
-level the rules give today, once."""
+level the rules give today, once. A working morning's chasing asks a provider for what it owes once per step
+and tells the quality team what monitoring is overdue."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from prefect.artifacts import Artifact
 from sqlalchemy import func, select
 
 from checks.intake import take_in
+from flows.provider_chasing import provider_chasing
 from flows.provider_intelligence import provider_intelligence
 from flows.provider_urgent_review import provider_urgent_review
 from qaloop.core.schema import PROVIDER_INTELLIGENCE, Dataset
@@ -178,3 +180,31 @@ def test_an_urgent_review_of_a_cause_never_raised_stops_and_tells_the_qa_team(
     assert state.is_failed()
     [alert] = smtp_server.messages
     assert "no urgent review of 1-1001 was raised by concern SG-404" in alert.get_body(("plain",)).get_content()
+
+
+def test_a_working_mornings_chasing_asks_providers_once_per_step_and_tells_the_quality_team(
+    prefect_harness: None, store_settings: Settings, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    settings = with_market(store_settings, tmp_path)
+    quality = settings.provider_quality.model_copy(
+        update={"monitoring_since": date(2026, 4, 1), "quality_team": ["provider.quality@qaloop-demo.example"]}
+    )
+    settings = settings.model_copy(update={"provider_quality": quality})
+    upgrade(engine_from(settings))
+    config = str(write_config(settings, tmp_path, smtp_server.port))
+    first = provider_chasing(config=config, today=date(2026, 12, 3))
+    assert first.rows_stored["monitoring_activities"] == 7
+    assert (first.steps, first.overdue, first.emails_sent) == (3, 4, 2)
+    by_to = {m["To"]: m for m in smtp_server.messages}
+    assert set(by_to) == {"quality+1006@care-provider.example", "provider.quality@qaloop-demo.example"}
+    asked = by_to["quality+1006@care-provider.example"].get_body(("plain",)).get_content()
+    assert "For 1-1006, we are waiting for:" in asked and "annual self assessment" in asked
+    summary = by_to["provider.quality@qaloop-demo.example"].get_body(("plain",)).get_content()
+    assert "the monthly monitoring return for October 2026, due Tuesday 10 November 2026" in summary
+    table = Artifact.get("provider-monitoring-overdue")
+    assert table is not None and "1-1002" in str(table.data) and "quality team" in str(table.data)
+    # A second run the same morning, and the weekend, send nothing more.
+    again = provider_chasing(config=config, today=date(2026, 12, 3))
+    assert (again.steps, again.emails_sent) == (0, 0)
+    assert provider_chasing(config=config, today=date(2026, 12, 5)).steps == 0
+    assert len(smtp_server.messages) == 2

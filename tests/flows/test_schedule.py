@@ -78,6 +78,8 @@ def test_the_next_eight_cycles_are_scheduled_six_weeks_apart_at_seven_in_london(
     assert len({(start.year, start.month) for start in months}) == len(months)
     reports = scheduled_starts(api_url, "cycle-report", london)
     assert all(start.weekday() < 5 and start.time() == dt_time(7, 45) for start in reports)
+    provider_chases = scheduled_starts(api_url, "provider-chasing", london)
+    assert all(start.weekday() < 5 and start.time() == dt_time(8, 15) for start in provider_chases)
 
 
 def scheduled_starts(api_url: str, deployment: str, zone: ZoneInfo, at_least: int = RUNS) -> list[datetime]:

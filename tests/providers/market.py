@@ -1,6 +1,6 @@
 """A small commissioned market written in the layouts councils and CQC publish: the CQC care directory's
 "latest ratings" file with every one of its columns (other councils' locations and population-group rows
-included), and a council's contract log, concerns log and monitoring log under their own headings, mapped.
+included), and a council's contract log, concerns log, monitoring log and visits log under their own headings, mapped.
 
 ``with_market(settings, folder)`` writes the files under ``folder`` and returns the settings that read them.
 """
@@ -99,6 +99,7 @@ def contract_log() -> pd.DataFrame:
                 "Commissioned By": commissioner,
                 "Lead Commissioner": "Council" if commissioner == "Joint" else "",
                 "Contract Ref": f"CON-{ref[2:]}",
+                "Contact Email": "" if ref == "1-1004" else f"quality+{ref[2:]}@care-provider.example",
             }
             for ref, name, kind, size, area, commissioner in PROVIDERS
         ]
@@ -135,8 +136,25 @@ def enforcement_log(*more: tuple[str, str, str, str]) -> pd.DataFrame:
 
 
 def actions_log() -> pd.DataFrame:
-    rows = [("SIP-1", "1-1002", "01/10/2026", ""), ("SIP-2", "1-1002", "01/09/2026", "28/08/2026")]
+    rows = [
+        ("SIP-1", "1-1002", "01/10/2026", ""),
+        ("SIP-2", "1-1002", "01/09/2026", "28/08/2026"),
+        ("SIP-3", "1-1002", "07/12/2026", ""),
+    ]
     return pd.DataFrame(rows, columns=["Action Ref", "CQC Location", "Due", "Completed"])
+
+
+def activities_log() -> pd.DataFrame:
+    rows = [
+        ("MV-1", "1-1001", "Annual contact", "10/01/2026"),
+        ("MV-2", "1-1002", "Announced visit", "01/11/2025"),
+        ("MV-3", "1-1003", "Unannounced visit", "05/11/2026"),
+        ("MV-4", "1-1005", "Annual contact", "01/06/2026"),
+        ("MV-5", "1-1006", "Announced visit", "15/03/2026"),
+        ("SA-1", "1-1001", "Self-assessment", "01/04/2026"),
+        ("SA-2", "1-1006", "Self-assessment", "20/11/2025"),
+    ]
+    return pd.DataFrame(rows, columns=["Ref", "CQC Location", "Activity", "Date"])
 
 
 def _csv(folder: Path, name: str, frame: pd.DataFrame, columns: dict[str, Any]) -> CsvSource:
@@ -178,6 +196,7 @@ def market_sources(folder: Path, *enforcement: tuple[str, str, str, str]) -> dic
                 },
                 "lead_organisation": {"from": "Lead Commissioner", "values": {"Council": "council", "ICB": "icb"}},
                 "contract_ref": "Contract Ref",
+                "contact_email": "Contact Email",
             },
         ),
         Dataset.CQC_RATINGS: _csv(
@@ -247,6 +266,26 @@ def market_sources(folder: Path, *enforcement: tuple[str, str, str, str]) -> dic
             "improvement_actions.csv",
             actions_log(),
             {"action_ref": "Action Ref", "location_id": "CQC Location", "due_on": "Due", "completed_on": "Completed"},
+        ),
+        Dataset.MONITORING_ACTIVITIES: _csv(
+            folder,
+            "visits.csv",
+            activities_log(),
+            {
+                "activity_ref": "Ref",
+                "location_id": "CQC Location",
+                "activity": {
+                    "from": "Activity",
+                    "values": {
+                        "Annual contact": "annual contact",
+                        "Announced visit": "announced visit",
+                        "Unannounced visit": "unannounced visit",
+                        "Contract monitoring meeting": "contract monitoring meeting",
+                        "Self-assessment": "self-assessment",
+                    },
+                },
+                "done_on": "Date",
+            },
         ),
     }
 

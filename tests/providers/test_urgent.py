@@ -5,7 +5,6 @@ sets the cause beside the level now and the level the rules give on the day, or 
 
 from __future__ import annotations
 
-import threading
 from datetime import date
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from qaloop.core.settings import ProviderQuality, Settings, UrgentConcern
 from qaloop.providers import record, urgent
 from qaloop.store import models
 from qaloop.store.engine import engine_from, upgrade
+from tests.at_once import at_once
 from tests.providers.market import CANCEL_NOTICE, with_market
 
 LATE_NOVEMBER = date(2026, 11, 28)
@@ -82,23 +82,7 @@ def test_a_history_loaded_for_the_first_time_raises_only_what_is_recent(market: 
 
 
 def test_two_runs_at_once_raise_each_cause_once(market: Settings) -> None:
-    results: list[list[urgent.UrgentCause]] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(2)
-
-    def run() -> None:
-        try:
-            start.wait()
-            results.append(urgent.raise_urgent(engine_from(market), market, LATE_NOVEMBER))
-        except BaseException as error:  # noqa: BLE001  # reported by the assertion below
-            errors.append(error)
-
-    runs = [threading.Thread(target=run) for _ in range(2)]
-    for each in runs:
-        each.start()
-    for each in runs:
-        each.join(timeout=60)
-    assert errors == []
+    results = at_once(lambda: urgent.raise_urgent(engine_from(market), market, LATE_NOVEMBER))
     assert sorted(cause.cause_ref for found in results for cause in found) == ["ENF-2", "SG-9"]
     with engine_from(market).connect() as connection:
         assert connection.scalar(select(func.count()).select_from(models.UrgentReview)) == 2
