@@ -34,7 +34,8 @@ browser:
 
 # The demo authority is regenerated as of today, so each demo starts from a fresh demo store; its
 # history is loaded, then the audit-cycle flow runs in Prefect's local mode, its returns, chasing and
-# moderation are played out, and the month's triangulation, the cycle's reports and a deep dive follow.
+# moderation are played out, and the month's triangulation, the cycle's reports and a deep dive follow; then
+# the adults' demo shows the commissioned care market.
 # A local SMTP sink receives every email; it is stopped whatever happens. `make demo` is the adults'
 # authority (qaloop.yaml); `make demo AUTHORITY=children` a children's services authority on Coventry's
 # configuration, its cases read from an Ofsted Annex A workbook (configs/coventry.yaml).
@@ -51,6 +52,13 @@ DEMO_CONFIG :=
 DEMO_FRESH := var/qaloop.db var/qaloop.db-wal var/qaloop.db-shm var/returns output/mail output/cycles output/quarantine output/triangulation
 DEMO_MAIL := output/mail
 DEMO_DIVE := --type mca_assessment --theme "Best interests decisions" --reason "asked for by the governance board after an Ombudsman finding"
+# Then the commissioned care market on Herefordshire's strategy (configs/herefordshire.yaml): a few hundred
+# providers with a year of intelligence, two months of the quality review panel, its pack and the dashboard.
+MARKET := --config configs/herefordshire.yaml
+DEMO_FRESH += var/herefordshire output/herefordshire
+DEMO_MARKET := echo "" && echo "The commissioned care market (Herefordshire's strategy, configs/herefordshire.yaml):" && \
+	$(BIN)/qaloop init-db $(MARKET) && $(BIN)/qaloop demo-data $(MARKET) && $(BIN)/qaloop load $(MARKET) && \
+	$(BIN)/qaloop demo-panel $(MARKET) && $(BIN)/qaloop send $(MARKET) &&
 endif
 # The workshop dataset's pseudonyms need a secret key; the demo uses a throwaway one unless you set yours.
 demo: export QALOOP_REPORTS__PSEUDONYM_KEY ?= demo-only-not-a-secret-7Kq2Vx9Lm4Tz8Rw
@@ -72,6 +80,7 @@ demo: install
 	$(BIN)/qaloop cycle report $(DEMO_CONFIG) && \
 	echo "" && echo "A deep dive (run here; \`qaloop deep-dive\` without --here goes through a Prefect server):" && \
 	$(BIN)/qaloop deep-dive --here --size 8 $(DEMO_DIVE) $(DEMO_CONFIG) && \
+	$(DEMO_MARKET) \
 	echo "" && echo "Emails (one .eml file each): $(CURDIR)/$(DEMO_MAIL)" && \
 	echo "Prefect runs:                \`make ui\`, then http://127.0.0.1:$(UI_PORT)/runs"
 

@@ -1,11 +1,11 @@
 """The commissioned market's suites (the provider list, CQC ratings and enforcement, concerns, monitoring returns,
-contract notices, improvement plan actions, monitoring visits and meetings), and their intake: check each configured dataset, apply its policy,
-store what passed, each dataset in its own transaction and each file once.
+contract notices, improvement plan actions, monitoring visits and meetings), and their intake: check each configured
+dataset, apply its policy, store what passed, each dataset in its own transaction and each file once.
 
 The provider list comes first: every other dataset names a provider by its CQC location id, and a row about a
-location the council does not commission is refused, except in the CQC directory, which lists every location
-in England: there such rows, and the ratings of a service or population group other than the location's overall
-one, are counted and left out.
+location the council does not commission is refused, except in the CQC directory, which lists every location in
+England: there such rows, and the ratings of a service or population group other than the location's overall one,
+are counted and left out.
 """
 
 from __future__ import annotations

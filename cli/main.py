@@ -109,11 +109,49 @@ def demo_data(
         str | None, typer.Option(help="the date the extracts are taken, YYYY-MM-DD (default today)")
     ] = None,
 ) -> None:
-    """Write a synthetic authority's extracts to the configured source files."""
+    """Write a synthetic authority's extracts to the configured source files: its staff, cases, history and
+    evidence, and, where the commissioned market's sources are configured, a market of a few hundred providers
+    with a year of intelligence."""
+    from qaloop.demo import market
+
     settings = _settings(config)
-    authority = synthetic.generate(settings, as_of=_date(as_of), seed=seed, cases=cases)
-    for dataset, path in synthetic.write_extracts(authority, settings).items():
-        typer.echo(f"  {dataset.value:<14} {len(authority[dataset]):>9,} rows -> {path}")
+    day = _date(as_of)
+    if any(dataset in settings.sources for dataset in EXTRACTS):
+        authority = synthetic.generate(settings, as_of=day, seed=seed, cases=cases)
+        for dataset, path in synthetic.write_extracts(authority, settings).items():
+            typer.echo(f"  {dataset.value:<22} {len(authority[dataset]):>9,} rows -> {path}")
+    if Dataset.PROVIDERS in settings.sources:
+        made = market.generate_market(settings, as_of=day, seed=seed)
+        for dataset, path in market.write_market(made, settings).items():
+            typer.echo(f"  {dataset.value:<22} {len(made.frames[dataset]):>9,} rows -> {path}")
+
+
+@app.command("demo-panel")
+def demo_panel(
+    config: ConfigOption = None,
+    seed: Annotated[int, typer.Option(help="the seed `qaloop demo-data` was given")] = 1,
+) -> None:
+    """Run the market `qaloop demo-data` wrote today (and `qaloop load` stored) through two months of the quality
+    review panel: proposals, urgent reviews, the panel's decisions, and the pack and dashboard."""
+    from qaloop.demo import market
+    from qaloop.providers import record
+
+    settings = _settings(config)
+    with _refusals(record.ProviderError, CycleError):
+        played = market.play_panel(engine_from(settings), settings, date.today(), seed)
+    (before, first), (last, placed) = played.proposed.items()
+    typer.echo(f"{before}: {len(first):,} provider(s) proposed (the panel's first month: every level a first one)")
+    typer.echo(f"{last}: {len(placed):,} provider(s) proposed")
+    _echo_movements(placed)
+    typer.echo("Urgent reviews raised (the panel emailed at once):")
+    for line in played.urgent or ["none"]:
+        typer.echo(f"  {line}")
+    typer.echo("The panel's decisions:")
+    for line in played.decided:
+        typer.echo(f"  {line}")
+    typer.echo("The panel pack and the market dashboard:")
+    for path in (played.reports.pack, played.reports.dashboard):
+        typer.echo(f"  {path}")
 
 
 @app.command("load")
@@ -481,6 +519,11 @@ def provider_propose(
     typer.echo(f"{chosen}: {len(placed):,} provider(s) proposed{before}")
     for level in (3, 2, 1):
         typer.echo(f"  level {level}: {sum(1 for each in placed if each.proposal.level == level):>6,}")
+    _echo_movements(placed)
+
+
+def _echo_movements(placed: list[Any]) -> None:
+    """Each provider a month's proposals would move, and the rules behind it."""
     for each in placed:
         if each.movement != "same":
             rules = ", ".join(reason.rule for reason in each.proposal.reasons) or "no rule met"
@@ -525,6 +568,27 @@ def provider_decide(
     with _refusals(record.ProviderError, CycleError):
         said = record.decide(engine_from(settings), settings, location_id, month, level, by, reason, jointly_with)
     typer.echo(f"{location_id}, {month}: {said}")
+
+
+@provider_app.command("report")
+def provider_report(
+    month: Annotated[str | None, typer.Argument(help="the month, YYYY-MM (default: the month last ended)")] = None,
+    meeting: Annotated[str | None, typer.Option(help="the panel meeting the pack is for, YYYY-MM-DD")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write a month's market dashboard and panel pack (HTML and XLSX) and print where they are; the
+    provider-review-pack deployment sends them before each panel meeting."""
+    from qaloop.providers import market, record
+    from qaloop.reporting.provider_reports import write_provider_reports
+
+    settings = _settings(config)
+    chosen = month or record.last_month(date.today())
+    with _refusals(record.ProviderError, CycleError):
+        figures = market.market_figures(engine_from(settings), settings, chosen, date.today())
+    reports = write_provider_reports(settings, figures, _date(meeting) if meeting else None)
+    typer.echo(f"{chosen}: {len(figures.pack):,} provider(s) for the panel")
+    for path in (reports.pack, reports.pack_data, reports.dashboard, reports.dashboard_data):
+        typer.echo(f"  {path}")
 
 
 @provider_app.command("monitoring")

@@ -1,7 +1,7 @@
 """Tasks of the provider flows: check and store the market's intelligence; raise the urgent reviews its major
 concerns call for, as events that start provider-urgent-review runs; propose and record each provider's
 threshold level and publish the levels and movements; record the panel's decisions; the urgent review itself;
-and the day's chasing of what providers owe, with the monitoring overdue."""
+the day's chasing of what providers owe, with the monitoring overdue; and the month's dashboard and panel pack."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from checks.providers import check_and_load_providers
 from qaloop.core.settings import Settings
 from qaloop.core.templates import long_date
 from qaloop.messaging import alerts, outbox
-from qaloop.providers import monitoring, record, urgent
+from qaloop.providers import market, monitoring, record, urgent
 from qaloop.providers.thresholds import LEVELS
+from qaloop.reporting.provider_reports import ProviderReports, reports_messages, write_provider_reports
 from qaloop.store.engine import engine_from
 from tasks import NOT_CACHED, RETRY_IO, artifact_key, publish_check
 from tasks.alerts import run_address, send_now
@@ -219,3 +220,27 @@ def chase_providers(settings: Settings, today: date) -> monitoring.ProviderChase
     )
     logger.info("%d provider monitoring item(s) overdue; %d step(s) taken.", len(overdue), chased.steps)
     return chased
+
+
+@task(name="write and queue the dashboard and the panel pack", **RETRY_IO, **NOT_CACHED)
+def write_reports(settings: Settings, month: str, meeting: date | None, today: date) -> ProviderReports:
+    """Write the month's dashboard and pack with their workbooks, publish where they are and who is in the pack,
+    and queue their emails (each once)."""
+    engine = engine_from(settings)
+    figures = market.market_figures(engine, settings, month, today)
+    reports = write_provider_reports(settings, figures, meeting)
+    outbox.enqueue(engine, reports_messages(settings, figures, reports, meeting))
+    when = f" for the meeting on {long_date(meeting)}" if meeting else ""
+    create_markdown_artifact(
+        key=artifact_key("provider-pack", month),
+        description=f"The panel pack and the market dashboard, {month}",
+        markdown="\n".join([
+            f"# The panel pack, {month}{when}", "",
+            f"- pack: `{reports.pack}` (workbook `{reports.pack_data}`)",
+            f"- dashboard: `{reports.dashboard}` (workbook `{reports.dashboard_data}`)", "",
+            f"{len(figures.pack)} provider(s) for the panel:", "",
+            *(f"- {entry.location_id}: level {entry.level_now}, proposed {entry.proposed}"
+              + (f" (decided: {entry.decision})" if entry.decision else "") for entry in figures.pack),
+        ]),
+    )  # fmt: skip
+    return reports

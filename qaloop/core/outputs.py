@@ -1,5 +1,6 @@
-"""The one way qaloop writes a workbook or CSV that people open (audit tools, forms, data packs, the
-triangulation workbook, the workshop dataset, quarantine and rejected-row files), and names a file from data.
+"""The one way qaloop writes a workbook, CSV or report page that people open (audit tools, forms, data packs,
+the triangulation workbook, the workshop dataset, quarantine and rejected-row files, reports), and names a file
+from data.
 
 Each is written whole or not at all: to a hidden partial file beside it, then renamed, so another run writing
 the same file, or a reader of the folder, never sees half of one. And no value becomes a live formula, whatever
@@ -55,6 +56,13 @@ def write_sheets(path: Path, sheets: Mapping[str, pd.DataFrame]) -> Path:
         for name, frame in sheets.items():
             frame.map(_storable).to_excel(writer, sheet_name=name, index=False)
         _no_formulas(writer.book)
+    return path
+
+
+def write_page(path: Path, html: str) -> Path:
+    """A report page (self-contained HTML) written whole or not at all; returns ``path``."""
+    with _whole(path) as partial:
+        partial.write_text(html, encoding="utf-8")
     return path
 
 

@@ -619,9 +619,17 @@ ConcernKind = Literal[CONCERN_KINDS]  # type: ignore[valid-type]
 NoticeKind = Literal[CONTRACT_NOTICE_KINDS]  # type: ignore[valid-type]
 
 
+KeyQuestion = Literal[CQC_KEY_QUESTIONS]  # type: ignore[valid-type]
+
+
 class _Threshold(_Strict):
     id: str = Field(pattern=r"^[a-z0-9_]+$", description="the rule's short name, as proposals cite it")
     level: Literal[2, 3] = Field(description="the threshold level a provider meeting the rule is proposed for")
+    key_question: KeyQuestion | None = Field(
+        default=None,
+        description="the Quality Outcomes Framework key question the panel pack shows the rule's evidence under "
+        "(absent: Safe for enforcement and safeguarding concerns, Effective for quality concerns, else Well-led)",
+    )
 
 
 class CqcOverallRule(_Threshold):
@@ -887,6 +895,15 @@ class ProviderQuality(_Strict):
         default=10, ge=1, le=28, description="the day of the following month a monthly monitoring return is due"
     )
     reminders: ProviderReminders = Field(default_factory=ProviderReminders)
+    panel_meetings: list[date] = Field(
+        default_factory=list,
+        description="the quality review panel's meeting days; each gets its pack pack_working_days_before it",
+    )
+    pack_working_days_before: int = Field(default=5, ge=1, le=20)
+    dashboard_to: list[EmailStr] = Field(
+        default_factory=list,
+        description="commissioners and leadership, sent the market dashboard with each pack (absent: the quality team)",
+    )
 
     @model_validator(mode="after")
     def _rule_ids_unique(self) -> ProviderQuality:

@@ -389,22 +389,31 @@ def write_extracts(authority: SyntheticAuthority, settings: Settings) -> dict[Da
         source = settings.sources.get(dataset)
         if isinstance(source, AnnexASource):
             written[dataset] = write_annex_a(authority, source.path, source.lists)
-            continue
-        if not isinstance(source, CsvSource | XlsxSource):
-            continue
-        out = frame.copy()
-        if source.date_format:
-            for column in SCHEMAS[dataset].columns:
-                if column.kind == "date":
-                    out[column.name] = [d.strftime(source.date_format) if d else None for d in out[column.name]]
-        out = out.rename(columns={name: source.column_spec(name).sources[0] for name in out.columns})
-        source.path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(source, CsvSource):
-            out.to_csv(source.path, index=False, sep=source.delimiter or ",")
-        else:
-            out.to_excel(source.path, index=False, sheet_name=source.sheet or "Sheet1", engine="openpyxl")
-        written[dataset] = source.path
+        elif isinstance(source, CsvSource | XlsxSource):
+            written[dataset] = write_frame(frame, dataset, source)
     return written
+
+
+def write_frame(frame: pd.DataFrame, dataset: Dataset, source: CsvSource | XlsxSource) -> Path:
+    """``frame`` (``dataset``'s canonical columns) written to ``source`` as a council would export it: in the
+    source's column names, its words for each value it maps, and its date format; returns the file."""
+    out = frame.copy()
+    if source.date_format:
+        for column in SCHEMAS[dataset].columns:
+            if column.kind == "date":
+                out[column.name] = [d.strftime(source.date_format) if d else None for d in out[column.name]]
+    for name in out.columns:
+        spec = source.column_spec(name)
+        if spec.values:  # the source's own word for each canonical value (the first, where several map to one)
+            words = {canonical: word for word, canonical in reversed(list(spec.values.items()))}
+            out[name] = out[name].map(lambda value, words=words: words.get(value, value))
+    out = out.rename(columns={name: source.column_spec(name).sources[0] for name in out.columns})
+    source.path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(source, CsvSource):
+        out.to_csv(source.path, index=False, sep=source.delimiter or ",")
+    else:
+        out.to_excel(source.path, index=False, sheet_name=source.sheet or "Sheet1", engine="openpyxl")
+    return source.path
 
 
 # How each Annex A list names its key dates (one year's template; the reader accepts other years' too).

@@ -280,12 +280,15 @@ def propose_month(engine: Engine, settings: Settings, month: str, today: date) -
                 index_elements=["provider_id", "month"]
             )
             connection.execute(statement, rows)
-        recorded = _recorded(connection, authority, month)
+        recorded = recorded_proposals(connection, authority, month)
     return [Placed(ref, stored.current_level, stored.proposal, ids[ref] in before) for ref, stored in recorded.items()]
 
 
 @dataclass(frozen=True)
-class _Stored:
+class StoredProposal:
+    """A provider's proposal for a month as recorded: the level it stood at then, the proposal, its rules' version
+    and when it was made."""
+
     current_level: int
     proposal: Proposal
     rule_version: str
@@ -299,7 +302,10 @@ def _provider_ids(connection: Connection, authority: int) -> dict[str, int]:
     )
 
 
-def _recorded(connection: Connection, authority: int, month: str, location_id: str | None = None) -> dict[str, _Stored]:
+def recorded_proposals(
+    connection: Connection, authority: int, month: str, location_id: str | None = None
+) -> dict[str, StoredProposal]:
+    """The proposals recorded for ``month`` (one provider's, with ``location_id``), by location."""
     proposal, provider = models.LevelProposal, models.Provider
     query = (
         select(
@@ -317,7 +323,7 @@ def _recorded(connection: Connection, authority: int, month: str, location_id: s
     if location_id is not None:
         query = query.where(provider.location_id == location_id)
     return {
-        ref: _Stored(current, Proposal(ref, level, tuple(Reason(**reason) for reason in reasons)), version, at)
+        ref: StoredProposal(current, Proposal(ref, level, tuple(Reason(**reason) for reason in reasons)), version, at)
         for ref, level, current, reasons, version, at in connection.execute(query)
     }
 
@@ -328,7 +334,7 @@ def explain(engine: Engine, settings: Settings, location_id: str, month: str) ->
     quality = quality_of(settings)
     with engine.connect() as connection:
         authority = authority_id(connection, settings)
-        stored = _recorded(connection, authority, month, location_id).get(location_id)
+        stored = recorded_proposals(connection, authority, month, location_id).get(location_id)
         if stored is None:
             raise ProviderError(f"no level is proposed for {location_id} for {month}: run `qaloop provider propose`")
         intel = read_intelligence(connection, authority, month_end(month), quality)
@@ -423,7 +429,7 @@ def _record_decision(connection: Connection, authority: int, month: str, decisio
             models.Provider.authority_id == authority, models.Provider.location_id == location_id
         )
     ).first()
-    if provider is None or location_id not in _recorded(connection, authority, month, location_id):
+    if provider is None or location_id not in recorded_proposals(connection, authority, month, location_id):
         raise ProviderError(f"no level is proposed for {location_id} for {month}: run `qaloop provider propose`")
     if provider.commissioned_by == "joint" and not (decision.jointly_with or "").strip():
         raise ProviderError(

@@ -41,7 +41,7 @@ _NOTICES = {
     "advisory": "advisory notice",
     "placement suspension": "placement suspension",
 }
-_SIZE_UNITS = {
+SIZE_UNITS = {
     "care_home": "beds",
     "nursing_home": "beds",
     "home_care": "hours a week",
@@ -82,9 +82,23 @@ class Proposal:
 
 
 def rule_version(quality: ProviderQuality) -> str:
-    """The rules' fingerprint, stored with each proposal: the same rules give the same version."""
-    rules = json.dumps([rule.model_dump(mode="json") for rule in quality.rules], sort_keys=True)
+    """The rules' fingerprint, stored with each proposal: the same rules give the same version. Where the pack shows
+    a rule's evidence (its key question) changes no level, so is not part of it."""
+    rules = json.dumps(
+        [rule.model_dump(mode="json", exclude={"key_question"}) for rule in quality.rules], sort_keys=True
+    )
     return "thresholds-" + hashlib.sha256(rules.encode()).hexdigest()[:12]
+
+
+def key_question_of(rule: ThresholdRule) -> str:
+    """The key question the panel pack shows ``rule``'s evidence under (see ``_Threshold.key_question``)."""
+    if rule.key_question:
+        return str(rule.key_question)
+    if isinstance(rule, CqcEnforcementRule):
+        return "Safe"
+    if isinstance(rule, ConcernsAboveExpectedRule | RepeatedConcernsRule):
+        return "Safe" if rule.concern == "safeguarding" else "Effective"
+    return "Well-led"
 
 
 def propose(intelligence: Intelligence, quality: ProviderQuality, as_of: date) -> dict[str, Proposal]:
@@ -180,7 +194,7 @@ def _concerns_above_expected(
             rate = (total_count - row.count) / others_size
             _, upper = exact_limits("poisson", float(row.size), rate, rule.confidence)
             if row.count > upper:
-                unit = _SIZE_UNITS.get(str(service_type), "units")
+                unit = SIZE_UNITS.get(str(service_type), "units")
                 said[row.location_id] = (
                     f"{row.count} {rule.concern} concerns in {rule.within_months} months, where a "
                     f"{str(service_type).replace('_', ' ')} of {row.size} {unit} would have {row.size * rate:.1f} at "

@@ -164,6 +164,59 @@ def grade_bars_svg(rows: Mapping[str, Sequence[int]], labels: Sequence[str], tit
     return Markup("".join(parts) + "</svg>")
 
 
+def funnel_svg(
+    points: Sequence[tuple[float, float, bool, str]],
+    limit: Sequence[tuple[float, float]],
+    centre: float,
+    title: str,
+    x_label: str,
+    y_label: str,
+    width: int = 640,
+    height: int = 300,
+) -> Markup:
+    """A funnel plot: each unit's rate (``points``: size, rate, beyond the limit, label) against its size, the
+    market's rate as the centre line and the upper limit (``limit``: size, rate) narrowing as size grows; units
+    beyond it in orange."""
+    left, right, top, bottom = 52, 12, 28, 44
+    plot_w, plot_h = width - left - right, height - top - bottom
+    parts = [_open(width, height, title), _text(left, 16, title, weight="bold")]
+    if not points:
+        parts.append(_text(left, top + 20, "No services of this kind."))
+        return Markup("".join(parts) + "</svg>")
+    widest = max(size for size, *_ in points) * 1.05 or 1.0
+    shown_limit = [(size, rate) for size, rate in limit if size <= widest]
+    ceiling = max(
+        [rate for _, rate, *_ in points] + [rate for size, rate in shown_limit if size >= widest / 10] + [centre]
+    )
+    ceiling = ceiling * 1.1 or 1.0
+
+    def x(size: float) -> float:
+        return left + plot_w * size / widest
+
+    def y(rate: float) -> float:
+        return top + plot_h * (1 - min(rate, ceiling) / ceiling)
+
+    for tick in (ceiling * share / 4 for share in range(5)):
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#e8edee"/>')
+        parts.append(_text(left - 6, y(tick) + 4, f"{tick:.1f}", anchor="end", size=11))
+    for tick in (widest * share / 4 for share in range(5)):
+        parts.append(_text(x(tick), top + plot_h + 14, f"{tick:.0f}", anchor="middle", size=10))
+    if shown_limit:
+        path = " ".join(
+            f"{'M' if i == 0 else 'L'}{x(size):.1f},{y(rate):.1f}" for i, (size, rate) in enumerate(shown_limit)
+        )
+        parts.append(f'<path d="{path}" stroke="{GREY}" stroke-dasharray="4 3" fill="none"/>')
+    parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(centre):.1f}" y2="{y(centre):.1f}" stroke="{INK}"/>')
+    for size, rate, beyond, label in points:
+        parts.append(
+            f'<circle cx="{x(size):.1f}" cy="{y(rate):.1f}" r="4" fill="{ORANGE if beyond else GREY}">'
+            f"<title>{escape(label)}: {rate:.1f} at {size:.0f}</title></circle>"
+        )
+    parts.append(_text(left + plot_w / 2, height - 14, x_label, anchor="middle", size=11))
+    parts.append(_text(left, height - 2, y_label, size=10))
+    return Markup("".join(parts) + "</svg>")
+
+
 def _open(width: int, height: int, title: str) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '

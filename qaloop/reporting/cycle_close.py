@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
+from qaloop.core.outputs import write_page
 from qaloop.core.roles import Role
 from qaloop.core.settings import Settings
 from qaloop.messaging.compose import compose
@@ -151,7 +152,7 @@ def _write(
     """Render the report; write its data pack unless it shares one already written (``pack``)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}-{figures.cycle_ref}.html"
-    path.write_text(render_report(kind, context), encoding="utf-8")
+    write_page(path, render_report(kind, context))
     pack = pack or data_pack(figures, folder / f"{name}-{figures.cycle_ref}-data.xlsx", area=area)
     return WrittenReport(kind, context["title"], path, pack, tuple(str(r) for r in recipients), area)
 

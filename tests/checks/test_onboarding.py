@@ -4,7 +4,6 @@ report rendered by headless Chromium."""
 
 from __future__ import annotations
 
-import subprocess
 from datetime import date
 from pathlib import Path
 
@@ -17,7 +16,8 @@ from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
 from qaloop.demo.synthetic import generate, write_extracts
 from qaloop.store.engine import current_revision, engine_from
-from tests.conftest import CHROMIUM, write_config
+from tests.chromium import screenshot
+from tests.conftest import write_config
 from tests.prefect_server import through_the_api
 
 AS_OF = date(2026, 11, 22)
@@ -77,17 +77,8 @@ def test_a_bad_authority_is_told_what_stops_and_what_to_change(
 @pytest.mark.browser
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_the_check_report_renders_in_headless_chromium(council: Path, tmp_path: Path) -> None:
-    assert CHROMIUM, "chromium is not installed: `make test` installs Debian's chromium package"
     check(council, tmp_path / "check.html")
-    png = tmp_path / "check.png"
-    done = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars",
-         "--window-size=1000,1800", f"--screenshot={png}", (tmp_path / "check.html").as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    screenshot(tmp_path / "check.html", tmp_path)
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)

@@ -249,3 +249,9 @@ def test_a_quality_lead_loads_the_market_proposes_explains_and_records_a_decisio
     assert "1-1002         level 2  improvement plan action SIP-1: due 2026-10-01 (provider)" in output
     assert "Not reckoned:\n" in output
     assert "  1-1004: annual_visit_or_contact cannot be reckoned: none is recorded" in output
+    code, output = run("provider", "report", "2026-11", "--meeting", "2026-12-15", "--config", str(config))
+    assert code == 0, output
+    assert "2026-11: 4 provider(s) for the panel" in output
+    assert (settings.output_dir / "providers" / "2026-11" / "panel-pack-2026-11.html").is_file()
+    code, output = run("provider", "report", "2026-10", "--config", str(config))
+    assert code == 1 and "no level is proposed for 2026-10" in output and "Traceback" not in output

@@ -4,7 +4,8 @@ decisions given through the run's pause form (resumed through the API) and recor
 intelligence fails its checks stops the run with nothing of that dataset written, and the QA team told. A major
 concern (a CQC notice to cancel) emails the panel at once, and its provider-urgent-review run sends the panel the
 level the rules give today, once. A working morning's chasing asks a provider for what it owes once per step
-and tells the quality team what monitoring is overdue."""
+and tells the quality team what monitoring is overdue. The panel's pack and the dashboard go out the configured
+working days before the panel meets, once."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sqlalchemy import func, select
 from checks.intake import take_in
 from flows.provider_chasing import provider_chasing
 from flows.provider_intelligence import provider_intelligence
+from flows.provider_review_pack import provider_review_pack
 from flows.provider_urgent_review import provider_urgent_review
 from qaloop.core.schema import PROVIDER_INTELLIGENCE, Dataset
 from qaloop.core.settings import Settings
@@ -207,4 +209,40 @@ def test_a_working_mornings_chasing_asks_providers_once_per_step_and_tells_the_q
     again = provider_chasing(config=config, today=date(2026, 12, 3))
     assert (again.steps, again.emails_sent) == (0, 0)
     assert provider_chasing(config=config, today=date(2026, 12, 5)).steps == 0
+    assert len(smtp_server.messages) == 2
+
+
+def test_the_panel_pack_goes_out_the_configured_working_days_before_its_meeting_once(
+    prefect_harness: None, store_settings: Settings, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    settings = with_market(store_settings, tmp_path)
+    quality = settings.provider_quality.model_copy(
+        update={
+            "panel": ["quality.panel@qaloop-demo.example"],
+            "dashboard_to": ["commissioners@qaloop-demo.example"],
+            "panel_meetings": [date(2026, 12, 15)],
+        }
+    )
+    settings = settings.model_copy(update={"provider_quality": quality})
+    upgrade(engine_from(settings))
+    config = str(write_config(settings, tmp_path, smtp_server.port))
+    provider_intelligence(config=config, today=date(2026, 12, 2))
+    # Five working days before Tuesday 15 December is Tuesday 8 December: the day before, nothing goes.
+    assert provider_review_pack(config=config, today=date(2026, 12, 7)).meeting is None
+    sent = provider_review_pack(config=config, today=date(2026, 12, 8))
+    assert (sent.meeting, sent.month, sent.emails_sent) == (date(2026, 12, 15), "2026-11", 2)
+    by_to = {m["To"]: m for m in smtp_server.messages}
+    pack = by_to["quality.panel@qaloop-demo.example"]
+    assert pack["Subject"] == (
+        "Quality review panel pack, 2026-11 for the meeting on Tuesday 15 December 2026: 4 provider(s)"
+    )
+    assert sorted(part.get_filename() for part in pack.iter_attachments()) == [
+        "panel-pack-2026-11.html", "panel-pack-2026-11.xlsx",
+    ]  # fmt: skip
+    assert "market-dashboard-2026-11.html" in {
+        part.get_filename() for part in by_to["commissioners@qaloop-demo.example"].iter_attachments()
+    }
+    shown = Artifact.get("provider-pack-2026-11")
+    assert shown is not None and "- 1-1003: level 1, proposed 3" in str(shown.data)
+    assert provider_review_pack(config=config, today=date(2026, 12, 8)).emails_sent == 0  # once
     assert len(smtp_server.messages) == 2

@@ -80,6 +80,8 @@ def test_the_next_eight_cycles_are_scheduled_six_weeks_apart_at_seven_in_london(
     assert all(start.weekday() < 5 and start.time() == dt_time(7, 45) for start in reports)
     provider_chases = scheduled_starts(api_url, "provider-chasing", london)
     assert all(start.weekday() < 5 and start.time() == dt_time(8, 15) for start in provider_chases)
+    packs = scheduled_starts(api_url, "provider-review-pack", london)
+    assert all(start.weekday() < 5 and start.time() == dt_time(7, 30) for start in packs)
 
 
 def scheduled_starts(api_url: str, deployment: str, zone: ZoneInfo, at_least: int = RUNS) -> list[datetime]:
@@ -253,6 +255,7 @@ def urgent_review_runs(api_url: str, at_least: int, wait: float = 60) -> list[di
 def test_a_major_concern_about_a_provider_starts_one_urgent_review_run_of_it(
     deployed: dict[str, str], settings: Settings, smtp_server: SmtpSink, tmp_path: Path
 ) -> None:
+    from prefect.events.worker import EventsWorker
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.provider_intelligence import provider_intelligence
@@ -263,6 +266,9 @@ def test_a_major_concern_about_a_provider_starts_one_urgent_review_run_of_it(
     api_url = deployed["PREFECT_API_URL"]
     automations = api("POST", f"{api_url}/automations/filter", {})
     assert "A major concern about a provider starts its urgent review" in {a["name"] for a in automations}
+    # The process's events worker is started once and sends to the server it was started under: one an earlier
+    # test's flows started would take these events elsewhere. Stopped, it starts again under this server.
+    EventsWorker.drain_all(timeout=30, at_exit=False)
     with temporary_settings({PREFECT_API_URL: api_url}):
         assert provider_intelligence(config=config, today=date(2026, 11, 28)).urgent == [
             "1-1004 concern SG-9", "1-1005 cqc_enforcement ENF-2",
@@ -270,6 +276,7 @@ def test_a_major_concern_about_a_provider_starts_one_urgent_review_run_of_it(
         # The next run finds both reviews not yet sent (no worker runs them here) and raises the events again:
         # within the day, the trigger starts no other run.
         assert provider_intelligence(config=config, today=date(2026, 11, 30)).urgent == []
+        EventsWorker.drain_all(timeout=30, at_exit=False)  # every event sent before the server is asked
     urgent_review_runs(api_url, 2)
     time.sleep(3)  # time for a wrongly started third run to show
     runs = urgent_review_runs(api_url, 2, wait=0)

@@ -14,17 +14,8 @@ import pandas as pd
 
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import CsvSource, ProviderQuality, Settings
+from qaloop.demo.market import CQC_COLUMNS
 
-# The CQC care directory with ratings, as CQC publishes it (one row per location, service or population group
-# and domain).
-CQC_COLUMNS = [
-    "Location ID", "Location ODS Code", "Location Name", "Care Home?", "Location Type",
-    "Location Primary Inspection Category", "Location Street Address", "Location Address Line 2", "Location City",
-    "Location Post Code", "Location Local Authority", "Location Region", "Location NHS Region",
-    "Location ONSPD CCG Code", "Location ONSPD CCG", "Location Commissioning CCG Code",
-    "Location Commissioning CCG Name", "Service / Population Group", "Domain", "Latest Rating", "Publication Date",
-    "Report Type", "Inherited Rating (Y/N)", "URL", "Provider ID", "Provider Name", "Brand ID", "Brand Name",
-]  # fmt: skip
 KEY_QUESTIONS = ["Safe", "Effective", "Caring", "Responsive", "Well-led"]
 
 # The council's providers: location id, name, the contract log's service type, beds or hours, area, commissioner.

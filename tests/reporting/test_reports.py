@@ -5,7 +5,6 @@ distributed exactly once, and each report rendered by headless Chromium."""
 from __future__ import annotations
 
 import re
-import subprocess
 from datetime import date
 from pathlib import Path
 
@@ -22,7 +21,8 @@ from qaloop.reporting.scrubber import Scrubber
 from qaloop.reporting.workshop import workshop_dataset
 from qaloop.store import models
 from qaloop.store.engine import engine_from
-from tests.conftest import CHROMIUM, CYCLE, SmtpSink
+from tests.chromium import rendered_dom, screenshot
+from tests.conftest import CYCLE, SmtpSink
 
 REPORTED_ON = date(2026, 12, 4)  # the triangulation covers September to November 2026
 ONLY_SQLITE = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -293,56 +293,8 @@ def test_the_reports_are_distributed_exactly_once_to_their_lists(closed: Setting
 @ONLY_SQLITE
 @pytest.mark.browser
 def test_each_report_renders_in_headless_chromium(closed: Settings, tmp_path: Path) -> None:
-    assert CHROMIUM, "chromium is not installed: `make test` installs Debian's chromium package"
     for report in build_reports(engine_from(closed), closed, CYCLE, REPORTED_ON).reports:
-        png = tmp_path / f"{report.path.stem}.png"
-        done = subprocess.run(
-            [
-                CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={tmp_path / 'profile'}",
-                "--hide-scrollbars",
-                "--window-size=1000,1800",
-                f"--screenshot={png}",
-                report.path.as_uri(),
-            ],  # fmt: skip
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000, report.path.name
-
-
-def _dom(html: Path, tmp_path: Path) -> str:
-    """The page as headless Chromium renders it."""
-    done = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--dump-dom",
-            html.as_uri(),
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
+        screenshot(report.path, tmp_path)
 
 
 @ONLY_SQLITE
@@ -350,7 +302,6 @@ def _dom(html: Path, tmp_path: Path) -> str:
 def test_the_summary_shows_a_recalculation_step_provisional_limits_and_too_few_to_say(
     closed: Settings, tmp_path: Path
 ) -> None:
-    assert CHROMIUM, "chromium is not installed: `make test` installs Debian's chromium package"
     engine = engine_from(closed)
     with engine.connect() as connection:
         refs = connection.scalars(
@@ -365,7 +316,7 @@ def test_the_summary_shows_a_recalculation_step_provisional_limits_and_too_few_t
     settings = closed.model_copy(update={"reports": reports})
     built = build_reports(engine, settings, CYCLE, REPORTED_ON)
     summary = next(report for report in built.reports if report.kind == "summary")
-    dom = _dom(summary.path, tmp_path)
+    dom = rendered_dom(summary.path, tmp_path)
     assert "recalculated: new audit tool" in dom
     assert "Limits from fewer than 13 points are provisional" in dom
     assert f"no reading of special cause yet (5 cycles since the recalculation at {step})" in dom
