@@ -45,12 +45,14 @@ from qaloop.core.schema import (
     CQC_RATING_WORDS,
     LEAD_ORGANISATIONS,
     MONITORING_ACTIVITIES,
+    PROVIDER_FEEDBACK_KINDS,
     PROVIDER_INTELLIGENCE,
     SERVICE_TYPES,
     Dataset,
 )
-from qaloop.core.settings import Settings
+from qaloop.core.settings import CqcApiSource, Settings
 from qaloop.sources import loading
+from qaloop.sources.cqc_api import read_cqc_api
 from qaloop.sources.readers import checkable, read_dataset
 from qaloop.store import models
 from qaloop.store.engine import engine_from
@@ -64,6 +66,7 @@ _WHAT = {
     Dataset.CONTRACT_NOTICES: "contract notices log",
     Dataset.IMPROVEMENT_ACTIONS: "improvement plan actions",
     Dataset.MONITORING_ACTIVITIES: "monitoring activities log",
+    Dataset.PROVIDER_FEEDBACK: "complaints and compliments log",
 }
 # The words each column may hold, as CQC and the schema spell them.
 _VOCABULARY: dict[Dataset, dict[str, tuple[str, ...]]] = {
@@ -77,6 +80,7 @@ _VOCABULARY: dict[Dataset, dict[str, tuple[str, ...]]] = {
     Dataset.PROVIDER_CONCERNS: {"concern": CONCERN_KINDS},
     Dataset.CONTRACT_NOTICES: {"notice": CONTRACT_NOTICE_KINDS},
     Dataset.MONITORING_ACTIVITIES: {"activity": MONITORING_ACTIVITIES},
+    Dataset.PROVIDER_FEEDBACK: {"feedback": PROVIDER_FEEDBACK_KINDS},
 }
 # The dates that say something happened, so cannot be after the day the extract is taken.
 _HAPPENED = {
@@ -87,6 +91,7 @@ _HAPPENED = {
     Dataset.CONTRACT_NOTICES: ("served_on",),
     Dataset.IMPROVEMENT_ACTIONS: ("completed_on",),
     Dataset.MONITORING_ACTIVITIES: ("done_on",),
+    Dataset.PROVIDER_FEEDBACK: ("received_on",),
 }
 # A month without enforcement, a concern, a notice or an open action is a good month, not an empty extract.
 _MAY_BE_EMPTY = {
@@ -96,6 +101,7 @@ _MAY_BE_EMPTY = {
     Dataset.CONTRACT_NOTICES,
     Dataset.IMPROVEMENT_ACTIONS,
     Dataset.MONITORING_ACTIVITIES,
+    Dataset.PROVIDER_FEEDBACK,
 }
 
 
@@ -217,10 +223,14 @@ def check_and_load_providers(
                 f"{dataset.value}: nothing was stored: no provider list has been loaded, and every row names a "
                 "provider (configure sources.providers and load it first)"
             )
-        extract = read_dataset(settings, dataset, as_of)
+        source = settings.sources[dataset]
         left_out: tuple[str, ...] = ()
-        if dataset is Dataset.CQC_RATINGS:
-            extract, left_out = commissioned_ratings(extract, locations)
+        if isinstance(source, CqcApiSource):  # each stored provider's own record
+            extract, left_out = read_cqc_api(source, locations)
+        else:
+            extract = read_dataset(settings, dataset, as_of)
+            if dataset is Dataset.CQC_RATINGS:
+                extract, left_out = commissioned_ratings(extract, locations)
         report, frame = check_provider_dataset(settings, dataset, extract, locations, as_of)
         on_report(report)
         try:

@@ -29,6 +29,7 @@ CQC_ACTIONS = (
 )
 CONCERN_KINDS = ("safeguarding", "quality")
 CONTRACT_NOTICE_KINDS = ("default", "further default", "advisory", "placement suspension")
+PROVIDER_FEEDBACK_KINDS = ("complaint", "compliment")
 # What the quality team and the provider do to monitor a service (Appendix 2, "Monitoring and measures").
 MONITORING_ACTIVITIES = (
     "announced visit",
@@ -61,6 +62,7 @@ class Dataset(StrEnum):
     CONTRACT_NOTICES = "contract_notices"
     IMPROVEMENT_ACTIONS = "improvement_actions"
     MONITORING_ACTIVITIES = "monitoring_activities"
+    PROVIDER_FEEDBACK = "provider_feedback"
 
 
 # The council's extracts, in the order `qaloop load` loads them (returns arrive through the drop folder).
@@ -85,6 +87,7 @@ PROVIDER_INTELLIGENCE = (
     Dataset.CONTRACT_NOTICES,
     Dataset.IMPROVEMENT_ACTIONS,
     Dataset.MONITORING_ACTIVITIES,
+    Dataset.PROVIDER_FEEDBACK,
 )
 
 
@@ -400,6 +403,17 @@ SCHEMAS: dict[Dataset, DatasetSchema] = {
             _c("location_id", "text", "the CQC location id"),
             _c("activity", "text", ", ".join(MONITORING_ACTIVITIES[:-1]) + " or " + MONITORING_ACTIVITIES[-1]),
             _c("done_on", "date", "when it took place (a self-assessment: when it was received)"),
+        ),
+    ),
+    Dataset.PROVIDER_FEEDBACK: DatasetSchema(
+        Dataset.PROVIDER_FEEDBACK,
+        key=("feedback_ref",),
+        columns=(
+            _c("feedback_ref", "text", "the complaint's or compliment's reference"),
+            _c("location_id", "text", "the CQC location id of the service it is about"),
+            _c("feedback", "text", "complaint or compliment"),
+            _c("received_on", "date", "when it was received"),
+            _c("upheld", "bool", "a complaint: yes when it was upheld, in whole or part", required=False),
         ),
     ),
 }

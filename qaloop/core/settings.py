@@ -611,7 +611,19 @@ class AnnexASource(_Source):
         return lists
 
 
-Source = Annotated[CsvSource | XlsxSource | SqlSource | AnnexASource, Field(discriminator="kind")]
+class CqcApiSource(_Source):
+    """CQC's public API as the CQC ratings: each stored provider's location record, its current ratings (for a
+    council with an API subscription key, in place of the directory file)."""
+
+    kind: Literal["cqc_api"]
+    base_url: str = Field(default="https://api.service.cqc.org.uk/public/v1", pattern=r"^https?://")
+    subscription_key: SecretStr | None = Field(
+        default=None, description="set through QALOOP_SOURCES__CQC_RATINGS__SUBSCRIPTION_KEY, never in YAML"
+    )
+    timeout_seconds: float = Field(default=30, gt=0, le=300)
+
+
+Source = Annotated[CsvSource | XlsxSource | SqlSource | AnnexASource | CqcApiSource, Field(discriminator="kind")]
 
 CqcRating = Literal[CQC_RATING_WORDS]  # type: ignore[valid-type]
 CqcAction = Literal[CQC_ACTIONS]  # type: ignore[valid-type]
@@ -1020,6 +1032,8 @@ class Settings(BaseSettings):
                 unknown_types = sorted(set(source.lists.values()) - set(type_ids))
                 if unknown_types:
                     raise ValueError(f"sources.cases.lists names unknown audit type(s) {unknown_types}: {type_ids}")
+            if isinstance(source, CqcApiSource) and dataset is not Dataset.CQC_RATINGS:
+                raise ValueError(f"sources.{dataset.value}: the CQC API can only be the cqc_ratings source")
             schema = SCHEMAS[dataset]
             unknown = sorted(set(source.columns) - set(schema.names))
             if unknown:

@@ -1,13 +1,13 @@
-"""A synthetic commissioned care market for the demo, in the layouts councils and CQC publish: a few hundred care
-homes (with and without nursing), home-care agencies and supported-living services with a year of intelligence,
-most of them unremarkable, a handful drifting into concern (a poor inspection, safeguarding concerns, returns
-missing, overdue improvement actions, a suspension, CQC moving to cancel one's registration, a serious
-safeguarding concern last week) and one recovering (re-inspected Good, its plan completed, its suspension lifted).
+"""A synthetic commissioned care market for the demo, in the layouts councils and CQC publish: a few hundred care homes
+(with and without nursing), home-care agencies and supported-living services with a year of intelligence, most of
+them unremarkable, a handful drifting into concern (a poor inspection, safeguarding concerns and complaints, returns
+missing, overdue improvement actions, a suspension, CQC moving to cancel one's registration, a serious safeguarding
+concern last week) and one recovering (re-inspected Good, its plan completed, its suspension lifted).
 
 ``generate_market`` gives the datasets' canonical frames; the CQC ratings are written as the CQC care directory's
-"latest ratings" file with every one of its columns (other councils' locations and population-group rows
-included), the rest through the configured sources' own column names and words. ``play_panel`` runs the stored
-market through two months of the quality review panel, as `make demo` shows it.
+"latest ratings" file with every one of its columns (other councils' locations and population-group rows included),
+the rest through the configured sources' own column names and words. ``play_panel`` runs the stored market through
+two months of the quality review panel, as `make demo` shows it.
 """
 
 from __future__ import annotations
@@ -100,6 +100,7 @@ def generate_market(settings: Settings, *, as_of: date, seed: int = 1, providers
         Dataset.CONTRACT_NOTICES: _notices(rng, listing, drifting, recovering, day),
         Dataset.IMPROVEMENT_ACTIONS: _actions(rng, listing, drifting, recovering, day),
         Dataset.MONITORING_ACTIVITIES: _activities(rng, listing, drifting, day),
+        Dataset.PROVIDER_FEEDBACK: _feedback(rng, listing, drifting, day),
     }
     for dataset, frame in frames.items():
         assert list(frame.columns) == SCHEMAS[dataset].names, dataset
@@ -225,6 +226,20 @@ def _activities(
     rows += [(ref, "unannounced visit", _days_ago(day, 20)[0]) for ref in drifting[:2]]
     frame = pd.DataFrame(rows, columns=["location_id", "activity", "done_on"])
     frame.insert(0, "activity_ref", [f"MV-{n:05d}" for n in range(len(frame))])
+    return frame
+
+
+def _feedback(rng: np.random.Generator, listing: pd.DataFrame, drifting: list[str], day: pd.Timestamp) -> pd.DataFrame:
+    rows = []
+    for ref in listing["location_id"]:
+        complaints, upheld = (rng.poisson(2.5), 0.6) if ref in drifting else (rng.poisson(0.4), 0.3)
+        rows += [(ref, "complaint", _days_ago(day, int(when))[0], bool(rng.random() < upheld))
+                 for when in rng.integers(1, 365, complaints)]  # fmt: skip
+        rows += [
+            (ref, "compliment", _days_ago(day, int(when))[0], None) for when in rng.integers(1, 365, rng.poisson(1.2))
+        ]
+    frame = pd.DataFrame(rows, columns=["location_id", "feedback", "received_on", "upheld"])
+    frame.insert(0, "feedback_ref", [f"FB-{n:05d}" for n in range(len(frame))])
     return frame
 
 

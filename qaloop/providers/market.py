@@ -1,11 +1,11 @@
-"""The market's figures for a month, read from the store: what the dashboard for commissioners and leadership and
-the quality review panel's pack show.
+"""The market's figures for a month, read from the store: what the dashboard for commissioners and leadership and the
+quality review panel's pack show.
 
 Each provider's level is the one decided for the latest month up to the one shown (1 when never decided); the
 month's proposals and decisions are as recorded. Intelligence is as known on the month's last day (ratings as they
-stood, concerns in the last 12 months, improvement actions due by then); monitoring overdue is as on the day the
-figures are read. The pack holds every provider at level 2 or 3 and every provider whose proposal would move it,
-its evidence grouped under the Quality Outcomes Framework's five key questions.
+stood, concerns, complaints and compliments in the last 12 months, improvement actions due by then); monitoring
+overdue is as on the day the figures are read. The pack holds every provider at level 2 or 3 and every provider
+whose proposal would move it, its evidence grouped under the Quality Outcomes Framework's five key questions.
 """
 
 from __future__ import annotations
@@ -124,6 +124,19 @@ def market_figures(engine: Engine, settings: Settings, month: str, today: date) 
             columns=["provider_id", "month", "level", "decided_by", "jointly_with"],
         )
         intel = read_intelligence(connection, authority, as_of, quality)
+        feedback = models.ProviderFeedback
+        heard = pd.DataFrame(
+            connection.execute(
+                select(provider.location_id, feedback.feedback, feedback.upheld)
+                .join(provider, provider.id == feedback.provider_id)
+                .where(
+                    provider.authority_id == authority,
+                    feedback.received_on > look_back_cutoff(as_of, 12).date(),
+                    feedback.received_on <= as_of,
+                )
+            ).all(),
+            columns=["location_id", "feedback", "upheld"],
+        )
         found = monitoring.monitoring_on(connection, authority, quality, today)
         urgent = connection.execute(
             select(provider.location_id, models.UrgentReview.says)
@@ -171,7 +184,7 @@ def market_figures(engine: Engine, settings: Settings, month: str, today: date) 
     )  # fmt: skip
     this_month = decided[decided["month"] == month].set_index("location_id")
     pack = [
-        _pack_entry(row, proposals[row.location_id], intel, overdue, this_month, quality, as_of)
+        _pack_entry(row, proposals[row.location_id], intel, heard, overdue, this_month, quality, as_of)
         for row in providers.itertuples(index=False)
         if row.location_id in proposals and _for_the_panel(proposals[row.location_id])
     ]
@@ -202,6 +215,7 @@ def _pack_entry(
     row: Any,
     stored: StoredProposal,
     intel: Intelligence,
+    heard: pd.DataFrame,
     overdue: pd.DataFrame,
     this_month: pd.DataFrame,
     quality: ProviderQuality,
@@ -219,6 +233,13 @@ def _pack_entry(
     for reason in stored.proposal.reasons:
         question = questions.get(reason.rule, "Well-led")
         evidence[question].append(f"{reason.rule} (level {reason.level}): {reason.says}")
+    about = heard[heard["location_id"] == ref]
+    complaints = about[about["feedback"] == "complaint"]
+    if len(complaints):
+        upheld = int(complaints["upheld"].fillna(False).astype(bool).sum())
+        evidence["Responsive"].append(f"{len(complaints)} complaint(s) in 12 months, {upheld} upheld")
+    if compliments := int((about["feedback"] == "compliment").sum()):
+        evidence["Caring"].append(f"{compliments} compliment(s) in 12 months")
     actions = intel.actions[intel.actions["location_id"] == ref]
     completed = actions["completed_on"].notna() & (actions["completed_on"] <= pd.Timestamp(as_of))
     late = ~completed & (actions["due_on"] < pd.Timestamp(as_of))

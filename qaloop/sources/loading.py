@@ -616,6 +616,12 @@ _LOADERS: dict[Dataset, _Loader] = {
         ["authority_id", "activity_ref"],
         ["provider_id", "activity", "done_on"],
     ),
+    Dataset.PROVIDER_FEEDBACK: _intelligence_loader(
+        Dataset.PROVIDER_FEEDBACK,
+        models.ProviderFeedback.__table__,
+        ["authority_id", "feedback_ref"],
+        ["provider_id", "feedback", "received_on", "upheld"],
+    ),
     Dataset.CASES: _load_cases,
     Dataset.AUDIT_HISTORY: _load_history,
     Dataset.COMPLAINTS: _evidence_loader(

@@ -20,7 +20,16 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from qaloop.core.schema import SCHEMAS, Dataset
-from qaloop.core.settings import AnnexASource, ColumnSpec, CsvSource, Settings, Source, SqlSource, XlsxSource
+from qaloop.core.settings import (
+    AnnexASource,
+    ColumnSpec,
+    CqcApiSource,
+    CsvSource,
+    Settings,
+    Source,
+    SqlSource,
+    XlsxSource,
+)
 from qaloop.sources.annex_a import AnnexA, AnnexAError, read_annex_a
 from qaloop.store.engine import engine_for
 
@@ -43,7 +52,10 @@ def file_digest(source: Path | BinaryIO) -> str:
 
 
 def describe(source: Source) -> str:
-    """How a source is named in messages: its file path, or 'SQL query' (never a URL, which may hold a password)."""
+    """How a source is named in messages: its file path, 'SQL query' or 'the CQC API' (never a URL, which may hold
+    a password)."""
+    if isinstance(source, CqcApiSource):
+        return "the CQC API"
     return "SQL query" if isinstance(source, SqlSource) else str(source.path)
 
 
@@ -56,6 +68,11 @@ def read_dataset(settings: Settings, dataset: Dataset, as_of: date | None = None
     source = settings.sources.get(dataset)
     if source is None:
         raise SourceError(f"no source is configured for {dataset.value} (add sources.{dataset.value} to the config)")
+    if isinstance(source, CqcApiSource):
+        raise SourceError(
+            f"{dataset.value}: the CQC API is read for the stored providers by the market's intake "
+            f"(`qaloop load {dataset.value}`, or the provider flows)"
+        )
     if isinstance(source, AnnexASource):
         read = read_annex_a_source(settings, read_dataset(settings, Dataset.STAFF, as_of))
         if len(read.problems):

@@ -39,6 +39,7 @@ from qaloop.core.schema import (
     CQC_DOMAINS,
     CQC_RATING_WORDS,
     MONITORING_ACTIVITIES,
+    PROVIDER_FEEDBACK_KINDS,
     SERVICE_TYPES,
 )
 
@@ -788,3 +789,18 @@ class ProviderChaseStep(Base):
     step_days: Mapped[int] = mapped_column(Integer)
     notified: Mapped[str] = mapped_column(String(16))
     sent_on: Mapped[date] = mapped_column(Date)
+
+
+class ProviderFeedback(Base):
+    """A complaint or a compliment about a provider, and for a complaint whether it was upheld."""
+
+    __tablename__ = "provider_feedback"
+    __table_args__ = (UniqueConstraint("authority_id", "feedback_ref"), one_of("feedback", PROVIDER_FEEDBACK_KINDS))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"))
+    feedback_ref: Mapped[str] = mapped_column(String(64))
+    feedback: Mapped[str] = mapped_column(String(16))
+    received_on: Mapped[date] = mapped_column(Date)
+    upheld: Mapped[bool | None] = mapped_column(Boolean)

@@ -65,6 +65,11 @@ def test_the_market_is_stored_from_the_cqc_directory_and_the_councils_logs_once(
     assert _count(market, models.MonitoringReturn) == 18
     assert _count(market, models.MonitoringActivity) == 7
     with engine_from(market).connect() as connection:
+        upheld = dict(
+            connection.execute(select(models.ProviderFeedback.feedback_ref, models.ProviderFeedback.upheld)).all()
+        )
+    assert upheld == {"CMP-1": True, "CMP-2": False, "CPL-1": None, "CPL-2": None}
+    with engine_from(market).connect() as connection:
         joint = connection.execute(
             select(models.Provider.service_type, models.Provider.commissioned_by, models.Provider.lead_organisation)
             .where(models.Provider.location_id == "1-1002")
@@ -103,7 +108,7 @@ def test_bad_rows_are_named_by_row_and_reason_and_nothing_of_their_dataset_is_wr
     # The datasets that passed are stored; the others, corrected at source, come in on the next run.
     assert {intake.dataset for intake in failed.value.loaded} == {
         Dataset.PROVIDERS, Dataset.CQC_ENFORCEMENT, Dataset.MONITORING_RETURNS, Dataset.IMPROVEMENT_ACTIONS,
-        Dataset.MONITORING_ACTIVITIES,
+        Dataset.MONITORING_ACTIVITIES, Dataset.PROVIDER_FEEDBACK,
     }  # fmt: skip
     _spoil(settings, Dataset.CQC_RATINGS, 13, "Latest Rating", "Inadequate")
     _spoil(settings, Dataset.PROVIDER_CONCERNS, 0, "CQC Location", "1-1002")

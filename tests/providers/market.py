@@ -1,6 +1,7 @@
 """A small commissioned market written in the layouts councils and CQC publish: the CQC care directory's
 "latest ratings" file with every one of its columns (other councils' locations and population-group rows
-included), and a council's contract log, concerns log, monitoring log and visits log under their own headings, mapped.
+included), and a council's contract, concerns, monitoring, visits and complaints logs under their own headings,
+mapped.
 
 ``with_market(settings, folder)`` writes the files under ``folder`` and returns the settings that read them.
 """
@@ -148,6 +149,16 @@ def activities_log() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Ref", "CQC Location", "Activity", "Date"])
 
 
+def feedback_log() -> pd.DataFrame:
+    rows = [
+        ("CMP-1", "1-1002", "Complaint", "12/08/2026", "Upheld"),
+        ("CMP-2", "1-1002", "Complaint", "03/11/2026", "Not upheld"),
+        ("CPL-1", "1-1002", "Compliment", "20/09/2026", ""),
+        ("CPL-2", "1-1005", "Compliment", "01/10/2026", ""),
+    ]
+    return pd.DataFrame(rows, columns=["Ref", "CQC Location", "Type", "Received", "Outcome"])
+
+
 def _csv(folder: Path, name: str, frame: pd.DataFrame, columns: dict[str, Any]) -> CsvSource:
     path = folder / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -276,6 +287,18 @@ def market_sources(folder: Path, *enforcement: tuple[str, str, str, str]) -> dic
                     },
                 },
                 "done_on": "Date",
+            },
+        ),
+        Dataset.PROVIDER_FEEDBACK: _csv(
+            folder,
+            "feedback.csv",
+            feedback_log(),
+            {
+                "feedback_ref": "Ref",
+                "location_id": "CQC Location",
+                "feedback": {"from": "Type", "values": {"Complaint": "complaint", "Compliment": "compliment"}},
+                "received_on": "Received",
+                "upheld": {"from": "Outcome", "values": {"Upheld": "yes", "Not upheld": "no"}},
             },
         ),
     }

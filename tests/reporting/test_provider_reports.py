@@ -55,6 +55,8 @@ def test_the_pack_holds_every_provider_for_the_panel_with_its_evidence_under_the
     # SIP-1 is open and past its day, SIP-2 completed, SIP-3 not yet due.
     assert elm.actions == {"total": 3, "completed": 1, "open": 2, "overdue": 1}
     assert elm.commissioned_by == "joint" and elm.decision is None
+    assert elm.evidence["Responsive"][-1] == "2 complaint(s) in 12 months, 1 upheld"
+    assert elm.evidence["Caring"][-1] == "1 compliment(s) in 12 months"
     # The dashboard's figures: the decision counts from November; ratings as they stood.
     levels = figures.levels_over_time.set_index("month")
     assert levels.loc["2026-11", "level 3"] == 1 and levels.loc["2026-10", "level 3"] == 0
