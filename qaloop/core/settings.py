@@ -866,6 +866,15 @@ class ProviderReminders(_Strict):
         return self
 
 
+class Deciders(_Strict):
+    """Who may record a decision on a provider's level (staff ids): the quality team's team managers decide on a
+    provider that stays at level 1; the quality review panel (its chair, or whoever records its minutes) decides
+    on every other, that is whenever level 2 or 3 is proposed, held or decided."""
+
+    team_managers: list[str] = Field(min_length=1)
+    panel: list[str] = Field(min_length=1)
+
+
 class ProviderQuality(_Strict):
     """The commissioned market's quality monitoring: the threshold rules a provider's level is proposed from, the
     urgent triggers, the monitoring each level needs, and the chasing of what providers are asked for."""
@@ -907,6 +916,9 @@ class ProviderQuality(_Strict):
         default=10, ge=1, le=28, description="the day of the following month a monthly monitoring return is due"
     )
     reminders: ProviderReminders = Field(default_factory=ProviderReminders)
+    deciders: Deciders | None = Field(
+        default=None, description="who may record decisions (absent: anyone, each decision naming who made it)"
+    )
     panel_meetings: list[date] = Field(
         default_factory=list,
         description="the quality review panel's meeting days; each gets its pack pack_working_days_before it",

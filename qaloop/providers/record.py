@@ -414,11 +414,30 @@ def decide_all(engine: Engine, settings: Settings, month: str, decisions: list[D
     with engine.begin() as connection:
         authority = authority_id(connection, settings)
         for decision in decisions:
-            _record_decision(connection, authority, month, decision, decided_by.strip())
+            _record_decision(connection, authority, month, decision, decided_by.strip(), settings.provider_quality)
         return [_decision(connection, authority, each.location_id, month) or "" for each in decisions]
 
 
-def _record_decision(connection: Connection, authority: int, month: str, decision: Decision, by: str) -> None:
+def _refuse_wrong_decider(
+    location_id: str, stored: StoredProposal, level: int, by: str, quality: ProviderQuality | None
+) -> None:
+    """A provider that stays at level 1 is the team manager's to decide; any other, the panel's (see Deciders)."""
+    if quality is None or quality.deciders is None:
+        return
+    for_the_panel = max(stored.proposal.level, stored.current_level, level) >= 2
+    allowed = quality.deciders.panel if for_the_panel else quality.deciders.team_managers
+    if by not in allowed:
+        whose = "the quality review panel's" if for_the_panel else "a team manager's"
+        raise ProviderError(
+            f"{location_id}: this decision (level {stored.current_level} now, {stored.proposal.level} proposed, "
+            f"{level} decided) is {whose} to record, and {by} is not among provider_quality.deciders."
+            f"{'panel' if for_the_panel else 'team_managers'}"
+        )
+
+
+def _record_decision(
+    connection: Connection, authority: int, month: str, decision: Decision, by: str, quality: ProviderQuality | None
+) -> None:
     location_id = decision.location_id
     if decision.level not in LEVELS:
         raise ProviderError(f"{location_id}: level {decision.level} is not a threshold level (1, 2 or 3)")
@@ -429,8 +448,10 @@ def _record_decision(connection: Connection, authority: int, month: str, decisio
             models.Provider.authority_id == authority, models.Provider.location_id == location_id
         )
     ).first()
-    if provider is None or location_id not in recorded_proposals(connection, authority, month, location_id):
+    stored = recorded_proposals(connection, authority, month, location_id).get(location_id)
+    if provider is None or stored is None:
         raise ProviderError(f"no level is proposed for {location_id} for {month}: run `qaloop provider propose`")
+    _refuse_wrong_decider(location_id, stored, decision.level, by, quality)
     if provider.commissioned_by == "joint" and not (decision.jointly_with or "").strip():
         raise ProviderError(
             f"{location_id} is commissioned jointly with the ICB: name who at the ICB agreed the decision "

@@ -78,7 +78,6 @@ def test_intelligence_failing_its_checks_stops_the_run_and_tells_the_qa_team(
     assert "SG-1" in body
 
 
-@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_the_panels_decisions_are_given_in_the_runs_form_and_recorded(
     prefect_harness: None, store_settings: Settings, smtp_server: SmtpSink, tmp_path: Path
 ) -> None:

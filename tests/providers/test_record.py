@@ -11,7 +11,7 @@ import pytest
 
 from checks.intake import take_in
 from qaloop.core.schema import PROVIDER_INTELLIGENCE
-from qaloop.core.settings import Settings
+from qaloop.core.settings import Deciders, Settings
 from qaloop.providers import record
 from qaloop.providers.thresholds import rule_version
 from qaloop.store.engine import engine_from, upgrade
@@ -103,3 +103,23 @@ def test_a_panels_decisions_are_recorded_all_or_none(market: Settings) -> None:
     with pytest.raises(record.ProviderError, match="already decided"):
         record.decide_all(engine, market, "2026-11", twice, "QT-0001")
     assert not record.explain(engine, market, "1-1003", "2026-11")[-1].startswith("Decided")
+
+
+def test_a_provider_staying_at_level_1_is_the_team_managers_to_decide_any_other_the_panels(market: Settings) -> None:
+    quality = market.provider_quality.model_copy(
+        update={"deciders": Deciders(team_managers=["TM-0001"], panel=["QT-0001"])}
+    )
+    settings = market.model_copy(update={"provider_quality": quality})
+    engine = engine_from(settings)
+    record.propose_month(engine, settings, "2026-11", TODAY)
+    with pytest.raises(record.ProviderError, match="is a team manager's to record, and QT-0001 is not among"):
+        record.decide(engine, settings, "1-1001", "2026-11", 1, "QT-0001", "Hold at level 1")
+    assert record.decide(engine, settings, "1-1001", "2026-11", 1, "TM-0001", "Hold at level 1").startswith(
+        "Decided: level 1 by TM-0001"
+    )
+    # 1-1003 is proposed for level 3; 1-1004 for level 1, but escalating it is the panel's to do.
+    with pytest.raises(record.ProviderError, match="is the quality review panel's to record, and TM-0001"):
+        record.decide(engine, settings, "1-1003", "2026-11", 3, "TM-0001", "Escalate")
+    with pytest.raises(record.ProviderError, match="1 proposed, 2 decided\\) is the quality review panel's"):
+        record.decide(engine, settings, "1-1004", "2026-11", 2, "TM-0001", "Escalate on the serious concern")
+    assert "by QT-0001" in record.decide(engine, settings, "1-1003", "2026-11", 3, "QT-0001", "Panel: escalate")
