@@ -62,6 +62,9 @@ DEMO_MARKET := echo "" && echo "The commissioned care market (Herefordshire's st
 endif
 # The workshop dataset's pseudonyms need a secret key; the demo uses a throwaway one unless you set yours.
 demo: export QALOOP_REPORTS__PSEUDONYM_KEY ?= demo-only-not-a-secret-7Kq2Vx9Lm4Tz8Rw
+# Prefect's local mode starts a temporary server per run; the first, on a fresh clone, creates Prefect's own
+# database, which takes longer than Prefect's default 20 s on a 2-core machine.
+demo: export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
 # The local sink takes mail as fast as it comes (the default is Exchange Online's 30 a minute).
 demo: export QALOOP_EMAIL__MESSAGES_PER_MINUTE ?= 3000
 demo: install
