@@ -58,10 +58,12 @@ def alert_qa_team(flow: Any, flow_run: Any, state: Any) -> None:
 
 def send_now(settings: Settings, messages: list[outbox.Message]) -> int:
     """Queue the alerts and send them, and only them: the run alerting may be one stopping on request, which
-    must not send the rest of the queue on its way out."""
+    must not send the rest of the queue on its way out. One queued before and not yet sent (an earlier attempt
+    the mail server refused, or another transaction that queued it) goes now; one sent before does not go
+    again. Returns how many were newly queued."""
     engine = engine_from(settings)
     queued = outbox.enqueue(engine, messages)
-    if queued:
+    if messages:
         outbox.send_queued(engine, settings.email, only=[message.key for message in messages])
     return queued
 

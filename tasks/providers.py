@@ -143,9 +143,9 @@ def raise_urgent_reviews(settings: Settings, today: date) -> list[str]:
         )
     for cause in raised:
         get_run_logger().warning("Urgent review of %s raised: %s.", cause.location_id, cause.says)
-    if waiting:  # after the events: a relay refusing the emails must not stop the reviews starting
-        # Also the emails of causes an earlier run raised but could not send: each goes once, whoever sends it.
-        outbox.send_queued(engine, settings.email, only=[urgent.alarm_key(settings, cause) for cause in waiting])
+    # After the events: a relay refusing the emails must not stop the reviews starting. The emails of causes an
+    # earlier run raised but could not send go too; each goes once, whoever sends it.
+    send_now(settings, [urgent.urgent_message(settings, cause) for cause in waiting])
     return [f"{cause.location_id} {cause.cause} {cause.cause_ref}" for cause in raised]
 
 
@@ -176,9 +176,7 @@ def review_urgently(
         description=f"Urgent review of {location_id}",
         markdown="\n".join(lines),
     )
-    message = urgent.review_message(settings, review)
-    outbox.enqueue(engine, [message])
-    outbox.send_queued(engine, settings.email, only=[message.key])
+    send_now(settings, [urgent.review_message(settings, review)])
     urgent.mark_reviewed(engine, settings, review.cause)
     return review
 

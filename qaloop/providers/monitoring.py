@@ -20,7 +20,7 @@ it (a provider who sent one would be chased for it), and the summary says why.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -152,7 +152,7 @@ def _requirement_owed(
             return f"{provider.location_id}: {requirement.id} cannot be reckoned: no day it came to its level is known"
         if any(day >= since for day in days):
             return None
-        return _with_due(owed, since + timedelta(weeks=requirement.within_weeks))
+        return replace(owed, due=since + timedelta(weeks=requirement.within_weeks))
     assert requirement.every_months is not None
     last = max(days, default=None)
     # Coming to a level starts its requirements afresh (a monthly meeting is due a month after escalation, whatever
@@ -163,11 +163,7 @@ def _requirement_owed(
             f"{provider.location_id}: {requirement.id} cannot be reckoned: none is recorded and "
             "provider_quality.monitoring_since is not set"
         )
-    return _with_due(owed, _plus_months(counted_from, requirement.every_months))
-
-
-def _with_due(owed: Owed, due: date) -> Owed:
-    return Owed(owed.location_id, owed.provider_id, owed.kind, owed.item_id, owed.ref, owed.what, due, owed.by)
+    return replace(owed, due=_plus_months(counted_from, requirement.every_months))
 
 
 def monitoring_on(connection: Connection, authority: int, quality: ProviderQuality, today: date) -> Monitoring:

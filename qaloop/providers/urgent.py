@@ -25,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from qaloop.core.settings import ProviderQuality, Settings, UrgentConcern, UrgentEnforcement, UrgentTrigger
 from qaloop.core.templates import long_date
 from qaloop.messaging.alerts import panel_recipients
-from qaloop.messaging.compose import compose, outbox_key
+from qaloop.messaging.compose import compose
 from qaloop.messaging.outbox import Message, enqueue
 from qaloop.providers.record import (
     ProviderError,
@@ -157,11 +157,6 @@ def urgent_message(settings: Settings, cause: UrgentCause) -> Message:
 
 def _alarm_parts(cause: UrgentCause) -> tuple[str, ...]:
     return ("provider-urgent", cause.location_id, cause.cause, cause.cause_ref)
-
-
-def alarm_key(settings: Settings, cause: UrgentCause) -> str:
-    """The outbox key of the panel's email about ``cause`` (queued when the cause was raised)."""
-    return outbox_key(settings, _alarm_parts(cause))
 
 
 def _recorded_causes(authority: int) -> Select[Any]:

@@ -48,9 +48,10 @@ def test_each_major_concern_raises_one_urgent_review_with_the_panels_email(marke
     assert raised[1].says == "CQC served a notice of proposal to cancel (ENF-2) on Saturday 28 November 2026"
     assert raised[0].says == ("a safeguarding concern flagged serious (SG-9) was raised on Sunday 15 November 2026")
     emails = dict(queued(market))
+    first, second = (urgent.urgent_message(market, cause).key for cause in raised)
     assert emails == {
-        urgent.alarm_key(market, raised[0]): "Urgent review of 1-1004 (Willow Care at Home): serious safeguarding",
-        urgent.alarm_key(market, raised[1]): "Urgent review of 1-1005 (Birch View): cqc cancellation",
+        first: "Urgent review of 1-1004 (Willow Care at Home): serious safeguarding",
+        second: "Urgent review of 1-1005 (Birch View): cqc cancellation",
     }
     # Every later run (the monthly one, a second worker) finds them raised: nothing more is recorded or queued,
     # and both wait for their review until it has gone to the panel.
