@@ -52,6 +52,9 @@ DEMO_CONFIG :=
 DEMO_FRESH := var/qaloop.db var/qaloop.db-wal var/qaloop.db-shm var/returns output/mail output/cycles output/quarantine output/triangulation
 DEMO_MAIL := output/mail
 DEMO_DIVE := --type mca_assessment --theme "Best interests decisions" --reason "asked for by the governance board after an Ombudsman finding"
+# The leadership's governance: last month's performance compendium from the synthetic KPI return.
+DEMO_GOVERNANCE := echo "" && echo "Last month's performance compendium (the KPI return's indicators on their SPC charts):" && \
+	$(BIN)/qaloop compendium $(DEMO_CONFIG) &&
 # Then the commissioned care market on Herefordshire's strategy (configs/herefordshire.yaml): a few hundred
 # providers with a year of intelligence, two months of the quality review panel, its pack and the dashboard.
 MARKET := --config configs/herefordshire.yaml
@@ -83,6 +86,7 @@ demo: install
 	$(BIN)/qaloop cycle report $(DEMO_CONFIG) && \
 	echo "" && echo "A deep dive (run here; \`qaloop deep-dive\` without --here goes through a Prefect server):" && \
 	$(BIN)/qaloop deep-dive --here --size 8 $(DEMO_DIVE) $(DEMO_CONFIG) && \
+	$(DEMO_GOVERNANCE) \
 	$(DEMO_MARKET) \
 	echo "" && echo "Emails (one .eml file each): $(CURDIR)/$(DEMO_MAIL)" && \
 	echo "Prefect runs:                \`make ui\`, then http://127.0.0.1:$(UI_PORT)/runs"

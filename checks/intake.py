@@ -14,10 +14,11 @@ from datetime import date
 from checks.evidence import EVIDENCE, check_and_load_evidence
 from checks.extracts import check_and_load_extracts
 from checks.history import check_history
+from checks.indicators import check_and_load_indicators
 from checks.outcomes import CheckReport, Intake
 from checks.providers import check_and_load_providers
 from checks.runner import keep, store
-from qaloop.core.schema import EXTRACTS, PROVIDER_INTELLIGENCE, Dataset
+from qaloop.core.schema import EXTRACTS, GOVERNANCE, PROVIDER_INTELLIGENCE, Dataset
 from qaloop.core.settings import Settings
 from qaloop.sources.readers import read_dataset
 from qaloop.store.engine import engine_from
@@ -31,7 +32,7 @@ def take_in(
     on_report: Callable[[CheckReport], None] = lambda report: None,
 ) -> list[Intake]:
     """Check and store each of ``datasets`` that is configured, in the order of ``EXTRACTS``, then the commissioned
-    market's (``PROVIDER_INTELLIGENCE``, the provider list first).
+    market's (``PROVIDER_INTELLIGENCE``, the provider list first), then the KPI return (``GOVERNANCE``).
 
     The staff list and the case extract are checked together (cases are checked against the staff list) and
     both stored when either is asked for. Raises CheckFailed (or EvidenceFailed) with nothing of that dataset
@@ -40,7 +41,7 @@ def take_in(
     """
     wanted = [
         dataset
-        for dataset in (*EXTRACTS, *PROVIDER_INTELLIGENCE)
+        for dataset in (*EXTRACTS, *PROVIDER_INTELLIGENCE, *GOVERNANCE)
         if dataset in set(datasets) and dataset in settings.sources
     ]
     taken: list[Intake] = []
@@ -53,6 +54,8 @@ def take_in(
         taken += check_and_load_evidence(settings, as_of, on_report, evidence)
     if market := [dataset for dataset in wanted if dataset in PROVIDER_INTELLIGENCE]:
         taken += check_and_load_providers(settings, as_of, on_report, market)
+    if Dataset.INDICATORS in wanted:
+        taken.append(check_and_load_indicators(settings, as_of, on_report))
     return taken
 
 

@@ -16,7 +16,8 @@ from cli import doctor
 from qaloop.allocation import notices
 from qaloop.allocation import record as allocation_record
 from qaloop.core import cycle_dates as cycles
-from qaloop.core.schema import EXTRACTS, PROVIDER_INTELLIGENCE, Dataset, columns_table
+from qaloop.core.months import last_month
+from qaloop.core.schema import EXTRACTS, GOVERNANCE, PROVIDER_INTELLIGENCE, Dataset, columns_table
 from qaloop.core.settings import ConfigError, Settings, load_settings
 from qaloop.demo import synthetic
 from qaloop.messaging import outbox, undelivered
@@ -110,9 +111,9 @@ def demo_data(
     ] = None,
 ) -> None:
     """Write a synthetic authority's extracts to the configured source files: its staff, cases, history and
-    evidence, and, where the commissioned market's sources are configured, a market of a few hundred providers
-    with a year of intelligence."""
-    from qaloop.demo import market
+    evidence, its monthly KPI return where one is configured, and, where the commissioned market's sources are
+    configured, a market of a few hundred providers with a year of intelligence."""
+    from qaloop.demo import indicators, market
 
     settings = _settings(config)
     day = _date(as_of)
@@ -120,6 +121,11 @@ def demo_data(
         authority = synthetic.generate(settings, as_of=day, seed=seed, cases=cases)
         for dataset, path in synthetic.write_extracts(authority, settings).items():
             typer.echo(f"  {dataset.value:<22} {len(authority[dataset]):>9,} rows -> {path}")
+    if Dataset.INDICATORS in settings.sources:
+        kpis = indicators.generate_indicators(settings, as_of=day, seed=seed)
+        typer.echo(
+            f"  {Dataset.INDICATORS.value:<22} {len(kpis):>9,} rows -> {indicators.write_indicators(settings, kpis)}"
+        )
     if Dataset.PROVIDERS in settings.sources:
         made = market.generate_market(settings, as_of=day, seed=seed)
         for dataset, path in market.write_market(made, settings).items():
@@ -172,7 +178,7 @@ def load(
             "The store is not set up for this version of qaloop: run `qaloop init-db` first.", fg="red", err=True
         )
         raise typer.Exit(1)
-    loadable = (*EXTRACTS, *PROVIDER_INTELLIGENCE)
+    loadable = (*EXTRACTS, *PROVIDER_INTELLIGENCE, *GOVERNANCE)
     returned_work = [d.value for d in dataset or [] if d not in loadable]
     if returned_work:
         typer.secho(
@@ -232,9 +238,12 @@ def columns(
     providers: Annotated[
         bool, typer.Option("--providers", help="the commissioned market's datasets instead of the council's extracts")
     ] = False,
+    governance: Annotated[
+        bool, typer.Option("--governance", help="the KPI return's columns instead of the council's extracts")
+    ] = False,
 ) -> None:
     """Print the canonical columns of every extract (what a source's `columns` mapping maps to), as in README."""
-    typer.echo(columns_table(PROVIDER_INTELLIGENCE if providers else EXTRACTS), nl=False)
+    typer.echo(columns_table(PROVIDER_INTELLIGENCE if providers else GOVERNANCE if governance else EXTRACTS), nl=False)
 
 
 @app.command("doctor")
@@ -343,6 +352,24 @@ def triangulate_command(
     typer.echo(f"Triangulation, {summary.window}: {len(summary.flagged)} flagged; {summary.emails_sent} email(s) sent.")
     for flagged in summary.flagged:
         typer.echo(f"  {flagged}")
+
+
+@app.command("compendium")
+def compendium_command(
+    month: Annotated[str | None, typer.Argument(help="the month, YYYY-MM (default: the month last ended)")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run the performance-compendium flow now for a month: check and store the KPI return, write the compendium
+    (HTML and XLSX) and send it to the managers' list, once a month."""
+    _settings(config)
+    from flows.performance_compendium import performance_compendium
+
+    chosen = month or last_month(date.today())
+    state = performance_compendium(config=str(config) if config else None, month=chosen, return_state=True)
+    summary = _finished(state, "The compendium")
+    typer.echo(f"Performance compendium, {chosen}: {summary.emails_sent} email(s) sent.")
+    typer.echo(f"  {summary.compendium}")
+    typer.echo(f"  {Path(summary.compendium or '').with_suffix('.xlsx')}")
 
 
 @app.command("deep-dive")
@@ -511,7 +538,7 @@ def provider_propose(
     from qaloop.providers import record
 
     settings = _settings(config)
-    chosen = month or record.last_month(date.today())
+    chosen = month or last_month(date.today())
     with _refusals(record.ProviderError, CycleError):
         placed = record.propose_month(engine_from(settings), settings, chosen, date.today())
     already = sum(1 for each in placed if each.recorded_before)
@@ -582,7 +609,7 @@ def provider_report(
     from qaloop.reporting.provider_reports import write_provider_reports
 
     settings = _settings(config)
-    chosen = month or record.last_month(date.today())
+    chosen = month or last_month(date.today())
     with _refusals(record.ProviderError, CycleError):
         figures = market.market_figures(engine_from(settings), settings, chosen, date.today())
     reports = write_provider_reports(settings, figures, _date(meeting) if meeting else None)

@@ -13,8 +13,9 @@ from prefect.flow_runs import pause_flow_run
 from prefect.runtime import flow_run
 from pydantic import BaseModel, Field, create_model
 
+from qaloop.core.months import last_month
 from qaloop.core.settings import load_settings
-from qaloop.providers.record import Decision, last_month
+from qaloop.providers.record import Decision
 from tasks import dated_run_name
 from tasks.alerts import alert_qa_team
 from tasks.providers import ask_for_decisions, load_market, propose_levels, raise_urgent_reviews, record_decisions

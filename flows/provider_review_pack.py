@@ -11,10 +11,11 @@ from datetime import date
 from prefect import flow, get_run_logger
 from pydantic import BaseModel
 
+from qaloop.core.months import last_month
 from qaloop.core.settings import load_settings
 from qaloop.core.templates import long_date
 from qaloop.providers.market import next_pack, pack_due
-from qaloop.providers.record import last_month, quality_of
+from qaloop.providers.record import quality_of
 from tasks import dated_run_name
 from tasks.alerts import alert_qa_team
 from tasks.notify import send_emails

@@ -19,6 +19,7 @@ from prefect.states import State
 
 from checks.outcomes import CheckFailed, CheckReport, EvidenceFailed
 from qaloop.core.settings import Settings, load_settings
+from qaloop.governance.indicators import GovernanceError
 from qaloop.providers.record import ProviderError
 from qaloop.sources.loading import LoadError
 from qaloop.sources.readers import SourceError
@@ -34,7 +35,9 @@ class StoppedOnRequest(Exception):
 
 # Bad data or a broken rule will not mend itself between attempts, and a stop asked for is not to be undone by
 # trying again: only I/O failures are retried.
-_WILL_NOT_MEND = (CheckFailed, EvidenceFailed, SourceError, LoadError, CycleError, ProviderError, StoppedOnRequest)
+_WILL_NOT_MEND = (
+    CheckFailed, EvidenceFailed, SourceError, LoadError, CycleError, ProviderError, GovernanceError, StoppedOnRequest
+)  # fmt: skip
 
 
 def worth_retrying(task: object, task_run: object, state: State) -> bool:

@@ -455,6 +455,8 @@ def write_config(settings: Settings, folder: Path, smtp_port: int | None = None)
             data["sources"][dataset.value]["path"] = str(source.path)
     if settings.provider_quality is not None:
         data["provider_quality"] = settings.provider_quality.model_dump(mode="json", exclude_none=True)
+    if settings.governance is not None:
+        data["governance"] = settings.governance.model_dump(mode="json", exclude_none=True)
     if smtp_port is not None:
         data["email"]["smtp_port"] = smtp_port
         data["email"]["messages_per_minute"] = 60_000

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-ColumnKind = Literal["text", "date", "int", "bool"]
+ColumnKind = Literal["text", "date", "int", "number", "bool"]
 
 # Commissioned providers and their intelligence, in the words of the CQC directory and a council's contract log.
 SERVICE_TYPES = ("care_home", "nursing_home", "home_care", "supported_living")
@@ -63,6 +63,7 @@ class Dataset(StrEnum):
     IMPROVEMENT_ACTIONS = "improvement_actions"
     MONITORING_ACTIVITIES = "monitoring_activities"
     PROVIDER_FEEDBACK = "provider_feedback"
+    INDICATORS = "indicators"
 
 
 # The council's extracts, in the order `qaloop load` loads them (returns arrive through the drop folder).
@@ -89,6 +90,11 @@ PROVIDER_INTELLIGENCE = (
     Dataset.MONITORING_ACTIVITIES,
     Dataset.PROVIDER_FEEDBACK,
 )
+
+# What the leadership's governance reads beside the audits: the council's monthly KPI return.
+GOVERNANCE = (Dataset.INDICATORS,)
+# An indicator's polarity, as a KPI return says it: which way is better.
+POLARITIES = ("higher is better", "lower is better")
 
 
 @dataclass(frozen=True)
@@ -414,6 +420,27 @@ SCHEMAS: dict[Dataset, DatasetSchema] = {
             _c("feedback", "text", "complaint or compliment"),
             _c("received_on", "date", "when it was received"),
             _c("upheld", "bool", "a complaint: yes when it was upheld, in whole or part", required=False),
+        ),
+    ),
+    Dataset.INDICATORS: DatasetSchema(
+        Dataset.INDICATORS,
+        key=("indicator", "period", "service_area"),
+        columns=(
+            _c("indicator", "text", "the indicator's id, as governance.indicators names it"),
+            _c("period", "text", "the month the figure is for: 2026-04, Apr-26, April 2026 or a date in it"),
+            _c(
+                "service_area",
+                "text",
+                "the service area, as governance.service_areas names it (blank: the whole service)",
+                required=False,
+            ),
+            _c("value", "number", "the figure; a rate on its scale (a percentage as 45.2 or 45.2%)"),
+            _c("numerator", "number", "a rate's numerator", required=False),
+            _c("denominator", "number", "a rate's denominator", required=False),
+            _c("target", "number", "the month's target (blank: the configured one, if any)", required=False),
+            _c("polarity", "text", "higher is better or lower is better (blank: as configured)", required=False),
+            _c("neighbours", "number", "the statistical neighbours' average, where known", required=False),
+            _c("england", "number", "England's figure, where known", required=False),
         ),
     ),
 }

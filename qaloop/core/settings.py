@@ -39,6 +39,7 @@ from qaloop.core.schema import (
     CQC_KEY_QUESTIONS,
     CQC_RATING_WORDS,
     MONITORING_ACTIVITIES,
+    POLARITIES,
     PROVIDER_INTELLIGENCE,
     SCHEMAS,
     Dataset,
@@ -943,6 +944,68 @@ class ProviderQuality(_Strict):
         return self
 
 
+Polarity = Literal[POLARITIES]  # type: ignore[valid-type]
+# Coventry's four lenses of the service performance review (Appendix 2): where an indicator is evidence.
+Lens = Literal["independent", "provider", "professional", "citizen"]
+
+
+class IndicatorDefinition(_Strict):
+    """One key performance indicator: what it measures, which way is better, who owns it and the lens of the
+    service review it is evidence for."""
+
+    title: str = Field(min_length=1, max_length=200)
+    polarity: Polarity
+    owner: str = Field(min_length=1, max_length=64, description="the staff id of the indicator's owner")
+    lens: Lens = "independent"
+    per: int | None = Field(
+        default=None,
+        ge=1,
+        description="a rate's scale: 100 for a percentage, 10000 for a rate per 10,000 (absent: not a rate)",
+    )
+    unit: str = Field(default="", max_length=24, description="what the figure counts, e.g. days (absent: none)")
+    target: float | None = Field(default=None, description="the target where the KPI return gives none")
+
+
+class ServiceArea(_Strict):
+    """A service area, as the KPI return and the head of service's review name it."""
+
+    name: str = Field(min_length=1, max_length=120)
+
+
+class Governance(_Strict):
+    """The leadership's governance: the key performance indicators and the monthly performance compendium."""
+
+    indicators: dict[str, IndicatorDefinition] = Field(min_length=1, description="by the id the KPI return uses")
+    service_areas: dict[str, ServiceArea] = Field(
+        default_factory=dict, description="by id; the KPI return may name each by its id or its name"
+    )
+    compendium_day: int = Field(
+        default=4, ge=1, le=28, description="the compendium goes on this day of the month, or the next working day"
+    )
+    compendium_to: list[EmailStr] = Field(
+        default_factory=list, description="the managers' distribution list for the compendium (absent: the QA team)"
+    )
+    months_charted: int = Field(default=24, ge=2, le=60, description="the months each indicator's chart shows")
+
+    @model_validator(mode="after")
+    def _named_once(self) -> Governance:
+        named: dict[str, set[str]] = {}
+        for area_id, area in self.service_areas.items():
+            for word in {area_id.casefold(), area.name.casefold()}:
+                named.setdefault(word, set()).add(area_id)
+        clashes = sorted(word for word, ids in named.items() if len(ids) > 1)
+        if clashes:
+            raise ValueError(f"governance.service_areas: {clashes} name more than one service area")
+        return self
+
+    def service_area_id(self, named: str) -> str | None:
+        """The id of the service area ``named`` (its id or its name, in any case); None when none is."""
+        for area_id, area in self.service_areas.items():
+            if named.casefold() in (area_id.casefold(), area.name.casefold()):
+                return area_id
+        return None
+
+
 class CheckPolicy(_Strict):
     """What a failed data check does: stop the step, or set the failing rows aside and go on."""
 
@@ -992,6 +1055,9 @@ class Settings(BaseSettings):
     provider_quality: ProviderQuality | None = Field(
         default=None, description="the commissioned market's threshold levels (absent: the council does not run it)"
     )
+    governance: Governance | None = Field(
+        default=None, description="the key performance indicators and their compendium (absent: not run here)"
+    )
     alerts: Alerts = Alerts()
     email: Email
     sources: dict[Dataset, Source] = Field(default_factory=dict)
@@ -1037,6 +1103,8 @@ class Settings(BaseSettings):
                 f"sources.{about_providers[0]}: its rows name commissioned providers, so the provider list must be "
                 "configured too (add sources.providers)"
             )
+        if Dataset.INDICATORS in self.sources and self.governance is None:
+            raise ValueError("sources.indicators: the indicators need their definitions (add governance.indicators)")
         for dataset, source in self.sources.items():
             if isinstance(source, AnnexASource):
                 if dataset is not Dataset.CASES:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
+from qaloop.core.months import last_month
 from qaloop.core.schema import CQC_KEY_QUESTIONS, SCHEMAS, Dataset
 from qaloop.core.settings import CsvSource, Settings
 from qaloop.demo.synthetic import write_frame
@@ -311,8 +312,8 @@ def play_panel(engine: Engine, settings: Settings, today: date, seed: int = 1) -
     cancel; then the pack for the next meeting and the dashboard written."""
     story = generate_market(settings, as_of=today, seed=seed)
     joint = set(story.frames[Dataset.PROVIDERS].query("commissioned_by == 'joint'")["location_id"])
-    last = record.last_month(today)
-    before = record.last_month(record.month_end(last).replace(day=1))
+    last = last_month(today)
+    before = last_month(record.month_end(last).replace(day=1))
     proposed = {before: record.propose_month(engine, settings, before, today)}
 
     def decide(ref: str, month: str, level: int, reason: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from qaloop.core.months import months_back
 from qaloop.core.schema import CQC_KEY_QUESTIONS
 from qaloop.core.settings import ProviderQuality, Settings
 from qaloop.core.working_days import add_working_days
@@ -84,11 +85,6 @@ def next_pack(quality: ProviderQuality, today: date) -> tuple[date, date] | None
     """The next meeting after ``today`` and the day its pack goes out, if any is configured."""
     ahead = sorted(meeting for meeting in quality.panel_meetings if meeting > today)
     return (ahead[0], add_working_days(ahead[0], -quality.pack_working_days_before)) if ahead else None
-
-
-def _months_back(month: str, count: int) -> list[str]:
-    end = pd.Period(month, freq="M")
-    return [str(end - back) for back in range(count - 1, -1, -1)]
 
 
 def market_figures(engine: Engine, settings: Settings, month: str, today: date) -> MarketFigures:
@@ -165,7 +161,7 @@ def market_figures(engine: Engine, settings: Settings, month: str, today: date) 
     over_time = pd.DataFrame(
         [
             {"month": shown, **{f"level {level}": int((levels_in(shown) == level).sum()) for level in (1, 2, 3)}}
-            for shown in _months_back(month, MONTHS_SHOWN)
+            for shown in months_back(month, MONTHS_SHOWN)
         ]
     )
     since = look_back_cutoff(as_of, 12)

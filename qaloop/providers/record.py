@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from qaloop.core.months import last_month
 from qaloop.core.settings import (
     ConcernsAboveExpectedRule,
     CqcKeyQuestionsRule,
@@ -65,13 +66,6 @@ def month_end(month: str) -> date:
         return date(year, number, calendar.monthrange(year, number)[1])
     except ValueError:
         raise ProviderError(f"{month!r} is not a month written YYYY-MM, e.g. 2026-11") from None
-
-
-def last_month(today: date) -> str:
-    """The month that ended last before ``today``."""
-    first = today.replace(day=1)
-    previous = first - pd.Timedelta(days=1)
-    return f"{previous:%Y-%m}"
 
 
 def quality_of(settings: Settings) -> ProviderQuality:
@@ -217,7 +211,7 @@ def refuse_missing_inputs(intel: Intelligence, quality: ProviderQuality, as_of: 
             f"no CQC rating published by {long_date(as_of)} is stored, and rules read them: load the CQC directory "
             "first (`qaloop load cqc_ratings`)"
         )
-    due = f"{pd.Timestamp(as_of).replace(day=1) - pd.Timedelta(days=1):%Y-%m}"
+    due = last_month(as_of)
     if ReturnsMissingRule in kinds and not (intel.returns["month"] >= due).any():
         latest = intel.returns["month"].max() if len(intel.returns) else "none"
         raise ProviderError(

@@ -13,7 +13,7 @@ from html import escape
 
 from markupsafe import Markup
 
-from qaloop.reporting.spc import PChart
+from qaloop.reporting.spc import PChart, PPoint
 
 GREY, ORANGE, BLUE, INK = "#7b7d7d", "#ed8b00", "#005eb8", "#231f20"
 GRADE_COLOURS = ("#d5281b", "#ffb81c", "#78be20", "#005eb8", "#330072")
@@ -26,8 +26,9 @@ def grade_colours(levels: int) -> list[str]:
     return [GRADE_COLOURS[i % len(GRADE_COLOURS)] for i in range(levels)]
 
 
-def p_chart_svg(chart: PChart, title: str, width: int = 640, height: int = 240) -> Markup:
-    """A p-chart: shares as points joined by a line, the centre line and each point's control limits."""
+def spc_chart_svg(chart: PChart, title: str, width: int = 640, height: int = 240) -> Markup:
+    """An SPC chart (a p-chart of shares or an XmR chart of figures): the points joined by a line, the centre
+    line and each point's control limits."""
     left, right, top, bottom = 48, 12, 28, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     # The title stops short of the icons at the top right (about 7 pixels a character, bold at 12 points).
@@ -35,11 +36,19 @@ def p_chart_svg(chart: PChart, title: str, width: int = 640, height: int = 240) 
     shown = title if len(title) <= room else title[: room - 1] + "…"
     parts = [_open(width, height, title), _text(left, 16, shown, weight="bold")]
     if not chart.points:
-        parts.append(_text(left, top + 20, "No audits yet."))
+        parts.append(_text(left, top + 20, chart.says))
         return Markup("".join(parts) + "</svg>")
     lows = [p.lower for p in chart.points] + [p.share for p in chart.points]
     highs = [p.upper for p in chart.points] + [p.share for p in chart.points]
-    floor, ceiling = max(0.0, min(lows) - 0.05), min(1.0, max(highs) + 0.05)
+    if chart.individuals:
+        pad = max((max(highs) - min(lows)) * 0.05, abs(max(highs)) * 0.01, 1e-6)
+        floor, ceiling = min(lows) - pad, max(highs) + pad
+        if min(p.share for p in chart.points) >= 0:
+            floor = max(0.0, floor)
+        ticks = _round_ticks(floor, ceiling)
+    else:
+        floor, ceiling = max(0.0, min(lows) - 0.05), min(1.0, max(highs) + 0.05)
+        ticks = _ticks(floor, ceiling)
 
     def x(i: int) -> float:
         return left + (plot_w * (i + 0.5) / len(chart.points))
@@ -47,9 +56,9 @@ def p_chart_svg(chart: PChart, title: str, width: int = 640, height: int = 240) 
     def y(value: float) -> float:
         return top + plot_h * (ceiling - value) / max(ceiling - floor, 1e-9)
 
-    for tick in _ticks(floor, ceiling):
+    for tick in ticks:
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#e8edee"/>')
-        parts.append(_text(left - 6, y(tick) + 4, f"{tick:.0%}", anchor="end", size=11))
+        parts.append(_text(left - 6, y(tick) + 4, _tick_label(chart, tick), anchor="end", size=11))
     step = plot_w / len(chart.points)
     for bound in ("upper", "lower"):
         path = " ".join(
@@ -79,7 +88,7 @@ def p_chart_svg(chart: PChart, title: str, width: int = 640, height: int = 240) 
         colour = (BLUE if chart.better(point) else ORANGE) if point.special else GREY
         parts.append(
             f'<circle cx="{x(i):.1f}" cy="{y(point.share):.1f}" r="4" fill="{colour}">'
-            f"<title>{escape(point.label)}: {point.hits} of {point.n} ({point.share:.0%})</title></circle>"
+            f"<title>{escape(point.label)}: {escape(_point_said(chart, point))}</title></circle>"
         )
         every = max(1, math.ceil(54 / step))  # leave room between the cycle labels (about 50 pixels each)
         if (len(chart.points) - 1 - i) % every == 0:
@@ -97,10 +106,26 @@ def _footnote(chart: PChart, short: bool = False) -> str:
         if short:
             return f"Provisional limits: fewer than {rules.min_points} points."
         return f"Limits from fewer than {rules.min_points} points are provisional (trial limits); no reading yet."
-    fixed = f"; fixed on the first {rules.baseline} cycles" if rules.baseline else ""
+    fixed = (
+        f"; fixed on the first {rules.baseline} {'months' if chart.individuals else 'cycles'}" if rules.baseline else ""
+    )
+    centre = chart.shown(chart.centre) if chart.individuals else f"{chart.centre:.1%}"
     if short:
-        return f"Centre {chart.centre:.1%}; dashed: 3σ limits{fixed}."
-    return f"Centre line {chart.centre:.1%}; dashed: control limits (3 standard errors){fixed}."
+        return f"Centre {centre}; dashed: 3σ limits{fixed}."
+    limits = "3 sigma, from the mean moving range" if chart.individuals else "3 standard errors"
+    return f"Centre line {centre}; dashed: control limits ({limits}){fixed}."
+
+
+def _tick_label(chart: PChart, tick: float) -> str:
+    if not chart.individuals:
+        return f"{tick:.0%}"
+    return f"{tick:,g}%" if chart.unit == "%" else f"{tick:,g}"
+
+
+def _point_said(chart: PChart, point: PPoint) -> str:
+    if chart.individuals:
+        return chart.shown(point.share)
+    return f"{point.hits} of {point.n} ({point.share:.0%})"
 
 
 def _icons(chart: PChart, right: float, baseline: float) -> list[str]:
@@ -231,6 +256,15 @@ def _text(
         f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" font-weight="{weight}" '
         f'fill="{fill}">{escape(words)}</text>'
     )
+
+
+def _round_ticks(floor: float, ceiling: float) -> list[float]:
+    """About five ticks at round steps (1, 2 or 5 times a power of ten) between ``floor`` and ``ceiling``."""
+    rough = (ceiling - floor) / 5
+    power = 10 ** math.floor(math.log10(rough))
+    step = next(power * m for m in (1, 2, 5, 10) if power * m >= rough)
+    first = math.ceil(floor / step) * step
+    return [round(first + i * step, 10) for i in range(int((ceiling - first) / step + 1e-9) + 1)]
 
 
 def _ticks(floor: float, ceiling: float) -> list[float]:

@@ -24,7 +24,7 @@ from qaloop.core.roles import Role
 from qaloop.core.settings import Settings
 from qaloop.messaging.compose import compose
 from qaloop.messaging.outbox import Message, enqueue
-from qaloop.reporting.charts import grade_bars_svg, p_chart_svg
+from qaloop.reporting.charts import grade_bars_svg, spc_chart_svg
 from qaloop.reporting.figures import CycleFigures, cycle_figures
 from qaloop.reporting.render import (
     data_pack,
@@ -175,7 +175,7 @@ def _area_context(figures: CycleFigures, settings: Settings, summary: dict, area
         "area": area,
         "row": row,
         "chart": chart,
-        "chart_svg": p_chart_svg(chart, f"{area}: audits good or better, by cycle (p-chart)"),
+        "chart_svg": spc_chart_svg(chart, f"{area}: audits good or better, by cycle (p-chart)"),
         "team_bars": bars("team", f"{area}: grades by team"),
         "type_bars": bars("audit_type", f"{area}: grades by audit type", lambda t: settings.audit_type(t).label),
     }

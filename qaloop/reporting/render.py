@@ -19,7 +19,7 @@ import pandas as pd
 from qaloop.core.outputs import write_sheets
 from qaloop.core.settings import Settings
 from qaloop.core.templates import TEMPLATES, long_date
-from qaloop.reporting.charts import grade_bars_svg, p_chart_svg
+from qaloop.reporting.charts import grade_bars_svg, spc_chart_svg
 from qaloop.reporting.figures import CycleFigures
 from qaloop.reporting.scrubber import Scrubber
 
@@ -112,9 +112,9 @@ def summary_context(figures: CycleFigures, settings: Settings) -> dict[str, Any]
             )
             for grouping in ("area", "audit_type")
         },
-        "overall_chart": p_chart_svg(figures.charts["overall"], "Audits good or better, by cycle (p-chart)"),
+        "overall_chart": spc_chart_svg(figures.charts["overall"], "Audits good or better, by cycle (p-chart)"),
         "small_charts": {
-            key: p_chart_svg(chart, _chart_title(key, settings), width=310, height=190)
+            key: spc_chart_svg(chart, _chart_title(key, settings), width=310, height=190)
             for key, chart in figures.charts.items()
             if key != "overall"
         },

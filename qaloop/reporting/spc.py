@@ -1,6 +1,12 @@
-"""Statistical process control for shares over cycles: the p-chart, read by the rules of NHS England's
-"Making Data Count", as its R package NHSRplotthedots implements them, so that a report calls a change a
-change only where the variation is special cause.
+"""Statistical process control, read by the rules of NHS England's "Making Data Count" as its R package
+NHSRplotthedots implements them, so that a report calls a change a change only where the variation is special
+cause: the p-chart for shares over cycles (audits good or better), and the XmR chart for a monthly performance
+indicator's figures.
+
+An XmR chart's centre line is the mean of the period's points (or of its first ``baseline``), its limits the
+centre plus or minus 2.66 mean moving ranges (three sigma, sigma being the mean moving range over 1.128); a
+moving range above 3.267 mean moving ranges (a one-off jump) is screened out of the mean first, as
+NHSRplotthedots does by default. Everything else below applies to both charts.
 
 The centre line is the pooled share of the points shown, or of the first ``baseline`` of them when the limits
 are fixed on a baseline; each point's control limits are three standard errors either side of it for that
@@ -28,7 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, TypeVar
 
 RUN = 7  # Making Data Count: a run of seven points makes a shift or a trend
 MIN_POINTS = 13  # Making Data Count: limits from fewer points are trial limits, and no icon is shown
@@ -37,9 +43,10 @@ Reading = Literal["improvement", "concern", "common cause", "too few"]
 Assured = Literal["", "meets", "misses", "hit and miss"]
 OUTSIDE = "outside the control limits"
 TREND = "trend: {run} or more in a row rising or falling"
-TWO_OF_THREE = "two of three near a control limit (beyond two standard errors) on one side"
+TWO_OF_THREE = "two of three near a control limit (beyond two sigma) on one side"
 SHIFT = "shift: {run} or more in a row on one side of the centre line"
 _WORDS = {6: "six", 7: "seven"}
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -57,9 +64,10 @@ class ChartRules:
 
 @dataclass(frozen=True)
 class PPoint:
-    """One subgroup (a cycle): ``hits`` of ``n``, the centre line and limits for a subgroup of its size in its
-    period, the rules it meets (``special``, the one that decides first) and the direction of that rule (+1
-    higher, -1 lower, 0 none)."""
+    """One point: on a p-chart a subgroup (a cycle), ``hits`` of ``n`` and its ``share``; on an XmR chart a
+    month's figure as ``share`` (``hits`` and ``n`` 0). With the centre line and limits for it in its period,
+    the rules it meets (``special``, the one that decides first) and the direction of that rule (+1 higher, -1
+    lower, 0 none)."""
 
     label: str
     hits: int
@@ -103,6 +111,14 @@ class PChart:
     variation: str = ""
     assurance: str = ""
     assured: Assured = ""
+    individuals: bool = False  # an XmR chart of figures, not a p-chart of shares
+    unit: str = ""  # an XmR chart's figures: "%" for a percentage, else what they count
+
+    def shown(self, value: float) -> str:
+        """``value`` as the chart's points are written: a share as a percentage, a figure with its unit."""
+        if not self.individuals:
+            return f"{value:.0%}"
+        return f"{value:,.1f}%" if self.unit == "%" else f"{value:,.4g}" + (f" {self.unit}" if self.unit else "")
 
     def better(self, point: PPoint) -> bool:
         """Whether ``point``'s special cause is in the better direction."""
@@ -126,38 +142,94 @@ def p_chart(
     reads the newest point: special cause in the better direction is an improvement, in the worse direction a
     concern, otherwise common cause (no change to report); a period too short to read is "too few".
     """
+    chart = PChart(math.nan, (), "too few", "", higher_is_better, (), rules)
+    periods: list[Period] = []
+    chart_points: list[PPoint] = []
+    for kept, reason in _periods_of([(label, (hits, n) if n > 0 else None) for label, hits, n in points], rules):
+        base = kept[: rules.baseline] if rules.baseline else kept
+        centre = sum(hits for _, (hits, _) in base) / sum(n for _, (_, n) in base)
+        sigmas = [math.sqrt(centre * (1 - centre) / n) for _, (_, n) in kept]
+        shares = [hits / n for _, (hits, n) in kept]
+        counts = [(hits, n) for _, (hits, n) in kept]
+        read = _read_period([label for label, _ in kept], shares, centre, sigmas, rules, len(periods), counts)
+        periods.append(Period(kept[0][0], centre, len(kept), len(base), len(base) < rules.min_points, reason))
+        chart_points += read
+    return _reading(chart, periods, chart_points, "No audits to chart yet.", "cycle")
+
+
+# Making Data Count's constants for an XmR chart: three sigma is 2.66 mean moving ranges (3 / 1.128), and a
+# moving range above 3.267 of them is screened out of the mean.
+_D2 = 1.128
+_SCREEN = 3.267
+
+
+def xmr_chart(
+    points: Sequence[tuple[str, float | None]],
+    higher_is_better: bool = True,
+    rules: ChartRules = ChartRules(),
+    unit: str = "",
+) -> PChart:
+    """The XmR chart of ``points`` (label, figure), oldest first; a month without a figure (None) is left out.
+    Periods, readings and assurance as for ``p_chart``; ``unit`` is how the figures are written ("%": a
+    percentage, as 45.2)."""
+    chart = PChart(math.nan, (), "too few", "", higher_is_better, (), rules, individuals=True, unit=unit)
+    periods: list[Period] = []
+    chart_points: list[PPoint] = []
+    for kept, reason in _periods_of(list(points), rules):
+        values = [float(value) for _, value in kept]
+        base = values[: rules.baseline] if rules.baseline else values
+        centre = sum(base) / len(base)
+        sigma = _mean_moving_range(base) / _D2
+        read = _read_period([label for label, _ in kept], values, centre, [sigma] * len(values), rules,
+                            len(periods), None)  # fmt: skip
+        periods.append(Period(kept[0][0], centre, len(kept), len(base), len(base) < rules.min_points, reason))
+        chart_points += read
+    return _reading(chart, periods, chart_points, "No figures to chart yet.", "month")
+
+
+def _mean_moving_range(values: Sequence[float]) -> float:
+    """The mean of the moving ranges between successive ``values``, those above 3.267 times it left out."""
+    ranges = [abs(later - earlier) for earlier, later in zip(values, values[1:], strict=False)]
+    if not ranges:
+        return 0.0
+    mean = sum(ranges) / len(ranges)
+    kept = [moving for moving in ranges if moving <= _SCREEN * mean]
+    return sum(kept) / len(kept) if kept else mean
+
+
+def _periods_of(labelled: Sequence[tuple[str, _T | None]], rules: ChartRules) -> list[tuple[list[tuple[str, _T]], str]]:
+    """The points (label, what is charted; None: nothing to chart) split into periods at each recalculation,
+    each with its reason; a recalculation at a point with nothing to chart starts its period at the next."""
     starts = dict(rules.recalculate_from)
-    grouped: list[list[tuple[str, int, int]]] = [[]]
+    grouped: list[list[tuple[str, _T]]] = [[]]
     reasons = [""]
-    for label, hits, n in points:
+    for label, item in labelled:
         if label in starts and grouped[-1]:
             grouped.append([])
             reasons.append(starts[label])
         elif label in starts:
             reasons[-1] = starts[label]
-        if n > 0:
-            grouped[-1].append((label, hits, n))
-    periods: list[Period] = []
-    chart_points: list[PPoint] = []
-    for kept, reason in zip(grouped, reasons, strict=True):
-        if not kept:
-            continue
-        period, read = _period(kept, reason, rules, len(periods))
-        periods.append(period)
-        chart_points += read
-    if not chart_points:
-        return PChart(math.nan, (), "too few", "No audits to chart yet.", higher_is_better, (), rules)
+        if item is not None:
+            grouped[-1].append((label, item))
+    return [(kept, reason) for kept, reason in zip(grouped, reasons, strict=True) if kept]
+
+
+def _reading(chart: PChart, periods: list[Period], points: list[PPoint], empty: str, each: str) -> PChart:
+    """``chart`` with its periods and points, and what its latest point says."""
+    if not points:
+        return replace(chart, says=empty)
     last = periods[-1]
-    chart = PChart(last.centre, tuple(chart_points), "too few", "", higher_is_better, tuple(periods), rules)
-    latest = chart_points[-1]
+    chart = replace(chart, centre=last.centre, points=tuple(points), periods=tuple(periods))
+    latest = points[-1]
     since = f" since the recalculation at {last.first}" if len(periods) > 1 else ""
+    rules = chart.rules
     if last.provisional:
         says = (
             f"Limits from fewer than {rules.min_points} points are provisional: no reading of special cause yet "
-            f"({last.points} cycle{'s' if last.points != 1 else ''}{since})."
+            f"({last.points} {each}{'s' if last.points != 1 else ''}{since})."
         )
         return _with(chart, "too few", says)
-    assurance = _assurance(latest, rules.target, higher_is_better)
+    assurance = _assurance(chart, latest, rules.target)
     if not latest.special:
         return _with(chart, "common cause", "No significant change: common-cause variation.",
                      "Common cause variation", assurance)  # fmt: skip
@@ -175,27 +247,30 @@ def _with(
     return replace(chart, latest=latest, says=says, variation=variation, assurance=assurance[1], assured=assurance[0])
 
 
-def _period(
-    kept: list[tuple[str, int, int]], reason: str, rules: ChartRules, index: int
-) -> tuple[Period, list[PPoint]]:
-    """One period's centre line and its points, read by the four rules (none if the period is too short)."""
-    base = kept[: rules.baseline] if rules.baseline else kept
-    centre = sum(hits for _, hits, _ in base) / sum(n for _, _, n in base)
-    period = Period(kept[0][0], centre, len(kept), len(base), len(base) < rules.min_points, reason)
-    shares = [hits / n for _, hits, n in kept]
-    sigmas = [math.sqrt(centre * (1 - centre) / n) for _, _, n in kept]
-    sides = [_sign(share - centre) for share in shares]
-    outside = [abs(share - centre) > 3 * sigma for share, sigma in zip(shares, sigmas, strict=True)]
+def _read_period(
+    labels: list[str],
+    values: list[float],
+    centre: float,
+    sigmas: list[float],
+    rules: ChartRules,
+    index: int,
+    counts: list[tuple[int, int]] | None,
+) -> list[PPoint]:
+    """One period's points read by the four rules (none if the period is too short); ``counts``: a p-chart's
+    hits and n (its limits then kept between 0 and 1)."""
+    base = min(len(values), rules.baseline) if rules.baseline else len(values)
+    sides = [_sign(value - centre) for value in values]
+    outside = [abs(value - centre) > 3 * sigma for value, sigma in zip(values, sigmas, strict=True)]
     near = [
-        not out and abs(share - centre) > 2 * sigma for share, sigma, out in zip(shares, sigmas, outside, strict=True)
+        not out and abs(value - centre) > 2 * sigma for value, sigma, out in zip(values, sigmas, outside, strict=True)
     ]
-    read = not period.provisional
-    trends = _trends(shares, rules.run)
+    read = base >= rules.min_points
+    trends = _trends(values, rules.run)
     shifts = _shifts(sides, rules.run)
     two_of_three = _two_of_three(near, sides)
     run_words = _WORDS.get(rules.run, str(rules.run))
     found = []
-    for i, ((label, hits, n), share, sigma) in enumerate(zip(kept, shares, sigmas, strict=True)):
+    for i, (label, value, sigma) in enumerate(zip(labels, values, sigmas, strict=True)):
         met = [
             (OUTSIDE, sides[i]) if outside[i] else None,
             (TREND.format(run=run_words), trends[i]) if trends[i] else None,
@@ -203,34 +278,39 @@ def _period(
             (SHIFT.format(run=run_words), sides[i]) if shifts[i] else None,
         ]
         met_rules = [rule for rule in met if rule is not None] if read else []
+        lower, upper = centre - 3 * sigma, centre + 3 * sigma
+        hits, n = counts[i] if counts else (0, 0)
         found.append(
             PPoint(
                 label,
                 hits,
                 n,
-                share,
-                max(0.0, centre - 3 * sigma),
-                min(1.0, centre + 3 * sigma),
+                value,
+                max(0.0, lower) if counts else lower,
+                min(1.0, upper) if counts else upper,
                 tuple(name for name, _ in met_rules),
                 met_rules[0][1] if met_rules else 0,
                 centre,
                 index,
             )
         )
-    return period, found
+    return found
 
 
-def _assurance(latest: PPoint, target: float | None, higher_is_better: bool) -> tuple[Assured, str]:
+def _assurance(chart: PChart, latest: PPoint, target: float | None) -> tuple[Assured, str]:
     """Making Data Count's assurance icon, and in words: where the target lies against the latest limits."""
     if target is None:
         return "", ""
+    shown = chart.shown(target)
     if latest.lower <= target <= latest.upper:
-        return "hit and miss", (
-            f"Hit and miss: the target ({target:.0%}) lies within the limits, so chance alone decides each cycle"
+        each = "month" if chart.individuals else "cycle"
+        return (
+            "hit and miss",
+            f"Hit and miss: the target ({shown}) lies within the limits, so chance alone decides each {each}",
         )
-    if (target < latest.lower) == higher_is_better:
-        return "meets", f"Consistently meets the target ({target:.0%}): it lies beyond the limits on the worse side"
-    return "misses", f"Consistently misses the target ({target:.0%}): it lies beyond the limits on the better side"
+    if (target < latest.lower) == chart.higher_is_better:
+        return "meets", f"Consistently meets the target ({shown}): it lies beyond the limits on the worse side"
+    return "misses", f"Consistently misses the target ({shown}): it lies beyond the limits on the better side"
 
 
 def _sign(value: float) -> int:

@@ -578,6 +578,22 @@ def _intelligence_loader(dataset: Dataset, table: Table, unique_key: list[str], 
     return load
 
 
+def _load_indicators(
+    connection: Connection, settings: Settings, lookups: _Lookups, frame: pd.DataFrame
+) -> tuple[int, int]:
+    """The month's figures (checked: each indicator and service area configured), the whole service's as "" so
+    that a restated month replaces its figure."""
+    rows = frame.assign(authority_id=lookups.authority_id, service_area=frame["service_area"].fillna(""))
+    columns = ["authority_id", "indicator", "period", "service_area", "value", "numerator", "denominator"]
+    columns += ["target", "polarity", "neighbours", "england"]
+    return _store(
+        connection,
+        models.IndicatorValue.__table__,
+        _records(rows[columns]),
+        ["authority_id", "indicator", "period", "service_area"],
+    )
+
+
 _LOADERS: dict[Dataset, _Loader] = {
     Dataset.PROVIDERS: _load_providers,
     Dataset.CQC_RATINGS: _intelligence_loader(
@@ -622,6 +638,7 @@ _LOADERS: dict[Dataset, _Loader] = {
         ["authority_id", "feedback_ref"],
         ["provider_id", "feedback", "received_on", "upheld"],
     ),
+    Dataset.INDICATORS: _load_indicators,
     Dataset.CASES: _load_cases,
     Dataset.AUDIT_HISTORY: _load_history,
     Dataset.COMPLAINTS: _evidence_loader(
@@ -658,6 +675,7 @@ def counts(engine: Engine, settings: Settings) -> dict[str, int]:
         "survey answers": models.SurveyResponse,
         "audit cycles": models.AuditCycle,
         "providers": models.Provider,
+        "indicator figures": models.IndicatorValue,
     }
     with engine.connect() as connection:
         authority_id = connection.scalar(

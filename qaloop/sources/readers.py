@@ -11,10 +11,11 @@ import contextlib
 import hashlib
 import zipfile
 from collections.abc import Iterator, Mapping
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+import openpyxl
 import pandas as pd
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -82,7 +83,8 @@ def read_dataset(settings: Settings, dataset: Dataset, as_of: date | None = None
                 "(the audit-cycle flow sets them aside and goes on; `qaloop load` does not)"
             )
         return read.cases
-    raw = _read_raw(source, as_of)
+    figures = any(column.kind == "number" for column in SCHEMAS[dataset].columns)
+    raw = _read_raw(source, as_of, figures)
     return canonical(raw, dataset, source.columns, origin=f"{dataset.value} ({describe(source)})")
 
 
@@ -97,8 +99,10 @@ def read_annex_a_source(settings: Settings, staff: pd.DataFrame) -> AnnexA:
         raise SourceError(str(error)) from None
 
 
-def _read_raw(source: Source, as_of: date | None) -> pd.DataFrame:
-    raw = _read_query(source, as_of) if isinstance(source, SqlSource) else _read_file(source)
+def _read_raw(source: Source, as_of: date | None, figures: bool = False) -> pd.DataFrame:
+    """The source's rows as text; ``figures``: the dataset holds figures, so a workbook's percentage cells are
+    read as the percentages they show (a cell showing 45.2% holds 0.452)."""
+    raw = _read_query(source, as_of) if isinstance(source, SqlSource) else _read_file(source, figures)
     raw.columns = [str(column).strip() for column in raw.columns]
     return raw
 
@@ -109,11 +113,13 @@ _ENCODINGS = ("utf-8-sig", "cp1252")
 _DELIMITERS = ",;\t|"
 
 
-def _read_file(source: CsvSource | XlsxSource) -> pd.DataFrame:
+def _read_file(source: CsvSource | XlsxSource, figures: bool = False) -> pd.DataFrame:
     origin = describe(source)
     try:
         if isinstance(source, CsvSource):
             return _read_csv(source)
+        if figures:
+            return _read_shown_percentages(source)
         return pd.read_excel(source.path, sheet_name=source.sheet or 0, dtype=str, engine="openpyxl")
     except FileNotFoundError:
         raise SourceError(f"{origin}: file not found") from None
@@ -128,6 +134,39 @@ def _read_file(source: CsvSource | XlsxSource) -> pd.DataFrame:
         raise SourceError(f"{origin}: not a readable file ({error})") from None
     except ValueError as error:  # e.g. a worksheet that is not there
         raise SourceError(f"{origin}: {error}") from None
+
+
+def _read_shown_percentages(source: XlsxSource) -> pd.DataFrame:
+    """A worksheet as text cells, a number formatted as a percentage written as one ("45.2%", not "0.452")."""
+    workbook = openpyxl.load_workbook(source.path, read_only=True, data_only=True)
+    try:
+        sheet = workbook[source.sheet] if source.sheet else workbook.worksheets[0]
+        rows = [[_shown(cell) for cell in row] for row in sheet.iter_rows()]
+    except KeyError:
+        raise ValueError(f"Worksheet named {source.sheet!r} not found") from None
+    finally:
+        workbook.close()
+    if not rows:
+        return pd.DataFrame()
+    header, *body = rows
+    names = [name if name is not None else f"Unnamed: {i}" for i, name in enumerate(header)]
+    width = len(names)
+    return pd.DataFrame([(row + [None] * width)[:width] for row in body], columns=names, dtype="object").astype(
+        "string"
+    )
+
+
+def _shown(cell: Any) -> str | None:
+    value = cell.value
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float) and "%" in (cell.number_format or ""):
+        return f"{round(value * 100, 10):g}%"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
 
 
 def _read_csv(source: CsvSource) -> pd.DataFrame:
@@ -258,7 +297,8 @@ def typed(frame: pd.DataFrame, dataset: Dataset, date_format: str | None = None)
     """A canonical text frame with dates, integers and flags parsed; blank cells become missing values.
 
     Date columns hold ``datetime64`` values (a ``date_format`` is tried first, then ISO 8601, which is how
-    spreadsheet dates arrive), integers ``Int64``, flags ``boolean`` (blank ``active`` means true).
+    spreadsheet dates arrive), integers ``Int64``, figures ``Float64``, flags ``boolean`` (blank ``active`` means
+    true).
     Raises SourceError naming the rows (by key) and the values that do not parse.
     """
     parsed, unreadable = parse_values(frame, dataset, date_format)
@@ -285,6 +325,8 @@ def parse_values(
         elif column.kind == "int":
             parsed = pd.to_numeric(values, errors="coerce")
             parsed = parsed.where(parsed.isna() | (parsed == parsed.round()))
+        elif column.kind == "number":
+            parsed = _parse_numbers(values)
         elif column.kind == "bool":
             lowered = values.str.lower()
             parsed = pd.Series(pd.NA, index=values.index, dtype="boolean")
@@ -315,6 +357,16 @@ def checkable(frame: pd.DataFrame, dataset: Dataset, date_format: str | None) ->
             parsed[f"{column.name}__text"] = frame[column.name]
             parsed[f"{column.name}__unreadable"] = unreadable.get(column.name, pd.Series(False, index=frame.index))
     return parsed
+
+
+# A figure as a KPI return writes it: 1,234.5 or 45.2% (the percentage sign is dropped: 45.2% is 45.2).
+_FIGURE = r"^([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-+]?\.\d+)\s*%?$"
+
+
+def _parse_numbers(values: pd.Series) -> pd.Series:
+    text = values.str.strip()
+    figures = text.where(text.str.fullmatch(_FIGURE).fillna(False).astype(bool))
+    return pd.to_numeric(figures.str.replace(r"[,%\s]", "", regex=True), errors="coerce").astype("Float64")
 
 
 def _parse_dates(values: pd.Series, date_format: str | None) -> pd.Series:

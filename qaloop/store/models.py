@@ -39,6 +39,7 @@ from qaloop.core.schema import (
     CQC_DOMAINS,
     CQC_RATING_WORDS,
     MONITORING_ACTIVITIES,
+    POLARITIES,
     PROVIDER_FEEDBACK_KINDS,
     SERVICE_TYPES,
 )
@@ -804,3 +805,27 @@ class ProviderFeedback(Base):
     feedback: Mapped[str] = mapped_column(String(16))
     received_on: Mapped[date] = mapped_column(Date)
     upheld: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class IndicatorValue(Base):
+    """One month's figure of a key performance indicator, for a service area or ("") the whole service, as the
+    council's KPI return gave it: a later return restating the month replaces it."""
+
+    __tablename__ = "indicator_value"
+    __table_args__ = (
+        UniqueConstraint("authority_id", "indicator", "period", "service_area"),
+        one_of("polarity", POLARITIES),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"))
+    indicator: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(7))
+    service_area: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float] = mapped_column(Float)
+    numerator: Mapped[float | None] = mapped_column(Float)
+    denominator: Mapped[float | None] = mapped_column(Float)
+    target: Mapped[float | None] = mapped_column(Float)
+    polarity: Mapped[str | None] = mapped_column(String(16))
+    neighbours: Mapped[float | None] = mapped_column(Float)
+    england: Mapped[float | None] = mapped_column(Float)

@@ -65,9 +65,10 @@ def test_set_up_write_and_load_the_demo_authority(config: Path) -> None:
     assert code == 0, out
     assert "cases              2,000 rows: 2,000 new, 0 updated" in out
     assert "past audits" in out and re.search(rf"audit cycles +{PAST_CYCLES}\n", out)
+    assert re.search(r"indicators +576 rows: 576 new, 0 updated", out)  # the KPI return: 6 indicators, 4 areas
 
     code, out = run("load", "--config", str(config))
-    assert code == 0 and out.count("already loaded (same file content), skipped") == 7
+    assert code == 0 and out.count("already loaded (same file content), skipped") == 8
 
 
 def _cases(config: Path) -> tuple[Path, pd.DataFrame]:

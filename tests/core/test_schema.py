@@ -7,7 +7,7 @@ import re
 from typer.testing import CliRunner
 
 from cli.main import app
-from qaloop.core.schema import PROVIDER_INTELLIGENCE, SCHEMAS, columns_table
+from qaloop.core.schema import GOVERNANCE, PROVIDER_INTELLIGENCE, SCHEMAS, columns_table
 from tests.conftest import PROJECT
 
 
@@ -30,4 +30,12 @@ def test_readme_lists_the_commissioned_markets_columns_as_the_schema_defines_the
     [copied] = re.findall(r"<!-- provider columns: begin -->\n(.*?)<!-- provider columns: end -->", readme, re.S)
     assert copied == columns_table(PROVIDER_INTELLIGENCE), "paste `qaloop columns --providers` into README"
     done = CliRunner().invoke(app, ["columns", "--providers"])
+    assert done.exit_code == 0 and done.output == copied
+
+
+def test_readme_lists_the_kpi_returns_columns_as_the_schema_defines_them() -> None:
+    readme = (PROJECT / "README.md").read_text()
+    [copied] = re.findall(r"<!-- governance columns: begin -->\n(.*?)<!-- governance columns: end -->", readme, re.S)
+    assert copied == columns_table(GOVERNANCE), "paste `qaloop columns --governance` into README"
+    done = CliRunner().invoke(app, ["columns", "--governance"])
     assert done.exit_code == 0 and done.output == copied

@@ -1,5 +1,5 @@
-"""The p-chart: limits checked against hand-worked values, and the Making Data Count rules as NHS England's
-NHSRplotthedots applies them."""
+"""The p-chart and the XmR chart: limits checked against hand-worked values, and the Making Data Count rules as
+NHS England's NHSRplotthedots applies them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qaloop.reporting.spc import OUTSIDE, TWO_OF_THREE, ChartRules, p_chart
+from qaloop.reporting.spc import OUTSIDE, TWO_OF_THREE, ChartRules, p_chart, xmr_chart
 from tests.properties import examples
 
 # The rules below are read on short series: the minimum of points before a reading is tested on its own.
@@ -80,9 +80,7 @@ def test_two_of_three_near_a_limit_must_lie_on_one_side_of_the_centre_line() -> 
     same_side = p_chart([*BASE, ("a", 64, 100), ("b", 55, 100), ("c", 64, 100)], rules=READ)
     assert same_side.centre < 0.55
     assert [bool(point.special) for point in same_side.points[-3:]] == [True, False, True]
-    assert same_side.points[-1].special == (
-        "two of three near a control limit (beyond two standard errors) on one side",
-    )
+    assert same_side.points[-1].special == ("two of three near a control limit (beyond two sigma) on one side",)
     assert same_side.latest == "improvement"
 
 
@@ -212,3 +210,34 @@ def test_the_assurance_reads_the_target_against_the_latest_limits() -> None:
     assert said[0.6].startswith("Hit and miss: the target (60%) lies within the limits")
     assert p_chart(points).assurance == ""
     assert p_chart(points[:5], rules=ChartRules(target=0.8)).assurance == ""  # no reading, no assurance
+
+
+def test_xmr_limits_are_the_mean_plus_or_minus_2_66_mean_moving_ranges() -> None:
+    # Mean 58 / 5 = 11.6; moving ranges 2, 1, 2, 1: mean 1.5; sigma 1.5 / 1.128; limits 11.6 +/- 3 sigma.
+    chart = xmr_chart([("a", 10), ("b", 12), ("c", 11), ("d", 13), ("e", 12)], rules=READ, unit="days")
+    assert chart.centre == pytest.approx(11.6)
+    assert (chart.points[0].lower, chart.points[0].upper) == pytest.approx((11.6 - 3.989362, 11.6 + 3.989362))
+    assert chart.latest == "common cause"
+    assert chart.shown(12) == "12 days"
+
+
+def test_xmr_screens_a_one_off_jump_out_of_the_mean_moving_range() -> None:
+    # Moving ranges 1, 1, 1, 1, 1, 29: mean 34 / 6; 29 is above 3.267 times that, so the mean is 1 without it.
+    points = [("1", 10), ("2", 11), ("3", 10), ("4", 11), ("5", 10), ("6", 11), ("7", 40)]
+    chart = xmr_chart(points, higher_is_better=False, rules=READ)
+    assert chart.centre == pytest.approx(103 / 7)
+    assert chart.points[-1].upper == pytest.approx(103 / 7 + 3 / 1.128)
+    assert chart.latest == "concern" and OUTSIDE in chart.points[-1].special
+    assert xmr_chart(points, rules=READ).latest == "improvement"
+
+
+def test_xmr_reads_a_shift_leaves_gaps_out_and_says_its_target_in_its_unit() -> None:
+    steady = [(f"2025-{m:02d}", 70.0 + (m % 3)) for m in range(1, 13)]
+    lower = [(f"2026-{m:02d}", 66.0 + (m % 2) * 0.5) for m in range(1, 8)]
+    chart = xmr_chart([*steady, ("2025-13", None), *lower], rules=ChartRules(min_points=13), unit="%")
+    assert [point.label for point in chart.points] == [label for label, _ in steady + lower]
+    assert chart.latest == "concern" and chart.points[-1].special[-1].startswith("shift")
+    assured = xmr_chart([*steady, *lower], rules=ChartRules(min_points=13, target=95), unit="%")
+    assert assured.assurance.startswith("Consistently misses the target (95.0%)")
+    assert xmr_chart([("a", None)]).says == "No figures to chart yet."
+    assert xmr_chart(steady[:5]).says.endswith("(5 months).")

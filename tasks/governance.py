@@ -1,0 +1,70 @@
+"""Tasks of the performance-compendium flow: check and store the month's KPI return, decide whether a month's
+compendium is due, and write it with its workbook, publish its readings and queue its email."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from checks.indicators import check_and_load_indicators
+from checks.outcomes import CheckFailed, Intake
+from qaloop.core.settings import Settings
+from qaloop.governance import compendium
+from qaloop.messaging import outbox
+from qaloop.reporting.compendium_report import (
+    CompendiumFiles,
+    compendium_message,
+    readings_frame,
+    write_compendium,
+)
+from qaloop.store.engine import engine_from
+from tasks import NOT_CACHED, RETRY_IO, artifact_key, publish_check
+
+
+@task(name="check and store the KPI return", **RETRY_IO, **NOT_CACHED)
+def load_indicators(settings: Settings, today: date) -> Intake:
+    """Check the configured KPI return and store what passes; a file stored before is not read again."""
+    logger = get_run_logger()
+    try:
+        intake = check_and_load_indicators(settings, today, on_report=publish_check)
+    except CheckFailed as failed:
+        logger.error("The KPI return was not stored, nothing of it was written:\n%s", failed)
+        raise
+    if intake.quarantine_file is not None:
+        logger.warning("indicators: %d row(s) set aside in %s", len(intake.set_aside), intake.quarantine_file)
+    return intake
+
+
+@task(name="find the compendium due", **RETRY_IO, **NOT_CACHED)
+def compendium_due(settings: Settings, today: date) -> str | None:
+    """The month whose compendium goes today, if any (see ``compendium.compendium_due``)."""
+    return compendium.compendium_due(engine_from(settings), settings, today)
+
+
+@task(name="write and queue the compendium", **RETRY_IO, **NOT_CACHED)
+def write_month(settings: Settings, month: str) -> CompendiumFiles:
+    """Write ``month``'s compendium and workbook, publish each indicator's reading, and queue its email (once)."""
+    engine = engine_from(settings)
+    book = compendium.compendium(engine, settings, month)
+    files = write_compendium(settings, book)
+    outbox.enqueue(engine, [compendium_message(settings, book, files)])
+    concerns = [r for r in book.readings if r.chart.latest == "concern"]
+    lines = [f"# Performance compendium, {month}", "", f"- compendium: `{files.page}`",
+             f"- workbook: `{files.workbook}`", ""]  # fmt: skip
+    lines += [f"**{len(concerns)} special-cause concern(s):**", ""] if concerns else ["No special-cause concern."]
+    lines += [f"- {r.series.indicator} {r.series.definition.title} ({r.area}): {r.chart.says}" for r in concerns]
+    if book.missing:
+        lines += ["", f"No figure for {month}: {', '.join(book.missing)}"]
+    if book.unconfigured:
+        lines += ["", f"Stored but no longer configured (not shown): {', '.join(book.unconfigured)}"]
+    create_markdown_artifact(key=artifact_key("compendium", month), markdown="\n".join(lines),
+                             description=f"The performance compendium, {month}")  # fmt: skip
+    table = readings_frame(book)
+    create_table_artifact(
+        key=artifact_key("compendium", month, "indicators"),
+        description=f"Every indicator's reading, {month}",
+        table=table.round(2).astype(object).where(table.notna(), None).to_dict("records"),
+    )
+    return files

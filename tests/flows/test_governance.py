@@ -1,0 +1,80 @@
+"""The performance-compendium flow in real Prefect with a real SMTP server, on SQLite and PostgreSQL: before its
+day nothing; on its day the month's KPI return checked and stored and the compendium (HTML, rendered in headless
+Chromium, and XLSX) sent to the managers once, its readings published; a KPI return that has not reached the month
+stops the run with the QA team told why, and the next working day, the return loaded, it goes."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+from prefect.artifacts import Artifact
+
+from flows.performance_compendium import performance_compendium
+from qaloop.core.settings import Settings
+from qaloop.demo.indicators import generate_indicators, write_indicators
+from qaloop.store.engine import engine_from, upgrade
+from tests.chromium import rendered_dom
+from tests.conftest import SmtpSink, write_config
+
+pytestmark = pytest.mark.slow  # whole flows in real Prefect
+
+TODAY = date(2026, 12, 4)
+
+
+def _attachments(message) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
+    return {part.get_filename(): part.get_content() for part in message.iter_attachments()}
+
+
+def test_the_compendium_goes_to_the_managers_once_on_its_day(
+    prefect_harness: None, store_settings: Settings, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    upgrade(engine_from(store_settings))
+    write_indicators(store_settings, generate_indicators(store_settings, TODAY))
+    config = str(write_config(store_settings, tmp_path, smtp_server.port))
+    assert performance_compendium(config=config, today=date(2026, 12, 3)).month is None
+    assert smtp_server.messages == []
+    sent = performance_compendium(config=config, today=TODAY)
+    assert (sent.month, sent.emails_sent) == ("2026-11", 1)
+    [message] = smtp_server.messages
+    assert message["To"] == "all.managers@qaloop-demo.example"
+    assert message["Subject"].startswith("Performance compendium, 2026-11: 6 indicator(s), ")
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    assert "ASC-01 Care Act assessments completed within 28 days (Older people and physical disability)" in body
+    attached = _attachments(message)
+    assert set(attached) == {"performance-compendium-2026-11.html", "performance-compendium-2026-11.xlsx"}
+    book = openpyxl.load_workbook(Path(sent.compendium).with_suffix(".xlsx"), read_only=True)
+    assert book.sheetnames == ["indicators", "figures charted"]
+    assert book["indicators"].max_row == 1 + 24  # six indicators, the whole service and three service areas
+    published = Artifact.get("compendium-2026-11")
+    assert published is not None and "special-cause concern" in str(published.data)
+    # Rendered as a manager's browser shows it: every indicator's chart, with its reading beside it.
+    page = rendered_dom(Path(sent.compendium), tmp_path)
+    assert page.count("<svg") == 24
+    assert 'aria-label="ASC-04 People waiting for a Care Act assessment"' in page
+    assert "Special cause variation: concern (lower)" in page
+    # It has gone: later runs that month send nothing more.
+    again = performance_compendium(config=config, today=date(2026, 12, 7))
+    assert (again.month, again.emails_sent) == (None, 0)
+    assert len(smtp_server.messages) == 1
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_return_short_of_the_month_stops_the_run_and_the_next_working_day_it_goes(
+    prefect_harness: None, store_settings: Settings, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    upgrade(engine_from(store_settings))
+    write_indicators(store_settings, generate_indicators(store_settings, date(2026, 11, 4)))  # up to October
+    config = str(write_config(store_settings, tmp_path, smtp_server.port))
+    state = performance_compendium(config=config, today=TODAY, return_state=True)
+    assert state.is_failed()
+    [alert] = smtp_server.messages
+    assert alert["To"] == "practice.quality@qaloop-demo.example"
+    said = alert.get_body(preferencelist=("plain",)).get_content()
+    assert "no indicator figure for 2026-11 is stored (latest: 2026-10)" in said
+    write_indicators(store_settings, generate_indicators(store_settings, TODAY))
+    sent = performance_compendium(config=config, today=date(2026, 12, 7))
+    assert (sent.month, sent.emails_sent) == ("2026-11", 1)
+    assert smtp_server.messages[-1]["To"] == "all.managers@qaloop-demo.example"
