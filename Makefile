@@ -54,7 +54,9 @@ DEMO_MAIL := output/mail
 DEMO_DIVE := --type mca_assessment --theme "Best interests decisions" --reason "asked for by the governance board after an Ombudsman finding"
 # The leadership's governance: last month's performance compendium from the synthetic KPI return.
 DEMO_GOVERNANCE := echo "" && echo "Last month's performance compendium (the KPI return's indicators on their SPC charts):" && \
-	$(BIN)/qaloop compendium $(DEMO_CONFIG) &&
+	$(BIN)/qaloop compendium $(DEMO_CONFIG) && \
+	echo "" && echo "Escalation by exception (the day's events raised to the senior leadership team, once):" && \
+	$(BIN)/qaloop escalation run $(DEMO_CONFIG) && $(BIN)/qaloop escalation list $(DEMO_CONFIG) &&
 # Then the commissioned care market on Herefordshire's strategy (configs/herefordshire.yaml): a few hundred
 # providers with a year of intelligence, two months of the quality review panel, its pack and the dashboard.
 MARKET := --config configs/herefordshire.yaml

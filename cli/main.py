@@ -20,6 +20,7 @@ from qaloop.core.months import last_month
 from qaloop.core.schema import EXTRACTS, GOVERNANCE, PROVIDER_INTELLIGENCE, Dataset, columns_table
 from qaloop.core.settings import ConfigError, Settings, load_settings
 from qaloop.demo import synthetic
+from qaloop.governance.indicators import GovernanceError
 from qaloop.messaging import outbox, undelivered
 from qaloop.moderation.agreement import kappa_said
 from qaloop.programmes import cycle_record
@@ -51,6 +52,11 @@ provider_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(provider_app, name="provider")
+escalation_app = typer.Typer(
+    help="Escalations by exception: raise them now, list them, acknowledge them, close them with their outcome.",
+    no_args_is_help=True,
+)
+app.add_typer(escalation_app, name="escalation")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="the configuration file (default: $QALOOP_CONFIG or qaloop.yaml)")
@@ -370,6 +376,72 @@ def compendium_command(
     typer.echo(f"Performance compendium, {chosen}: {summary.emails_sent} email(s) sent.")
     typer.echo(f"  {summary.compendium}")
     typer.echo(f"  {Path(summary.compendium or '').with_suffix('.xlsx')}")
+
+
+@escalation_app.command("run")
+def escalation_run(
+    config: ConfigOption = None,
+    on: Annotated[str | None, typer.Option("--on", help="run as if on this date (YYYY-MM-DD); default today")] = None,
+) -> None:
+    """Run the escalation-by-exception flow now: raise the events found, chase those not acknowledged, send."""
+    _settings(config)
+    from flows.escalation_by_exception import escalation_by_exception
+
+    state = escalation_by_exception(config=str(config) if config else None, today=_date(on) if on else None,
+                                    return_state=True)  # fmt: skip
+    summary = _finished(state, "Escalation by exception")
+    typer.echo(f"{len(summary.raised)} escalation(s) raised ({', '.join(summary.raised) or 'none'}); "
+               f"{summary.reminders} reminder(s); {summary.emails_sent} email(s) sent.")  # fmt: skip
+
+
+@escalation_app.command("list")
+def escalation_list(
+    config: ConfigOption = None,
+    since: Annotated[str | None, typer.Option(help="raised on or after this date (YYYY-MM-DD)")] = None,
+) -> None:
+    """List the escalations raised (since a date) and what became of each."""
+    from qaloop.governance import escalations
+
+    settings = _settings(config)
+    with _refusals(escalations.EscalationError, GovernanceError, CycleError):
+        table = escalations.register(engine_from(settings), settings, _date(since) if since else date.min, date.max)
+    if table.empty:
+        typer.echo("No escalation raised.")
+    for row in table.to_dict("records"):
+        outcome = f" ({row['outcome']})" if row["outcome"] else ""
+        typer.echo(
+            f"{row['escalation']} raised {row['raised on']}, {row['status']}{outcome}: {row['what']}: {row['about']}"
+        )
+
+
+@escalation_app.command("acknowledge")
+def escalation_acknowledge(
+    reference: Annotated[str, typer.Argument(help="the escalation, as ESC-12")],
+    by: Annotated[str, typer.Option(help="the staff id of the senior leader acknowledging it")],
+    note: Annotated[str | None, typer.Option(help="what is being done about it")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Record that an escalation has been acknowledged: its chasing stops."""
+    from qaloop.governance import escalations
+
+    settings = _settings(config)
+    with _refusals(escalations.EscalationError, GovernanceError, CycleError):
+        typer.echo(escalations.acknowledge(engine_from(settings), settings, reference, by, note))
+
+
+@escalation_app.command("close")
+def escalation_close(
+    reference: Annotated[str, typer.Argument(help="the escalation, as ESC-12")],
+    by: Annotated[str, typer.Option(help="the staff id of the senior leader closing it")],
+    outcome: Annotated[str, typer.Option(help="what became of it")],
+    config: ConfigOption = None,
+) -> None:
+    """Close an escalation with its outcome; the quarterly report lists it so."""
+    from qaloop.governance import escalations
+
+    settings = _settings(config)
+    with _refusals(escalations.EscalationError, GovernanceError, CycleError):
+        typer.echo(escalations.close(engine_from(settings), settings, reference, by, outcome))
 
 
 @app.command("deep-dive")

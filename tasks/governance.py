@@ -1,5 +1,6 @@
-"""Tasks of the performance-compendium flow: check and store the month's KPI return, decide whether a month's
-compendium is due, and write it with its workbook, publish its readings and queue its email."""
+"""Tasks of the governance flows: check and store the month's KPI return, decide whether a month's compendium is
+due, and write it with its workbook, publish its readings and queue its email; raise the escalations by exception
+the store's events call for, and chase those not yet acknowledged."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from checks.indicators import check_and_load_indicators
 from checks.outcomes import CheckFailed, Intake
 from qaloop.core.settings import Settings
-from qaloop.governance import compendium
+from qaloop.governance import compendium, escalations
 from qaloop.messaging import outbox
 from qaloop.reporting.compendium_report import (
     CompendiumFiles,
@@ -68,3 +69,26 @@ def write_month(settings: Settings, month: str) -> CompendiumFiles:
         table=table.round(2).astype(object).where(table.notna(), None).to_dict("records"),
     )
     return files
+
+
+@task(name="raise the escalations by exception", **RETRY_IO, **NOT_CACHED)
+def raise_exceptions(settings: Settings, today: date) -> list[int]:
+    """Raise each configured event not yet escalated, its email to the senior leadership team queued with it;
+    publish the escalations still open."""
+    engine = engine_from(settings)
+    raised = escalations.raise_escalations(engine, settings, today)
+    open_ones = escalations.register(engine, settings, date.min, today)
+    open_ones = open_ones[open_ones["status"] != "closed"].astype({"raised on": str})
+    create_table_artifact(
+        key="escalations-open",
+        description=f"Escalations not yet closed, {today} ({len(raised)} raised by this run)",
+        table=open_ones.astype(object).where(open_ones.notna(), None).to_dict("records"),
+    )
+    return raised
+
+
+@task(name="chase the escalations not acknowledged", **RETRY_IO, **NOT_CACHED)
+def chase_escalations(settings: Settings, today: date) -> int:
+    """Queue today's reminders for the escalations not yet acknowledged (each step once); returns how many."""
+    engine = engine_from(settings)
+    return outbox.enqueue(engine, escalations.chase_messages(engine, settings, today))

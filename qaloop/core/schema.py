@@ -95,6 +95,16 @@ PROVIDER_INTELLIGENCE = (
 GOVERNANCE = (Dataset.INDICATORS,)
 # An indicator's polarity, as a KPI return says it: which way is better.
 POLARITIES = ("higher is better", "lower is better")
+# The events raised to the senior leadership team at once, between the quarterly reports (Warwickshire part 4).
+EXCEPTIONS = (
+    "audit_escalation",  # an audit return escalated a concern
+    "bottom_grade",  # an audit graded at the bottom of the scale
+    "triangulation_flag",  # a team or area where several sources point to concern
+    "action_overdue",  # a corrective action open past its due date by action_overdue_working_days
+    "indicator_concern",  # an indicator's figure for the month is special-cause concern
+    "provider_level_3",  # a commissioned provider decided at level 3 from a lower level
+)
+ESCALATION_STATUSES = ("raised", "acknowledged", "closed")
 
 
 @dataclass(frozen=True)

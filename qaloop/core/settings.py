@@ -38,6 +38,7 @@ from qaloop.core.schema import (
     CQC_ACTIONS,
     CQC_KEY_QUESTIONS,
     CQC_RATING_WORDS,
+    EXCEPTIONS,
     MONITORING_ACTIVITIES,
     POLARITIES,
     PROVIDER_INTELLIGENCE,
@@ -972,10 +973,50 @@ class ServiceArea(_Strict):
     name: str = Field(min_length=1, max_length=120)
 
 
-class Governance(_Strict):
-    """The leadership's governance: the key performance indicators and the monthly performance compendium."""
+ExceptionKind = Literal[EXCEPTIONS]  # type: ignore[valid-type]
 
-    indicators: dict[str, IndicatorDefinition] = Field(min_length=1, description="by the id the KPI return uses")
+
+class EscalationStep(_Strict):
+    """A reminder to acknowledge an escalation, ``days`` working days after it was raised, to the senior leadership
+    team (``notify: leadership``) or to it with the QA lead copied in."""
+
+    days: int = Field(ge=1, le=60)
+    notify: Literal["leadership", "leadership and QA lead"] = "leadership"
+
+
+class Escalations(_Strict):
+    """Escalation by exception: which events are raised at once to the senior leadership team, and how an
+    escalation not yet acknowledged is chased."""
+
+    to: list[EmailStr] = Field(min_length=1, description="the named senior leadership team")
+    exceptions: list[ExceptionKind] | None = Field(
+        default=None,
+        min_length=1,
+        description="the events raised (absent: every one, provider_level_3 where provider_quality is configured)",
+    )
+    action_overdue_working_days: int = Field(default=10, ge=1, le=120)
+    look_back_days: int = Field(
+        default=14, ge=1, le=366, description="events older than this are not raised (a first run raises no backlog)"
+    )
+    chase: list[EscalationStep] = Field(
+        default_factory=lambda: [EscalationStep(days=2), EscalationStep(days=5, notify="leadership and QA lead")]
+    )
+
+    @model_validator(mode="after")
+    def _steps_in_order(self) -> Escalations:
+        days = [step.days for step in self.chase]
+        if days != sorted(set(days)):
+            raise ValueError(f"governance.escalations.chase: steps must be in increasing working days, got {days}")
+        return self
+
+
+class Governance(_Strict):
+    """The leadership's governance: the key performance indicators and the monthly performance compendium, and
+    escalation by exception."""
+
+    indicators: dict[str, IndicatorDefinition] = Field(
+        default_factory=dict, description="by the id the KPI return uses"
+    )
     service_areas: dict[str, ServiceArea] = Field(
         default_factory=dict, description="by id; the KPI return may name each by its id or its name"
     )
@@ -986,6 +1027,7 @@ class Governance(_Strict):
         default_factory=list, description="the managers' distribution list for the compendium (absent: the QA team)"
     )
     months_charted: int = Field(default=24, ge=2, le=60, description="the months each indicator's chart shows")
+    escalations: Escalations | None = Field(default=None, description="escalation by exception (absent: none)")
 
     @model_validator(mode="after")
     def _named_once(self) -> Governance:
@@ -1103,7 +1145,12 @@ class Settings(BaseSettings):
                 f"sources.{about_providers[0]}: its rows name commissioned providers, so the provider list must be "
                 "configured too (add sources.providers)"
             )
-        if Dataset.INDICATORS in self.sources and self.governance is None:
+        escalations = self.governance.escalations if self.governance else None
+        if escalations and "provider_level_3" in (escalations.exceptions or ()) and self.provider_quality is None:
+            raise ValueError(
+                "governance.escalations.exceptions: provider_level_3 needs provider_quality (the providers' levels)"
+            )
+        if Dataset.INDICATORS in self.sources and not (self.governance and self.governance.indicators):
             raise ValueError("sources.indicators: the indicators need their definitions (add governance.indicators)")
         for dataset, source in self.sources.items():
             if isinstance(source, AnnexASource):

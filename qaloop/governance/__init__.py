@@ -1,4 +1,6 @@
 """Governance: what the leadership reads beside the audits. ``indicators`` reads the stored monthly figures of the
 key performance indicators; ``compendium`` is the monthly performance compendium (every indicator on its XmR
-chart, read by Making Data Count, against target and benchmarks, by service area) and when it goes.
+chart, read by Making Data Count, against target and benchmarks, by service area) and when it goes;
+``escalations`` is escalation by exception (the events raised at once to the senior leadership team, chased until
+acknowledged, closed with their outcome).
 """

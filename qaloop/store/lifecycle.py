@@ -8,7 +8,8 @@ the allocation's history: who, when, from what, to what, why. A change the lifec
 programming error and raises ``LifecycleError``; nothing is written then.
 
 A moderation goes sampled (no practice lead free yet) or allocated -> notified -> submitted. A corrective
-action goes open -> done, with its evidence of completion.
+action goes open -> done, with its evidence of completion. An escalation goes raised -> acknowledged -> closed
+(or straight from raised to closed), with who acknowledged it and its outcome.
 
 A cycle goes selected -> allocated (allocation has run, even if some cases wait for an auditor: they are
 reported, and the cycle goes on to be notified, moderated and reported) -> notified -> moderation -> closed.
@@ -48,6 +49,11 @@ MODERATION_MOVES: Mapping[str, frozenset[str]] = {
     "allocated": frozenset({"notified", "submitted"}),
     "notified": frozenset({"submitted"}),
     "submitted": frozenset(),
+}
+ESCALATION_MOVES: Mapping[str, frozenset[str]] = {
+    "raised": frozenset({"acknowledged", "closed"}),
+    "acknowledged": frozenset({"closed"}),
+    "closed": frozenset(),
 }
 # Statuses in which the audit is still awaited from the auditor.
 AWAITING_AUDIT = ("allocated", "notified")
@@ -198,3 +204,20 @@ def move_moderations(connection: Connection, moderation_ids: Iterable[int], to_s
     connection.execute(
         update(models.Moderation).where(models.Moderation.id.in_(ids)).values(status=to_status, **values)
     )
+
+
+def move_escalation(connection: Connection, escalation_id: int, to_status: str, **values: object) -> bool:
+    """Move an escalation on to ``to_status`` (setting ``values`` too: who, when, the outcome); returns False,
+    writing nothing, when it is already there or beyond (acknowledged twice, closed twice)."""
+    escalation = models.Escalation
+    status = connection.scalar(select(escalation.status).where(escalation.id == escalation_id))
+    if status is None:
+        raise LifecycleError(f"escalation {escalation_id} does not exist")
+    if to_status not in ESCALATION_MOVES[status]:
+        return False
+    moved = connection.execute(
+        update(escalation)
+        .where(escalation.id == escalation_id, escalation.status == status)
+        .values(status=to_status, **values)
+    )
+    return moved.rowcount == 1

@@ -38,6 +38,8 @@ from qaloop.core.schema import (
     CQC_ACTIONS,
     CQC_DOMAINS,
     CQC_RATING_WORDS,
+    ESCALATION_STATUSES,
+    EXCEPTIONS,
     MONITORING_ACTIVITIES,
     POLARITIES,
     PROVIDER_FEEDBACK_KINDS,
@@ -829,3 +831,36 @@ class IndicatorValue(Base):
     polarity: Mapped[str | None] = mapped_column(String(16))
     neighbours: Mapped[float | None] = mapped_column(Float)
     england: Mapped[float | None] = mapped_column(Float)
+
+
+class Escalation(Base):
+    """An exception raised at once to the senior leadership team (an escalated audit, a bottom grade, a
+    triangulation flag, an overdue action, an indicator's special-cause concern, a provider at level 3): the event
+    it is for (``key``, once per authority), what it is about by reference and its evidence, and what became of
+    it: raised -> acknowledged -> closed with its outcome."""
+
+    __tablename__ = "escalation"
+    __table_args__ = (
+        UniqueConstraint("authority_id", "key"),
+        one_of("kind", EXCEPTIONS),
+        one_of("status", ESCALATION_STATUSES),
+        CheckConstraint(
+            "status <> 'closed' OR (outcome IS NOT NULL AND closed_at IS NOT NULL)", name="closed_has_outcome"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"))
+    key: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(32))
+    about: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[list[str]] = mapped_column(JSON)
+    occurred_on: Mapped[date] = mapped_column(Date)
+    raised_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="raised")
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime | None] = mapped_column()
+    note: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    closed_by: Mapped[str | None] = mapped_column(String(200))
+    closed_at: Mapped[datetime | None] = mapped_column()

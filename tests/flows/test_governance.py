@@ -1,7 +1,11 @@
-"""The performance-compendium flow in real Prefect with a real SMTP server, on SQLite and PostgreSQL: before its
-day nothing; on its day the month's KPI return checked and stored and the compendium (HTML, rendered in headless
-Chromium, and XLSX) sent to the managers once, its readings published; a KPI return that has not reached the month
-stops the run with the QA team told why, and the next working day, the return loaded, it goes."""
+"""The governance flows in real Prefect with a real SMTP server, on SQLite and PostgreSQL.
+
+The performance compendium: before its day nothing; on its day the month's KPI return checked and stored and the
+compendium (HTML, rendered in headless Chromium, and XLSX) sent to the managers once, its readings published; a KPI
+return that has not reached the month stops the run with the QA team told why, and the next working day, the
+return loaded, it goes. Escalation by exception: an escalated audit and a bottom grade raised to the senior
+leadership team and emailed once however often the flow runs, chased on the ladder until acknowledged (`qaloop
+escalation acknowledge`), closed with its outcome (`qaloop escalation close`), listed so."""
 
 from __future__ import annotations
 
@@ -11,13 +15,19 @@ from pathlib import Path
 import openpyxl
 import pytest
 from prefect.artifacts import Artifact
+from sqlalchemy import select
+from typer.testing import CliRunner
 
+from cli.main import app
+from flows.escalation_by_exception import escalation_by_exception
 from flows.performance_compendium import performance_compendium
 from qaloop.core.settings import Settings
 from qaloop.demo.indicators import generate_indicators, write_indicators
+from qaloop.store import models
 from qaloop.store.engine import engine_from, upgrade
 from tests.chromium import rendered_dom
 from tests.conftest import SmtpSink, write_config
+from tests.governance.test_escalations import SLT, _escalating, _returned
 
 pytestmark = pytest.mark.slow  # whole flows in real Prefect
 
@@ -78,3 +88,39 @@ def test_a_return_short_of_the_month_stops_the_run_and_the_next_working_day_it_g
     sent = performance_compendium(config=config, today=date(2026, 12, 7))
     assert (sent.month, sent.emails_sent) == ("2026-11", 1)
     assert smtp_server.messages[-1]["To"] == "all.managers@qaloop-demo.example"
+
+
+def _to_leadership(sink: SmtpSink) -> list[str]:
+    return [message["Subject"] for message in sink.messages if message["To"] == SLT]
+
+
+def test_escalations_are_raised_once_chased_until_acknowledged_and_closed(
+    prefect_harness: None, notified: Settings, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    settings = _escalating(notified, "audit_escalation", "bottom_grade")
+    escalated_case = _returned(settings)[1]
+    config = str(write_config(settings, tmp_path, smtp_server.port))
+    first = escalation_by_exception(config=config, today=date(2027, 1, 8))
+    assert first.raised == ["ESC-1", "ESC-2"] and first.reminders == 0
+    raised = _to_leadership(smtp_server)
+    assert len(raised) == 2 and any(escalated_case in subject for subject in raised)
+    assert escalation_by_exception(config=config, today=date(2027, 1, 8)).raised == []  # the next hour's run
+    assert escalation_by_exception(config=config, today=date(2027, 1, 9)).raised == []  # a Saturday: nothing
+    assert len(_to_leadership(smtp_server)) == 2
+    chased = escalation_by_exception(config=config, today=date(2027, 1, 12))  # two working days on
+    assert chased.reminders == 2
+    assert escalation_by_exception(config=config, today=date(2027, 1, 12)).reminders == 0  # each step once
+    with engine_from(settings).connect() as connection:
+        director = connection.scalar(select(models.Staff.staff_ref).where(models.Staff.role == "director"))
+    cli = CliRunner()
+    done = cli.invoke(app, ["escalation", "acknowledge", "ESC-1", "--by", director, "--config", config])
+    assert done.exit_code == 0 and done.output.strip() == f"ESC-1 acknowledged by {director}"
+    done = cli.invoke(app, ["escalation", "acknowledge", "ESC-1", "--by", director, "--config", config])
+    assert done.exit_code == 1 and "ESC-1 is already acknowledged" in done.output
+    later = escalation_by_exception(config=config, today=date(2027, 1, 15))  # five: only ESC-2 is still waiting
+    assert later.reminders == 1 and "Not yet acknowledged: escalation ESC-2" in _to_leadership(smtp_server)[-1]
+    outcome = "Safeguarding plan in place; the team's next cycle doubled"
+    done = cli.invoke(app, ["escalation", "close", "ESC-1", "--by", director, "--outcome", outcome, "--config", config])
+    assert done.exit_code == 0
+    listed = cli.invoke(app, ["escalation", "list", "--config", config]).output
+    assert f"ESC-1 raised 2027-01-08, closed ({outcome})" in listed and "ESC-2 raised 2027-01-08, raised" in listed
