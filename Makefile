@@ -55,6 +55,8 @@ DEMO_DIVE := --type mca_assessment --theme "Best interests decisions" --reason "
 # The leadership's governance: last month's performance compendium from the synthetic KPI return.
 DEMO_GOVERNANCE := echo "" && echo "Last month's performance compendium (the KPI return's indicators on their SPC charts):" && \
 	$(BIN)/qaloop compendium $(DEMO_CONFIG) && \
+	echo "" && echo "The quarterly quality assurance report to the leadership team (the quarter last ended):" && \
+	$(BIN)/qaloop quarterly $(DEMO_CONFIG) && \
 	echo "" && echo "Escalation by exception (the day's events raised to the senior leadership team, once):" && \
 	$(BIN)/qaloop escalation run $(DEMO_CONFIG) && $(BIN)/qaloop escalation list $(DEMO_CONFIG) &&
 # Then the commissioned care market on Herefordshire's strategy (configs/herefordshire.yaml): a few hundred

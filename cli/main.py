@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -376,6 +376,27 @@ def compendium_command(
     typer.echo(f"Performance compendium, {chosen}: {summary.emails_sent} email(s) sent.")
     typer.echo(f"  {summary.compendium}")
     typer.echo(f"  {Path(summary.compendium or '').with_suffix('.xlsx')}")
+
+
+@app.command("quarterly")
+def quarterly_command(
+    config: ConfigOption = None,
+    quarter_of: Annotated[
+        str | None, typer.Option(help="a day in the quarter to report, YYYY-MM-DD (default: the quarter last ended)")
+    ] = None,
+) -> None:
+    """Run the quarterly-report flow now for a quarter: write the quality assurance report to the leadership team
+    (HTML and XLSX) and send it, once a quarter."""
+    _settings(config)
+    from flows.quarterly_report import quarterly_report
+    from qaloop.governance.quarterly import quarter_of as quarter_containing
+
+    day = _date(quarter_of) if quarter_of else quarter_containing(date.today()).start - timedelta(days=1)
+    state = quarterly_report(config=str(config) if config else None, quarter_of_day=day, return_state=True)
+    summary = _finished(state, "The quarterly report")
+    typer.echo(f"Quality assurance report, {summary.quarter}: {summary.emails_sent} email(s) sent.")
+    typer.echo(f"  {summary.report}")
+    typer.echo(f"  {Path(summary.report or '').with_suffix('.xlsx')}")
 
 
 @escalation_app.command("run")

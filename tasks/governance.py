@@ -1,6 +1,7 @@
 """Tasks of the governance flows: check and store the month's KPI return, decide whether a month's compendium is
 due, and write it with its workbook, publish its readings and queue its email; raise the escalations by exception
-the store's events call for, and chase those not yet acknowledged."""
+the store's events call for, and chase those not yet acknowledged; write the quarterly report to the leadership
+team and queue it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from checks.indicators import check_and_load_indicators
 from checks.outcomes import CheckFailed, Intake
 from qaloop.core.settings import Settings
-from qaloop.governance import compendium, escalations
+from qaloop.governance import compendium, escalations, quarterly
 from qaloop.messaging import outbox
 from qaloop.reporting.compendium_report import (
     CompendiumFiles,
@@ -20,6 +21,7 @@ from qaloop.reporting.compendium_report import (
     readings_frame,
     write_compendium,
 )
+from qaloop.reporting.quarterly_report import QuarterlyFiles, quarterly_message, write_quarterly
 from qaloop.store.engine import engine_from
 from tasks import NOT_CACHED, RETRY_IO, artifact_key, publish_check
 
@@ -92,3 +94,38 @@ def chase_escalations(settings: Settings, today: date) -> int:
     """Queue today's reminders for the escalations not yet acknowledged (each step once); returns how many."""
     engine = engine_from(settings)
     return outbox.enqueue(engine, escalations.chase_messages(engine, settings, today))
+
+
+@task(name="find the quarterly report due", **RETRY_IO, **NOT_CACHED)
+def quarterly_due(settings: Settings, today: date) -> quarterly.Quarter | None:
+    """The quarter whose report goes today, if any (see ``quarterly.quarterly_due``)."""
+    return quarterly.quarterly_due(engine_from(settings), settings, today)
+
+
+@task(name="write and queue the quarterly report", **RETRY_IO, **NOT_CACHED)
+def write_quarter(settings: Settings, quarter: quarterly.Quarter) -> QuarterlyFiles:
+    """Write the quarter's report and workbook, publish its headlines, and queue its email (once)."""
+    engine = engine_from(settings)
+    report = quarterly.quarterly_report(engine, settings, quarter)
+    files = write_quarterly(settings, report)
+    outbox.enqueue(engine, [quarterly_message(settings, report, files)])
+    share = f"{report.share_good:.0%}" if report.share_good is not None else "no audits"
+    lines = [
+        f"# Quality assurance report to the leadership team, {quarter.label}",
+        "",
+        f"- report: `{files.page}`",
+        f"- workbook: `{files.workbook}`",
+        "",
+        f"{report.audits} audit(s), {share} good or better; {report.chart.says}",
+        "",
+        "**What is strong:**",
+        "",
+    ]
+    lines += [f"- {line}" for line in report.strong()] or ["- nothing stands out"]
+    lines += ["", "**What must improve:**", ""] + (
+        [f"- {line}" for line in report.improve()] or ["- nothing stands out"]
+    )
+    lines += ["", f"{len(report.escalations)} escalation(s) raised in the quarter."]
+    create_markdown_artifact(key=artifact_key("quarterly", quarter.label), markdown="\n".join(lines),
+                             description=f"The quarterly QA report, {quarter.label}")  # fmt: skip
+    return files

@@ -155,6 +155,16 @@ class AuditTool(_Strict):
                 raise ValueError(f"question {question.id!r} names aspect {question.aspect!r}; aspects are {aspect_ids}")
         return self
 
+    def short_answer(self, question: Question) -> str:
+        """The answer short of the standard: the last option that is not "not applicable" ("No", "does not meet
+        good"); every other answer meets it, so judgement scales read as yes / no tools do."""
+        return [option for option in (question.answers or self.answers) if not not_applicable(option)][-1]
+
+
+def not_applicable(answer: str) -> bool:
+    """Whether an answer says the question does not apply ("Not applicable", "N/A")."""
+    return re.sub(r"[^a-z]", "", str(answer).casefold()) in ("notapplicable", "na")
+
 
 class AuditType(_Strict):
     id: str = Field(pattern=r"^[a-z0-9_]+$", description="the id used in the case extract")
@@ -1010,9 +1020,28 @@ class Escalations(_Strict):
         return self
 
 
+class StandardEvidence(_Strict):
+    """What is evidence for a quality standard, from each of the four sources: the audit tool's aspects and
+    questions (case records), the survey questions (people's experience), the complaint themes (complaints and
+    organisational data) and the key indicators."""
+
+    aspects: list[str] = Field(default_factory=list, description="audit tool aspect ids: all their questions")
+    questions: list[str] = Field(default_factory=list, description="audit tool question ids")
+    survey_questions: list[str] = Field(default_factory=list, description="question ids as the survey extract has them")
+    complaint_themes: list[str] = Field(default_factory=list, description="themes as the complaints extract has them")
+    indicators: list[str] = Field(default_factory=list, description="ids in governance.indicators")
+
+
+class QualityStandard(_Strict):
+    """A statement of what good looks like (Warwickshire's five, or a council's own), with its evidence."""
+
+    title: str = Field(min_length=1, max_length=300)
+    evidence: StandardEvidence = Field(default_factory=StandardEvidence)
+
+
 class Governance(_Strict):
-    """The leadership's governance: the key performance indicators and the monthly performance compendium, and
-    escalation by exception."""
+    """The leadership's governance: the key performance indicators and the monthly performance compendium, the
+    quality standards and their evidence, and escalation by exception."""
 
     indicators: dict[str, IndicatorDefinition] = Field(
         default_factory=dict, description="by the id the KPI return uses"
@@ -1028,6 +1057,19 @@ class Governance(_Strict):
     )
     months_charted: int = Field(default=24, ge=2, le=60, description="the months each indicator's chart shows")
     escalations: Escalations | None = Field(default=None, description="escalation by exception (absent: none)")
+    quarterly_day: int = Field(
+        default=10, ge=1, le=28, description="the quarterly report goes from this day of the month after the quarter"
+    )
+    quarterly_to: list[EmailStr] = Field(
+        default_factory=list, description="the leadership team's list for the quarterly report (absent: the QA team)"
+    )
+    quarters_compared: int = Field(default=8, ge=2, le=20, description="earlier quarters the report compares with")
+    standards: dict[str, QualityStandard] = Field(
+        default_factory=dict, description="the quality standards by id, each with what is evidence for it"
+    )
+    grade_descriptions: dict[str, str] = Field(
+        default_factory=dict, description="what each grade of the scale means (Warwickshire's Appendix 3)"
+    )
 
     @model_validator(mode="after")
     def _named_once(self) -> Governance:
@@ -1145,6 +1187,8 @@ class Settings(BaseSettings):
                 f"sources.{about_providers[0]}: its rows name commissioned providers, so the provider list must be "
                 "configured too (add sources.providers)"
             )
+        if self.governance is not None:
+            self._governance_references(self.governance)
         escalations = self.governance.escalations if self.governance else None
         if escalations and "provider_level_3" in (escalations.exceptions or ()) and self.provider_quality is None:
             raise ValueError(
@@ -1169,6 +1213,30 @@ class Settings(BaseSettings):
                     f"the {dataset.value} columns are {schema.names}"
                 )
         return self
+
+    def _governance_references(self, governance: Governance) -> None:
+        """Each standard's aspects, questions and indicators, and each grade described, are configured ones."""
+        aspects = {aspect.id for tool in self.audit_tools.values() for aspect in tool.aspects}
+        questions = {question.id for tool in self.audit_tools.values() for question in tool.questions}
+        for standard_id, standard in governance.standards.items():
+            evidence = standard.evidence
+            for what, named, known in (
+                ("aspects", evidence.aspects, aspects),
+                ("questions", evidence.questions, questions),
+                ("indicators", evidence.indicators, set(governance.indicators)),
+            ):
+                unknown = sorted(set(named) - known)
+                if unknown:
+                    raise ValueError(
+                        f"governance.standards.{standard_id}.evidence.{what} names unknown {what} {unknown}; "
+                        f"known: {sorted(known)}"
+                    )
+        undescribed = sorted(set(governance.grade_descriptions) - set(self.grade_scale.labels))
+        if undescribed:
+            raise ValueError(
+                f"governance.grade_descriptions describes {undescribed}, not grades of the scale "
+                f"{self.grade_scale.labels}"
+            )
 
     def check_policy(self, dataset: Dataset) -> CheckPolicy:
         """The configured policy for ``dataset``'s checks (stop, unless configured otherwise)."""

@@ -111,14 +111,15 @@ def _scrubber(connection: Connection, authority: int) -> Scrubber:
     return Scrubber(names=[row.name for row in staff], references=[row.email for row in staff])
 
 
-def _returns(connection: Connection, authority: int, since: date, *where: Any) -> list[Any]:
+def _returns(connection: Connection, authority: int, since: date, today: date, *where: Any) -> list[Any]:
     audit, cycle, case, team = models.AuditReturn, models.AuditCycle, models.CaseRecord, models.Team
     return connection.execute(
         select(audit.id, audit.submitted_on, audit.grade, audit.escalation_details, cycle.cycle_ref.label("cycle_ref"),
                case.case_ref, case.audit_type, team.name.label("team"))
         .select_from(returned_audits())
         .join(team, team.id == case.team_id)
-        .where(cycle.authority_id == authority, audit.status == "filed", audit.submitted_on >= since, *where)
+        .where(cycle.authority_id == authority, audit.status == "filed", audit.submitted_on.between(since, today),
+               *where)
         .order_by(audit.submitted_on, case.case_ref)
     ).all()  # fmt: skip
 
@@ -135,7 +136,7 @@ def _audit_escalations(
              f"{row.grade}.", f"Their details: {scrub(row.escalation_details) or '(none given)'}",
              "A corrective action was opened with the team manager, and the team and service managers told."),
         )
-        for row in _returns(connection, authority, since, models.AuditReturn.escalation.is_(True))
+        for row in _returns(connection, authority, since, today, models.AuditReturn.escalation.is_(True))
     ]  # fmt: skip
 
 
@@ -151,7 +152,7 @@ def _bottom_grades(
              f"({settings.audit_type(row.audit_type).label}).",
              "A corrective action was opened with the team manager."),
         )
-        for row in _returns(connection, authority, since, models.AuditReturn.grade == bottom)
+        for row in _returns(connection, authority, since, today, models.AuditReturn.grade == bottom)
     ]  # fmt: skip
 
 

@@ -4,7 +4,6 @@ beside earlier cycles on p-charts, moderation agreement, corrective actions, and
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -14,7 +13,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from qaloop.core.settings import Settings
+from qaloop.core.settings import Settings, not_applicable
 from qaloop.moderation.agreement import kappa_said
 from qaloop.reporting.findings import audit_findings, question_answers
 from qaloop.reporting.methods import Method, methods
@@ -226,10 +225,8 @@ def question_table(
         if question is None:
             continue
         aspect = next(a.title for a in tool.aspects if a.id == question.aspect)
-        # The last option that is not "not applicable" is the one short of the standard ("No", "does not
-        # meet good"); every other answer meets it, so judgement scales read as yes / no tools do.
-        short = [option for option in (question.answers or tool.answers) if not _not_applicable(option)][-1]
-        answered = group[~group["answer"].map(_not_applicable)]
+        short = tool.short_answer(question)
+        answered = group[~group["answer"].map(not_applicable)]
         current = answered[answered["cycle_ref"] == cycle_ref]
         points = [
             (ref, int((answered["cycle_ref"].eq(ref) & answered["answer"].ne(short)).sum()),
@@ -246,17 +243,13 @@ def question_table(
                 "yes": yes,
                 "no": int((current["answer"] == short).sum()),
                 "short": short,
-                "not_applicable": int(((group["cycle_ref"] == cycle_ref) & group["answer"].map(_not_applicable)).sum()),
+                "not_applicable": int(((group["cycle_ref"] == cycle_ref) & group["answer"].map(not_applicable)).sum()),
                 "answered": len(current),
                 "yes_share": yes / len(current) if len(current) else float("nan"),
                 "reading": p_chart(points, rules=question_rules).latest,
             }
         )
     return pd.DataFrame(rows, columns=columns)
-
-
-def _not_applicable(answer: str) -> bool:
-    return re.sub(r"[^a-z]", "", str(answer).casefold()) in ("notapplicable", "na")
 
 
 def _chart(findings: pd.DataFrame, cycles: list[str], rules: ChartRules) -> PChart:

@@ -126,6 +126,37 @@ def test_each_seed_scale_draws_its_standard_line(name: str, below: str, meets: s
             "Input should be 2 or 3",
         ),
         ({"reports.link_base": "intranet/qa reports"}, "reports.link_base", "should match pattern"),
+        (
+            {"governance.standards": {"S1": {"title": "Safe", "evidence": {"questions": ["V1", "Z9"]}}}},
+            "(top level)",
+            "governance.standards.S1.evidence.questions names unknown questions ['Z9']",
+        ),
+        (
+            {"governance.standards": {"S1": {"title": "Safe", "evidence": {"indicators": ["KPI-9"]}}}},
+            "(top level)",
+            "governance.standards.S1.evidence.indicators names unknown indicators ['KPI-9']",
+        ),
+        ({"governance.grade_descriptions": {"Excellent": "the best"}}, "(top level)", "not grades of the scale"),
+        (
+            {"governance.escalations": {"to": ["slt@example.org"], "exceptions": ["provider_level_3"]}},
+            "(top level)",
+            "provider_level_3 needs provider_quality",
+        ),
+        (
+            {"governance.escalations": {"to": ["slt@example.org"], "chase": [{"days": 5}, {"days": 2}]}},
+            "governance.escalations",
+            "increasing working days",
+        ),
+        (
+            {"governance.service_areas": {"HP": {"name": "Help"}, "EH": {"name": "hp"}}},
+            "governance",
+            "['hp'] name more than one service area",
+        ),
+        (
+            {"governance.indicators.ASC-01.polarity": "up"},
+            "governance.indicators.ASC-01.polarity",
+            "'higher is better'",
+        ),
         ({"reports.spc_baseline_points": 8}, "reports", "spc_baseline_points (8) is fewer than spc_min_points (13)"),
         (
             {"reports.spc_recalculate_from": [{"cycle": "2026-01", "reason": r} for r in ("new tool", "restructure")]},
@@ -225,3 +256,29 @@ def test_a_weak_pseudonym_key_is_refused_with_how_to_make_a_good_one(
     assert "reports.pseudonym_key: value hidden" in message and "secrets.token_urlsafe(32)" in message
     monkeypatch.setenv("QALOOP_REPORTS__PSEUDONYM_KEY", "k7Vq2Xm9Lp4Tz8Rw1Ns6Bd3Fh5Jc0GyQ4")
     assert load_settings(write_config(tmp_path, {})).reports.pseudonym_key is not None
+
+
+def test_warwickshires_five_standards_and_its_red_amber_green_grades_are_configured() -> None:
+    governance = load_settings(PROJECT / "configs/warwickshire.yaml").governance
+    assert [standard.title for standard in governance.standards.values()] == [
+        "People are safe and their independence and wellbeing promoted",
+        "People have a positive experience of services",
+        "The workforce is skilled, motivated and valued",
+        "Equality and diversity are integral to services",
+        "Services make efficient and effective use of resources",
+    ]
+    assert list(governance.grade_descriptions) == ["Outstanding", "Green", "Amber", "Red"]
+    assert governance.grade_descriptions["Red"].endswith("immediate action is required")
+    # Each standard draws on case records; the others on people's experience and complaints too.
+    assert all(standard.evidence.questions for standard in governance.standards.values())
+
+
+def test_coventrys_indicators_are_evidence_for_each_of_the_four_lenses() -> None:
+    governance = load_settings(PROJECT / "configs/coventry.yaml").governance
+    assert {indicator.lens for indicator in governance.indicators.values()} == {
+        "independent", "provider", "professional", "citizen"
+    }  # fmt: skip
+    assert governance.compendium_day == 4
+    assert [area.name for area in governance.service_areas.values()] == [
+        "Referral and Assessment", "Children in Need and Protection", "Looked After Children"
+    ]  # fmt: skip

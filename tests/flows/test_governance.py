@@ -5,7 +5,8 @@ compendium (HTML, rendered in headless Chromium, and XLSX) sent to the managers 
 return that has not reached the month stops the run with the QA team told why, and the next working day, the
 return loaded, it goes. Escalation by exception: an escalated audit and a bottom grade raised to the senior
 leadership team and emailed once however often the flow runs, chased on the ladder until acknowledged (`qaloop
-escalation acknowledge`), closed with its outcome (`qaloop escalation close`), listed so."""
+escalation acknowledge`), closed with its outcome (`qaloop escalation close`), listed so. The quarterly report: due
+from its day in the month after the quarter, sent to the leadership team once, drawn in headless Chromium."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from flows.escalation_by_exception import escalation_by_exception
 from flows.performance_compendium import performance_compendium
+from flows.quarterly_report import quarterly_report
 from qaloop.core.settings import Settings
 from qaloop.demo.indicators import generate_indicators, write_indicators
 from qaloop.store import models
@@ -124,3 +126,24 @@ def test_escalations_are_raised_once_chased_until_acknowledged_and_closed(
     assert done.exit_code == 0
     listed = cli.invoke(app, ["escalation", "list", "--config", config]).output
     assert f"ESC-1 raised 2027-01-08, closed ({outcome})" in listed and "ESC-2 raised 2027-01-08, raised" in listed
+
+
+def test_the_quarterly_report_goes_to_the_leadership_team_once(
+    prefect_harness: None, closed: Settings, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    config = str(write_config(closed, tmp_path, smtp_server.port))
+    assert quarterly_report(config=config, today=date(2027, 4, 9)).quarter is None  # before the 10th
+    sent = quarterly_report(config=config, today=date(2027, 4, 12))
+    assert sent.quarter == "2026-27 Q4" and sent.emails_sent >= 1
+    [message] = [m for m in smtp_server.messages if m["To"] == "leadership.team@qaloop-demo.example"]
+    assert message["Subject"].startswith("Quality assurance report to the leadership team, 2026-27 Q4: ")
+    assert set(_attachments(message)) == {"quality-report-2026-27-Q4.html", "quality-report-2026-27-Q4.xlsx"}
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    assert "What must improve:" in body and "Audits good or better against earlier quarters:" in body
+    page = rendered_dom(Path(sent.report), tmp_path)
+    for heading in ("The four sources of evidence", "By business unit", "By quality standard",
+                    "Escalations raised in the quarter", "Corrective actions"):  # fmt: skip
+        assert heading in page
+    assert 'aria-label="Audits good or better, by quarter"' in page
+    assert "S2 People have a positive experience and their voice is heard" in page
+    assert quarterly_report(config=config, today=date(2027, 4, 13)).quarter is None  # it has gone
