@@ -92,6 +92,7 @@ class StandardHeadline:
     complaints: int | None  # complaints on its themes, of which ``upheld``
     upheld: int | None
     indicators: tuple[str, ...]  # each of its indicators' reading for the quarter's last month
+    chart: PChart | None  # its audit answers meeting it, quarter by quarter
 
     @property
     def share_met(self) -> float | None:
@@ -160,7 +161,7 @@ def quarterly_report(engine: Engine, settings: Settings, quarter: Quarter) -> Qu
     with engine.connect() as connection:
         authority = authority_id(connection, settings)
         audits = _audits(connection, settings, authority, compared[0].start, quarter.end)
-        answers = _answers(connection, settings, authority, quarter)
+        every_answer = _answers(connection, settings, authority, compared[0].start, quarter.end)
         surveys = _between(connection, models.SurveyResponse, "responded_on", authority, quarter,
                            models.SurveyResponse.question, models.SurveyResponse.score)  # fmt: skip
         complaints = _between(connection, models.Complaint, "received_on", authority, quarter,
@@ -168,12 +169,12 @@ def quarterly_report(engine: Engine, settings: Settings, quarter: Quarter) -> Qu
         compliments = _count(connection, models.Compliment, "received_on", authority, quarter)
         ombudsman = _count(connection, models.OmbudsmanDecision, "decided_on", authority, quarter)
         actions = _actions(connection, authority, quarter)
+    answers = every_answer[every_answer["quarter"] == quarter.label]
     scale = settings.grade_scale
     audits["quarter"] = audits["submitted_on"].map(lambda day: quarter_of(day).label)
     audits["good"] = audits["grade"].map(lambda grade: scale.rank(grade) >= scale.good_rank)
     now = audits[audits["quarter"] == quarter.label]
-    rules = ChartRules(run=settings.reports.spc_run, min_points=settings.reports.spc_min_points,
-                       target=settings.reports.good_share_target)  # fmt: skip
+    rules = _rules(settings, settings.reports.good_share_target)
     chart = p_chart([(q.label, int(audits.loc[audits["quarter"] == q.label, "good"].sum()),
                       int((audits["quarter"] == q.label).sum())) for q in compared], rules=rules)  # fmt: skip
     satisfied_from = settings.triangulation.satisfied_from
@@ -185,7 +186,7 @@ def quarterly_report(engine: Engine, settings: Settings, quarter: Quarter) -> Qu
         below_standard=int(now["grade"].map(scale.below_standard).sum()),
         by_unit=_by_unit(now, settings),
         chart=chart,
-        standards=_standards(engine, settings, quarter, answers, surveys, complaints),
+        standards=_standards(engine, settings, compared, every_answer, surveys, complaints),
         survey_responses=len(surveys),
         survey_satisfied=int((surveys["score"] >= satisfied_from).sum()),
         compliments=compliments,
@@ -201,6 +202,10 @@ def quarterly_report(engine: Engine, settings: Settings, quarter: Quarter) -> Qu
     )
 
 
+def _rules(settings: Settings, target: float | None) -> ChartRules:
+    return ChartRules(run=settings.reports.spc_run, min_points=settings.reports.spc_min_points, target=target)
+
+
 def _audits(connection: Any, settings: Settings, authority: int, start: date, end: date) -> pd.DataFrame:
     audit, cycle, case, area = models.AuditReturn, models.AuditCycle, models.CaseRecord, models.Area
     rows = connection.execute(
@@ -212,26 +217,27 @@ def _audits(connection: Any, settings: Settings, authority: int, start: date, en
     return pd.DataFrame(rows, columns=["return_id", "submitted_on", "grade", "area"])
 
 
-def _answers(connection: Any, settings: Settings, authority: int, quarter: Quarter) -> pd.DataFrame:
-    """The quarter's audit answers, each with whether it meets the standard (not applicable: left out)."""
+def _answers(connection: Any, settings: Settings, authority: int, start: date, end: date) -> pd.DataFrame:
+    """The audit answers returned from ``start`` to ``end``, each with its quarter and whether it meets the standard
+    (not applicable: left out)."""
     audit, answer, cycle, case = models.AuditReturn, models.AuditAnswer, models.AuditCycle, models.CaseRecord
     rows = connection.execute(
-        select(answer.question_id, answer.answer, case.audit_type)
+        select(answer.question_id, answer.answer, case.audit_type, audit.submitted_on)
         .select_from(returned_audits())
         .join(answer, answer.return_id == audit.id)
-        .where(cycle.authority_id == authority, audit.status == "filed",
-               audit.submitted_on.between(quarter.start, quarter.end))
+        .where(cycle.authority_id == authority, audit.status == "filed", audit.submitted_on.between(start, end))
     ).all()  # fmt: skip
     found = []
-    for question_id, given, audit_type in rows:
+    for question_id, given, audit_type, submitted_on in rows:
         tool = settings.tool_for(audit_type)
         question = next((q for q in tool.questions if q.id == question_id), None)
         if question is None or not_applicable(given):
             continue
-        aspect = question.aspect
         short = tool.short_answer(question)
-        found.append((question_id, aspect, question.text, given != short, short))
-    return pd.DataFrame(found, columns=["question_id", "aspect", "question", "meets", "short"])
+        found.append(
+            (quarter_of(submitted_on).label, question_id, question.aspect, question.text, given != short, short)
+        )
+    return pd.DataFrame(found, columns=["quarter", "question_id", "aspect", "question", "meets", "short"])
 
 
 def _between(connection: Any, model: Any, column: str, authority: int, quarter: Quarter, *columns: Any) -> pd.DataFrame:
@@ -306,20 +312,27 @@ def _short_questions(answers: pd.DataFrame) -> pd.DataFrame:
 def _standards(
     engine: Engine,
     settings: Settings,
-    quarter: Quarter,
-    answers: pd.DataFrame,
+    compared: list[Quarter],
+    every_answer: pd.DataFrame,
     surveys: pd.DataFrame,
     complaints: pd.DataFrame,
 ) -> list[StandardHeadline]:
+    """Each standard's quarter from each source it names, its audit answers also on a p-chart over the quarters."""
     governance = governance_of(settings)
+    quarter = compared[-1]
     month = f"{quarter.end:%Y-%m}"
     months = months_back(month, governance.months_charted)
     series = {(s.indicator, s.service_area): s for s in stored_series(engine, settings, months).series}
     headlines = []
     for standard_id, standard in governance.standards.items():
         evidence = standard.evidence
-        mine = answers[answers["question_id"].isin(evidence.questions) | answers["aspect"].isin(evidence.aspects)]
-        said = mine if (evidence.questions or evidence.aspects) else None
+        named = every_answer["question_id"].isin(evidence.questions) | every_answer["aspect"].isin(evidence.aspects)
+        history = every_answer[named]
+        said = history[history["quarter"] == quarter.label] if (evidence.questions or evidence.aspects) else None
+        chart = None if said is None else p_chart(
+            [(q.label, int(history.loc[history["quarter"] == q.label, "meets"].sum()),
+              int((history["quarter"] == q.label).sum())) for q in compared], rules=_rules(settings, None)
+        )  # fmt: skip
         surveyed = surveys[surveys["question"].isin(evidence.survey_questions)] if evidence.survey_questions else None
         themed = complaints[complaints["theme"].isin(evidence.complaint_themes)] if evidence.complaint_themes else None
         readings = []
@@ -340,7 +353,7 @@ def _standards(
                 None if surveyed is None else len(surveyed),
                 None if themed is None else len(themed),
                 None if themed is None else int(themed["outcome"].isin(["upheld", "partly upheld"]).sum()),
-                tuple(readings),
+                tuple(readings), chart,
             )
         )  # fmt: skip
     return headlines

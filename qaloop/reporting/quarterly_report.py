@@ -39,6 +39,7 @@ def standards_frame(report: QuarterlyReport) -> pd.DataFrame:
             {
                 "standard": s.standard, "title": s.title, "audit answers meeting it": s.met,
                 "audit answers": s.answered, "share meeting it": s.share_met,
+                "against earlier quarters": s.chart.says if s.chart else None,
                 "survey answers satisfied": s.satisfied, "survey answers": s.responses,
                 "complaints on its themes": s.complaints, "of which upheld": s.upheld,
                 "indicators": "; ".join(s.indicators),
@@ -46,8 +47,8 @@ def standards_frame(report: QuarterlyReport) -> pd.DataFrame:
             for s in report.standards
         ],
         columns=["standard", "title", "audit answers meeting it", "audit answers", "share meeting it",
-                 "survey answers satisfied", "survey answers", "complaints on its themes", "of which upheld",
-                 "indicators"],
+                 "against earlier quarters", "survey answers satisfied", "survey answers", "complaints on its themes",
+                 "of which upheld", "indicators"],
     )  # fmt: skip
 
 
