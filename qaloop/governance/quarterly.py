@@ -176,7 +176,8 @@ def quarterly_report(engine: Engine, settings: Settings, quarter: Quarter) -> Qu
     now = audits[audits["quarter"] == quarter.label]
     rules = _rules(settings, settings.reports.good_share_target)
     chart = p_chart([(q.label, int(audits.loc[audits["quarter"] == q.label, "good"].sum()),
-                      int((audits["quarter"] == q.label).sum())) for q in compared], rules=rules)  # fmt: skip
+                      int((audits["quarter"] == q.label).sum())) for q in compared], rules=rules,
+                    each="quarter")  # fmt: skip
     satisfied_from = settings.triangulation.satisfied_from
     return QuarterlyReport(
         authority=settings.authority.name,
@@ -331,7 +332,8 @@ def _standards(
         said = history[history["quarter"] == quarter.label] if (evidence.questions or evidence.aspects) else None
         chart = None if said is None else p_chart(
             [(q.label, int(history.loc[history["quarter"] == q.label, "meets"].sum()),
-              int((history["quarter"] == q.label).sum())) for q in compared], rules=_rules(settings, None)
+              int((history["quarter"] == q.label).sum())) for q in compared], rules=_rules(settings, None),
+            each="quarter",
         )  # fmt: skip
         surveyed = surveys[surveys["question"].isin(evidence.survey_questions)] if evidence.survey_questions else None
         themed = complaints[complaints["theme"].isin(evidence.complaint_themes)] if evidence.complaint_themes else None

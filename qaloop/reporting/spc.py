@@ -131,7 +131,10 @@ class PChart:
 
 
 def p_chart(
-    points: Sequence[tuple[str, int, int]], higher_is_better: bool = True, rules: ChartRules = ChartRules()
+    points: Sequence[tuple[str, int, int]],
+    higher_is_better: bool = True,
+    rules: ChartRules = ChartRules(),
+    each: str = "cycle",
 ) -> PChart:
     """The p-chart of ``points`` (label, hits, n), oldest first; subgroups with n = 0 are left out (a
     recalculation at one starts the period at the next point with audits).
@@ -140,7 +143,8 @@ def p_chart(
     over its first ``rules.baseline`` points (all of them when None), and is read on its own. In a period of
     fewer than ``rules.min_points`` points no point is special cause and the limits are provisional. ``latest``
     reads the newest point: special cause in the better direction is an improvement, in the worse direction a
-    concern, otherwise common cause (no change to report); a period too short to read is "too few".
+    concern, otherwise common cause (no change to report); a period too short to read is "too few". ``each``
+    names a point in the reading's words (a cycle, a quarter).
     """
     chart = PChart(math.nan, (), "too few", "", higher_is_better, (), rules)
     periods: list[Period] = []
@@ -154,7 +158,7 @@ def p_chart(
         read = _read_period([label for label, _ in kept], shares, centre, sigmas, rules, len(periods), counts)
         periods.append(Period(kept[0][0], centre, len(kept), len(base), len(base) < rules.min_points, reason))
         chart_points += read
-    return _reading(chart, periods, chart_points, "No audits to chart yet.", "cycle")
+    return _reading(chart, periods, chart_points, "No audits to chart yet.", each)
 
 
 # Making Data Count's constants for an XmR chart: three sigma is 2.66 mean moving ranges (3 / 1.128), and a
