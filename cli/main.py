@@ -455,14 +455,22 @@ def escalation_close(
     reference: Annotated[str, typer.Argument(help="the escalation, as ESC-12")],
     by: Annotated[str, typer.Option(help="the staff id of the senior leader closing it")],
     outcome: Annotated[str, typer.Option(help="what became of it")],
+    action: Annotated[str | None, typer.Option(help="the action the outcome sets, for the actions register")] = None,
+    owner: Annotated[str | None, typer.Option(help="the action's owner, by staff id")] = None,
+    due: Annotated[str | None, typer.Option(help="the action's due date, YYYY-MM-DD")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Close an escalation with its outcome; the quarterly report lists it so."""
+    """Close an escalation with its outcome (and the action it sets, with --action, --owner and --due); the quarterly
+    report lists it so."""
     from qaloop.governance import escalations
 
     settings = _settings(config)
+    if action is not None and (owner is None or due is None):
+        typer.secho("An action needs its owner (--owner STAFF_ID) and due date (--due YYYY-MM-DD).", fg="red", err=True)
+        raise typer.Exit(1)
+    follow_up = escalations.FollowUp(action, owner, _date(due)) if action and owner and due else None
     with _refusals(escalations.EscalationError, GovernanceError, CycleError):
-        typer.echo(escalations.close(engine_from(settings), settings, reference, by, outcome))
+        typer.echo(escalations.close(engine_from(settings), settings, reference, by, outcome, follow_up))
 
 
 @app.command("deep-dive")

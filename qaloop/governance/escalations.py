@@ -367,18 +367,48 @@ def acknowledge(engine: Engine, settings: Settings, reference: str, by: str, not
     return f"{REFERENCE.format(id=row.id)} acknowledged by {by}"
 
 
-def close(engine: Engine, settings: Settings, reference: str, by: str, outcome: str) -> str:
-    """Close an escalation with its outcome (what became of it); EscalationError when it is already closed or the
-    outcome is blank."""
+@dataclass(frozen=True)
+class FollowUp:
+    """The action an escalation's outcome sets: what, whose (a staff id) and by when."""
+
+    what: str
+    owner: str
+    due: date
+
+
+def close(
+    engine: Engine, settings: Settings, reference: str, by: str, outcome: str, action: FollowUp | None = None
+) -> str:
+    """Close an escalation with its outcome (what became of it) and, where the outcome sets one, the action it
+    puts in the actions register (chased on the corrective actions' ladder); EscalationError when it is already
+    closed, the outcome is blank, or the action's owner is not in the staff list."""
     if not outcome.strip():
         raise EscalationError("an escalation is closed with its outcome: say what became of it (--outcome)")
+    if action is not None and not action.what.strip():
+        raise EscalationError("an action needs saying what it is (--action)")
     with engine.begin() as connection:
         by = _staff_id(connection, settings, by)
         row = _stored(connection, settings, reference)
         if not lifecycle.move_escalation(connection, row.id, "closed", closed_by=by, closed_at=models.utcnow(),
                                          outcome=outcome.strip()):  # fmt: skip
             raise EscalationError(f"{reference} is already closed" + _who(row))
-    return f"{REFERENCE.format(id=row.id)} closed by {by}: {outcome.strip()}"
+        said = f"{REFERENCE.format(id=row.id)} closed by {by}: {outcome.strip()}"
+        if action is not None:
+            owner = _staff_id(connection, settings, action.owner)
+            staff = models.Staff
+            owner_id = connection.scalar(
+                select(staff.id).where(
+                    staff.authority_id == authority_id(connection, settings), staff.staff_ref == owner
+                )
+            )
+            action_id = connection.execute(
+                models.CorrectiveAction.__table__.insert()
+                .values(source="escalation", escalation_id=row.id, reason="escalation",
+                        description=action.what.strip(), owner_id=owner_id, due_date=action.due, status="open")
+                .returning(models.CorrectiveAction.id)
+            ).scalar_one()  # fmt: skip
+            said += f"; action {action_id} for {owner} by {long_date(action.due)}"
+    return said
 
 
 def _who(row: Any) -> str:

@@ -121,6 +121,7 @@ class QuarterlyReport:
     outstanding: int
     escalations: pd.DataFrame
     actions: dict[str, int]
+    register: pd.DataFrame  # the actions opened in the quarter or still open at its end
 
     @property
     def share_good(self) -> float | None:
@@ -169,6 +170,9 @@ def quarterly_report(engine: Engine, settings: Settings, quarter: Quarter) -> Qu
         compliments = _count(connection, models.Compliment, "received_on", authority, quarter)
         ombudsman = _count(connection, models.OmbudsmanDecision, "decided_on", authority, quarter)
         actions = _actions(connection, authority, quarter)
+        in_register = register_frame([row for row in actions_register(connection, authority)
+                                   if row.opened_at.date() <= quarter.end and (row.status == "open" or
+                                   quarter.start <= row.opened_at.date())])  # fmt: skip
     answers = every_answer[every_answer["quarter"] == quarter.label]
     scale = settings.grade_scale
     audits["quarter"] = audits["submitted_on"].map(lambda day: quarter_of(day).label)
@@ -200,6 +204,7 @@ def quarterly_report(engine: Engine, settings: Settings, quarter: Quarter) -> Qu
         if governance.escalations
         else pd.DataFrame(columns=["escalation", "what", "about", "raised on", "status", "acknowledged by", "outcome"]),
         actions=actions,
+        register=in_register,
     )
 
 
@@ -261,15 +266,9 @@ def _count(connection: Any, model: Any, column: str, authority: int, quarter: Qu
 
 
 def _actions(connection: Any, authority: int, quarter: Quarter) -> dict[str, int]:
-    """The corrective actions opened in the quarter, those done and done on time, and those open past their due
-    date at its end (whenever opened)."""
-    action, cycle = models.CorrectiveAction, models.AuditCycle
-    rows = connection.execute(
-        select(action.opened_at, action.due_date, action.status, action.closed_at)
-        .select_from(allocated_cases())
-        .join(action, action.allocation_id == models.Allocation.id)
-        .where(cycle.authority_id == authority, action.status != "cancelled")
-    ).all()
+    """The actions in the register (from audits and from escalations' outcomes) opened in the quarter, those done
+    and done on time, and those open past their due date at its end (whenever opened)."""
+    rows = [row for row in actions_register(connection, authority) if row.status != "cancelled"]
     opened = [r for r in rows if quarter.start <= r.opened_at.date() <= quarter.end]
     done = [r for r in opened if r.status == "done"]
     overdue = [
@@ -283,6 +282,46 @@ def _actions(connection: Any, authority: int, quarter: Quarter) -> dict[str, int
         "done on time": sum(1 for r in done if r.closed_at.date() <= r.due_date),
         "overdue": len(overdue),
     }
+
+
+def actions_register(connection: Any, authority: int) -> list[Any]:
+    """The one register of actions: every action from the authority's audits and from its escalations' outcomes,
+    with its source, what it is about (a case in its cycle, or an escalation), owner, due date and status."""
+    action, cycle, case, escalation, owner = (models.CorrectiveAction, models.AuditCycle, models.CaseRecord,
+                                              models.Escalation, models.Staff)  # fmt: skip
+    columns = (action.id, action.source, action.reason, action.description, owner.staff_ref.label("owner"),
+               action.opened_at, action.due_date, action.status, action.closed_at)  # fmt: skip
+    from_audits = connection.execute(
+        select(*columns, case.case_ref.label("ref"), cycle.cycle_ref.label("cycle_ref"))
+        .select_from(allocated_cases())
+        .join(action, action.allocation_id == models.Allocation.id)
+        .join(owner, owner.id == action.owner_id)
+        .where(cycle.authority_id == authority)
+    ).all()
+    from_escalations = connection.execute(
+        select(*columns, escalation.id.label("ref"), escalation.kind.label("cycle_ref"))
+        .join(escalation, escalation.id == action.escalation_id)
+        .join(owner, owner.id == action.owner_id)
+        .where(escalation.authority_id == authority, action.source == "escalation")
+    ).all()
+    return sorted([*from_audits, *from_escalations], key=lambda row: row.id)
+
+
+def register_frame(rows: list[Any]) -> pd.DataFrame:
+    """The register as a table people read: each action with what it is about and whether it was done on time."""
+    return pd.DataFrame(
+        [
+            {
+                "action": row.id, "source": row.source,
+                "about": f"case {row.ref} (cycle {row.cycle_ref})" if row.source == "audit" else f"ESC-{row.ref}",
+                "what": row.description or row.reason.replace("_", " "), "owner": row.owner,
+                "opened on": row.opened_at.date(), "due": row.due_date, "status": row.status,
+                "done on time": None if row.closed_at is None else row.closed_at.date() <= row.due_date,
+            }
+            for row in rows
+        ],
+        columns=["action", "source", "about", "what", "owner", "opened on", "due", "status", "done on time"],
+    )  # fmt: skip
 
 
 def _by_unit(now: pd.DataFrame, settings: Settings) -> pd.DataFrame:

@@ -84,6 +84,7 @@ def write_quarterly(settings: Settings, report: QuarterlyReport) -> QuarterlyFil
             "questions short": report.short_questions,
             "escalations": report.escalations,
             "actions": pd.DataFrame([report.actions]),
+            "actions register": report.register,
         },
     )
     return QuarterlyFiles(report.quarter.label, page, workbook)

@@ -22,7 +22,7 @@ from functools import cache
 from typing import Any, Protocol, TypeVar
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, exists, literal, select
+from sqlalchemy import Connection, Engine, String, and_, cast, exists, literal, null, select
 from sqlalchemy.orm import aliased
 
 from qaloop.core.settings import ReminderStep, Settings
@@ -125,7 +125,33 @@ def open_items(connection: Connection, settings: Settings) -> pd.DataFrame:
         ),
     ):
         rows.extend(connection.execute(query).all())
+    rows.extend(connection.execute(_escalation_actions(authority)).all())
     return pd.DataFrame([tuple(row) for row in rows], columns=_ITEM_COLUMNS)
+
+
+# An action an escalation's outcome set belongs to no case or cycle: it is named by its escalation, in the
+# governance "area", and has no service manager (its ladder's service manager step goes to the QA lead).
+GOVERNANCE = "governance"
+
+
+def _escalation_actions(authority: int) -> Any:
+    action, escalation, owner = models.CorrectiveAction, models.Escalation, aliased(models.Staff)
+    return (
+        select(
+            _literal("corrective_action"), action.id.label("item_id"),
+            (literal("ESC-") + cast(escalation.id, String)).label("case_ref"), literal(GOVERNANCE).label("cycle_ref"),
+            literal(GOVERNANCE).label("area"), action.due_date.label("due"), owner.id, owner.staff_ref, owner.email,
+            null().label("service_manager_ref"), null().label("service_manager_email"),
+        )
+        .join(escalation, escalation.id == action.escalation_id)
+        .join(owner, owner.id == action.owner_id)
+        .where(escalation.authority_id == authority, action.source == "escalation", action.status == "open")
+    )  # fmt: skip
+
+
+def about(case_ref: str, cycle_ref: str) -> str:
+    """What a chased item is about, as an email names it: a case in its cycle, or an escalation."""
+    return f"escalation {case_ref}" if cycle_ref == GOVERNANCE else f"case {case_ref} (cycle {cycle_ref})"
 
 
 def _literal(kind: str) -> Any:
@@ -224,6 +250,7 @@ def reminder_messages(settings: Settings, due: pd.DataFrame, today: date) -> lis
         late = late_cache.setdefault(row.due, working_days_late(row.due, today))
         entry = {
             "what": KIND_LABELS[row.kind],
+            "about": about(row.case_ref, row.cycle_ref),
             "case_ref": row.case_ref,
             "cycle_ref": row.cycle_ref,
             "due": long_date(row.due),

@@ -75,6 +75,8 @@ AUDITED_STATUSES = ("selected", "allocated", "notified", "submitted", "moderatio
 RETURN_STATUSES = ("filed", "held")
 MODERATION_STATUSES = ("sampled", "allocated", "notified", "submitted")
 ACTION_REASONS = ("below_standard", "escalation", "agreed_action")
+# Where an action in the one register comes from: an audit (its allocation) or an escalation's outcome.
+ACTION_SOURCES = ("audit", "escalation")
 ACTION_STATUSES = ("open", "done", "cancelled")
 OUTBOX_STATUSES = ("queued", "sent", "partly_sent", "failed")
 SOURCE_FILE_STATUSES = ("processed", "quarantined")
@@ -405,17 +407,26 @@ class AgreementFigure(Base):
 
 
 class CorrectiveAction(Base):
-    """Work a team manager owes after a below-standard audit, an escalation or an agreed action."""
+    """An action in the one register: work a team manager owes after a below-standard audit, an escalation or an
+    agreed action (``source`` audit: its allocation), or the action an escalation's outcome set (``source``
+    escalation: its escalation); each with its owner, due date and status."""
 
     __tablename__ = "corrective_action"
     __table_args__ = (
         one_of("reason", ACTION_REASONS),
         one_of("status", ACTION_STATUSES),
+        one_of("source", ACTION_SOURCES),
         CheckConstraint("status <> 'done' OR closed_at IS NOT NULL", name="done_has_closed_at"),
+        CheckConstraint(
+            "(source = 'audit' AND allocation_id IS NOT NULL) OR (source = 'escalation' AND escalation_id IS NOT NULL)",
+            name="source_given",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocation.id"), index=True)
+    source: Mapped[str] = mapped_column(String(16), default="audit", server_default="audit")
+    allocation_id: Mapped[int | None] = mapped_column(ForeignKey("allocation.id"), index=True)
+    escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalation.id"))
     return_id: Mapped[int | None] = mapped_column(ForeignKey("audit_return.id"))
     reason: Mapped[str] = mapped_column(String(32))
     description: Mapped[str | None] = mapped_column(Text)

@@ -1,7 +1,8 @@
 """Escalation by exception on SQLite and PostgreSQL: each configured event (an audit that escalated a concern, a
 bottom grade, a corrective action long overdue, an indicator's special-cause concern, a triangulation flag, a
 provider decided at level 3) raised once with its evidence and emailed once, by re-runs and two runs at once too;
-chased step by step until acknowledged; acknowledged and closed by a staff id with its outcome."""
+chased step by step until acknowledged; acknowledged and closed by a staff id with its outcome, and the action an
+outcome sets put in the one actions register and chased on the actions' ladder."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ from qaloop.core.working_days import add_working_days
 from qaloop.demo.indicators import generate_indicators, write_indicators
 from qaloop.governance import escalations
 from qaloop.governance.escalations import EscalationError
+from qaloop.governance.quarterly import actions_register, register_frame
 from qaloop.messaging import outbox
 from qaloop.providers import record
+from qaloop.returns.chasing import chase
 from qaloop.returns.filing import ingest_files
 from qaloop.returns.follow_up import follow_up
 from qaloop.returns.workbooks import complete_audit_workbook
@@ -214,3 +217,40 @@ def test_a_team_where_several_sources_converge_is_raised_once_for_its_window(not
     assert flag.about == f"team {team.name} (Oct 2026 to Dec 2026)" and "complaints" in flag.evidence[0]
     raised = escalations.raise_escalations(engine, settings, TODAY)
     assert raised and escalations.raise_escalations(engine, settings, date(2027, 1, 11)) == []
+
+
+def test_an_outcomes_action_joins_the_one_register_and_is_chased_on_the_actions_ladder(notified: Settings) -> None:
+    settings = _escalating(notified, "audit_escalation")
+    _returned(settings)
+    engine = engine_from(settings)
+    [raised] = escalations.raise_escalations(engine, settings, TODAY)
+    with engine.connect() as connection:
+        director = connection.scalar(select(models.Staff.staff_ref).where(models.Staff.role == "director"))
+        manager = connection.scalar(select(models.Staff.staff_ref).where(models.Staff.role == "service_manager"))
+    due = date(2027, 2, 5)
+    with pytest.raises(EscalationError, match="'E999999' is not a staff id"):
+        escalations.close(engine, settings, f"ESC-{raised}", director, "Plan agreed",
+                          escalations.FollowUp("Re-audit the team's safeguarding plans", "E999999", due))  # fmt: skip
+    said = escalations.close(engine, settings, f"ESC-{raised}", director, "Plan agreed",
+                             escalations.FollowUp("Re-audit the team's safeguarding plans", manager, due))  # fmt: skip
+    assert said.endswith("by Friday 5 February 2027") and f"for {manager}" in said
+    with engine.connect() as connection:
+        register = register_frame(actions_register(connection, connection.scalar(select(models.Authority.id))))
+    mine = register[register["source"] == "escalation"].to_dict("records")
+    assert mine == [{
+        "action": mine[0]["action"], "source": "escalation", "about": f"ESC-{raised}",
+        "what": "Re-audit the team's safeguarding plans", "owner": manager, "opened on": date.today(), "due": due,
+        "status": "open", "done on time": None,
+    }]  # fmt: skip
+    assert set(register["source"]) == {"audit", "escalation"}  # beside the audit's own corrective action
+    # Chased on the corrective actions' ladder: its owner three working days before it is due, as for any action.
+    chase(engine, settings, add_working_days(due, -3))
+    with engine.connect() as connection:
+        reminders = connection.execute(
+            select(models.EmailOutbox.recipients, models.EmailOutbox.text_body).where(
+                models.EmailOutbox.kind == "reminder")
+        ).all()  # fmt: skip
+    owner_email = next(r for r in reminders if f"corrective action of escalation ESC-{raised}: due" in r.text_body)
+    with engine.connect() as connection:
+        assert owner_email.recipients == [connection.scalar(select(models.Staff.email).where(
+            models.Staff.staff_ref == manager))]  # fmt: skip

@@ -107,6 +107,9 @@ def test_every_headline_is_recomputed_from_the_store(closed: Settings) -> None:
     # None is done yet; those due before the quarter's end are open past their due date at it.
     assert report.actions["done"] == 0
     assert report.actions["overdue"] == sum(a.status == "open" and a.due_date < Q4.end for a in actions) > 0
+    # The register lists every action still open at the quarter's end, each by its case and owner.
+    assert len(report.register) == sum(a.status == "open" for a in actions)
+    assert set(report.register["source"]) == {"audit"} and report.register["about"].str.startswith("case ").all()
     # What must improve names the questions most often short, with their counts.
     top = report.short_questions.iloc[0]
     assert any(line.startswith(f"question {top.question}: No in {top.short_count} of") for line in report.improve())
