@@ -36,7 +36,8 @@ def test_a_months_levels_are_proposed_from_the_market_with_their_reasons_and_rec
         "1-1001": 1, "1-1002": 2, "1-1003": 3, "1-1004": 1, "1-1005": 2, "1-1006": 2
     }  # fmt: skip
     assert [reason.rule for reason in placed["1-1003"].proposal.reasons] == [
-        "cqc_inadequate", "suspension_over_3_months", "advisory_or_suspension", "cqc_warning_or_conditions",
+        "cqc_inadequate", "suspension_over_3_months", "advisory_or_suspension", "cqc_ri_some_areas",
+        "cqc_warning_or_conditions",
     ]  # fmt: skip
     assert [reason.rule for reason in placed["1-1006"].proposal.reasons] == ["cqc_ri_some_areas", "returns_missing"]
     assert placed["1-1006"].proposal.reasons[1].says == (

@@ -89,6 +89,25 @@ def test_cqc_ratings_set_the_levels_appendix_2_gives_them() -> None:
     assert "5 of 5 CQC key questions" in found["1-RIALL"].reasons[0].says
 
 
+def test_a_key_question_rated_inadequate_is_never_read_as_better_than_requires_improvement() -> None:
+    # Found by the property below: an Outstanding home with Effective rated Inadequate was level 1, and the same
+    # home with Effective improved to Requires improvement level 2.
+    outstanding = {question: "Outstanding" for question in GOOD}
+    inadequate = market(
+        ("1-X", "care_home", 1), ratings=ratings("1-X", "Outstanding", **{**outstanding, "Effective": "Inadequate"})
+    )
+    improved = market(
+        ("1-X", "care_home", 1),
+        ratings=ratings("1-X", "Outstanding", **{**outstanding, "Effective": "Requires improvement"}),
+    )
+    assert levels(inadequate) == levels(improved) == {"1-X": 2}
+    [reason] = propose(inadequate, HEREFORDSHIRE, AS_OF)["1-X"].reasons
+    assert (reason.rule, reason.says) == (
+        "cqc_ri_some_areas",
+        "1 of 5 CQC key questions rated so: Effective Inadequate",
+    )
+
+
 def test_a_rating_published_after_the_day_does_not_count_on_it() -> None:
     intel = market(("1-A", "care_home", 30), ratings=ratings("1-A", "Inadequate", published="2027-04-02"))
     assert levels(intel) == {"1-A": 1}
