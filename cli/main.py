@@ -399,6 +399,25 @@ def quarterly_command(
     typer.echo(f"  {Path(summary.report or '').with_suffix('.xlsx')}")
 
 
+@app.command("review-workbook")
+def review_workbook_command(
+    service_area: Annotated[str, typer.Argument(help="the service area's id in governance.service_areas")],
+    period_end: Annotated[
+        str | None, typer.Option(help="a day in the last month the review looks back on (default: last month)")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write a service area's six-monthly service performance review workbook (Coventry's Appendix 2: one sheet per
+    lens, each judgement area's evidence pre-filled, Comments, Judgement and Actions for the head of service)."""
+    from qaloop.governance.review import write_review_workbook
+
+    settings = _settings(config)
+    end = _date(period_end) if period_end else date.today().replace(day=1) - timedelta(days=1)
+    with _refusals(GovernanceError, CycleError):
+        path = write_review_workbook(engine_from(settings), settings, service_area, end)
+    typer.echo(f"Service performance review workbook, {service_area}: {path}")
+
+
 @escalation_app.command("run")
 def escalation_run(
     config: ConfigOption = None,

@@ -1,0 +1,74 @@
+"""The service performance review's workbook in the shape of Coventry's Appendix 2: a sheet per lens with each
+judgement area, its evidence pre-filled from the store (recomputed here), and the Comments, Judgement (I, RI, G, O,
+a drop-down) and Actions columns left for the head of service."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from checks.indicators import check_and_load_indicators
+from qaloop.core.settings import Settings
+from qaloop.demo.indicators import generate_indicators, write_indicators
+from qaloop.governance.indicators import GovernanceError
+from qaloop.governance.review import HEADINGS, LENSES, review_period, write_review_workbook
+from qaloop.store import models
+from qaloop.store.engine import engine_from
+
+PERIOD_END = date(2027, 1, 31)  # the closed cycle's audits came in January
+
+
+def test_the_period_is_the_six_whole_months_ending_with_the_month() -> None:
+    period = review_period(date(2027, 1, 20))
+    assert (period.start, period.end, period.label) == (date(2026, 8, 1), date(2027, 1, 31),
+                                                        "August 2026 to January 2027")  # fmt: skip
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_the_workbook_has_a_sheet_per_lens_with_its_evidence_pre_filled(closed: Settings) -> None:
+    engine = engine_from(closed)
+    write_indicators(closed, generate_indicators(closed, date(2027, 2, 4)))
+    check_and_load_indicators(closed, date(2027, 2, 4))
+    book = load_workbook(write_review_workbook(engine, closed, "OPPD", PERIOD_END))
+    assert book.sheetnames == ["Service area", *(sheet for sheet, _, _ in LENSES.values()), "5 Key summary points",
+                               "6 Panel"]  # fmt: skip
+    cover = {row[0]: row[1] for row in book["Service area"].iter_rows(min_row=2, values_only=True)}
+    assert cover["Service Area"] == "Older people and physical disability"
+    assert cover["Performance period being considered"] == "August 2026 to January 2027"
+    for sheet_name, _, areas in LENSES.values():
+        sheet = book[sheet_name]
+        assert [cell.value for cell in sheet[2]] == list(HEADINGS)
+        assert [row[0] for row in sheet.iter_rows(min_row=3, values_only=True)] == list(areas)
+        # Comments, Judgement and Actions are the head of service's; the judgement is one of I, RI, G, O.
+        assert all(row[1] is None and row[3] is None and row[4] is None
+                   for row in sheet.iter_rows(min_row=3, values_only=True))  # fmt: skip
+        [judgement] = sheet.data_validations.dataValidation
+        assert judgement.formula1 == '"I,RI,G,O"'
+        assert str(judgement.sqref).split() == [f"D{row}" for row in range(3, 3 + len(areas))]
+    independent = book["1 Independent challenge"]["C3"].value
+    assert (
+        "ASC-01 Care Act assessments completed within 28 days (Older people and physical disability): " in independent
+    )
+    assert "Special cause variation: concern (lower)" in independent  # the demo's drifting indicator
+    with engine.connect() as connection:
+        grades = connection.execute(
+            select(models.AuditReturn.grade).where(
+                models.AuditReturn.status == "filed",
+                models.AuditReturn.submitted_on.between(date(2026, 8, 1), PERIOD_END))
+        ).scalars().all()  # fmt: skip
+    scale = closed.grade_scale
+    good = sum(scale.rank(grade) >= scale.good_rank for grade in grades)
+    audits = book["3 Professional challenge"]["C3"].value
+    assert f"{len(grades)} case file audit(s) returned: {good} good or better, " in audits
+    assert audits.startswith("ASC-03 ")  # the professional lens's indicators first
+    assert "corrective actions opened:" in audits
+    assert "survey answer(s) satisfied" in book["4 Citizen challenge"]["C8"].value
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_service_area_not_configured_is_refused(closed: Settings) -> None:
+    with pytest.raises(GovernanceError, match="no service area 'EH' is configured"):
+        write_review_workbook(engine_from(closed), closed, "EH", PERIOD_END)
