@@ -57,8 +57,10 @@ DEMO_GOVERNANCE := echo "" && echo "Last month's performance compendium (the KPI
 	$(BIN)/qaloop compendium $(DEMO_CONFIG) && \
 	echo "" && echo "The quarterly quality assurance report to the leadership team (the quarter last ended):" && \
 	$(BIN)/qaloop quarterly $(DEMO_CONFIG) && \
-	echo "" && echo "A six-monthly service performance review workbook, its evidence pre-filled (one service area):" && \
-	$(BIN)/qaloop review-workbook OPPD $(DEMO_CONFIG) && \
+	echo "" && echo "A service area's next six-monthly service performance review (its workbook's evidence pre-filled," && \
+	echo "sent, the self-assessment returned, the panel's record filed, its actions in the register):" && \
+	$(BIN)/qaloop demo-review OPPD $(DEMO_CONFIG) && $(BIN)/qaloop review list $(DEMO_CONFIG) && \
+	$(BIN)/qaloop send $(DEMO_CONFIG) && \
 	echo "" && echo "Escalation by exception (the day's events raised to the senior leadership team, once):" && \
 	$(BIN)/qaloop escalation run $(DEMO_CONFIG) && $(BIN)/qaloop escalation list $(DEMO_CONFIG) &&
 # Then the commissioned care market on Herefordshire's strategy (configs/herefordshire.yaml): a few hundred

@@ -5,7 +5,7 @@ which takes seconds."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ class Failure:
     keys: tuple[str, ...]
     values: tuple[str, ...]
     whole_dataset: bool
+    values_by_key: dict[str, tuple[str, ...]] = field(default_factory=dict)  # each failing row's, where shown
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,17 @@ class CheckReport:
         """Keys of every row that broke a row-level rule."""
         return {key for failure in self.failures if not failure.whole_dataset for key in failure.keys}
 
-    def reasons(self) -> dict[str, str]:
-        """For each failing row's key, the rules it broke, in plain words and separated by "; "."""
+    def reasons(self, with_values: bool = False) -> dict[str, str]:
+        """For each failing row's key, the rules it broke, in plain words and separated by "; "; ``with_values``:
+        each followed by the row's values at fault (for a form, whose one row holds many: which areas, which
+        actions)."""
         broken: dict[str, list[str]] = {}
         for failure in self.failures:
             if not failure.whole_dataset:
                 for key in dict.fromkeys(failure.keys):
-                    broken.setdefault(key, []).append(failure.says)
+                    shown = failure.values_by_key.get(key, ()) if with_values else ()
+                    said = f"{failure.says} ({', '.join(brief(v) for v in shown[:_SHOWN])})" if shown else failure.says
+                    broken.setdefault(key, []).append(said)
         return {key: "; ".join(says) for key, says in broken.items()}
 
     def describe(self) -> str:

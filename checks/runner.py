@@ -230,11 +230,15 @@ def run_checks(dataset: str, frame: pd.DataFrame, rules: list[Rule], key: str) -
             continue
         keys = tuple(str(item[key]) for item in indexes)
         shows = result.expectation_config.meta.get("shows")
-        raw = frame.loc[frame[key].astype(str).isin(keys), shows] if shows else result.result.get("unexpected_list", [])
-        values = (
-            tuple(dict.fromkeys(_shown(value) for value in raw)) if result.expectation_config.meta["reveal"] else ()
-        )
-        failures.append(Failure(meaning, keys, values, False))
+        reveal = result.expectation_config.meta["reveal"]
+        failing = frame[frame[key].astype(str).isin(keys)]
+        raw = failing[shows] if shows else result.result.get("unexpected_list", [])
+        values = tuple(dict.fromkeys(_shown(value) for value in raw)) if reveal else ()
+        by_key: dict[str, tuple[str, ...]] = {}
+        if shows and reveal:
+            for row_key, value in zip(failing[key].astype(str), failing[shows], strict=True):
+                by_key[row_key] = (*by_key.get(row_key, ()), _shown(value))
+        failures.append(Failure(meaning, keys, values, False, by_key))
     return CheckReport(dataset, len(frame), tuple(failures))
 
 

@@ -57,6 +57,11 @@ escalation_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(escalation_app, name="escalation")
+review_app = typer.Typer(
+    help="Service performance reviews: send the workbooks due and chase those not returned, list where each stands.",
+    no_args_is_help=True,
+)
+app.add_typer(review_app, name="review")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="the configuration file (default: $QALOOP_CONFIG or qaloop.yaml)")
@@ -416,6 +421,59 @@ def review_workbook_command(
     with _refusals(GovernanceError, CycleError):
         path = write_review_workbook(engine_from(settings), settings, service_area, end)
     typer.echo(f"Service performance review workbook, {service_area}: {path}")
+
+
+@review_app.command("run")
+def review_run(
+    config: ConfigOption = None,
+    on: Annotated[str | None, typer.Option("--on", help="run as if on this date (YYYY-MM-DD); default today")] = None,
+) -> None:
+    """Run the service-review flow now: send each review workbook due to its head of service, chase those not
+    returned, send."""
+    _settings(config)
+    from flows.service_review import service_review
+
+    state = service_review(config=str(config) if config else None, today=_date(on) if on else None,
+                           return_state=True)  # fmt: skip
+    summary = _finished(state, "The service review run")
+    typer.echo(f"{len(summary.sent)} review workbook(s) sent ({', '.join(summary.sent) or 'none'}); "
+               f"{summary.reminders} reminder(s); {summary.emails_sent} email(s) sent.")  # fmt: skip
+
+
+@review_app.command("list")
+def review_list(config: ConfigOption = None) -> None:
+    """List the service performance reviews: sent, due, self-assessed, the panel's record, their judgements."""
+    from qaloop.governance import review_panels
+
+    settings = _settings(config)
+    with _refusals(GovernanceError, CycleError):
+        table = review_panels.reviews_register(engine_from(settings), settings)
+    if table.empty:
+        typer.echo("No service performance review sent.")
+    for row in table.to_dict("records"):
+        stages = ("self-assessment", "panel's judgements")
+        judged = "; ".join(f"{stage}: {row[stage]}" for stage in stages if row[stage])
+        typer.echo(f"{row['review']} (panel {row['panel']}): sent {row['sent']}, due {row['due']}, {row['status']}"
+                   + (f"; {judged}" if judged else ""))  # fmt: skip
+
+
+@app.command("demo-review")
+def demo_review(
+    service_area: Annotated[str, typer.Argument(help="the service area's id in governance.service_areas")],
+    config: ConfigOption = None,
+) -> None:
+    """Play out a service area's next six-monthly service performance review on the demo's data: the workbook sent,
+    the head of service's self-assessment returned (a first copy quarantined), the panel's record filed."""
+    from checks.returns import check_return_file
+    from qaloop.demo.review import play_review
+
+    settings = _settings(config)
+    with _refusals(GovernanceError, CycleError):
+        played = play_review(engine_from(settings), settings, service_area, date.today(), check_return_file)
+    typer.echo(f"{played.reference}: the workbook sent to the head of service: {played.workbook}")
+    for outcome in played.returned:
+        said = f" ({outcome.problem.splitlines()[0]})" if outcome.problem else ""
+        typer.echo(f"  {outcome.name}: {outcome.status}{said}")
 
 
 @escalation_app.command("run")

@@ -1,7 +1,7 @@
 """Tasks of the governance flows: check and store the month's KPI return, decide whether a month's compendium is
 due, and write it with its workbook, publish its readings and queue its email; raise the escalations by exception
 the store's events call for, and chase those not yet acknowledged; write the quarterly report to the leadership
-team and queue it."""
+team and queue it; send the service performance review workbooks due, and chase those not yet returned."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from checks.indicators import check_and_load_indicators
 from checks.outcomes import CheckFailed, Intake
 from qaloop.core.settings import Settings
-from qaloop.governance import compendium, escalations, quarterly
+from qaloop.governance import compendium, escalations, quarterly, review_panels
 from qaloop.messaging import outbox
 from qaloop.reporting.compendium_report import (
     CompendiumFiles,
@@ -129,3 +129,27 @@ def write_quarter(settings: Settings, quarter: quarterly.Quarter) -> QuarterlyFi
     create_markdown_artifact(key=artifact_key("quarterly", quarter.label), markdown="\n".join(lines),
                              description=f"The quarterly QA report, {quarter.label}")  # fmt: skip
     return files
+
+
+@task(name="send the service review workbooks due", **RETRY_IO, **NOT_CACHED)
+def send_review_workbooks(settings: Settings, today: date) -> review_panels.SentReviews:
+    """Send each service performance review workbook due (each once), and publish where every review stands; a
+    review that cannot be sent is logged with why (the flow then fails, so the QA team hears of it)."""
+    engine = engine_from(settings)
+    sent = review_panels.send_reviews(engine, settings, today)
+    for ref, why in sent.refused.items():
+        get_run_logger().error("%s not sent: %s", ref, why)
+    standing = review_panels.reviews_register(engine, settings)
+    create_table_artifact(
+        key="service-reviews",
+        description=f"Service performance reviews, {today} ({len(sent.sent)} workbook(s) sent by this run)",
+        table=standing.astype(str).to_dict("records"),
+    )
+    return sent
+
+
+@task(name="chase the service review workbooks not returned", **RETRY_IO, **NOT_CACHED)
+def chase_review_workbooks(settings: Settings, today: date) -> int:
+    """Queue today's reminders for the review workbooks not yet returned (each step once); returns how many."""
+    engine = engine_from(settings)
+    return outbox.enqueue(engine, review_panels.chase_reviews(engine, settings, today))

@@ -54,6 +54,7 @@ class Dataset(StrEnum):
     SELF_REFLECTIONS = "self_reflections"
     ACTION_RETURNS = "action_returns"
     MODERATION_RETURNS = "moderation_returns"
+    REVIEW_RETURNS = "review_returns"
     PROVIDERS = "providers"
     CQC_RATINGS = "cqc_ratings"
     CQC_ENFORCEMENT = "cqc_enforcement"
@@ -307,6 +308,18 @@ SCHEMAS: dict[Dataset, DatasetSchema] = {
             _c("names_strengths", "bool", "does the feedback name strengths (yes / no)"),
             _c("names_learning", "bool", "does the feedback name learning (yes / no)"),
             _c("notes", "text", "the moderator's notes", required=False),
+        ),
+    ),
+    Dataset.REVIEW_RETURNS: DatasetSchema(
+        Dataset.REVIEW_RETURNS,
+        key=("review_ref",),
+        columns=(
+            _c("review_ref", "text", "the service performance review, e.g. SPR-3, as the workbook's cover gives it"),
+            _c("head_of_service_id", "text", "staff_id of the head of service the workbook was sent to"),
+            _c("completed_on", "date", "the date the workbook was completed"),
+            _c("panel_record", "bool", "yes when the panel's sheet is filled in: the workbook records the panel"),
+            _c("summary_points", "text", "the key summary points for the service's staff", required=False),
+            _c("panel_input", "text", "the panel's input, challenge and comments", required=False),
         ),
     ),
     Dataset.PROVIDERS: DatasetSchema(

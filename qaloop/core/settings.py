@@ -979,9 +979,56 @@ class IndicatorDefinition(_Strict):
 
 
 class ServiceArea(_Strict):
-    """A service area, as the KPI return and the head of service's review name it."""
+    """A service area, as the KPI return and the head of service's review name it: who heads it, the teams whose
+    cases, staff, complaints and surveys are its own, and the dates of its six-monthly review panels."""
 
     name: str = Field(min_length=1, max_length=120)
+    head_of_service: str | None = Field(
+        default=None, min_length=1, max_length=64, description="the head of service's staff id (absent: no reviews)"
+    )
+    teams: list[str] = Field(
+        default_factory=list, description="team names as the staff list has them (absent: the whole service's)"
+    )
+    panels: list[date] = Field(default_factory=list, description="the dates of the service performance review panels")
+
+    @model_validator(mode="after")
+    def _panels_have_a_head(self) -> ServiceArea:
+        if self.panels and self.head_of_service is None:
+            raise ValueError(f"{self.name}: review panels are set, but no head_of_service to send the workbook to")
+        return self
+
+
+class ReviewStep(_Strict):
+    """A reminder to return the review workbook, ``days`` working days after it was due, to the head of service
+    (``notify: head of service``) or to them with the QA lead copied in."""
+
+    days: int = Field(ge=0, le=60)
+    notify: Literal["head of service", "head of service and QA lead"] = "head of service"
+
+
+class Reviews(_Strict):
+    """The six-monthly service performance reviews: when each head of service gets the workbook, when it is due
+    back, and how it is chased."""
+
+    send_working_days_before: int = Field(default=15, ge=2, le=60, description="the workbook goes this many working "
+                                          "days before the panel")  # fmt: skip
+    due_working_days_before: int = Field(default=5, ge=1, le=59, description="the self-assessment is due this many "
+                                         "working days before the panel")  # fmt: skip
+    chase: list[ReviewStep] = Field(
+        default_factory=lambda: [ReviewStep(days=0), ReviewStep(days=2, notify="head of service and QA lead")]
+    )
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Reviews:
+        if self.due_working_days_before >= self.send_working_days_before:
+            raise ValueError(
+                f"governance.reviews: the workbook is due {self.due_working_days_before} working days before the "
+                f"panel, not after it is sent ({self.send_working_days_before} before)"
+            )
+        days = [step.days for step in self.chase]
+        if days != sorted(set(days)):
+            raise ValueError(f"governance.reviews.chase: steps must be in increasing working days, got {days}")
+        return self
 
 
 ExceptionKind = Literal[EXCEPTIONS]  # type: ignore[valid-type]
@@ -1071,6 +1118,7 @@ class Governance(_Strict):
     grade_descriptions: dict[str, str] = Field(
         default_factory=dict, description="what each grade of the scale means (Warwickshire's Appendix 3)"
     )
+    reviews: Reviews = Field(default_factory=Reviews, description="the six-monthly service performance reviews")
 
     @model_validator(mode="after")
     def _named_once(self) -> Governance:

@@ -25,6 +25,7 @@ from qaloop.core.working_days import is_working_day
 from qaloop.governance.compendium import read_series
 from qaloop.governance.escalations import register
 from qaloop.governance.indicators import governance_of, stored_series
+from qaloop.governance.review_panels import reference as review_reference
 from qaloop.messaging.compose import outbox_key
 from qaloop.reporting.spc import ChartRules, PChart, p_chart
 from qaloop.store import models
@@ -285,8 +286,9 @@ def _actions(connection: Any, authority: int, quarter: Quarter) -> dict[str, int
 
 
 def actions_register(connection: Any, authority: int) -> list[Any]:
-    """The one register of actions: every action from the authority's audits and from its escalations' outcomes,
-    with its source, what it is about (a case in its cycle, or an escalation), owner, due date and status."""
+    """The one register of actions: every action from the authority's audits, its escalations' outcomes and its
+    service reviews' panels, with its source, what it is about (a case in its cycle, an escalation, or a service
+    area's review), owner, due date and status."""
     action, cycle, case, escalation, owner = (models.CorrectiveAction, models.AuditCycle, models.CaseRecord,
                                               models.Escalation, models.Staff)  # fmt: skip
     columns = (action.id, action.source, action.reason, action.description, owner.staff_ref.label("owner"),
@@ -304,7 +306,22 @@ def actions_register(connection: Any, authority: int) -> list[Any]:
         .join(owner, owner.id == action.owner_id)
         .where(escalation.authority_id == authority, action.source == "escalation")
     ).all()
-    return sorted([*from_audits, *from_escalations], key=lambda row: row.id)
+    review = models.ServiceReview
+    from_reviews = connection.execute(
+        select(*columns, review.service_area.label("ref"), review.panel_on.label("cycle_ref"))
+        .join(review, review.id == action.service_review_id)
+        .join(owner, owner.id == action.owner_id)
+        .where(review.authority_id == authority, action.source == "review")
+    ).all()
+    return sorted([*from_audits, *from_escalations, *from_reviews], key=lambda row: row.id)
+
+
+def _about(row: Any) -> str:
+    if row.source == "audit":
+        return f"case {row.ref} (cycle {row.cycle_ref})"
+    if row.source == "review":
+        return f"service review {review_reference(row.ref, row.cycle_ref)}"
+    return f"ESC-{row.ref}"
 
 
 def register_frame(rows: list[Any]) -> pd.DataFrame:
@@ -313,7 +330,7 @@ def register_frame(rows: list[Any]) -> pd.DataFrame:
         [
             {
                 "action": row.id, "source": row.source,
-                "about": f"case {row.ref} (cycle {row.cycle_ref})" if row.source == "audit" else f"ESC-{row.ref}",
+                "about": _about(row),
                 "what": row.description or row.reason.replace("_", " "), "owner": row.owner,
                 "opened on": row.opened_at.date(), "due": row.due_date, "status": row.status,
                 "done on time": None if row.closed_at is None else row.closed_at.date() <= row.due_date,

@@ -1,6 +1,6 @@
 """What the store says about each row of a returned file, so that the checks can judge it: whether its
-allocation (or action, or moderation) is open, whether the person returning it may, the allocation date and
-the case's audit type."""
+allocation (or action, or moderation, or the stage of a service review) is open, whether the person returning it
+may, the allocation date and the case's audit type."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
+from qaloop.governance.review_panels import OPEN_FOR, known_reviews, stage_of
 from qaloop.moderation.record import through_moderation
 from qaloop.returns.reading import DATE_FORMAT, ReturnFile
 from qaloop.sources.readers import checkable
@@ -34,6 +35,8 @@ def annotate(connection: Connection, settings: Settings, returned: ReturnFile, t
         numbers = pd.to_numeric(frame["action_id"], errors="coerce")
         frame["action_open"] = numbers.isin(open_actions)
         return frame
+    if returned.dataset is Dataset.REVIEW_RETURNS:
+        return _reviews(connection, settings, frame)
     if returned.dataset is Dataset.MODERATION_RETURNS:
         known = _moderations(connection, settings, frame)
         merged = frame.merge(known, on=["cycle_ref", "case_ref"], how="left")
@@ -46,18 +49,38 @@ def annotate(connection: Connection, settings: Settings, returned: ReturnFile, t
     merged.index = frame.index
     merged["allocation_open"] = merged["status"].isin(OPEN_STATUSES)
     if returned.dataset is Dataset.AUDIT_RETURNS:
-        known_staff = frozenset(
-            connection.scalars(
-                select(models.Staff.staff_ref).where(models.Staff.authority_id == authority_id(connection, settings))
-            )
-        )
-        merged["staff_known"] = [known_staff] * len(merged)
+        merged["staff_known"] = [_known_staff(connection, settings)] * len(merged)
         merged["auditor_permitted"] = [
             isinstance(permitted, frozenset) and auditor in permitted
             for auditor, permitted in zip(merged["auditor_id"], merged["permitted_auditors"], strict=True)
         ]
     else:
         merged["practitioner_matches"] = merged["practitioner_id"] == merged["practitioner"]
+    return merged
+
+
+def _known_staff(connection: Connection, settings: Settings) -> frozenset[str]:
+    """The staff ids an action may name as its owner."""
+    return frozenset(
+        connection.scalars(
+            select(models.Staff.staff_ref).where(models.Staff.authority_id == authority_id(connection, settings))
+        )
+    )
+
+
+def _reviews(connection: Connection, settings: Settings, frame: pd.DataFrame) -> pd.DataFrame:
+    """A review's rows with their review: whether it is one qaloop sent, whether the stage the workbook files (the
+    self-assessment, or the panel's record) is still open, whether it comes back with its head of service."""
+    merged = frame.merge(known_reviews(connection, settings), on="review_ref", how="left")
+    merged.index = frame.index
+    merged["allocated_on"] = pd.to_datetime(merged["allocated_on"])
+    merged["review_known"] = merged["review_id"].notna()
+    merged["review_open"] = [
+        status in OPEN_FOR[stage_of(record)]
+        for status, record in zip(merged["review_status"], merged["panel_record"], strict=True)
+    ]
+    merged["head_matches"] = merged["head_of_service_id"] == merged["head_of_service"]
+    merged["staff_known"] = [_known_staff(connection, settings)] * len(merged)
     return merged
 
 

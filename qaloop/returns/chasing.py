@@ -125,33 +125,50 @@ def open_items(connection: Connection, settings: Settings) -> pd.DataFrame:
         ),
     ):
         rows.extend(connection.execute(query).all())
-    rows.extend(connection.execute(_escalation_actions(authority)).all())
+    for query in _governance_actions(authority):
+        rows.extend(connection.execute(query).all())
     return pd.DataFrame([tuple(row) for row in rows], columns=_ITEM_COLUMNS)
 
 
-# An action an escalation's outcome set belongs to no case or cycle: it is named by its escalation, in the
-# governance "area", and has no service manager (its ladder's service manager step goes to the QA lead).
+# An action an escalation's outcome or a service review's panel set belongs to no case or cycle: it is named by
+# its escalation or review, in the governance "area", and has no service manager (its ladder's service manager
+# step goes to the QA lead).
 GOVERNANCE = "governance"
 
 
-def _escalation_actions(authority: int) -> Any:
-    action, escalation, owner = models.CorrectiveAction, models.Escalation, aliased(models.Staff)
-    return (
-        select(
-            _literal("corrective_action"), action.id.label("item_id"),
-            (literal("ESC-") + cast(escalation.id, String)).label("case_ref"), literal(GOVERNANCE).label("cycle_ref"),
-            literal(GOVERNANCE).label("area"), action.due_date.label("due"), owner.id, owner.staff_ref, owner.email,
-            null().label("service_manager_ref"), null().label("service_manager_email"),
-        )
-        .join(escalation, escalation.id == action.escalation_id)
-        .join(owner, owner.id == action.owner_id)
-        .where(escalation.authority_id == authority, action.source == "escalation", action.status == "open")
-    )  # fmt: skip
+def _governance_actions(authority: int) -> list[Any]:
+    action, escalation, review, owner = (
+        models.CorrectiveAction,
+        models.Escalation,
+        models.ServiceReview,
+        aliased(models.Staff),
+    )
+
+    def owed(named: Any, source: str, table: Any, link: Any) -> Any:
+        return (
+            select(
+                _literal("corrective_action"), action.id.label("item_id"), named.label("case_ref"),
+                literal(GOVERNANCE).label("cycle_ref"), literal(GOVERNANCE).label("area"),
+                action.due_date.label("due"), owner.id, owner.staff_ref, owner.email,
+                null().label("service_manager_ref"), null().label("service_manager_email"),
+            )
+            .join(table, table.id == link)
+            .join(owner, owner.id == action.owner_id)
+            .where(table.authority_id == authority, action.source == source, action.status == "open")
+        )  # fmt: skip
+
+    return [
+        owed(literal("ESC-") + cast(escalation.id, String), "escalation", escalation, action.escalation_id),
+        owed(literal("SPR-") + review.service_area + literal("-") + cast(review.panel_on, String), "review", review,
+             action.service_review_id),
+    ]  # fmt: skip
 
 
 def about(case_ref: str, cycle_ref: str) -> str:
-    """What a chased item is about, as an email names it: a case in its cycle, or an escalation."""
-    return f"escalation {case_ref}" if cycle_ref == GOVERNANCE else f"case {case_ref} (cycle {cycle_ref})"
+    """What a chased item is about, as an email names it: a case in its cycle, an escalation or a service review."""
+    if cycle_ref != GOVERNANCE:
+        return f"case {case_ref} (cycle {cycle_ref})"
+    return f"escalation {case_ref}" if case_ref.startswith("ESC-") else f"service review {case_ref}"
 
 
 def _literal(kind: str) -> Any:

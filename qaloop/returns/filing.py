@@ -1,4 +1,5 @@
-"""Returned work from the drop folder: audits, self-reflections and corrective actions, read, checked, filed.
+"""Returned work from the drop folder: audits, self-reflections, moderations, corrective actions and service
+review workbooks, read, checked, filed.
 
 Each file is handled once: its content hash goes into the ledger with the filing, in one transaction, and
 only then is the file moved to ``processed/`` (or ``quarantine/``). A run that stops between the two finds
@@ -38,6 +39,7 @@ from qaloop.core.outputs import write_csv
 from qaloop.core.quoting import QUOTED_ROWS, brief, quoted_reasons, some_of
 from qaloop.core.schema import SCHEMAS, Dataset
 from qaloop.core.settings import Settings
+from qaloop.governance.review_panels import file_review
 from qaloop.messaging.compose import compose
 from qaloop.messaging.outbox import Message, enqueue
 from qaloop.returns.annotate import annotate
@@ -238,11 +240,11 @@ def _ingest_claimed(
             dataset,
             pd.concat([_keyed(frame, number, key) for number, frame in enumerate(annotated)], ignore_index=True),
             pd.concat(
-                [_keyed(returned.answers, number, "case_ref") for number, (_, _, returned) in enumerate(files)],
+                [_keyed(returned.answers, number, key) for number, (_, _, returned) in enumerate(files)],
                 ignore_index=True,
             ),
             pd.concat(
-                [_keyed(returned.actions, number, "case_ref") for number, (_, _, returned) in enumerate(files)],
+                [_keyed(returned.actions, number, key) for number, (_, _, returned) in enumerate(files)],
                 ignore_index=True,
             ),
         )
@@ -261,6 +263,8 @@ def _ingest_claimed(
 
 def _keyed(frame: pd.DataFrame, number: int, key: str) -> pd.DataFrame:
     """``frame`` with ``row_key``: the file's number and the row's key, unique across the files checked."""
+    if frame.empty:  # an export's answers and actions: none, whatever their columns
+        return frame.assign(row_key=pd.Series(dtype="string"))
     return frame.assign(row_key=str(number) + ":" + frame[key].astype("string").fillna("(blank)"))
 
 
@@ -357,6 +361,18 @@ def _file(
         for row in good.itertuples():
             complete_action(connection, int(row.action_id), row.evidence)
             outcome.filed.append(str(row.action_id))
+        return
+    if returned.dataset is Dataset.REVIEW_RETURNS:
+        staff = dict(connection.execute(select(models.Staff.staff_ref, models.Staff.id)).all())
+        for row in good.itertuples():
+            mine = returned.answers["review_ref"] == row.review_ref
+            actions = returned.actions[returned.actions["review_ref"] == row.review_ref]
+            review_id = file_review(connection, row, returned.answers[mine], actions, source_file_id, staff)
+            if review_id is None:
+                outcome.already_filed.append(row.review_ref)
+                continue
+            outcome.filed.append(row.review_ref)
+            outcome.filed_returns.append(review_id)
         return
     if returned.dataset is Dataset.MODERATION_RETURNS:
         for row in good.itertuples():

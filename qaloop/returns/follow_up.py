@@ -22,6 +22,7 @@ from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
 from qaloop.core.templates import long_date
 from qaloop.core.working_days import add_working_days
+from qaloop.governance.review_panels import filed_messages
 from qaloop.messaging.compose import compose
 from qaloop.messaging.outbox import Message
 from qaloop.moderation.record import through_moderation
@@ -53,6 +54,8 @@ def follow_up(
         return [_reflection_for_manager(settings, row) for row in _late_reflections(connection, filed)]
     if dataset is Dataset.MODERATION_RETURNS:
         return [_moderation_feedback(settings, row) for row in _moderations(connection, filed)]
+    if dataset is Dataset.REVIEW_RETURNS:
+        return filed_messages(connection, settings, filed)
     return []
 
 

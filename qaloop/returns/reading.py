@@ -1,6 +1,7 @@
-"""Reading returned work as it arrives in the drop folder: the audit, self-reflection and moderation workbooks
-qaloop sent out, and CSV exports of forms and of corrective actions, each turned into a ``ReturnFile`` of
-canonical rows (``qaloop.core.schema``), whatever the file's own layout; and which files are waiting."""
+"""Reading returned work as it arrives in the drop folder: the audit, self-reflection, moderation and service
+performance review workbooks qaloop sent out, and CSV exports of forms and of corrective actions, each turned
+into a ``ReturnFile`` of canonical rows (``qaloop.core.schema``), whatever the file's own layout; and which files
+are waiting."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pandas as pd
+from openpyxl import load_workbook
 
 from qaloop.core.quoting import brief
 from qaloop.core.schema import Dataset
 from qaloop.core.settings import Settings
+from qaloop.governance.review import ReturnedReview, is_review_workbook, read_review_workbook
 from qaloop.returns.workbooks import read_returned_workbook
 from qaloop.sources.readers import SourceError, canonical, plain
 
@@ -25,6 +28,7 @@ RETURN_DATASETS = (
     Dataset.SELF_REFLECTIONS,
     Dataset.ACTION_RETURNS,
     Dataset.MODERATION_RETURNS,
+    Dataset.REVIEW_RETURNS,
 )
 _WORKBOOK_DATASETS = {
     "audit": Dataset.AUDIT_RETURNS,
@@ -35,6 +39,7 @@ DATE_FORMAT = "%d/%m/%Y"
 _MEGABYTE = 1024 * 1024
 _ANSWER_COLUMNS = ["case_ref", "question_id", "answer", "evidence"]
 ACTION_COLUMNS = ["case_ref", "action", "by_whom", "by_when"]
+JUDGEMENT_COLUMNS = ["review_ref", "lens", "area", "judgement", "comments"]
 
 
 def _no_actions() -> pd.DataFrame:
@@ -49,8 +54,8 @@ class ReturnFile:
     path: Path
     dataset: Dataset
     rows: pd.DataFrame
-    answers: pd.DataFrame
-    actions: pd.DataFrame = field(default_factory=_no_actions)
+    answers: pd.DataFrame  # a review's: its judgement areas (JUDGEMENT_COLUMNS)
+    actions: pd.DataFrame = field(default_factory=_no_actions)  # keyed by the dataset's key (case_ref, review_ref)
 
 
 def read_return_file(path: Path, opened: BinaryIO, settings: Settings) -> ReturnFile:
@@ -130,6 +135,12 @@ def _without_control_characters(returned: ReturnFile) -> ReturnFile:
 
 
 def _from_workbook(path: Path, opened: BinaryIO) -> ReturnFile:
+    book = load_workbook(opened, read_only=True)
+    sheets = book.sheetnames
+    book.close()
+    opened.seek(0)
+    if is_review_workbook(sheets):
+        return _from_review(path, read_review_workbook(opened))
     returned = read_returned_workbook(opened)
     dataset = _WORKBOOK_DATASETS[returned.kind]
     rows = canonical(pd.DataFrame([returned.fields]), dataset, {}, origin=path.name)
@@ -139,6 +150,20 @@ def _from_workbook(path: Path, opened: BinaryIO) -> ReturnFile:
     )
     actions = pd.DataFrame([(case_ref, *action) for action in returned.actions], columns=ACTION_COLUMNS, dtype="string")
     return ReturnFile(path, dataset, rows, answers, actions)
+
+
+def _from_review(path: Path, returned: ReturnedReview) -> ReturnFile:
+    rows = canonical(pd.DataFrame([returned.fields]), Dataset.REVIEW_RETURNS, {}, origin=path.name)
+    reference = rows["review_ref"].iloc[0]
+    judgements = pd.DataFrame(
+        [(reference, *judgement) for judgement in returned.judgements], columns=JUDGEMENT_COLUMNS, dtype="string"
+    )
+    actions = pd.DataFrame(
+        [(reference, *action) for action in returned.actions],
+        columns=["review_ref", *ACTION_COLUMNS[1:]],
+        dtype="string",
+    )
+    return ReturnFile(path, Dataset.REVIEW_RETURNS, rows, judgements, actions)
 
 
 def _from_csv(path: Path, raw: pd.DataFrame, settings: Settings) -> ReturnFile:

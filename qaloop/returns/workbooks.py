@@ -225,7 +225,7 @@ def read_returned_workbook(source: Path | BinaryIO) -> ReturnedWorkbook:
             (MODERATION_SHEET, _read_moderation),
         ):
             if name in book.sheetnames:
-                return read(_rows(book[name]))
+                return read(form_rows(book[name]))
         raise ValueError(
             f"not an audit tool, self-reflection form or moderation form (sheets: {', '.join(book.sheetnames)})"
         )
@@ -233,19 +233,19 @@ def read_returned_workbook(source: Path | BinaryIO) -> ReturnedWorkbook:
         book.close()
 
 
-def _rows(sheet: Any) -> list[tuple[Any, ...]]:
-    """The sheet's first columns, row by row, each padded to the same width (a streamed row ends at its last
+def form_rows(sheet: Any, width: int = _FORM_COLUMNS) -> list[tuple[Any, ...]]:
+    """The sheet's first ``width`` columns, row by row, each padded to that width (a streamed row ends at its last
     filled cell); ValueError past ``FORM_ROWS`` rows."""
     sheet.reset_dimensions()  # the sheet's own claim about its size is not trusted
     rows = []
-    for row in sheet.iter_rows(max_col=_FORM_COLUMNS, values_only=True):
+    for row in sheet.iter_rows(max_col=width, values_only=True):
         if len(rows) == FORM_ROWS:
             raise ValueError(f"more than {FORM_ROWS:,} rows: not a form qaloop sends")
-        rows.append(tuple(row) + (None,) * (_FORM_COLUMNS - len(row)))
+        rows.append(tuple(row) + (None,) * (width - len(row)))
     return rows
 
 
-def _text(value: object) -> str | None:
+def cell_text(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, date):
@@ -261,35 +261,35 @@ def _read_audit(rows: list[tuple[Any, ...]]) -> ReturnedWorkbook:
     actions = []
     in_questions = in_actions = False
     for row in rows:
-        first = _text(row[0])
+        first = cell_text(row[0])
         if first in _DETAILS:
-            fields[_DETAILS[first]] = _text(row[1])
+            fields[_DETAILS[first]] = cell_text(row[1])
         elif first == "Question":
             in_questions = True
         elif first == ACTION_HEADINGS[0]:
             in_actions = True
         elif in_actions:
-            action = (first, _text(row[1]), _text(row[2]))
+            action = (first, cell_text(row[1]), cell_text(row[2]))
             if any(action):
                 actions.append(action)
         elif in_questions and first and first not in feedback:
-            answers.append((first, _text(row[3]), _text(row[4])))
+            answers.append((first, cell_text(row[3]), cell_text(row[4])))
         elif first in feedback:
             in_questions = False
-            fields[first] = _text(row[2])
+            fields[first] = cell_text(row[2])
     return ReturnedWorkbook("audit", fields, tuple(answers), tuple(actions))
 
 
 def _read_reflection(rows: list[tuple[Any, ...]]) -> ReturnedWorkbook:
     fields: dict[str, str | None] = {}
     for row in rows:
-        first = _text(row[0])
+        first = cell_text(row[0])
         if first in _DETAILS:
-            fields[_DETAILS[first]] = _text(row[1])
+            fields[_DETAILS[first]] = cell_text(row[1])
         elif first == "Date completed":
-            fields["completed_on"] = _text(row[1])
+            fields["completed_on"] = cell_text(row[1])
         elif first and first.startswith("Your reflection"):
-            fields["reflection"] = _text(row[1])
+            fields["reflection"] = cell_text(row[1])
     return ReturnedWorkbook("self_reflection", fields, ())
 
 
@@ -326,7 +326,7 @@ def complete_audit_workbook(
     in_questions = in_actions = False
     to_write = list(actions)
     for row in sheet.iter_rows():
-        first = _text(row[0].value)
+        first = cell_text(row[0].value)
         if first == "Question":
             in_questions = True
         elif first == ACTION_HEADINGS[0]:
@@ -347,7 +347,7 @@ def complete_reflection_workbook(sent: Path, returned: Path, *, completed_on: da
     """Fill in a sent self-reflection form as a practitioner would and save it to ``returned``."""
     book = load_workbook(sent)
     for row in book[REFLECTION_SHEET].iter_rows():
-        first = _text(row[0].value)
+        first = cell_text(row[0].value)
         if first == "Date completed":
             row[1].value = completed_on
         elif first and first.startswith("Your reflection"):
@@ -442,11 +442,11 @@ def _read_moderation(rows: list[tuple[Any, ...]]) -> ReturnedWorkbook:
     fields: dict[str, str | None] = {}
     wanted = {field for field, _ in MODERATION_FIELDS}
     for row in rows:
-        first = _text(row[0])
+        first = cell_text(row[0])
         if first in _DETAILS:
-            fields[_DETAILS[first]] = _text(row[1])
+            fields[_DETAILS[first]] = cell_text(row[1])
         elif first in wanted:
-            fields[first] = _text(row[2])
+            fields[first] = cell_text(row[2])
     return ReturnedWorkbook("moderation", fields, ())
 
 
@@ -472,7 +472,7 @@ def complete_moderation_workbook(
         "notes": notes,
     }
     for row in book[MODERATION_SHEET].iter_rows():
-        first = _text(row[0].value)
+        first = cell_text(row[0].value)
         if first in answers:
             row[2].value = answers[first]
     returned.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,9 @@ programming error and raises ``LifecycleError``; nothing is written then.
 
 A moderation goes sampled (no practice lead free yet) or allocated -> notified -> submitted. A corrective
 action goes open -> done, with its evidence of completion. An escalation goes raised -> acknowledged -> closed
-(or straight from raised to closed), with who acknowledged it and its outcome.
+(or straight from raised to closed), with who acknowledged it and its outcome. A service performance review goes
+sent -> self-assessed (the head of service's workbook filed) -> panel held (the panel's record filed), or from sent
+straight to panel held.
 
 A cycle goes selected -> allocated (allocation has run, even if some cases wait for an auditor: they are
 reported, and the cycle goes on to be notified, moderated and reported) -> notified -> moderation -> closed.
@@ -54,6 +56,11 @@ ESCALATION_MOVES: Mapping[str, frozenset[str]] = {
     "raised": frozenset({"acknowledged", "closed"}),
     "acknowledged": frozenset({"closed"}),
     "closed": frozenset(),
+}
+REVIEW_MOVES: Mapping[str, frozenset[str]] = {
+    "sent": frozenset({"self-assessed", "panel held"}),
+    "self-assessed": frozenset({"panel held"}),
+    "panel held": frozenset(),
 }
 # Statuses in which the audit is still awaited from the auditor.
 AWAITING_AUDIT = ("allocated", "notified")
@@ -209,15 +216,32 @@ def move_moderations(connection: Connection, moderation_ids: Iterable[int], to_s
 def move_escalation(connection: Connection, escalation_id: int, to_status: str, **values: object) -> bool:
     """Move an escalation on to ``to_status`` (setting ``values`` too: who, when, the outcome); returns False,
     writing nothing, when it is already there or beyond (acknowledged twice, closed twice)."""
-    escalation = models.Escalation
-    status = connection.scalar(select(escalation.status).where(escalation.id == escalation_id))
+    return _move_on(connection, models.Escalation, ESCALATION_MOVES, "escalation", escalation_id, to_status, values)
+
+
+def move_review(connection: Connection, review_id: int, to_status: str, **values: object) -> bool:
+    """Move a service performance review on to ``to_status`` (setting ``values`` too: the day, the panel's input);
+    returns False, writing nothing, when it is already there or beyond (a self-assessment after the panel)."""
+    return _move_on(connection, models.ServiceReview, REVIEW_MOVES, "service review", review_id, to_status, values)
+
+
+def _move_on(
+    connection: Connection,
+    table: Any,
+    moves: Mapping[str, frozenset[str]],
+    what: str,
+    row_id: int,
+    to_status: str,
+    values: Mapping[str, object],
+) -> bool:
+    """Move one row of ``table`` on to ``to_status`` where ``moves`` allow it from its status; False when they do
+    not, or another run moved it first (the update is conditional on the status read)."""
+    status = connection.scalar(select(table.status).where(table.id == row_id))
     if status is None:
-        raise LifecycleError(f"escalation {escalation_id} does not exist")
-    if to_status not in ESCALATION_MOVES[status]:
+        raise LifecycleError(f"{what} {row_id} does not exist")
+    if to_status not in moves[status]:
         return False
     moved = connection.execute(
-        update(escalation)
-        .where(escalation.id == escalation_id, escalation.status == status)
-        .values(status=to_status, **values)
+        update(table).where(table.id == row_id, table.status == status).values(status=to_status, **values)
     )
     return moved.rowcount == 1

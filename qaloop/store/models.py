@@ -74,9 +74,15 @@ ALLOCATION_STATUSES = (
 AUDITED_STATUSES = ("selected", "allocated", "notified", "submitted", "moderation", "moderated", "closed")
 RETURN_STATUSES = ("filed", "held")
 MODERATION_STATUSES = ("sampled", "allocated", "notified", "submitted")
-ACTION_REASONS = ("below_standard", "escalation", "agreed_action")
-# Where an action in the one register comes from: an audit (its allocation) or an escalation's outcome.
-ACTION_SOURCES = ("audit", "escalation")
+ACTION_REASONS = ("below_standard", "escalation", "agreed_action", "review_action")
+# Where an action in the one register comes from: an audit (its allocation), an escalation's outcome or a
+# service performance review's action plan.
+ACTION_SOURCES = ("audit", "escalation", "review")
+# A service performance review: its workbook sent to the head of service, their self-assessment returned, then
+# the panel's record (its judgements, action plan and summary points) returned.
+REVIEW_STATUSES = ("sent", "self-assessed", "panel held")
+REVIEW_STAGES = ("self-assessment", "panel")
+REVIEW_JUDGEMENTS = ("I", "RI", "G", "O")  # inadequate, requires improvement, good, outstanding (Coventry)
 ACTION_STATUSES = ("open", "done", "cancelled")
 OUTBOX_STATUSES = ("queued", "sent", "partly_sent", "failed")
 SOURCE_FILE_STATUSES = ("processed", "quarantined")
@@ -406,10 +412,17 @@ class AgreementFigure(Base):
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+ACTION_SOURCE_GIVEN = (
+    "(source = 'audit' AND allocation_id IS NOT NULL) OR (source = 'escalation' AND escalation_id IS NOT NULL) "
+    "OR (source = 'review' AND service_review_id IS NOT NULL)"
+)
+
+
 class CorrectiveAction(Base):
     """An action in the one register: work a team manager owes after a below-standard audit, an escalation or an
-    agreed action (``source`` audit: its allocation), or the action an escalation's outcome set (``source``
-    escalation: its escalation); each with its owner, due date and status."""
+    agreed action (``source`` audit: its allocation), the action an escalation's outcome set (``source``
+    escalation: its escalation) or an action of a service performance review's plan (``source`` review: its
+    review); each with its owner, due date and status."""
 
     __tablename__ = "corrective_action"
     __table_args__ = (
@@ -417,16 +430,14 @@ class CorrectiveAction(Base):
         one_of("status", ACTION_STATUSES),
         one_of("source", ACTION_SOURCES),
         CheckConstraint("status <> 'done' OR closed_at IS NOT NULL", name="done_has_closed_at"),
-        CheckConstraint(
-            "(source = 'audit' AND allocation_id IS NOT NULL) OR (source = 'escalation' AND escalation_id IS NOT NULL)",
-            name="source_given",
-        ),
+        CheckConstraint(ACTION_SOURCE_GIVEN, name="source_given"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(16), default="audit", server_default="audit")
     allocation_id: Mapped[int | None] = mapped_column(ForeignKey("allocation.id"), index=True)
     escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalation.id"))
+    service_review_id: Mapped[int | None] = mapped_column(ForeignKey("service_review.id"))
     return_id: Mapped[int | None] = mapped_column(ForeignKey("audit_return.id"))
     reason: Mapped[str] = mapped_column(String(32))
     description: Mapped[str | None] = mapped_column(Text)
@@ -875,3 +886,53 @@ class Escalation(Base):
     outcome: Mapped[str | None] = mapped_column(Text)
     closed_by: Mapped[str | None] = mapped_column(String(200))
     closed_at: Mapped[datetime | None] = mapped_column()
+
+
+class ServiceReview(Base):
+    """A six-monthly service performance review of one service area for one panel: its workbook sent to the head
+    of service (``due_on``, working days before the panel), the self-assessment returned, then the panel's record:
+    its input and the key summary points for the service's staff (the action plan is in the actions register)."""
+
+    __tablename__ = "service_review"
+    __table_args__ = (
+        UniqueConstraint("authority_id", "service_area", "panel_on"),
+        one_of("status", REVIEW_STATUSES),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"))
+    service_area: Mapped[str] = mapped_column(String(64))
+    panel_on: Mapped[date] = mapped_column(Date)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    head_of_service_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    sent_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    workbook: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="sent")
+    self_assessed_on: Mapped[date | None] = mapped_column(Date)
+    panel_recorded_on: Mapped[date | None] = mapped_column(Date)
+    panel_input: Mapped[str | None] = mapped_column(Text)
+    summary_points: Mapped[str | None] = mapped_column(Text)
+
+
+class ServiceReviewJudgement(Base):
+    """One judgement area of a review as returned at one stage (the head of service's self-assessment, or as the
+    panel agreed it): the judgement (I, RI, G or O) and the comments (the actions are in the register, from the panel's
+    record)."""
+
+    __tablename__ = "service_review_judgement"
+    __table_args__ = (
+        UniqueConstraint("review_id", "stage", "lens", "area"),
+        one_of("stage", REVIEW_STAGES),
+        one_of("judgement", REVIEW_JUDGEMENTS),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("service_review.id"))
+    stage: Mapped[str] = mapped_column(String(16))
+    lens: Mapped[str] = mapped_column(String(16))
+    area: Mapped[str] = mapped_column(String(200))
+    judgement: Mapped[str] = mapped_column(String(2))
+    comments: Mapped[str | None] = mapped_column(Text)
+    source_file_id: Mapped[int] = mapped_column(ForeignKey("source_file.id"))

@@ -6,7 +6,9 @@ return that has not reached the month stops the run with the QA team told why, a
 return loaded, it goes. Escalation by exception: an escalated audit and a bottom grade raised to the senior
 leadership team and emailed once however often the flow runs, chased on the ladder until acknowledged (`qaloop
 escalation acknowledge`), closed with its outcome (`qaloop escalation close`), listed so. The quarterly report: due
-from its day in the month after the quarter, sent to the leadership team once, drawn in headless Chromium."""
+from its day in the month after the quarter, sent to the leadership team once, drawn in headless Chromium. The
+service review: its workbook to the head of service once on its day, chased, the self-assessment and the panel's
+record filed by the returns flow, the panel's key summary points to the service's staff."""
 
 from __future__ import annotations
 
@@ -21,15 +23,19 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from flows.escalation_by_exception import escalation_by_exception
+from flows.ingest_returns import ingest_returns
 from flows.performance_compendium import performance_compendium
 from flows.quarterly_report import quarterly_report
+from flows.service_review import service_review
 from qaloop.core.settings import Settings
 from qaloop.demo.indicators import generate_indicators, write_indicators
+from qaloop.governance.review import complete_review_workbook
 from qaloop.store import models
 from qaloop.store.engine import engine_from, upgrade
 from tests.chromium import rendered_dom
 from tests.conftest import SmtpSink, write_config
 from tests.governance.test_escalations import SLT, _escalating, _returned
+from tests.governance.test_review_panels import DUE_ON, PANEL, REFERENCE, SEND_ON
 
 pytestmark = pytest.mark.slow  # whole flows in real Prefect
 
@@ -147,3 +153,42 @@ def test_the_quarterly_report_goes_to_the_leadership_team_once(
     assert 'aria-label="Audits good or better, by quarter"' in page
     assert "S2 People have a positive experience and their voice is heard" in page
     assert quarterly_report(config=config, today=date(2027, 4, 13)).quarter is None  # it has gone
+
+
+def test_the_service_review_goes_out_is_chased_and_comes_back_through_the_drop_folder(
+    prefect_harness: None, closed: Settings, smtp_server: SmtpSink, tmp_path: Path
+) -> None:
+    config = str(write_config(closed, tmp_path, smtp_server.port))
+    with engine_from(closed).connect() as connection:
+        head = connection.scalar(select(models.Staff.email).where(models.Staff.staff_ref == "E010005"))
+    assert service_review(config=config, today=date(2027, 2, 24)).sent == []  # the day before its day
+    smtp_server.messages.clear()  # what the closed cycle had left queued went with that run
+    first = service_review(config=config, today=SEND_ON)
+    assert (first.sent, first.emails_sent) == ([REFERENCE], 1)
+    [sent] = smtp_server.messages
+    assert sent["To"] == head and REFERENCE in sent["Subject"]
+    [(name, workbook)] = _attachments(sent).items()
+    assert name.endswith(f"{REFERENCE}.xlsx")
+    assert service_review(config=config, today=SEND_ON).sent == []  # each workbook once
+    assert service_review(config=config, today=DUE_ON).reminders == 1
+    assert service_review(config=config, today=DUE_ON).reminders == 0  # each step once
+    assert [m["Subject"] for m in smtp_server.messages[1:]] == [
+        "Not yet returned: the service performance review of Older people and physical disability "
+        f"({REFERENCE})"]  # fmt: skip
+    received = tmp_path / name
+    received.write_bytes(workbook)
+    inbox = closed.returns.inbox
+    complete_review_workbook(received, inbox / "self-assessment.xlsx", completed_on=DUE_ON)
+    assert ingest_returns(config=config, today=DUE_ON).filed == 1
+    complete_review_workbook(
+        received, inbox / "panel.xlsx", completed_on=PANEL, summary_points="Caseloads are the priority.",
+        panel_input="Challenged the discharge waits.", panel_actions=(("Review the pathway", "E010005", "30/06/2027"),),
+    )  # fmt: skip
+    before = len(smtp_server.messages)
+    assert ingest_returns(config=config, today=PANEL).filed == 1
+    told = [m for m in smtp_server.messages[before:] if "key summary points" in m["Subject"]]
+    assert told and all("Caseloads are the priority." in m.get_body(preferencelist=("plain",)).get_content()
+                        for m in told)  # fmt: skip
+    listed = CliRunner().invoke(app, ["review", "list", "--config", config]).output
+    assert f"{REFERENCE} (panel {PANEL}): sent {SEND_ON}, due {DUE_ON}, panel held; self-assessment: G 22; " in listed
+    assert "panel's judgements: G 22" in listed

@@ -14,7 +14,7 @@ from checks.indicators import check_and_load_indicators
 from qaloop.core.settings import Settings
 from qaloop.demo.indicators import generate_indicators, write_indicators
 from qaloop.governance.indicators import GovernanceError
-from qaloop.governance.review import HEADINGS, LENSES, review_period, write_review_workbook
+from qaloop.governance.review import HEADINGS, LENSES, review_evidence, review_period, write_review_workbook
 from qaloop.store import models
 from qaloop.store.engine import engine_from
 
@@ -72,3 +72,48 @@ def test_the_workbook_has_a_sheet_per_lens_with_its_evidence_pre_filled(closed: 
 def test_a_service_area_not_configured_is_refused(closed: Settings) -> None:
     with pytest.raises(GovernanceError, match="no service area 'EH' is configured"):
         write_review_workbook(engine_from(closed), closed, "EH", PERIOD_END)
+
+
+def _teams(settings: Settings, teams: list[str]) -> Settings:
+    areas = dict(settings.governance.service_areas)
+    areas["OPPD"] = areas["OPPD"].model_copy(update={"teams": teams})
+    return settings.model_copy(update={"governance": settings.governance.model_copy(update={"service_areas": areas})})
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_the_evidence_is_the_service_areas_teams_recomputed_from_the_store(closed: Settings) -> None:
+    teams = ["North East Locality 1", "Mid Reablement 1"]
+    settings = _teams(closed, teams)
+    engine = engine_from(settings)
+    evidence = review_evidence(engine, settings, "OPPD", review_period(PERIOD_END))
+    team, case, audit = models.Team, models.CaseRecord, models.AuditReturn
+    with engine.connect() as connection:
+        ids = connection.execute(select(team.id).where(team.name.in_(teams))).scalars().all()
+        grades = connection.execute(
+            select(audit.grade).join(models.Allocation, models.Allocation.id == audit.allocation_id)
+            .join(case, case.id == models.Allocation.case_id)
+            .where(case.team_id.in_(ids), audit.status == "filed", audit.submitted_on.between(date(2026, 8, 1),
+                                                                                            PERIOD_END))
+        ).scalars().all()  # fmt: skip
+        complaints = connection.execute(
+            select(models.Complaint.outcome).where(models.Complaint.team_id.in_(ids),
+                                                   models.Complaint.received_on.between(date(2026, 8, 1), PERIOD_END))
+        ).scalars().all()  # fmt: skip
+    everyone = review_evidence(engine, closed, "OPPD", review_period(PERIOD_END))
+    [audits, _] = evidence["professional"]["Results of structured case file audit activity"][-2:]
+    scale = settings.grade_scale
+    good = sum(scale.rank(grade) >= scale.good_rank for grade in grades)
+    assert audits.startswith(f"{len(grades)} case file audit(s) returned: {good} good or better")
+    assert audits.endswith("(the teams North East Locality 1, Mid Reablement 1)")
+    assert 0 < len(grades) < int(everyone["professional"]["Results of structured case file audit activity"][-2]
+                                  .split(" ")[0])  # fmt: skip
+    [feedback] = evidence["citizen"]["Complaints / compliments received"]
+    assert feedback.startswith(f"{len(complaints)} complaint(s), "
+                               f"{sum(o in ('upheld', 'partly upheld') for o in complaints)} upheld")  # fmt: skip
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_team_not_in_the_staff_list_is_refused_by_name(closed: Settings) -> None:
+    settings = _teams(closed, ["North East Locality 1", "Hospital At Home"])
+    with pytest.raises(GovernanceError, match=r"OPPD.teams: 'Hospital At Home' not in the staff list's teams"):
+        review_evidence(engine_from(settings), settings, "OPPD", review_period(PERIOD_END))
