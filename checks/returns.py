@@ -138,6 +138,17 @@ def judgement_frame(returned: ReturnFile, annotated: pd.DataFrame) -> pd.DataFra
     )
 
 
+def measure_frame(settings: Settings, returned: ReturnFile, annotated: pd.DataFrame) -> pd.DataFrame:
+    """One row per action of each review return that names a measure, keyed by the return's ``row_key``: whether
+    it is a configured key indicator."""
+    actions = returned.actions[returned.actions["row_key"].isin(annotated["row_key"])]
+    named = actions[actions["measure"].notna()]
+    indicators = list(settings.governance.indicators) if settings.governance else []
+    return pd.DataFrame(
+        {"row_key": named["row_key"], "measure_known": named["measure"].isin(indicators), "shown": named["measure"]}
+    )
+
+
 def action_frame(returned: ReturnFile, annotated: pd.DataFrame) -> pd.DataFrame:
     """One row per agreed action of each return, keyed by the return's ``row_key``: whether it says what is to
     be done, names a member of staff by staff id, and gives a date on or after the audit."""
@@ -194,6 +205,10 @@ def check_return_file(returned: ReturnFile, annotated: pd.DataFrame, settings: S
                 _must_be_true("on_scale", "a judgement is not one of I, RI, G, O", "shown"),
             ]),
             ("actions", action_frame(returned, open_rows), _action_rules()),
+            ("measures", measure_frame(settings, returned, open_rows), [
+                _must_be_true("measure_known", "an action's measure is not one of the configured indicators",
+                              "shown"),
+            ]),
         )  # fmt: skip
         reports += [run_checks(name, part, rules, key="row_key") for name, part, rules in parts if len(part)]
     if dataset is Dataset.AUDIT_RETURNS:

@@ -535,17 +535,26 @@ def escalation_close(
     action: Annotated[str | None, typer.Option(help="the action the outcome sets, for the actions register")] = None,
     owner: Annotated[str | None, typer.Option(help="the action's owner, by staff id")] = None,
     due: Annotated[str | None, typer.Option(help="the action's due date, YYYY-MM-DD")] = None,
+    measure: Annotated[
+        str | None,
+        typer.Option(help="the key indicator the action is to improve (default: an indicator concern's indicator)"),
+    ] = None,
+    measure_area: Annotated[
+        str | None, typer.Option(help="the service area of the measure (default: the whole service)")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Close an escalation with its outcome (and the action it sets, with --action, --owner and --due); the quarterly
-    report lists it so."""
+    """Close an escalation with its outcome (and the action it sets, with --action, --owner and --due, and the
+    indicator it is to improve, --measure); the quarterly report lists it so, with whether its measure has moved."""
     from qaloop.governance import escalations
 
     settings = _settings(config)
     if action is not None and (owner is None or due is None):
         typer.secho("An action needs its owner (--owner STAFF_ID) and due date (--due YYYY-MM-DD).", fg="red", err=True)
         raise typer.Exit(1)
-    follow_up = escalations.FollowUp(action, owner, _date(due)) if action and owner and due else None
+    follow_up = (
+        escalations.FollowUp(action, owner, _date(due), measure, measure_area) if action and owner and due else None
+    )
     with _refusals(escalations.EscalationError, GovernanceError, CycleError):
         typer.echo(escalations.close(engine_from(settings), settings, reference, by, outcome, follow_up))
 

@@ -369,11 +369,14 @@ def acknowledge(engine: Engine, settings: Settings, reference: str, by: str, not
 
 @dataclass(frozen=True)
 class FollowUp:
-    """The action an escalation's outcome sets: what, whose (a staff id) and by when."""
+    """The action an escalation's outcome sets: what, whose (a staff id), by when, and the key indicator (for a
+    service area, or the whole service's) whose figure it is to improve, where it has one."""
 
     what: str
     owner: str
     due: date
+    measure: str | None = None
+    measure_area: str | None = None
 
 
 def close(
@@ -401,14 +404,41 @@ def close(
                     staff.authority_id == authority_id(connection, settings), staff.staff_ref == owner
                 )
             )
+            measure, measure_area = _measure(settings, row, action)
             action_id = connection.execute(
                 models.CorrectiveAction.__table__.insert()
                 .values(source="escalation", escalation_id=row.id, reason="escalation",
-                        description=action.what.strip(), owner_id=owner_id, due_date=action.due, status="open")
+                        description=action.what.strip(), owner_id=owner_id, due_date=action.due, status="open",
+                        measure=measure, measure_area=measure_area)
                 .returning(models.CorrectiveAction.id)
             ).scalar_one()  # fmt: skip
             said += f"; action {action_id} for {owner} by {long_date(action.due)}"
+            if measure:
+                said += f", its measure {measure}" + (f" ({measure_area})" if measure_area else "")
     return said
+
+
+def _measure(settings: Settings, row: Any, action: FollowUp) -> tuple[str | None, str | None]:
+    """The indicator (and service area) an escalation's action is to improve: as given, else, for an indicator's
+    special-cause concern, that indicator; EscalationError when it is not configured."""
+    governance = governance_of(settings)
+    measure, area = action.measure, action.measure_area
+    if measure is None and row.kind == "indicator_concern":
+        measure, named, _month = row.key.split(":", 1)[1].split("/")  # as _indicator_concerns made the key
+        area = None if named == "whole" else named
+    if measure is None:
+        if area is not None:
+            raise EscalationError("a measure's service area needs its measure (--measure INDICATOR)")
+        return None, None
+    if measure not in governance.indicators:
+        raise EscalationError(
+            f"{measure!r} is not one of the configured indicators ({', '.join(governance.indicators) or 'none'})"
+        )
+    if area is not None and area not in governance.service_areas:
+        raise EscalationError(
+            f"{area!r} is not one of the configured service areas ({', '.join(governance.service_areas) or 'none'})"
+        )
+    return measure, area
 
 
 def _who(row: Any) -> str:

@@ -24,7 +24,7 @@ from qaloop.core.settings import Settings, not_applicable
 from qaloop.core.working_days import is_working_day
 from qaloop.governance.compendium import read_series
 from qaloop.governance.escalations import register
-from qaloop.governance.indicators import governance_of, stored_series
+from qaloop.governance.indicators import area_name, governance_of, stored_series
 from qaloop.governance.review_panels import reference as review_reference
 from qaloop.messaging.compose import outbox_key
 from qaloop.reporting.spc import ChartRules, PChart, p_chart
@@ -140,6 +140,9 @@ class QuarterlyReport:
             said.append(f"standard {best.standard} ({best.title}): {best.share_met:.0%} of audit answers meet it")
         if self.chart.latest == "improvement":
             said.append(f"audits good or better: {self.chart.says}")
+        better = self.register["moved its measure"].astype(str).str.startswith(BETTER).sum()
+        if better:
+            said.append(f"{better} action(s) whose measure has moved the right way since they opened")
         return said
 
     def improve(self) -> list[str]:
@@ -153,6 +156,10 @@ class QuarterlyReport:
                  for row in self.short_questions.head(3).itertuples()]  # fmt: skip
         if self.actions["overdue"]:
             said.append(f"{self.actions['overdue']} corrective action(s) open past their due date at the quarter's end")
+        done = self.register[self.register["status"] == "done"]
+        stuck = done["moved its measure"].astype(str).str.startswith((WORSE, SAME)).sum()
+        if stuck:
+            said.append(f"{stuck} action(s) done whose measure has not moved the right way")
         return said
 
 
@@ -171,9 +178,10 @@ def quarterly_report(engine: Engine, settings: Settings, quarter: Quarter) -> Qu
         compliments = _count(connection, models.Compliment, "received_on", authority, quarter)
         ombudsman = _count(connection, models.OmbudsmanDecision, "decided_on", authority, quarter)
         actions = _actions(connection, authority, quarter)
-        in_register = register_frame([row for row in actions_register(connection, authority)
-                                   if row.opened_at.date() <= quarter.end and (row.status == "open" or
-                                   quarter.start <= row.opened_at.date())])  # fmt: skip
+        listed = [row for row in actions_register(connection, authority)
+                  if row.opened_at.date() <= quarter.end and (row.status == "open" or
+                  quarter.start <= row.opened_at.date())]  # fmt: skip
+    in_register = register_frame(listed, measures_moved(engine, settings, listed, quarter.end))
     answers = every_answer[every_answer["quarter"] == quarter.label]
     scale = settings.grade_scale
     audits["quarter"] = audits["submitted_on"].map(lambda day: quarter_of(day).label)
@@ -292,7 +300,8 @@ def actions_register(connection: Any, authority: int) -> list[Any]:
     action, cycle, case, escalation, owner = (models.CorrectiveAction, models.AuditCycle, models.CaseRecord,
                                               models.Escalation, models.Staff)  # fmt: skip
     columns = (action.id, action.source, action.reason, action.description, owner.staff_ref.label("owner"),
-               action.opened_at, action.due_date, action.status, action.closed_at)  # fmt: skip
+               action.opened_at, action.due_date, action.status, action.closed_at, action.measure,
+               action.measure_area)  # fmt: skip
     from_audits = connection.execute(
         select(*columns, case.case_ref.label("ref"), cycle.cycle_ref.label("cycle_ref"))
         .select_from(allocated_cases())
@@ -324,21 +333,62 @@ def _about(row: Any) -> str:
     return f"ESC-{row.ref}"
 
 
-def register_frame(rows: list[Any]) -> pd.DataFrame:
-    """The register as a table people read: each action with what it is about and whether it was done on time."""
+def register_frame(rows: list[Any], moved: dict[int, str] | None = None) -> pd.DataFrame:
+    """The register as a table people read: each action with what it is about, whether it was done on time, and
+    (``moved``, by action) whether the measure it is to improve has moved since it opened."""
+    moved = moved or {}
     return pd.DataFrame(
         [
             {
-                "action": row.id, "source": row.source,
-                "about": _about(row),
+                "action": row.id, "source": row.source, "about": _about(row),
                 "what": row.description or row.reason.replace("_", " "), "owner": row.owner,
                 "opened on": row.opened_at.date(), "due": row.due_date, "status": row.status,
                 "done on time": None if row.closed_at is None else row.closed_at.date() <= row.due_date,
+                "measure": row.measure or "", "moved its measure": moved.get(row.id, ""),
             }
             for row in rows
         ],
-        columns=["action", "source", "about", "what", "owner", "opened on", "due", "status", "done on time"],
+        columns=["action", "source", "about", "what", "owner", "opened on", "due", "status", "done on time", "measure",
+                 "moved its measure"],
     )  # fmt: skip
+
+
+# What an action's measure did, in a word, from the month before it opened to the latest month.
+BETTER, WORSE, SAME = "better", "worse", "unchanged"
+
+
+def measures_moved(engine: Engine, settings: Settings, rows: list[Any], until: date) -> dict[int, str]:
+    """For each action with a measure, whether its indicator has moved since the action opened: its figure for the
+    last month before it opened beside its latest figure up to ``until``'s month, better, worse or unchanged by the
+    indicator's polarity, with the latest figure's SPC reading (Making Data Count); or why it cannot be said."""
+    measured = [row for row in rows if row.measure]
+    if not measured:
+        return {}
+    governance = governance_of(settings)
+    months = months_back(f"{until:%Y-%m}", governance.months_charted)
+    found = {(series.indicator, series.service_area): series for series in stored_series(engine, settings,
+                                                                                           months).series}  # fmt: skip
+    said = {}
+    for row in measured:
+        series = found.get((row.measure, row.measure_area or "")) or found.get((row.measure, ""))
+        if row.measure not in governance.indicators or series is None:
+            said[row.id] = f"{row.measure}: no figure stored"
+            continue
+        opened = f"{row.opened_at:%Y-%m}"
+        before = [month for month in months if month < opened and month in series.figures]
+        since = [month for month in months if month >= opened and month in series.figures]
+        if not before or not since:
+            said[row.id] = f"{row.measure}: no figure {'before it opened' if not before else 'since it opened'}"
+            continue
+        reading = read_series(settings, series, months[: months.index(since[-1]) + 1])
+        first, last = series.figures[before[-1]].value, series.figures[since[-1]].value
+        higher = series.definition.polarity == "higher is better"
+        word = SAME if last == first else BETTER if (last > first) == higher else WORSE
+        said[row.id] = (
+            f"{word}: {row.measure} ({area_name(governance, series.service_area)}) {reading.chart.shown(first)} in "
+            f"{before[-1]}, {reading.chart.shown(last)} in {since[-1]}; {reading.chart.variation or reading.chart.says}"
+        )
+    return said
 
 
 def _by_unit(now: pd.DataFrame, settings: Settings) -> pd.DataFrame:

@@ -61,8 +61,8 @@ _FEEDBACK = ("citizen", "Complaints / compliments received")
 _SURVEYS = ("citizen", "Results of any relevant surveys")
 _PROVIDERS = ("provider", "Provider performance / issues")
 HEADINGS = ("Judgement area", "Comments", "Evidence", "Judgement (I, RI, G, O)", "Actions identified",
-            "Action owner (staff id)", "Action by when")  # fmt: skip
-ACTION_HEADINGS = ("Action to be taken away", "By whom (staff id)", "By when")
+            "Action owner (staff id)", "Action by when", "Action's measure (indicator id)")  # fmt: skip
+ACTION_HEADINGS = ("Action to be taken away", "By whom (staff id)", "By when", "Its measure (indicator id)")
 PANEL_ACTION_ROWS = 12
 WHOLE_SERVICE_NOTE = "whole service: no teams are given for this service area (governance.service_areas)"
 REFERENCE_LABEL = "Review reference (do not change)"
@@ -296,15 +296,15 @@ def write_review_workbook(
         judgement.error = "Judge I (inadequate), RI (requires improvement), G (good) or O (outstanding)."
         lens_sheet.add_data_validation(judgement)
         for area in areas:
-            lens_sheet.append([area, None, "\n".join(evidence[lens][area]) or None, None, None, None, None])
+            lens_sheet.append([area, None, "\n".join(evidence[lens][area]) or None, None, None, None, None, None])
             row = lens_sheet.max_row
             for column in (1, 2, 3, 5):
                 lens_sheet.cell(row=row, column=column).alignment = _WRAP
-            for column in (2, 4, 5, 6, 7):
+            for column in (2, 4, 5, 6, 7, 8):
                 lens_sheet.cell(row=row, column=column).fill = _INPUT
             lens_sheet.cell(row=row, column=7).number_format = "dd/mm/yyyy"
             judgement.add(lens_sheet.cell(row=row, column=4))
-        for column, width in zip("ABCDEFG", (40, 50, 70, 14, 40, 16, 14), strict=True):
+        for column, width in zip("ABCDEFGH", (40, 50, 70, 14, 40, 16, 14, 16), strict=True):
             lens_sheet.column_dimensions[column].width = width
     summary = book.create_sheet(SUMMARY_SHEET)
     summary.append(["Key summary points for communication to all members of the service being reviewed"])
@@ -321,12 +321,12 @@ def write_review_workbook(
     for cell in panel[4]:
         cell.font = _BOLD
     for _ in range(PANEL_ACTION_ROWS):
-        panel.append([None, None, None])
-        for column in (1, 2, 3):
+        panel.append([None, None, None, None])
+        for column in (1, 2, 3, 4):
             panel.cell(row=panel.max_row, column=column).fill = _INPUT
         panel.cell(row=panel.max_row, column=3).number_format = "dd/mm/yyyy"
-    panel.column_dimensions["B"].width = 20
-    panel.column_dimensions["C"].width = 14
+    for column, width in zip("BCD", (20, 14, 20), strict=True):
+        panel.column_dimensions[column].width = width
     folder = settings.output_dir / "governance" / "reviews"
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"service-review-{service_area}-{period.end:%Y-%m}" + (f"-{sheet.reference}" if sheet else "")
@@ -336,11 +336,12 @@ def write_review_workbook(
 @dataclass(frozen=True)
 class ReturnedReview:
     """A review workbook as returned, as text: the cover's fields, each judgement area's (lens, area, judgement,
-    comments), and every action with its owner and date (a lens sheet's prefixed with its judgement area)."""
+    comments), and every action with its owner, date and measure (a lens sheet's prefixed with its judgement
+    area)."""
 
     fields: dict[str, str | None]
     judgements: tuple[tuple[str, str, str | None, str | None], ...]
-    actions: tuple[tuple[str | None, str | None, str | None], ...]
+    actions: tuple[tuple[str | None, str | None, str | None, str | None], ...]
 
 
 def is_review_workbook(sheet_names: list[str]) -> bool:
@@ -369,12 +370,12 @@ def read_review_workbook(source: Path | BinaryIO) -> ReturnedReview:
                 if area not in areas:
                     continue
                 judgements.append((lens, area, cell_text(row[3]), cell_text(row[1])))
-                action = (cell_text(row[4]), cell_text(row[5]), cell_text(row[6]))
+                action = (cell_text(row[4]), cell_text(row[5]), cell_text(row[6]), cell_text(row[7]))
                 if any(action):
-                    actions.append((f"{area}: {action[0]}" if action[0] else None, action[1], action[2]))
+                    actions.append((f"{area}: {action[0]}" if action[0] else None, *action[1:]))
         panel_actions = [
-            action for row in form_rows(book[PANEL_SHEET], 3)[4:]
-            if any(action := (cell_text(row[0]), cell_text(row[1]), cell_text(row[2])))
+            action for row in form_rows(book[PANEL_SHEET], 4)[4:]
+            if any(action := (cell_text(row[0]), cell_text(row[1]), cell_text(row[2]), cell_text(row[3])))
         ]  # fmt: skip
         fields["panel_record"] = "yes" if fields["panel_input"] or panel_actions else "no"
         return ReturnedReview(fields, tuple(judgements), tuple(actions + panel_actions))
@@ -395,14 +396,15 @@ def complete_review_workbook(
     judgement: str = "G",
     judgements: dict[str, str] | None = None,
     comments: str = "Steady progress; pressures in hospital discharge.",
-    actions: dict[str, tuple[str, str | None, date | str | None]] | None = None,
+    actions: dict[str, tuple[str | None, ...]] | None = None,
     summary_points: str | None = None,
     panel_input: str | None = None,
-    panel_actions: tuple[tuple[str | None, str | None, date | str | None], ...] = (),
+    panel_actions: tuple[tuple[object, ...], ...] = (),
 ) -> Path:
     """Fill in a sent review workbook as a head of service (and, with ``panel_input`` or ``panel_actions``, the
     panel) would: every judgement area judged as ``judgements`` says by its name, else ``judgement``, with
-    ``comments``; ``actions`` by judgement area as (what, owner, by when); then save it to ``returned``. The demo's
+    ``comments``; ``actions`` by judgement area as (what, owner, by when[, measure]), and the panel's likewise; then
+    save it to ``returned``. The demo's
     simulated heads of service, and the tests', use it."""
     book = load_workbook(sent)
     cover = book["Service area"]
@@ -417,7 +419,8 @@ def complete_review_workbook(
             row[1].value = comments
             row[3].value = (judgements or {}).get(area, judgement)
             if actions and area in actions:
-                row[4].value, row[5].value, row[6].value = actions[area]
+                for offset, value in enumerate(actions[area]):
+                    row[4 + offset].value = value
     book[SUMMARY_SHEET]["A2"] = summary_points
     panel = book[PANEL_SHEET]
     panel["A2"] = panel_input

@@ -177,7 +177,8 @@ def chase_reviews(engine: Engine, settings: Settings, today: date) -> list[Messa
 
 
 def known_reviews(connection: Connection, settings: Settings) -> pd.DataFrame:
-    """Every review of the authority by reference, with its status, head of service and the day it was sent."""
+    """Every review of the authority by reference, with its service area, status, head of service and the day it was
+    sent."""
     review = models.ServiceReview
     rows = connection.execute(
         select(review.id, review.service_area, review.panel_on, review.status, models.Staff.staff_ref, review.sent_on)
@@ -185,8 +186,8 @@ def known_reviews(connection: Connection, settings: Settings) -> pd.DataFrame:
         .where(review.authority_id == authority_id(connection, settings))
     ).all()
     return pd.DataFrame(
-        [(reference(r.service_area, r.panel_on), r.id, r.status, r.staff_ref, r.sent_on) for r in rows],
-        columns=["review_ref", "review_id", "review_status", "head_of_service", "allocated_on"],
+        [(reference(r.service_area, r.panel_on), r.id, r.service_area, r.status, r.staff_ref, r.sent_on) for r in rows],
+        columns=["review_ref", "review_id", "service_area", "review_status", "head_of_service", "allocated_on"],
     )
 
 
@@ -228,7 +229,8 @@ def file_review(
             [
                 {"source": "review", "service_review_id": review_id, "reason": "review_action",
                  "description": a.action, "owner_id": staff[str(a.by_whom).strip()], "due_date": parse_day(a.by_when),
-                 "status": "open", "opened_at": models.utcnow()}
+                 "status": "open", "opened_at": models.utcnow(), "measure": _blank(a.measure),
+                 "measure_area": row.service_area if not pd.isna(a.measure) else None}
                 for a in actions.itertuples()
             ],
         )  # fmt: skip

@@ -160,7 +160,7 @@ def _from_review(path: Path, returned: ReturnedReview) -> ReturnFile:
     )
     actions = pd.DataFrame(
         [(reference, *action) for action in returned.actions],
-        columns=["review_ref", *ACTION_COLUMNS[1:]],
+        columns=["review_ref", *ACTION_COLUMNS[1:], "measure"],
         dtype="string",
     )
     return ReturnFile(path, Dataset.REVIEW_RETURNS, rows, judgements, actions)

@@ -431,6 +431,7 @@ class CorrectiveAction(Base):
         one_of("source", ACTION_SOURCES),
         CheckConstraint("status <> 'done' OR closed_at IS NOT NULL", name="done_has_closed_at"),
         CheckConstraint(ACTION_SOURCE_GIVEN, name="source_given"),
+        CheckConstraint("measure_area IS NULL OR measure IS NOT NULL", name="measure_area_has_measure"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -438,6 +439,10 @@ class CorrectiveAction(Base):
     allocation_id: Mapped[int | None] = mapped_column(ForeignKey("allocation.id"), index=True)
     escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalation.id"))
     service_review_id: Mapped[int | None] = mapped_column(ForeignKey("service_review.id"))
+    # The key indicator whose figure the action is to improve (for a service area, "" the whole service's): the
+    # quarterly report says whether it has moved since the action opened.
+    measure: Mapped[str | None] = mapped_column(String(64))
+    measure_area: Mapped[str | None] = mapped_column(String(64))
     return_id: Mapped[int | None] = mapped_column(ForeignKey("audit_return.id"))
     reason: Mapped[str] = mapped_column(String(32))
     description: Mapped[str | None] = mapped_column(Text)

@@ -167,6 +167,22 @@ def test_an_action_long_overdue_and_an_indicators_concern_are_raised_in_their_ti
     # Past the look-back (14 days) an overdue action is not raised: a first run raises no backlog.
     later = escalations.found_exceptions(engine, settings, add_working_days(overdue_on, 15))
     assert "action_overdue" not in {event.kind for event in later}
+    # The action an indicator concern's outcome sets is measured by that indicator, for its service area.
+    escalations.raise_escalations(engine, settings, overdue_on)
+    register = escalations.register(engine, settings, overdue_on, overdue_on)
+    [reference] = register.loc[register["about"].str.startswith("indicator ASC-01 ") & register["about"].str.contains(
+        "Older people"), "escalation"]  # fmt: skip
+    with engine.connect() as connection:
+        manager = connection.scalar(select(models.Staff.staff_ref).where(models.Staff.role == "service_manager"))
+    said = escalations.close(engine, settings, reference, manager, "Recovery plan",
+                             escalations.FollowUp("Clear the assessment backlog", manager, overdue_on))  # fmt: skip
+    assert said.endswith(", its measure ASC-01 (OPPD)")
+    with engine.connect() as connection:
+        assert connection.execute(
+            select(models.CorrectiveAction.measure, models.CorrectiveAction.measure_area).where(
+                models.CorrectiveAction.source == "escalation"
+            )
+        ).all() == [("ASC-01", "OPPD")]
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -240,7 +256,7 @@ def test_an_outcomes_action_joins_the_one_register_and_is_chased_on_the_actions_
     assert mine == [{
         "action": mine[0]["action"], "source": "escalation", "about": f"ESC-{raised}",
         "what": "Re-audit the team's safeguarding plans", "owner": manager, "opened on": date.today(), "due": due,
-        "status": "open", "done on time": None,
+        "status": "open", "done on time": None, "measure": "", "moved its measure": "",
     }]  # fmt: skip
     assert set(register["source"]) == {"audit", "escalation"}  # beside the audit's own corrective action
     # Chased on the corrective actions' ladder: its owner three working days before it is due, as for any action.

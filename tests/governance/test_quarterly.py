@@ -5,12 +5,14 @@ quarters) recomputed from the store."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from checks.indicators import check_and_load_indicators
 from qaloop.core.settings import Escalations, Settings
+from qaloop.demo.indicators import generate_indicators, write_indicators
 from qaloop.governance import escalations
 from qaloop.governance.quarterly import Quarter, quarter_of, quarterly_due, quarterly_report, quarters_back
 from qaloop.messaging import outbox
@@ -130,3 +132,41 @@ def test_the_report_is_due_from_its_day_after_the_quarter_until_it_has_gone(clos
     report = quarterly_report(engine, closed, Q4)
     outbox.enqueue(engine, [quarterly_message(closed, report, write_quarterly(closed, report))])
     assert quarterly_due(engine, closed, date(2027, 4, 13)) is None
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_whether_an_actions_measure_has_moved_is_read_from_its_indicators_figures(closed: Settings) -> None:
+    governance = closed.governance.model_copy(update={"escalations": Escalations(to=["slt@council.example"])})
+    settings = closed.model_copy(update={"governance": governance})
+    engine = engine_from(settings)
+    write_indicators(settings, generate_indicators(settings, date(2027, 4, 12)))
+    check_and_load_indicators(settings, date(2027, 4, 12))
+    raised = escalations.raise_escalations(engine, settings, date(2027, 1, 21))
+    director = _director(settings)
+    measured, unmeasured = (escalations.FollowUp("Speed up assessments", director, date(2027, 3, 1), "ASC-01", "OPPD"),
+                            escalations.FollowUp("Talk to the team", director, date(2027, 3, 1)))  # fmt: skip
+    said = escalations.close(engine, settings, f"ESC-{raised[0]}", director, "Plan agreed", measured)
+    assert said.endswith(", its measure ASC-01 (OPPD)")
+    escalations.close(engine, settings, f"ESC-{raised[1]}", director, "Spoken to", unmeasured)
+    with engine.begin() as connection:  # as if opened on the day the escalations were closed
+        connection.execute(update(models.CorrectiveAction).where(models.CorrectiveAction.source == "escalation")
+                           .values(opened_at=datetime(2027, 1, 21, 10, tzinfo=UTC)))  # fmt: skip
+        figures = dict(connection.execute(
+            select(models.IndicatorValue.period, models.IndicatorValue.value)
+            .where(models.IndicatorValue.indicator == "ASC-01", models.IndicatorValue.service_area == "OPPD")
+        ).all())  # fmt: skip
+    report = quarterly_report(engine, settings, Q4)
+    rows = report.register[report.register["source"] == "escalation"].set_index("what")
+    first, last = figures["2026-12"], figures["2027-03"]  # the month before it opened, the quarter's last
+    word = "unchanged" if first == last else "better" if last > first else "worse"  # higher is better
+    moved = rows.loc["Speed up assessments", "moved its measure"]
+    assert moved.startswith(f"{word}: ASC-01 (Older people and physical disability) {first:,.1f}% in 2026-12, "
+                            f"{last:,.1f}% in 2027-03; ")  # fmt: skip
+    assert rows.loc["Speed up assessments", "measure"] == "ASC-01"
+    assert rows.loc["Talk to the team", ["measure", "moved its measure"]].tolist() == ["", ""]
+    assert ("1 action(s) whose measure has moved the right way since they opened" in report.strong()) == (
+        word == "better"
+    )
+    with pytest.raises(escalations.EscalationError, match="'ASC-99' is not one of the configured indicators"):
+        escalations.close(engine, settings, f"ESC-{raised[2]}", director, "Plan",
+                          escalations.FollowUp("x", director, date(2027, 3, 1), "ASC-99"))  # fmt: skip

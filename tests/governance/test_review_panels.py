@@ -167,6 +167,17 @@ def test_an_action_without_an_owner_is_quarantined_with_the_reason(closed: Setti
     assert _review(settings).status == "sent"
 
 
+def test_an_actions_measure_not_a_configured_indicator_is_quarantined(closed: Settings) -> None:
+    settings = _reviewing(closed)
+    returned = complete_review_workbook(
+        _sent(settings), settings.returns.inbox / "review.xlsx", completed_on=DUE_ON, panel_input="Challenged.",
+        panel_actions=(("Cut waiting times", "E010005", date(2027, 6, 30), "waiting list"),),
+    )  # fmt: skip
+    outcome = _return(settings, returned)
+    assert outcome.status == "quarantined"
+    assert "an action's measure is not one of the configured indicators (waiting list)" in outcome.problem
+
+
 def test_a_changed_self_assessment_after_one_is_filed_is_refused(closed: Settings) -> None:
     settings = _reviewing(closed)
     workbook = _sent(settings)
@@ -190,7 +201,7 @@ def test_the_panels_record_puts_its_actions_in_the_register_and_its_summary_to_t
         actions={"Workloads / staffing / caseloads": ("Recruit two social workers", "E010005", date(2027, 6, 30))},
         summary_points="Assessments are timely; caseloads in hospital discharge are too high.",
         panel_input="The panel challenged the hospital discharge waits.",
-        panel_actions=(("Review discharge pathway with health", "E010006", date(2027, 5, 28)),),
+        panel_actions=(("Review discharge pathway with health", "E010006", date(2027, 5, 28), "ASC-01"),),
     )  # fmt: skip
     outcome = _return(settings, panel, after)
     assert (outcome.status, outcome.filed) == ("processed", [REFERENCE])
@@ -216,6 +227,15 @@ def test_the_panels_record_puts_its_actions_in_the_register_and_its_summary_to_t
                                        "Workloads / staffing / caseloads: Recruit two social workers"]  # fmt: skip
     assert set(planned["about"]) == {f"service review {REFERENCE}"}
     assert set(planned["owner"]) == {"E010005", "E010006"} and set(planned["status"]) == {"open"}
+    measures = dict(zip(planned["what"], planned["measure"], strict=True))
+    assert measures["Review discharge pathway with health"] == "ASC-01"
+    with engine.connect() as connection:
+        assert (
+            connection.execute(
+                select(models.CorrectiveAction.measure_area).where(models.CorrectiveAction.measure == "ASC-01")
+            ).scalar_one()
+            == "OPPD"
+        )
     chased = owed[owed["case_ref"] == REFERENCE]
     assert len(chased) == 2 and set(chased["kind"]) == {"corrective_action"}
     summaries = _outbox(settings, "service_review_summary")
