@@ -17,6 +17,7 @@ from qaloop.core.settings import Settings
 from qaloop.core.working_days import add_working_days
 from qaloop.governance import review_panels
 from qaloop.governance.indicators import GovernanceError, governance_of
+from qaloop.governance.register import review_reference
 from qaloop.governance.review import complete_review_workbook
 from qaloop.returns.filing import Check, FileOutcome, ingest_files
 from qaloop.returns.follow_up import follow_up
@@ -52,7 +53,7 @@ def play_review(engine: Engine, settings: Settings, service_area: str, today: da
     sent = review_panels.send_reviews(engine, settings, send_on)
     if sent.refused:
         raise GovernanceError("; ".join(f"{ref}: {why}" for ref, why in sent.refused.items()))
-    reference = review_panels.reference(service_area, panel)
+    reference = review_reference(service_area, panel)
     workbook = next((settings.output_dir / "governance" / "reviews").glob(f"*{reference}.xlsx"))
     head = area.head_of_service
     completed = add_working_days(due_on, -1)

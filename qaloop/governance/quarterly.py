@@ -24,13 +24,22 @@ from qaloop.core.settings import Settings, not_applicable
 from qaloop.core.working_days import is_working_day
 from qaloop.governance.compendium import read_series
 from qaloop.governance.escalations import register
-from qaloop.governance.indicators import area_name, governance_of, stored_series
-from qaloop.governance.review_panels import reference as review_reference
+from qaloop.governance.indicators import governance_of, stored_series
+from qaloop.governance.register import (
+    BETTER,
+    SAME,
+    WORSE,
+    Action,
+    actions_register,
+    listed_for,
+    measures_moved,
+    register_frame,
+)
 from qaloop.messaging.compose import outbox_key
 from qaloop.reporting.spc import ChartRules, PChart, p_chart
 from qaloop.store import models
 from qaloop.store.handles import authority_id
-from qaloop.store.queries import allocated_cases, returned_audits
+from qaloop.store.queries import returned_audits
 
 QUARTERLY = "quarterly"
 STAFF_EXPERIENCE = "No staff feedback source is configured: staff experience is not reported from qaloop's data."
@@ -177,10 +186,8 @@ def quarterly_report(engine: Engine, settings: Settings, quarter: Quarter) -> Qu
                               models.Complaint.theme, models.Complaint.outcome)  # fmt: skip
         compliments = _count(connection, models.Compliment, "received_on", authority, quarter)
         ombudsman = _count(connection, models.OmbudsmanDecision, "decided_on", authority, quarter)
-        actions = _actions(connection, authority, quarter)
-        listed = [row for row in actions_register(connection, authority)
-                  if row.opened_at.date() <= quarter.end and (row.status == "open" or
-                  quarter.start <= row.opened_at.date())]  # fmt: skip
+        every_action = actions_register(connection, authority)
+    listed = listed_for(every_action, quarter.start, quarter.end)
     in_register = register_frame(listed, measures_moved(engine, settings, listed, quarter.end))
     answers = every_answer[every_answer["quarter"] == quarter.label]
     scale = settings.grade_scale
@@ -212,7 +219,7 @@ def quarterly_report(engine: Engine, settings: Settings, quarter: Quarter) -> Qu
         escalations=register(engine, settings, quarter.start, quarter.end)
         if governance.escalations
         else pd.DataFrame(columns=["escalation", "what", "about", "raised on", "status", "acknowledged by", "outcome"]),
-        actions=actions,
+        actions=_actions(every_action, quarter),
         register=in_register,
     )
 
@@ -274,121 +281,23 @@ def _count(connection: Any, model: Any, column: str, authority: int, quarter: Qu
     )
 
 
-def _actions(connection: Any, authority: int, quarter: Quarter) -> dict[str, int]:
-    """The actions in the register (from audits and from escalations' outcomes) opened in the quarter, those done
-    and done on time, and those open past their due date at its end (whenever opened)."""
-    rows = [row for row in actions_register(connection, authority) if row.status != "cancelled"]
-    opened = [r for r in rows if quarter.start <= r.opened_at.date() <= quarter.end]
-    done = [r for r in opened if r.status == "done"]
+def _actions(register: list[Action], quarter: Quarter) -> dict[str, int]:
+    """The council's actions in the register opened in the quarter, those done and done on time, and every action
+    (a provider's too) open past its due date at the quarter's end, whenever opened."""
+    kept = [item for item in register if item.status != "cancelled"]
+    opened = [item for item in kept if item.opened_on and quarter.start <= item.opened_on <= quarter.end]
+    done = [item for item in opened if item.status == "done"]
     overdue = [
-        r for r in rows
-        if r.due_date < quarter.end and r.opened_at.date() <= quarter.end
-        and (r.closed_at is None or r.closed_at.date() > quarter.end)
+        item for item in kept
+        if item.due < quarter.end and (item.opened_on or item.due) <= quarter.end
+        and (item.closed_on is None or item.closed_on > quarter.end)
     ]  # fmt: skip
     return {
         "opened": len(opened),
         "done": len(done),
-        "done on time": sum(1 for r in done if r.closed_at.date() <= r.due_date),
+        "done on time": sum(1 for item in done if item.done_on_time),
         "overdue": len(overdue),
     }
-
-
-def actions_register(connection: Any, authority: int) -> list[Any]:
-    """The one register of actions: every action from the authority's audits, its escalations' outcomes and its
-    service reviews' panels, with its source, what it is about (a case in its cycle, an escalation, or a service
-    area's review), owner, due date and status."""
-    action, cycle, case, escalation, owner = (models.CorrectiveAction, models.AuditCycle, models.CaseRecord,
-                                              models.Escalation, models.Staff)  # fmt: skip
-    columns = (action.id, action.source, action.reason, action.description, owner.staff_ref.label("owner"),
-               action.opened_at, action.due_date, action.status, action.closed_at, action.measure,
-               action.measure_area)  # fmt: skip
-    from_audits = connection.execute(
-        select(*columns, case.case_ref.label("ref"), cycle.cycle_ref.label("cycle_ref"))
-        .select_from(allocated_cases())
-        .join(action, action.allocation_id == models.Allocation.id)
-        .join(owner, owner.id == action.owner_id)
-        .where(cycle.authority_id == authority)
-    ).all()
-    from_escalations = connection.execute(
-        select(*columns, escalation.id.label("ref"), escalation.kind.label("cycle_ref"))
-        .join(escalation, escalation.id == action.escalation_id)
-        .join(owner, owner.id == action.owner_id)
-        .where(escalation.authority_id == authority, action.source == "escalation")
-    ).all()
-    review = models.ServiceReview
-    from_reviews = connection.execute(
-        select(*columns, review.service_area.label("ref"), review.panel_on.label("cycle_ref"))
-        .join(review, review.id == action.service_review_id)
-        .join(owner, owner.id == action.owner_id)
-        .where(review.authority_id == authority, action.source == "review")
-    ).all()
-    return sorted([*from_audits, *from_escalations, *from_reviews], key=lambda row: row.id)
-
-
-def _about(row: Any) -> str:
-    if row.source == "audit":
-        return f"case {row.ref} (cycle {row.cycle_ref})"
-    if row.source == "review":
-        return f"service review {review_reference(row.ref, row.cycle_ref)}"
-    return f"ESC-{row.ref}"
-
-
-def register_frame(rows: list[Any], moved: dict[int, str] | None = None) -> pd.DataFrame:
-    """The register as a table people read: each action with what it is about, whether it was done on time, and
-    (``moved``, by action) whether the measure it is to improve has moved since it opened."""
-    moved = moved or {}
-    return pd.DataFrame(
-        [
-            {
-                "action": row.id, "source": row.source, "about": _about(row),
-                "what": row.description or row.reason.replace("_", " "), "owner": row.owner,
-                "opened on": row.opened_at.date(), "due": row.due_date, "status": row.status,
-                "done on time": None if row.closed_at is None else row.closed_at.date() <= row.due_date,
-                "measure": row.measure or "", "moved its measure": moved.get(row.id, ""),
-            }
-            for row in rows
-        ],
-        columns=["action", "source", "about", "what", "owner", "opened on", "due", "status", "done on time", "measure",
-                 "moved its measure"],
-    )  # fmt: skip
-
-
-# What an action's measure did, in a word, from the month before it opened to the latest month.
-BETTER, WORSE, SAME = "better", "worse", "unchanged"
-
-
-def measures_moved(engine: Engine, settings: Settings, rows: list[Any], until: date) -> dict[int, str]:
-    """For each action with a measure, whether its indicator has moved since the action opened: its figure for the
-    last month before it opened beside its latest figure up to ``until``'s month, better, worse or unchanged by the
-    indicator's polarity, with the latest figure's SPC reading (Making Data Count); or why it cannot be said."""
-    measured = [row for row in rows if row.measure]
-    if not measured:
-        return {}
-    governance = governance_of(settings)
-    months = months_back(f"{until:%Y-%m}", governance.months_charted)
-    found = {(series.indicator, series.service_area): series for series in stored_series(engine, settings,
-                                                                                           months).series}  # fmt: skip
-    said = {}
-    for row in measured:
-        series = found.get((row.measure, row.measure_area or "")) or found.get((row.measure, ""))
-        if row.measure not in governance.indicators or series is None:
-            said[row.id] = f"{row.measure}: no figure stored"
-            continue
-        opened = f"{row.opened_at:%Y-%m}"
-        before = [month for month in months if month < opened and month in series.figures]
-        since = [month for month in months if month >= opened and month in series.figures]
-        if not before or not since:
-            said[row.id] = f"{row.measure}: no figure {'before it opened' if not before else 'since it opened'}"
-            continue
-        reading = read_series(settings, series, months[: months.index(since[-1]) + 1])
-        first, last = series.figures[before[-1]].value, series.figures[since[-1]].value
-        higher = series.definition.polarity == "higher is better"
-        word = SAME if last == first else BETTER if (last > first) == higher else WORSE
-        said[row.id] = (
-            f"{word}: {row.measure} ({area_name(governance, series.service_area)}) {reading.chart.shown(first)} in "
-            f"{before[-1]}, {reading.chart.shown(last)} in {since[-1]}; {reading.chart.variation or reading.chart.says}"
-        )
-    return said
 
 
 def _by_unit(now: pd.DataFrame, settings: Settings) -> pd.DataFrame:

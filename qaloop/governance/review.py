@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import pandas as pd
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -28,6 +29,7 @@ from qaloop.core.outputs import file_in, save_workbook
 from qaloop.core.settings import Settings
 from qaloop.governance.compendium import read_series
 from qaloop.governance.indicators import GovernanceError, area_name, governance_of, stored_series
+from qaloop.governance.register import REGISTER_COLUMNS, actions_register, listed_for, measures_moved, register_frame
 from qaloop.providers.record import decided_levels_before
 from qaloop.returns.workbooks import cell_text, form_rows
 from qaloop.store import models
@@ -66,7 +68,7 @@ ACTION_HEADINGS = ("Action to be taken away", "By whom (staff id)", "By when", "
 PANEL_ACTION_ROWS = 12
 WHOLE_SERVICE_NOTE = "whole service: no teams are given for this service area (governance.service_areas)"
 REFERENCE_LABEL = "Review reference (do not change)"
-SUMMARY_SHEET, PANEL_SHEET = "5 Key summary points", "6 Panel"
+SUMMARY_SHEET, PANEL_SHEET, ACTIONS_SHEET = "5 Key summary points", "6 Panel", "Actions register"
 _BOLD, _WRAP = Font(bold=True), Alignment(wrap_text=True, vertical="top")
 _INPUT = PatternFill("solid", fgColor="FFF2CC")
 
@@ -131,6 +133,23 @@ def review_evidence(
         if settings.provider_quality is not None:
             evidence[_PROVIDERS[0]][_PROVIDERS[1]] += _provider_lines(connection, authority, period)
     return evidence
+
+
+def service_actions(engine: Engine, settings: Settings, service_area: str, period: ReviewPeriod) -> pd.DataFrame:
+    """The service area's part of the one actions register for ``period``: its teams' audits' corrective actions
+    (every team's where it names none), its own reviews' actions, and the escalations' actions measured on it; each
+    opened in the period or still open at its end, with whether its measure has moved."""
+    with engine.connect() as connection:
+        authority = authority_id(connection, settings)
+        scope = _Scope.of(connection, settings, authority, service_area)
+        every = actions_register(connection, authority)
+    mine = [
+        item for item in listed_for(every, period.start, period.end)
+        if (item.source == "audit" and (scope.team_ids is None or item.team_id in scope.team_ids))
+        or (item.source == "review" and item.service_area == service_area)
+        or (item.source == "escalation" and item.measure_area == service_area)
+    ]  # fmt: skip
+    return register_frame(mine, measures_moved(engine, settings, mine, period.end))
 
 
 @dataclass(frozen=True)
@@ -306,6 +325,19 @@ def write_review_workbook(
             judgement.add(lens_sheet.cell(row=row, column=4))
         for column, width in zip("ABCDEFGH", (40, 50, 70, 14, 40, 16, 14, 16), strict=True):
             lens_sheet.column_dimensions[column].width = width
+    register = book.create_sheet(ACTIONS_SHEET)
+    register.append(
+        [
+            f"The actions register for this service area, opened in the period or still open ({period.label})"
+            ": each action's source, what it is about, owner, due date, status and whether its measure moved"
+        ]
+    )
+    register["A1"].font = _BOLD
+    register.append(REGISTER_COLUMNS)
+    for cell in register[2]:
+        cell.font = _BOLD
+    for values in service_actions(engine, settings, service_area, period).itertuples(index=False):
+        register.append(list(values))
     summary = book.create_sheet(SUMMARY_SHEET)
     summary.append(["Key summary points for communication to all members of the service being reviewed"])
     panel = book.create_sheet(PANEL_SHEET)

@@ -27,6 +27,7 @@ from qaloop.core.settings import Settings
 from qaloop.core.templates import long_date
 from qaloop.core.working_days import add_working_days
 from qaloop.governance.indicators import GovernanceError, governance_of
+from qaloop.governance.register import review_reference
 from qaloop.governance.review import ReviewSheet, review_period, write_review_workbook
 from qaloop.messaging import outbox
 from qaloop.messaging.compose import compose
@@ -40,11 +41,6 @@ STAGES = {"self-assessment": "self-assessed", "panel": "panel held"}  # the stag
 WHAT_FILED = {"self-assessment": "The head of service's self-assessment", "panel": "The panel's record"}
 # The stage a return may file, by the review's status.
 OPEN_FOR = {"self-assessment": ("sent",), "panel": ("sent", "self-assessed")}
-
-
-def reference(service_area: str, panel_on: date) -> str:
-    """The review's reference, as its workbook's cover and emails give it."""
-    return f"SPR-{service_area}-{panel_on.isoformat()}"
 
 
 @dataclass(frozen=True)
@@ -89,7 +85,7 @@ def send_reviews(engine: Engine, settings: Settings, today: date) -> SentReviews
     insert = postgresql_insert if engine.dialect.name == "postgresql" else sqlite_insert
     review = models.ServiceReview
     for due in reviews_due(settings, today):
-        ref = reference(due.service_area, due.panel_on)
+        ref = review_reference(due.service_area, due.panel_on)
         area = governance.service_areas[due.service_area]
         with engine.connect() as connection:
             authority = authority_id(connection, settings)
@@ -169,7 +165,7 @@ def chase_reviews(engine: Engine, settings: Settings, today: date) -> list[Messa
             continue
         due = DueReview(row.service_area, row.panel_on, row.due_on, row.period_end)
         messages.append(
-            _workbook_message(settings, reference(row.service_area, row.panel_on),
+            _workbook_message(settings, review_reference(row.service_area, row.panel_on),
                               governance.service_areas[row.service_area].name, due,
                               review_period(row.period_end).label, row.email, Path(row.workbook), step)
         )  # fmt: skip
@@ -186,7 +182,10 @@ def known_reviews(connection: Connection, settings: Settings) -> pd.DataFrame:
         .where(review.authority_id == authority_id(connection, settings))
     ).all()
     return pd.DataFrame(
-        [(reference(r.service_area, r.panel_on), r.id, r.service_area, r.status, r.staff_ref, r.sent_on) for r in rows],
+        [
+            (review_reference(r.service_area, r.panel_on), r.id, r.service_area, r.status, r.staff_ref, r.sent_on)
+            for r in rows
+        ],
         columns=["review_ref", "review_id", "service_area", "review_status", "head_of_service", "allocated_on"],
     )
 
@@ -250,7 +249,7 @@ def filed_messages(connection: Connection, settings: Settings, review_ids: list[
     messages = []
     for row in connection.execute(select(review).where(review.id.in_(review_ids))).all():
         stage = "panel" if row.status == "panel held" else "self-assessment"
-        ref = reference(row.service_area, row.panel_on)
+        ref = review_reference(row.service_area, row.panel_on)
         area = governance.service_areas.get(row.service_area)
         name = area.name if area else row.service_area
         judged = Counter(connection.execute(
@@ -315,9 +314,9 @@ def reviews_register(engine: Engine, settings: Settings) -> pd.DataFrame:
 
     return pd.DataFrame(
         [
-            {"review": reference(r.service_area, r.panel_on), "service area": r.service_area, "panel": r.panel_on,
-             "sent": r.sent_on, "due": r.due_on, "status": r.status, "self-assessment": said(r.id, "self-assessment"),
-             "panel's judgements": said(r.id, "panel")}
+            {"review": review_reference(r.service_area, r.panel_on), "service area": r.service_area,
+             "panel": r.panel_on, "sent": r.sent_on, "due": r.due_on, "status": r.status,
+             "self-assessment": said(r.id, "self-assessment"), "panel's judgements": said(r.id, "panel")}
             for r in rows
         ],
         columns=["review", "service area", "panel", "sent", "due", "status", "self-assessment", "panel's judgements"],

@@ -22,7 +22,7 @@ from qaloop.core.working_days import add_working_days
 from qaloop.demo.indicators import generate_indicators, write_indicators
 from qaloop.governance import escalations
 from qaloop.governance.escalations import EscalationError
-from qaloop.governance.quarterly import actions_register, register_frame
+from qaloop.governance.register import actions_register, register_frame
 from qaloop.messaging import outbox
 from qaloop.providers import record
 from qaloop.returns.chasing import chase

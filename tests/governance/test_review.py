@@ -4,11 +4,11 @@ a drop-down) and Actions columns left for the head of service."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from checks.indicators import check_and_load_indicators
 from qaloop.core.settings import Settings
@@ -33,8 +33,8 @@ def test_the_workbook_has_a_sheet_per_lens_with_its_evidence_pre_filled(closed: 
     write_indicators(closed, generate_indicators(closed, date(2027, 2, 4)))
     check_and_load_indicators(closed, date(2027, 2, 4))
     book = load_workbook(write_review_workbook(engine, closed, "OPPD", PERIOD_END))
-    assert book.sheetnames == ["Service area", *(sheet for sheet, _, _ in LENSES.values()), "5 Key summary points",
-                               "6 Panel"]  # fmt: skip
+    assert book.sheetnames == ["Service area", *(sheet for sheet, _, _ in LENSES.values()), "Actions register",
+                               "5 Key summary points", "6 Panel"]  # fmt: skip
     cover = {row[0]: row[1] for row in book["Service area"].iter_rows(min_row=2, values_only=True)}
     assert cover["Service Area"] == "Older people and physical disability"
     assert cover["Performance period being considered"] == "August 2026 to January 2027"
@@ -117,3 +117,27 @@ def test_a_team_not_in_the_staff_list_is_refused_by_name(closed: Settings) -> No
     settings = _teams(closed, ["North East Locality 1", "Hospital At Home"])
     with pytest.raises(GovernanceError, match=r"OPPD.teams: 'Hospital At Home' not in the staff list's teams"):
         review_evidence(engine_from(settings), settings, "OPPD", review_period(PERIOD_END))
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_the_pack_lists_the_service_areas_part_of_the_actions_register(closed: Settings) -> None:
+    teams = ["North East Locality 1", "Mid Reablement 1"]
+    settings = _teams(closed, teams)
+    engine = engine_from(settings)
+    with engine.begin() as connection:  # opened as the audits came in, in the period
+        connection.execute(update(models.CorrectiveAction).values(opened_at=datetime(2027, 1, 12, 9, tzinfo=UTC)))
+    book = load_workbook(write_review_workbook(engine, settings, "OPPD", PERIOD_END))
+    rows = list(book["Actions register"].iter_rows(min_row=3, values_only=True))
+    action, case = models.CorrectiveAction, models.CaseRecord
+    with engine.connect() as connection:
+        expected = connection.execute(
+            select(action.id, action.opened_at, action.closed_at)
+            .join(models.Allocation, models.Allocation.id == action.allocation_id)
+            .join(case, case.id == models.Allocation.case_id)
+            .join(models.Team, models.Team.id == case.team_id)
+            .where(models.Team.name.in_(teams))
+        ).all()  # fmt: skip
+    listed = sorted(row.id for row in expected if row.opened_at.date() <= PERIOD_END
+                    and (row.opened_at.date() >= date(2026, 8, 1) or row.closed_at is None))  # fmt: skip
+    assert listed and sorted(row[0] for row in rows) == listed
+    assert all(row[1] == "audit" and row[2].startswith("case ") for row in rows)

@@ -18,7 +18,7 @@ from checks.returns import check_return_file
 from qaloop.core.settings import Settings
 from qaloop.core.working_days import add_working_days
 from qaloop.governance import review_panels
-from qaloop.governance.quarterly import actions_register, register_frame
+from qaloop.governance.register import actions_register, register_frame
 from qaloop.governance.review import REFERENCE_LABEL, complete_review_workbook
 from qaloop.returns.chasing import open_items
 from qaloop.returns.filing import FileOutcome, ingest_files
