@@ -180,6 +180,9 @@ def schema_rules(dataset: Dataset, what: str, unique_on: str | None = None, may_
     return rules
 
 
+_POSITION = "__row_position"
+
+
 @cache
 def _context() -> Any:
     context = gx.get_context(mode="ephemeral")
@@ -207,10 +210,13 @@ def run_checks(dataset: str, frame: pd.DataFrame, rules: list[Rule], key: str) -
         suite.add_expectation(each.expectation)
     suite = context.suites.add(suite)
     validation = context.validation_definitions.add(gx.ValidationDefinition(data=batch, suite=suite, name=name))
+    # Each row's position beside its key: a key may name several rows (a return's answers, a review's judgement
+    # areas), and a failure lists the values of the rows that failed, not of every row with their key.
+    frame = frame.assign(**{_POSITION: range(len(frame))})
     try:
         outcome = validation.run(
             batch_parameters={"dataframe": frame},
-            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [key]},
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [key, _POSITION]},
         )
     finally:
         context.validation_definitions.delete(name)
@@ -231,7 +237,7 @@ def run_checks(dataset: str, frame: pd.DataFrame, rules: list[Rule], key: str) -
         keys = tuple(str(item[key]) for item in indexes)
         shows = result.expectation_config.meta.get("shows")
         reveal = result.expectation_config.meta["reveal"]
-        failing = frame[frame[key].astype(str).isin(keys)]
+        failing = frame.iloc[[int(item[_POSITION]) for item in indexes]]
         raw = failing[shows] if shows else result.result.get("unexpected_list", [])
         values = tuple(dict.fromkeys(_shown(value) for value in raw)) if reveal else ()
         by_key: dict[str, tuple[str, ...]] = {}

@@ -145,8 +145,8 @@ def test_a_judgement_off_the_scale_is_quarantined_with_the_reason(closed: Settin
     )  # fmt: skip
     outcome = _return(settings, returned)
     assert outcome.status == "quarantined"
-    assert "a judgement is not one of I, RI, G, O" in outcome.problem
-    assert "Placement sufficiency: Good" in outcome.problem
+    # Only the judgement at fault is named, not every judgement area of the workbook.
+    assert outcome.problem == f"{REFERENCE}: a judgement is not one of I, RI, G, O (Placement sufficiency: Good)"
     assert (outcome.moved_to.parent.parent, _review(settings).status) == (settings.returns.quarantine, "sent")
     assert "Placement sufficiency: Good" in outcome.moved_to.with_name(outcome.moved_to.name + ".why.txt").read_text()
     with engine_from(settings).connect() as connection:
