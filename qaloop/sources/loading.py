@@ -15,8 +15,6 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from qaloop.core.cycle_dates import cycle_dates
@@ -26,6 +24,7 @@ from qaloop.core.settings import Settings
 from qaloop.messaging.outbox import Message, enqueue
 from qaloop.programmes.eligibility import strata
 from qaloop.store import models
+from qaloop.store.bulk import merge_rows
 
 _CHUNK = 20_000
 _SHOWN_ROWS = 10
@@ -224,37 +223,14 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
-def _count_existing(connection: Connection, table: Table, key: Sequence[str], rows: list[dict[str, Any]]) -> int:
-    if not rows:
-        return 0
-    wanted = {tuple(row[k] for k in key) for row in rows}
-    columns = [table.c[k] for k in key]
-    fixed = key[0] == "authority_id" and len({row["authority_id"] for row in rows}) == 1
-    query = select(*columns)
-    if fixed:
-        query = query.where(table.c.authority_id == rows[0]["authority_id"])
-    return sum(1 for existing in connection.execute(query) if tuple(existing) in wanted)
-
-
 def _upsert(connection: Connection, table: Table, rows: list[dict[str, Any]], key: Sequence[str]) -> None:
-    """Insert ``rows``, updating every other column of rows whose ``key`` exists, in chunks."""
-    if not rows:
-        return
-    insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(table)
-    updates = {name: statement.excluded[name] for name in rows[0] if name not in key}
-    statement = (
-        statement.on_conflict_do_update(index_elements=list(key), set_=updates)
-        if updates
-        else statement.on_conflict_do_nothing(index_elements=list(key))
-    )
-    for start in range(0, len(rows), _CHUNK):
-        connection.execute(statement, rows[start : start + _CHUNK])
+    """Insert ``rows``, updating every other column of rows whose ``key`` exists (one set-based merge)."""
+    merge_rows(connection, table, rows, key)
 
 
 def _store(connection: Connection, table: Table, rows: list[dict[str, Any]], key: Sequence[str]) -> tuple[int, int]:
-    existing = _count_existing(connection, table, key, rows)
-    _upsert(connection, table, rows, key)
+    """Upsert ``rows``; how many were new and how many existed already."""
+    existing = merge_rows(connection, table, rows, key)
     return len(rows) - existing, existing
 
 
