@@ -15,6 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
 import openpyxl
 import pandas as pd
 from sqlalchemy import Connection, text
@@ -277,6 +278,15 @@ def plain(values: pd.Series) -> pd.Series:
     return values.astype("string").str.replace(_CONTROL, "", regex=True)
 
 
+def _cleaned(values: pd.Series) -> pd.Series:
+    """``values`` as plain text, stripped, blanks missing: each distinct value cleaned once (a column of areas or
+    teams holds a handful among a million rows)."""
+    codes, uniques = pd.factorize(values)
+    cleaned = plain(pd.Series(uniques, dtype=object)).str.strip().replace("", pd.NA)
+    looked_up = np.append(cleaned.to_numpy(dtype=object), pd.NA)  # a missing value's code, -1, takes the last
+    return pd.Series(looked_up[codes], index=values.index, dtype="string")
+
+
 def _made(raw: pd.DataFrame, spec: ColumnSpec) -> pd.Series:
     """One canonical column as text: the first non-blank of its source columns, its values translated, its
     blanks defaulted; or its constant."""
@@ -286,7 +296,7 @@ def _made(raw: pd.DataFrame, spec: ColumnSpec) -> pd.Series:
     values = blank
     for column in spec.sources:
         if column in raw.columns:
-            values = values.fillna(plain(raw[column]).str.strip().replace("", pd.NA))
+            values = values.fillna(_cleaned(raw[column]))
     if spec.values:
         translated = {key.strip().casefold(): value for key, value in spec.values.items()}
         values = values.str.casefold().map(translated).astype("string").fillna(values)
