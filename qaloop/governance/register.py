@@ -25,8 +25,6 @@ from qaloop.governance.indicators import area_name, governance_of, stored_series
 from qaloop.store import models
 from qaloop.store.queries import allocated_cases
 
-SOURCES = ("audit", "escalation", "review", "provider")
-
 
 def review_reference(service_area: str, panel_on: date) -> str:
     """A service performance review's reference, as its workbook's cover, its emails and the register give it."""

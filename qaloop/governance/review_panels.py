@@ -192,7 +192,7 @@ def known_reviews(connection: Connection, settings: Settings) -> pd.DataFrame:
 
 def stage_of(panel_record: object) -> str:
     """The stage a returned workbook files: the panel's record when its panel sheet is filled in."""
-    return "panel" if bool(panel_record) and not pd.isna(panel_record) else "self-assessment"
+    return "panel" if not pd.isna(panel_record) and bool(panel_record) else "self-assessment"
 
 
 def file_review(
@@ -299,11 +299,15 @@ def reviews_register(engine: Engine, settings: Settings) -> pd.DataFrame:
     """Every review with where it stands: sent, due, self-assessed, the panel's record, and its judgements."""
     review, judgement = models.ServiceReview, models.ServiceReviewJudgement
     with engine.connect() as connection:
+        authority = authority_id(connection, settings)
         rows = connection.execute(
-            select(review).where(review.authority_id == authority_id(connection, settings))
-            .order_by(review.panel_on, review.service_area)
-        ).all()  # fmt: skip
-        judged = connection.execute(select(judgement.review_id, judgement.stage, judgement.judgement)).all()
+            select(review).where(review.authority_id == authority).order_by(review.panel_on, review.service_area)
+        ).all()
+        judged = connection.execute(
+            select(judgement.review_id, judgement.stage, judgement.judgement)
+            .join(review, review.id == judgement.review_id)
+            .where(review.authority_id == authority)
+        ).all()
     counts: dict[tuple[int, str], Counter[str]] = {}
     for review_id, stage, value in judged:
         counts.setdefault((review_id, stage), Counter())[value] += 1
